@@ -1,0 +1,1 @@
+"""ModelLab's built-in ranking task plugin (templates arrive with the ranking issue)."""

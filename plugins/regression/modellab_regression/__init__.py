@@ -1,0 +1,1 @@
+"""ModelLab's built-in regression task plugin."""

@@ -1,0 +1,297 @@
+"""The ``modellab`` command.
+
+Every command calls the same service functions as the API. Errors a user can cause
+print one line and exit 2; ``MODELLAB_DEBUG=1`` shows the traceback of an internal error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+from rich.console import Console
+
+from modellab import __version__, console as render
+from modellab.datasets import ingest
+from modellab.datasets.splits import SplitRequest
+from modellab.domain import DatasetVersion, SplitStrategy
+from modellab.errors import ModelLabError
+from modellab.plugins import load_registry
+from modellab.projects import create_project, list_projects
+from modellab.settings import Settings
+from modellab.store.database import Database, open_database
+
+T = TypeVar("T")
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _progress() -> Callable[[str], None]:
+    err = Console(stderr=True, highlight=False)
+    if not err.is_terminal:
+        return lambda _msg: None
+    return lambda msg: err.print(f"[dim]… {msg}[/dim]")
+
+
+def _run(fn: Callable[[Database, Settings], Awaitable[T]]) -> T:
+    settings = Settings.from_env()
+
+    async def main() -> T:
+        async with open_database(settings.database_url) as db:
+            return await fn(db, settings)
+
+    return asyncio.run(main())
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(obj), indent=2).decode() + "\n")
+
+
+class ModelLabGroup(click.Group):
+    """A click group that turns ModelLab errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModelLabError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if os.environ.get("MODELLAB_DEBUG"):
+                raise
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(run again with MODELLAB_DEBUG=1 for the traceback, and please report it)",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=ModelLabGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="modellab")
+def cli() -> None:
+    """ModelLab: versioned datasets, baseline-first runs, honest evaluation.
+
+    Flow: datasets -> runs -> reports -> comparisons. State lives in $MODELLAB_HOME
+    (default ./.modellab) and artifacts in $MODELLAB_ARTIFACT_ROOT (default ./artifacts).
+    """
+
+
+# --- projects -----------------------------------------------------------------------
+
+
+@cli.group(cls=ModelLabGroup)
+def project() -> None:
+    """Create and list projects."""
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--slug", help="URL-safe id (default: derived from NAME).")
+@click.option("--json", "as_json", is_flag=True, help="Print the project as JSON.")
+def project_create(name: str, slug: str | None, as_json: bool) -> None:
+    """Create a project called NAME."""
+    proj = _run(lambda db, _s: create_project(db, name, slug))
+    if as_json:
+        _print_json(proj)
+    else:
+        click.echo(f"created project {proj.slug} ({proj.name})")
+
+
+@project.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the projects as JSON.")
+def project_list(as_json: bool) -> None:
+    """List projects."""
+    projects = _run(lambda db, _s: list_projects(db))
+    if as_json:
+        _print_json(projects)
+    else:
+        render.print_projects(_stdout(), projects)
+
+
+# --- datasets -----------------------------------------------------------------------
+
+
+@cli.group(cls=ModelLabGroup)
+def dataset() -> None:
+    """Add, inspect, list and annotate dataset versions."""
+
+
+def _summary(v: DatasetVersion, created: bool) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "project": v.project,
+        "name": v.name,
+        "version": v.version,
+        "ref": v.ref,
+        "created": created,
+        "checksum": v.checksum,
+        "rows": v.rows,
+        "columns": v.columns,
+        "task": v.task,
+        "target": v.target,
+        "feature_columns": v.feature_columns,
+        "split": {
+            "strategy": v.split.strategy.value,
+            "checksum": v.split.checksum,
+            "train_rows": v.split.train.rows,
+            "test_rows": v.split.test.rows,
+        },
+        "warnings": [w.message for w in v.profile.warnings],
+    }
+
+
+@dataset.command("add")
+@click.option("--project", "-p", required=True, help="Project slug.")
+@click.option("--name", "-n", required=True, help="Dataset name (letters, digits, . _ -).")
+@click.option("--target", "-t", required=True, help="Target column.")
+@click.option("--task", type=click.Choice(["classification", "regression"]), help="Default: inferred from the target.")
+@click.option("--split", "strategy", type=click.Choice([s.value for s in SplitStrategy]), default="random", show_default=True)
+@click.option("--test-size", type=float, default=0.2, show_default=True)
+@click.option("--time-column", help="Column ordering rows for --split time.")
+@click.option("--group-column", help="Column whose groups stay on one side for --split group.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--source", help="Where the data came from (stored as provenance).")
+@click.option("--notes", help="A first note stored with the version.")
+@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
+@click.argument("path", type=click.Path(path_type=Path))
+def dataset_add(
+    project: str,
+    name: str,
+    target: str,
+    task: str | None,
+    strategy: str,
+    test_size: float,
+    time_column: str | None,
+    group_column: str | None,
+    seed: int,
+    source: str | None,
+    notes: str | None,
+    as_json: bool,
+    path: Path,
+) -> None:
+    """Add PATH (a CSV or Parquet file, or a folder of them) as a dataset version."""
+    req = ingest.AddRequest(
+        project=project,
+        name=name,
+        path=path,
+        target=target,
+        task=task,
+        split=SplitRequest(SplitStrategy(strategy), test_size, seed, time_column, group_column),
+        source=source,
+        notes=notes,
+    )
+    result = _run(lambda db, s: ingest.add_dataset(db, s, req, _progress()))
+    v = result.version
+    if as_json:
+        _print_json(_summary(v, result.created))
+        return
+    if result.created:
+        click.echo(f"added {v.ref}: {v.rows:,} rows x {v.columns} columns, {v.task} of {v.target!r}")
+    else:
+        click.echo(f"unchanged: {v.ref} already holds these bytes (checksum {v.checksum[:12]})")
+    click.echo(
+        f"split {v.split.strategy.value}: {v.split.train.rows:,} train / {v.split.test.rows:,} test"
+    )
+    for w in v.profile.warnings:
+        click.echo(f"warning: {w.message}")
+    click.echo(f"inspect it with: modellab dataset show {v.ref}")
+
+
+@dataset.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the full version as JSON.")
+def dataset_show(ref: str, as_json: bool) -> None:
+    """Show schema, profile, split and warnings of REF (PROJECT/NAME[@VERSION])."""
+    v = _run(lambda db, _s: ingest.get_dataset(db, ref))
+    if as_json:
+        _print_json(v)
+    else:
+        render.print_dataset(_stdout(), v)
+
+
+@dataset.command("list")
+@click.argument("project")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+def dataset_list(project: str, as_json: bool) -> None:
+    """List the dataset versions of PROJECT."""
+    versions = _run(lambda db, _s: ingest.list_datasets(db, project))
+    if as_json:
+        _print_json([_summary(v, False) | {"created_at": v.created_at} for v in versions])
+    else:
+        render.print_dataset_list(_stdout(), versions)
+
+
+@dataset.command("note")
+@click.argument("ref")
+@click.argument("text")
+def dataset_note(ref: str, text: str) -> None:
+    """Append a timestamped note to REF; notes are never edited or removed."""
+    v = _run(lambda db, _s: ingest.add_note(db, ref, text))
+    click.echo(f"noted on {v.ref} ({len(v.notes)} note(s))")
+
+
+# --- plugins ------------------------------------------------------------------------
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def plugins_cmd(as_json: bool) -> None:
+    """List installed plugins and what each registers."""
+    registry = load_registry()
+    if as_json:
+        out = []
+        for info in registry.plugins:
+            reg = registry.registered_by(info.name)
+            out.append(
+                {
+                    "name": info.name,
+                    "distribution": info.distribution,
+                    "version": info.version,
+                    "templates": [
+                        {
+                            "name": t,
+                            "task_type": registry.templates[t].task_type,
+                            "variants": [
+                                {"name": v.name, "role": v.role}
+                                for v in registry.templates[t].variants
+                            ],
+                        }
+                        for t in reg["templates"]
+                    ],
+                    "evaluators": reg["evaluators"],
+                    "slicers": reg["slicers"],
+                }
+            )
+        _print_json(out)
+    else:
+        render.print_plugins(_stdout(), registry)
+
+
+# --- demo ---------------------------------------------------------------------------
+
+
+@cli.command("demo")
+def demo_cmd() -> None:
+    """Run the demo: ingest the bundled datasets and show their inspection."""
+    from modellab.demo import run_demo
+
+    _run(lambda db, s: run_demo(db, s, _stdout(), _progress()))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="modellab")

@@ -1,0 +1,180 @@
+"""Terminal rendering of ModelLab objects for the CLI (tables, bars, summaries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from modellab.domain import ColumnProfile, DatasetVersion, NumericSummary, Project
+from modellab.plugins import Registry
+
+SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: list[int]) -> str:
+    """A histogram as one line of block characters."""
+    top = max(counts) if counts else 0
+    if top == 0:
+        return ""
+    return "".join(SPARK[0 if c == 0 else max(1, round(c / top * 8))] for c in counts)
+
+
+def bar(fraction: float, width: int = 20) -> str:
+    """A horizontal bar for a fraction in [0, 1]."""
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "█" * filled + "·" * (width - filled)
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _numeric_cells(n: NumericSummary | None) -> list[str]:
+    if n is None:
+        return ["", "", "", "", ""]
+    return [_num(n.min), _num(n.quantiles["p50"]), _num(n.max), _num(n.mean), sparkline(n.histogram.counts)]
+
+
+def dataset_renderable(v: DatasetVersion) -> Group:
+    """Schema, profile, split summary and warnings of a dataset version."""
+    p = v.profile
+    head = Text()
+    head.append(f"{v.ref}", style="bold")
+    head.append(f"  {v.task} of {v.target!r}\n")
+    head.append(f"checksum  {v.checksum}\n")
+    head.append(f"rows      {p.rows:,} x {p.columns} columns; {len(v.feature_columns)} features")
+    head.append(f"; {p.duplicate_rows} duplicate rows\n")
+    src = v.provenance
+    head.append(f"source    {src.original_name} ({src.kind}, {len(src.files)} file(s))")
+    if src.source:
+        head.append(f"; from {src.source}")
+    head.append(f"\ncreated   {v.created_at.isoformat(timespec='seconds')}")
+
+    schema = Table(title="Schema and profile", title_justify="left", expand=False)
+    for col in ("column", "dtype", "type", "role", "missing", "unique", "min", "median", "max", "mean", "histogram / top values"):
+        schema.add_column(col, overflow="fold")
+    by_name: dict[str, ColumnProfile] = {c.name: c for c in p.column_profiles}
+    for c in v.schema:
+        cp = by_name[c.name]
+        cells = _numeric_cells(cp.numeric)
+        if cp.top_categories:
+            cells[-1] = ", ".join(f"{t.value} ({t.count})" for t in cp.top_categories[:3])
+        role = c.role if not c.excluded_reason else f"excluded: {c.excluded_reason.split(':')[0]}"
+        schema.add_row(
+            c.name,
+            c.dtype,
+            c.logical_type.value,
+            role,
+            f"{cp.missing} ({cp.missing_fraction:.1%})",
+            str(cp.n_unique),
+            *cells,
+        )
+
+    target = Table(title=f"Target {v.target!r}", title_justify="left")
+    if p.target.classes is not None:
+        for col in ("class", "rows", "share", ""):
+            target.add_column(col)
+        for cls in p.target.classes[:20]:
+            target.add_row(cls.value, f"{cls.count:,}", f"{cls.fraction:.1%}", bar(cls.fraction))
+    elif p.target.distribution is not None:
+        d = p.target.distribution
+        for col in ("min", "p25", "median", "p75", "max", "mean", "std", "histogram"):
+            target.add_column(col)
+        q = d.quantiles
+        target.add_row(
+            _num(d.min), _num(q["p25"]), _num(q["p50"]), _num(q["p75"]), _num(d.max),
+            _num(d.mean), _num(d.std), sparkline(d.histogram.counts),
+        )
+
+    s = v.split
+    split = Table(title=f"Split: {s.strategy.value}", title_justify="left")
+    for col in ("side", "rows", "detail"):
+        split.add_column(col)
+    for name, side in (("train", s.train), ("test", s.test)):
+        detail = []
+        if side.class_fractions:
+            detail.append(", ".join(f"{k} {f:.1%}" for k, f in list(side.class_fractions.items())[:6]))
+        if side.time_min is not None:
+            detail.append(f"{side.time_min} .. {side.time_max}")
+        if side.groups is not None:
+            detail.append(f"{side.groups} groups")
+        split.add_row(name, f"{side.rows:,}", "; ".join(detail))
+    split_note = Text(
+        f"test size {s.test_size}, seed {s.seed}, split checksum {s.checksum[:16]}…"
+        if s.test_size is not None
+        else f"as given by the train/test files; split checksum {s.checksum[:16]}…"
+    )
+
+    parts: list[Any] = [head, Text(""), schema, target, split, split_note]
+    if v.schema_diff:
+        d = v.schema_diff
+        changes = [f"+{a}" for a in d.added] + [f"-{r}" for r in d.removed]
+        changes += [f"~{c.column}: {c.before} -> {c.after}" for c in d.changed]
+        parts.append(Text(f"\nSchema vs version {d.against_version}: " + ("; ".join(changes) or "no change")))
+    if p.warnings:
+        parts.append(Text("\nWarnings", style="bold yellow"))
+        for w in p.warnings:
+            parts.append(Text(f"  ! {w.message}", style="yellow"))
+    if v.notes:
+        parts.append(Text("\nNotes", style="bold"))
+        for n in v.notes:
+            parts.append(Text(f"  {n.created_at.isoformat(timespec='seconds')}  {n.text}"))
+    return Group(*parts)
+
+
+def print_dataset(console: Console, v: DatasetVersion) -> None:
+    """Print a dataset version's inspection."""
+    console.print(dataset_renderable(v))
+
+
+def print_dataset_list(console: Console, versions: list[DatasetVersion]) -> None:
+    """Print one line per dataset version."""
+    if not versions:
+        console.print("No datasets yet. Add one with: modellab dataset add --project P --name N --target COL FILE.csv")
+        return
+    table = Table()
+    for col in ("dataset", "task", "target", "rows", "columns", "split", "checksum", "created"):
+        table.add_column(col)
+    for v in versions:
+        table.add_row(
+            v.ref, v.task, v.target, f"{v.rows:,}", str(v.columns), v.split.strategy.value,
+            v.checksum[:12], v.created_at.isoformat(timespec="seconds"),
+        )
+    console.print(table)
+
+
+def print_projects(console: Console, projects: list[Project]) -> None:
+    """Print one line per project."""
+    if not projects:
+        console.print("No projects yet. Create one with: modellab project create NAME")
+        return
+    table = Table()
+    for col in ("slug", "name", "id", "created"):
+        table.add_column(col)
+    for p in projects:
+        table.add_row(p.slug, p.name, p.id, p.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+def print_plugins(console: Console, registry: Registry) -> None:
+    """Print each plugin with its distribution and what it registers."""
+    if not registry.plugins:
+        console.print("No plugins installed (entry-point group 'modellab').")
+        return
+    table = Table()
+    for col in ("plugin", "distribution", "version", "templates", "evaluators", "slicers"):
+        table.add_column(col, overflow="fold")
+    for info in registry.plugins:
+        reg = registry.registered_by(info.name)
+        templates = []
+        for t in reg["templates"]:
+            variants = registry.templates[t].variants
+            templates.append(f"{t} ({', '.join(f'{v.name}[{v.role}]' for v in variants)})")
+        table.add_row(
+            info.name, info.distribution, info.version, "\n".join(templates) or "-",
+            ", ".join(reg["evaluators"]) or "-", ", ".join(reg["slicers"]) or "-",
+        )
+    console.print(table)

@@ -1,0 +1,468 @@
+"""Dataset service: add a version, show, list and annotate (CLI and API call these).
+
+Adding is all-or-nothing: files are staged under a temporary folder beside their final
+place and renamed in only after every check passed, and the database row is written
+last; a failure at any step leaves no version, row or file behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from modellab.datasets import reading
+from modellab.datasets.profile import profile_frame
+from modellab.datasets.reading import ParsedTable, Progress, ScanResult
+from modellab.datasets.schema import build_schema, check_task, column_facts, diff_schemas, infer_task
+from modellab.datasets.splits import Split, SplitRequest, describe_split, make_split, save_split
+from modellab.datasets.storage import dataset_dir, datasets_root, split_path
+from modellab.domain import (
+    ColumnSchema,
+    DatasetVersion,
+    DataWarning,
+    Note,
+    Provenance,
+    SourceFile,
+    SplitInfo,
+    SplitStrategy,
+)
+from modellab.errors import ConflictError, InvalidInputError
+from modellab.ids import uuid7
+from modellab.settings import Settings
+from modellab.store import datasets as repo
+from modellab.store.database import Database
+from modellab.store.projects import get_project_row
+from modellab.store.models import utcnow
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+REF = re.compile(r"^(?P<project>[^/@]+)/(?P<name>[^/@]+)(@(?P<version>\d+))?$")
+PREDEFINED_STEMS = ("train", "test")
+
+
+def check_name(name: str) -> str:
+    """Refuse a dataset name that is not letters, digits, ``.``, ``_`` or ``-``."""
+    if not NAME.match(name):
+        raise InvalidInputError(
+            f"invalid dataset name {name!r}: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit, at most 100 characters"
+        )
+    return name
+
+
+def parse_ref(ref: str) -> tuple[str, str, int | None]:
+    """Split ``project/name[@version]`` into its parts."""
+    m = REF.match(ref)
+    if not m:
+        raise InvalidInputError(f"invalid dataset reference {ref!r}; expected PROJECT/NAME[@VERSION]")
+    version = int(m["version"]) if m["version"] else None
+    return m["project"], m["name"], version
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    """Everything ``dataset add`` takes."""
+
+    project: str
+    name: str
+    path: Path
+    target: str
+    task: str | None = None
+    split: SplitRequest = field(default_factory=SplitRequest)
+    source: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """The version added, or the existing one holding the same bytes."""
+
+    version: DatasetVersion
+    created: bool
+
+
+@dataclass
+class StagedFile:
+    relpath: str
+    staged: Path
+    kind: str
+    delimiter: str
+    scan: ScanResult
+
+
+@dataclass
+class Staged:
+    checksum: str
+    provenance: Provenance
+    files: list[StagedFile]
+    predefined: bool
+
+
+@dataclass
+class Prepared:
+    frame: pl.DataFrame
+    task: str
+    schema: list[ColumnSchema]
+    split: Split
+    split_info: SplitInfo
+    version_fields: dict[str, object]
+
+
+def _stage_file(src: Path, relpath: str, source_dir: Path, index: int) -> StagedFile:
+    kind = reading.file_kind(src)
+    delimiter = reading.delimiter_for(src)
+    tmp = source_dir / f".part-{index}"
+    scan = reading.copy_and_scan(src, tmp, delimiter, text=kind == "csv")
+    final = source_dir / f"{scan.sha256}{'.parquet' if kind == 'parquet' else '.csv'}"
+    tmp.replace(final)
+    return StagedFile(relpath, final, kind, delimiter, scan)
+
+
+def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) -> Staged:
+    """Copy the file or folder's data files into ``staging`` while checksumming them."""
+    source_dir = staging / "source"
+    source_dir.mkdir(parents=True)
+    if path.is_dir():
+        candidates = sorted(
+            p for p in path.rglob("*") if p.is_file() and not any(
+                part.startswith(".") for part in p.relative_to(path).parts
+            )
+        )
+        data = [p for p in candidates if p.suffix.lower() in reading.DATA_SUFFIXES]
+        others = [p.relative_to(path).as_posix() for p in candidates if p not in data]
+        if others:
+            raise InvalidInputError(
+                f"{path}: the folder holds files that are neither CSV nor Parquet: "
+                f"{', '.join(others[:5])}{' ...' if len(others) > 5 else ''}; remove them or "
+                "point at a folder of data files only"
+            )
+        if not data:
+            raise InvalidInputError(f"{path}: the folder holds no .csv, .tsv or .parquet file")
+        total = sum(p.stat().st_size for p in data)
+        if total > max_bytes:
+            raise reading.TooLargeError(
+                f"{path}: {total / 2**20:.1f} MB of data files is over the upload limit of "
+                f"{max_bytes / 2**20:.0f} MB (set MODELLAB_MAX_UPLOAD_MB to raise it)"
+            )
+        files: list[StagedFile] = []
+        for i, p in enumerate(data):
+            rel = p.relative_to(path).as_posix()
+            reading.check_size(p, max_bytes)
+            progress(f"hashing {rel}")
+            files.append(_stage_file(p, rel, source_dir, i))
+        digest = hashlib.sha256()
+        for f in sorted(files, key=lambda f: f.relpath):
+            digest.update(f"{f.relpath}\x00{f.scan.sha256}\n".encode())
+        stems = {Path(f.relpath).stem.lower() for f in files if "/" not in f.relpath}
+        predefined = set(PREDEFINED_STEMS) <= stems
+        if predefined and len(files) != 2:
+            extra = [f.relpath for f in files if Path(f.relpath).stem.lower() not in PREDEFINED_STEMS]
+            raise InvalidInputError(
+                f"{path}: a folder with train and test files declares its own split and may "
+                f"hold nothing else, but it also holds {', '.join(extra)}"
+            )
+        checksum = digest.hexdigest()
+        kind = "folder"
+    else:
+        reading.check_size(path, max_bytes)
+        progress(f"hashing {path.name}")
+        files = [_stage_file(path, path.name, source_dir, 0)]
+        checksum = files[0].scan.sha256
+        predefined = False
+        kind = "file"
+    provenance = Provenance(
+        kind=kind,
+        original_name=path.name,
+        files=[SourceFile(f.relpath, f.scan.sha256, f.scan.size) for f in files],
+    )
+    return Staged(checksum, provenance, files, predefined)
+
+
+def _parse(f: StagedFile, display: Path) -> ParsedTable:
+    try:
+        if f.kind == "parquet":
+            return reading.read_parquet_strict(f.staged)
+        return reading.read_csv_strict(f.staged, f.scan, f.delimiter)
+    except InvalidInputError as exc:
+        # Staged files are named by hash; the user knows the file by its own name.
+        raise InvalidInputError(exc.message.replace(str(f.staged), str(display))) from None
+
+
+def _combine(staged: Staged, origin: Path) -> tuple[pl.DataFrame, list[str], list[str], int | None]:
+    """Parse every staged file; stack them (train first for a predefined split)."""
+    files = staged.files
+    if staged.predefined:
+        files = sorted(files, key=lambda f: PREDEFINED_STEMS.index(Path(f.relpath).stem.lower()))
+    tables: list[ParsedTable] = []
+    for f in files:
+        display = origin / f.relpath if origin.is_dir() else origin
+        tables.append(_parse(f, display))
+    first = tables[0].frame.columns
+    for f, t in zip(files[1:], tables[1:], strict=True):
+        if set(t.frame.columns) != set(first):
+            missing = sorted(set(first) - set(t.frame.columns))
+            extra = sorted(set(t.frame.columns) - set(first))
+            raise InvalidInputError(
+                f"{origin / f.relpath}: its columns differ from {files[0].relpath}'s "
+                f"(missing: {missing or 'none'}; extra: {extra or 'none'})"
+            )
+    frames = [t.frame.select(first) for t in tables]
+    try:
+        frame = pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+    except pl.exceptions.PolarsError as exc:
+        raise InvalidInputError(f"{origin}: the files' column types do not agree: {exc}") from None
+    warnings = [w for t in tables for w in t.warnings]
+    generated = sorted({g for t in tables for g in t.generated_columns})
+    n_train = tables[0].frame.height if staged.predefined else None
+    return frame, warnings, generated, n_train
+
+
+def prepare(
+    staged: Staged,
+    req: AddRequest,
+    previous: list[ColumnSchema] | None,
+    previous_version: int | None,
+    progress: Progress,
+) -> Prepared:
+    """Parse, infer the schema, profile and split: every check that can refuse the data."""
+    progress("parsing")
+    frame, parse_warnings, generated, n_train = _combine(staged, req.path)
+    target = req.target
+    if target not in frame.columns:
+        shown = ", ".join(frame.columns[:20]) + (" ..." if frame.width > 20 else "")
+        raise InvalidInputError(f"{req.path}: target column {target!r} not found; columns are: {shown}")
+    progress("inferring schema")
+    facts = column_facts(frame)
+    tf = facts[target]
+    if tf.nulls == frame.height:
+        raise InvalidInputError(f"{req.path}: target column {target!r} is missing in every row")
+    if tf.n_unique <= 1:
+        value = frame[target].drop_nulls().head(1).to_list()[0]
+        raise InvalidInputError(
+            f"{req.path}: target column {target!r} holds the single value {value!r} in every "
+            "row; there is nothing to learn"
+        )
+    task = req.task or infer_task(target, tf)
+    check_task(target, task, tf)
+    split_req = req.split
+    if staged.predefined:
+        split_req = SplitRequest(SplitStrategy.PREDEFINED, req.split.test_size, req.split.seed)
+    elif req.split.strategy is SplitStrategy.PREDEFINED:
+        raise InvalidInputError(
+            "--split predefined needs a folder holding train.* and test.* files"
+        )
+    split_req.validate()
+    excluded: dict[str, str] = {}
+    for col in (split_req.group_column,):
+        if col:
+            excluded[col] = "the group column of the split"
+    schema = build_schema(frame, facts, target, set(generated), excluded)
+    warnings = [DataWarning("parse", w) for w in parse_warnings]
+    for name in generated:
+        warnings.append(
+            DataWarning(
+                "generated_column_name",
+                f"a column had an empty header and was named {name!r} (as a pandas index "
+                "written to CSV has)",
+                name,
+            )
+        )
+    present = frame[target].is_not_null().to_numpy()
+    usable = np.flatnonzero(present)
+    dropped = frame.height - usable.size
+    if dropped:
+        first = ", ".join(str(int(i) + 1) for i in np.flatnonzero(~present)[:5])
+        warnings.append(
+            DataWarning(
+                "dropped_missing_target",
+                f"{dropped} rows whose target {target!r} is missing are left out of train "
+                f"and test (data rows {first}{' ...' if dropped > 5 else ''})",
+                target,
+            )
+        )
+    progress("profiling")
+    profile = profile_frame(frame, schema, facts, target, task, dropped, warnings)
+    progress("splitting")
+    if n_train is not None:
+        split = Split(usable[usable < n_train], usable[usable >= n_train])
+        if split.train.size == 0 or split.test.size == 0:
+            raise InvalidInputError(f"{req.path}: the train or test file has no row with a target")
+    else:
+        split = make_split(frame, target, task, split_req, usable)
+    split_info = describe_split(frame, split, target, task, split_req)
+    diff = diff_schemas(previous, schema, previous_version) if previous and previous_version else None
+    fields: dict[str, object] = {
+        "task": task,
+        "rows": frame.height,
+        "columns": frame.width,
+        "feature_columns": [c.name for c in schema if c.role == "feature"],
+        "profile": profile,
+        "schema_diff": diff,
+    }
+    return Prepared(frame, task, schema, split, split_info, fields)
+
+
+def _same_request(existing: DatasetVersion, req: AddRequest) -> str | None:
+    """Why ``req`` cannot reuse ``existing`` (same bytes), or None when it can."""
+    s = existing.split
+    if existing.target != req.target:
+        return f"target {existing.target!r}"
+    if req.task and req.task != existing.task:
+        return f"task {existing.task}"
+    if s.strategy is SplitStrategy.PREDEFINED:
+        return None
+    wanted = (req.split.strategy, req.split.test_size, req.split.seed, req.split.time_column, req.split.group_column)
+    have = (s.strategy, s.test_size, s.seed, s.time_column, s.group_column)
+    if wanted != have:
+        return (
+            f"split {s.strategy.value} (test size {s.test_size}, seed {s.seed}"
+            + (f", time column {s.time_column!r}" if s.time_column else "")
+            + (f", group column {s.group_column!r}" if s.group_column else "")
+            + ")"
+        )
+    return None
+
+
+def _install(staging: Staged, prepared: Prepared, staging_dir: Path, final: Path) -> list[Path]:
+    """Move staged files into the content-addressed folder; return what this call created."""
+    created: list[Path] = []
+    split_file = split_path(staging_dir, prepared.split.checksum)
+    split_file.parent.mkdir(parents=True, exist_ok=True)
+    save_split(prepared.split, split_file)
+    if not final.exists():
+        try:
+            staging_dir.rename(final)
+            return [final]
+        except OSError:
+            if not final.exists():
+                raise
+    # The same bytes are stored already (another dataset name, or a concurrent add):
+    # only the split may be new.
+    target = split_path(final, prepared.split.checksum)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        split_file.replace(target)
+        created.append(target)
+    return created
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+async def add_dataset(
+    db: Database, settings: Settings, req: AddRequest, progress: Progress | None = None
+) -> AddResult:
+    """Add a dataset version from a file or folder, or return the one with the same bytes.
+
+    :raises InvalidInputError: naming the file, line, column or field at fault.
+    :raises ConflictError: the same bytes are stored under this name with another
+        target or split.
+    """
+    report = progress or reading._no_progress
+    check_name(req.name)
+    req.split.validate()
+    async with db.session() as session:
+        project = await get_project_row(session, req.project)
+    root = datasets_root(settings.artifact_root, project.slug)
+    root.mkdir(parents=True, exist_ok=True)
+    staging_dir = root / f".staging-{uuid7()}"
+    created: list[Path] = []
+    try:
+        staged = await asyncio.to_thread(
+            stage_source, req.path, staging_dir, settings.max_upload_bytes, report
+        )
+        async with db.session() as session:
+            existing = await repo.find_by_checksum(session, project.id, req.name, staged.checksum)
+            if existing is not None:
+                version = await repo.to_domain(session, existing, project.slug)
+                why = _same_request(version, req)
+                if why:
+                    raise ConflictError(
+                        f"{version.ref} already holds these bytes with {why}; a version's "
+                        "target and split are fixed, so add the file under another name to "
+                        "split it differently"
+                    )
+                return AddResult(version, created=False)
+            previous = await repo.latest_version(session, project.id, req.name)
+            prev_schema = (
+                (await repo.to_domain(session, previous, project.slug)).schema if previous else None
+            )
+        prepared = await asyncio.to_thread(
+            prepare, staged, req, prev_schema, previous.version if previous else None, report
+        )
+        report("writing parquet")
+        await asyncio.to_thread(
+            prepared.frame.write_parquet, staging_dir / "data.parquet", compression="lz4", statistics=False
+        )
+        final = dataset_dir(settings.artifact_root, project.slug, staged.checksum)
+        created = await asyncio.to_thread(_install, staged, prepared, staging_dir, final)
+        notes = [Note(created_at=utcnow(), text=req.notes)] if req.notes else []
+        version = DatasetVersion(
+            id=uuid7(),
+            project=project.slug,
+            name=req.name,
+            version=(previous.version + 1) if previous else 1,
+            checksum=staged.checksum,
+            target=req.target,
+            schema=prepared.schema,
+            split=prepared.split_info,
+            provenance=Provenance(
+                kind=staged.provenance.kind,
+                original_name=staged.provenance.original_name,
+                files=staged.provenance.files,
+                source=req.source,
+            ),
+            created_at=utcnow(),
+            notes=notes,
+            **prepared.version_fields,  # type: ignore[arg-type]
+        )
+        async with db.session() as session:
+            await repo.insert_version(session, version, project.id)
+        created = []  # committed: the files now belong to the version
+        return AddResult(version, created=True)
+    finally:
+        _remove(created)
+        if staging_dir.exists():
+            shutil.rmtree(staging_dir, ignore_errors=True)
+
+
+async def get_dataset(db: Database, ref: str) -> DatasetVersion:
+    """The dataset version named by ``project/name[@version]`` (newest when no version)."""
+    slug, name, version = parse_ref(ref)
+    async with db.session() as session:
+        project = await get_project_row(session, slug)
+        row = await repo.get_version_row(session, project, name, version)
+        return await repo.to_domain(session, row, project.slug)
+
+
+async def list_datasets(db: Database, project: str) -> list[DatasetVersion]:
+    """Every version of every dataset in ``project``."""
+    async with db.session() as session:
+        prow = await get_project_row(session, project)
+        rows = await repo.list_versions(session, prow)
+        return [await repo.to_domain(session, r, prow.slug) for r in rows]
+
+
+async def add_note(db: Database, ref: str, text: str) -> DatasetVersion:
+    """Append a timestamped note to a dataset version; return the version with its notes."""
+    text = text.strip()
+    if not text:
+        raise InvalidInputError("a note needs some text")
+    slug, name, version = parse_ref(ref)
+    async with db.session() as session:
+        project = await get_project_row(session, slug)
+        row = await repo.get_version_row(session, project, name, version)
+        await repo.append_note(session, row.id, text)
+        await session.flush()
+        return await repo.to_domain(session, row, project.slug)

@@ -1,0 +1,273 @@
+"""Profiling a dataset with polars and numpy: one pass of expressions, no pandas.
+
+Leak detection ("a column that leaks the target") looks for near-perfect association,
+measured out of sample so that a high-cardinality column cannot look predictive by
+memorizing: the feature is bucketed (20 quantile buckets for numbers, its values for
+categories), the bucket -> target mapping is learned on even rows and scored on odd
+rows. A column is flagged when that scores accuracy >= 0.99 above a majority rate
+below 0.95 (classification), or R^2 >= 0.99 (regression; also |Pearson r| >= 0.99).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from modellab.datasets.schema import ColumnFacts
+from modellab.domain import (
+    CategoryCount,
+    ColumnProfile,
+    ColumnSchema,
+    ColumnType,
+    DatasetProfile,
+    DataWarning,
+    Histogram,
+    NumericSummary,
+    TargetProfile,
+)
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+HISTOGRAM_BINS = 20
+TOP_CATEGORIES = 10
+HIGH_MISSING = 0.5
+HIGH_CARDINALITY = 100
+LEAK_SAMPLE_ROWS = 200_000
+LEAK_SCORE = 0.99
+LEAK_BUCKETS = 20
+
+
+def _r(x: float) -> float:
+    """Round for storage: profiles are read by people, and float noise is not signal."""
+    return float(f"{x:.10g}")
+
+
+def numeric_summary(values: np.ndarray) -> NumericSummary | None:
+    """Min, max, mean, std, quantiles and a 20-bin histogram of the finite values."""
+    arr = values[np.isfinite(values)]
+    if arr.size == 0:
+        return None
+    qs = np.quantile(arr, QUANTILES)
+    lo, hi = float(arr.min()), float(arr.max())
+    counts, edges = np.histogram(arr, bins=HISTOGRAM_BINS, range=(lo, hi) if hi > lo else None)
+    return NumericSummary(
+        min=_r(lo),
+        max=_r(hi),
+        mean=_r(float(arr.mean())),
+        std=_r(float(arr.std(ddof=1)) if arr.size > 1 else 0.0),
+        quantiles={f"p{round(q * 100)}": _r(float(v)) for q, v in zip(QUANTILES, qs, strict=True)},
+        histogram=Histogram(edges=[_r(float(e)) for e in edges], counts=[int(c) for c in counts]),
+    )
+
+
+def top_categories(series: pl.Series, k: int = TOP_CATEGORIES) -> list[CategoryCount]:
+    """The ``k`` most frequent present values, ties broken by value."""
+    present = series.drop_nulls()
+    n = present.len()
+    if n == 0:
+        return []
+    counts = present.cast(pl.String).value_counts(name="count")
+    counts = counts.sort(["count", counts.columns[0]], descending=[True, False]).head(k)
+    return [
+        CategoryCount(value=str(v), count=int(c), fraction=_r(int(c) / n))
+        for v, c in counts.iter_rows()
+    ]
+
+
+def _as_float(series: pl.Series) -> np.ndarray:
+    if series.dtype == pl.Boolean:
+        series = series.cast(pl.Int8)
+    return series.cast(pl.Float64).drop_nulls().to_numpy()
+
+
+def _bucket_codes(series: pl.Series, ltype: ColumnType) -> pl.Series | None:
+    """Small integer codes for the leak check, or None when a column cannot leak this way."""
+    if ltype in (ColumnType.NUMERIC, ColumnType.INTEGER):
+        ranks = series.rank(method="dense")
+        top = ranks.max()
+        if top is None:
+            return None
+        return ((ranks.cast(pl.Float64) - 1) * LEAK_BUCKETS / float(top)).floor().cast(pl.Int64)  # type: ignore[arg-type]
+    if ltype in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN):
+        return series.cast(pl.String)
+    return None
+
+
+def leaking_columns(
+    frame: pl.DataFrame, schema: list[ColumnSchema], target: str, task: str
+) -> list[tuple[str, str]]:
+    """Columns whose association with the target is near-perfect, with the evidence."""
+    data = frame.filter(pl.col(target).is_not_null())
+    if data.height > LEAK_SAMPLE_ROWS:
+        data = data.gather_every(data.height // LEAK_SAMPLE_ROWS + 1)
+    if data.height < 20:
+        return []
+    half = pl.Series("half", np.arange(data.height) % 2)
+    y = data[target]
+    found: list[tuple[str, str]] = []
+    majority = 0.0
+    if task == "classification":
+        majority = float(y.cast(pl.String).value_counts(name="n")["n"].max() or 0) / data.height  # type: ignore[arg-type, operator]
+        if majority >= 0.95:
+            return []
+    for col in schema:
+        if col.role != "feature":
+            continue
+        codes = _bucket_codes(data[col.name], col.logical_type)
+        if codes is None:
+            continue
+        df = pl.DataFrame({"b": codes, "y": y, "half": half}).drop_nulls()
+        learn, score = df.filter(pl.col("half") == 0), df.filter(pl.col("half") == 1)
+        if score.height < 10:
+            continue
+        if task == "classification":
+            learned = (
+                learn.with_columns(pl.col("y").cast(pl.String))
+                .group_by("b", "y")
+                .len()
+                .sort(["b", "len", "y"], descending=[False, True, False])
+                .group_by("b", maintain_order=True)
+                .first()
+                .select("b", pl.col("y").alias("pred"))
+            )
+            joined = score.with_columns(pl.col("y").cast(pl.String)).join(learned, on="b", how="left")
+            acc = float((joined["pred"] == joined["y"]).fill_null(False).mean() or 0.0)  # type: ignore[arg-type]
+            if acc >= LEAK_SCORE:
+                found.append(
+                    (col.name, f"predicts the target with {acc:.1%} held-out accuracy "
+                     f"(majority class alone: {majority:.1%})")
+                )
+        else:
+            yf = score["y"].cast(pl.Float64)
+            var = float(yf.var() or 0.0)  # type: ignore[arg-type]
+            if var == 0:
+                continue
+            means = learn.group_by("b").agg(pl.col("y").cast(pl.Float64).mean().alias("pred"))
+            joined = score.join(means, on="b", how="left").with_columns(
+                pl.col("pred").fill_null(float(learn["y"].cast(pl.Float64).mean() or 0.0))  # type: ignore[arg-type]
+            )
+            mse = float(((joined["pred"] - joined["y"].cast(pl.Float64)) ** 2).mean() or 0.0)  # type: ignore[arg-type]
+            r2 = 1 - mse / var
+            corr = 0.0
+            if col.logical_type in (ColumnType.NUMERIC, ColumnType.INTEGER):
+                pair = data.select(pl.col(col.name).cast(pl.Float64), pl.col(target).cast(pl.Float64)).drop_nulls()
+                if pair.height > 2:
+                    c = pair.select(pl.corr(col.name, target)).item()
+                    corr = float(c) if c is not None and np.isfinite(c) else 0.0
+            if r2 >= LEAK_SCORE or abs(corr) >= LEAK_SCORE:
+                found.append(
+                    (col.name, f"explains the target almost perfectly (held-out R^2 {r2:.3f}, "
+                     f"Pearson r {corr:.3f})")
+                )
+    return found
+
+
+def profile_frame(
+    frame: pl.DataFrame,
+    schema: list[ColumnSchema],
+    facts: dict[str, ColumnFacts],
+    target: str,
+    task: str,
+    dropped_missing_target: int,
+    extra_warnings: list[DataWarning],
+) -> DatasetProfile:
+    """Profile every column, the target, duplicates and constants, and collect warnings."""
+    rows = frame.height
+    warnings: list[DataWarning] = list(extra_warnings)
+    profiles: list[ColumnProfile] = []
+    constant: list[str] = []
+    for col in schema:
+        f = facts[col.name]
+        series = frame[col.name]
+        numeric = None
+        cats = None
+        if col.logical_type in (ColumnType.NUMERIC, ColumnType.INTEGER):
+            numeric = numeric_summary(_as_float(series))
+        elif col.logical_type in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN, ColumnType.TEXT):
+            cats = top_categories(series)
+        is_constant = f.n_unique <= 1
+        if is_constant:
+            constant.append(col.name)
+        profiles.append(
+            ColumnProfile(
+                name=col.name,
+                logical_type=col.logical_type,
+                missing=f.nulls,
+                missing_fraction=_r(f.nulls / rows),
+                n_unique=f.n_unique,
+                constant=is_constant,
+                numeric=numeric,
+                top_categories=cats,
+            )
+        )
+        if col.role == "target":
+            continue
+        if col.logical_type is ColumnType.IDENTIFIER:
+            warnings.append(
+                DataWarning(
+                    "identifier_like",
+                    f"column {col.name!r} looks like an identifier (every value distinct); "
+                    "left out of the default feature set",
+                    col.name,
+                )
+            )
+        if is_constant:
+            warnings.append(
+                DataWarning("constant_column", f"column {col.name!r} holds a single value", col.name)
+            )
+        if rows and f.nulls / rows > HIGH_MISSING:
+            warnings.append(
+                DataWarning(
+                    "high_missingness",
+                    f"column {col.name!r} is missing in {f.nulls / rows:.0%} of rows",
+                    col.name,
+                )
+            )
+        if col.logical_type is ColumnType.CATEGORICAL and f.n_unique > HIGH_CARDINALITY:
+            warnings.append(
+                DataWarning(
+                    "high_cardinality",
+                    f"categorical column {col.name!r} has {f.n_unique} distinct values",
+                    col.name,
+                )
+            )
+    for name, evidence in leaking_columns(frame, schema, target, task):
+        warnings.append(
+            DataWarning(
+                "target_leak",
+                f"column {name!r} may leak the target: it {evidence}; check that it is "
+                "known at prediction time",
+                name,
+            )
+        )
+    duplicates = rows - int(frame.select(pl.struct(pl.all()).is_first_distinct().sum()).item())
+    if duplicates:
+        warnings.append(
+            DataWarning("duplicate_rows", f"{duplicates} rows duplicate an earlier row exactly")
+        )
+    target_series = frame[target].drop_nulls()
+    if task == "classification":
+        classes = top_categories(target_series, k=10_000)
+        target_profile = TargetProfile(column=target, task=task, classes=classes)
+        if classes and classes[-1].fraction < 0.05:
+            warnings.append(
+                DataWarning(
+                    "class_imbalance",
+                    f"class {classes[-1].value!r} is only {classes[-1].fraction:.1%} of rows; "
+                    "prefer balanced accuracy or PR-AUC over accuracy",
+                    target,
+                )
+            )
+    else:
+        target_profile = TargetProfile(
+            column=target, task=task, distribution=numeric_summary(_as_float(target_series))
+        )
+    return DatasetProfile(
+        rows=rows,
+        columns=frame.width,
+        column_profiles=profiles,
+        target=target_profile,
+        duplicate_rows=duplicates,
+        constant_columns=constant,
+        dropped_missing_target=dropped_missing_target,
+        warnings=warnings,
+    )

@@ -1,0 +1,315 @@
+"""Reading a dataset's files: copy + checksum in one pass, then a strict parse.
+
+Every refusal names the file and, where it can, the line and column, and says what
+was assumed (the encoding, the delimiter). The checks that cost a second pass over
+the bytes run only when the cheap ones cannot rule a problem out.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from modellab.errors import InvalidInputError, TooLargeError
+
+CHUNK_BYTES = 8 * 1024 * 1024
+ENCODING = "utf-8"
+# The spellings of "missing" that pandas and R write; an empty field is missing too.
+NULL_VALUES = ["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A", "<NA>"]
+DATA_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet"}
+PARQUET_MAGIC = b"PAR1"
+INFER_SCHEMA_ROWS = 10_000
+
+Progress = Callable[[str], None]
+
+
+def _no_progress(_: str) -> None:
+    return None
+
+
+@dataclass
+class ScanResult:
+    """What one streaming pass over a file learned."""
+
+    sha256: str
+    size: int
+    newlines: int = 0
+    delimiters: int = 0
+    has_quote: bool = False
+    ends_with_newline: bool = True
+    head: bytes = b""
+
+
+def file_kind(path: Path) -> str:
+    """``"csv"`` or ``"parquet"`` by the file's suffix (a Parquet magic number wins)."""
+    kind = DATA_SUFFIXES.get(path.suffix.lower())
+    try:
+        with path.open("rb") as fh:
+            if fh.read(4) == PARQUET_MAGIC:
+                return "parquet"
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read: {exc.strerror}") from None
+    return kind or "csv"
+
+
+def delimiter_for(path: Path) -> str:
+    """Tab for ``.tsv`` files, a comma otherwise."""
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def check_size(path: Path, max_bytes: int) -> int:
+    """Refuse a missing, empty or oversized file; return its size in bytes."""
+    if not path.exists():
+        raise InvalidInputError(f"{path}: no such file or folder")
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidInputError(f"{path}: the file is empty")
+    if size > max_bytes:
+        raise TooLargeError(
+            f"{path}: {size / 2**20:.1f} MB is over the upload limit of "
+            f"{max_bytes / 2**20:.0f} MB (set MODELLAB_MAX_UPLOAD_MB to raise it)"
+        )
+    return size
+
+
+def copy_and_scan(src: Path, dst: Path, delimiter: str = ",", text: bool = True) -> ScanResult:
+    """Copy ``src`` to ``dst`` while hashing it and counting lines and delimiters.
+
+    The counts let the parser prove, without a second pass, that no row is short of
+    fields. A NUL byte in a text file means binary content (or UTF-16) and is refused.
+    """
+    digest = hashlib.sha256()
+    result = ScanResult(sha256="", size=0)
+    delim = delimiter.encode()
+    last = b""
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        while chunk := fin.read(CHUNK_BYTES):
+            if text:
+                nul = chunk.find(b"\x00")
+                if nul >= 0:
+                    raise InvalidInputError(
+                        f"{src}: not a CSV text file: NUL byte at byte offset "
+                        f"{result.size + nul} (a binary file, or text saved as UTF-16; "
+                        "save it as UTF-8 CSV)"
+                    )
+                if not result.head:
+                    result.head = chunk[:65536]
+                result.newlines += chunk.count(b"\n")
+                result.delimiters += chunk.count(delim)
+                result.has_quote = result.has_quote or b'"' in chunk
+            digest.update(chunk)
+            fout.write(chunk)
+            result.size += len(chunk)
+            last = chunk
+    result.ends_with_newline = last.endswith(b"\n")
+    result.sha256 = digest.hexdigest()
+    return result
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file, streamed."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _locate_bad_utf8(path: Path) -> str:
+    """Where the first undecodable byte is, as ``line L, byte B (0xNN)``."""
+    decoder = codecs.getincrementaldecoder(ENCODING)()
+    offset = 0
+    line = 1
+    line_start = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                bad = exc.start
+                before = chunk[:bad]
+                nl = before.count(b"\n")
+                line += nl
+                line_start = offset + before.rfind(b"\n") + 1 if nl else line_start
+                column = offset + bad - line_start + 1
+                return f"line {line}, byte {column} (0x{chunk[bad]:02x})"
+            line += chunk.count(b"\n")
+            idx = chunk.rfind(b"\n")
+            if idx >= 0:
+                line_start = offset + idx + 1
+            offset += len(chunk)
+    return "the end of the file (a truncated multi-byte character)"
+
+
+def parse_header(path: Path, head: bytes, delimiter: str) -> list[str]:
+    """Parse the header row with the csv module; refuse duplicate or missing names."""
+    try:
+        text = head.decode(ENCODING)
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut by the 64 KiB window
+            raise InvalidInputError(
+                f"{path}: not valid {ENCODING} (the encoding assumed) at "
+                f"{_locate_bad_utf8(path)}; re-save the file as UTF-8"
+            ) from None
+        text = head[: exc.start].decode(ENCODING)
+    text = text.removeprefix("\ufeff")
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next((r for r in rows if r), None)
+    if not header:
+        raise InvalidInputError(f"{path}: no header row (the file holds only blank lines)")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        if name and name in seen:
+            raise InvalidInputError(
+                f"{path}: duplicate column name {name!r} in the header "
+                f"(columns {seen[name]} and {i}); column names must be unique"
+            )
+        seen[name] = i
+    return header
+
+
+def generated_names(header: list[str]) -> tuple[list[str], list[int]]:
+    """Give each empty header cell a name (``unnamed_<position>``), as pandas' index does."""
+    names = list(header)
+    generated: list[int] = []
+    taken = set(header)
+    for i, name in enumerate(header):
+        if name.strip() == "":
+            candidate = f"unnamed_{i}"
+            while candidate in taken:
+                candidate += "_"
+            names[i] = candidate
+            taken.add(candidate)
+            generated.append(i)
+    return names, generated
+
+
+_MORE_FIELDS = re.compile(r"more fields than defined", re.IGNORECASE)
+_BAD_VALUE = re.compile(r"could not parse", re.IGNORECASE)
+
+
+def _find_ragged_row(path: Path, delimiter: str, expected: int) -> str | None:
+    """The first record whose field count differs from the header's, described."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        for record in reader:
+            if not record:  # a blank line: no fields at all, skipped as an empty row
+                continue
+            if len(record) != expected:
+                return (
+                    f"line {reader.line_num} has {len(record)} fields, expected {expected} "
+                    "(as many as the header)"
+                )
+    return None
+
+
+@dataclass
+class ParsedTable:
+    """A parsed file with the notes the parse made."""
+
+    frame: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    generated_columns: list[str] = field(default_factory=list)
+
+
+def read_csv_strict(path: Path, scan: ScanResult, delimiter: str = ",") -> ParsedTable:
+    """Parse a CSV file with polars, refusing ragged rows and undecodable bytes."""
+    header = parse_header(path, scan.head, delimiter)
+    names, generated = generated_names(header)
+    try:
+        frame = _polars_read(path, delimiter, INFER_SCHEMA_ROWS)
+    except pl.exceptions.ComputeError as exc:
+        message = str(exc)
+        if _BAD_VALUE.search(message):
+            # A value late in the file does not fit the type guessed from the first
+            # rows: read again, inferring from every row.
+            try:
+                frame = _polars_read(path, delimiter, None)
+            except pl.exceptions.PolarsError as exc2:
+                raise _translate(path, delimiter, len(header), exc2) from None
+        else:
+            raise _translate(path, delimiter, len(header), exc) from None
+    except pl.exceptions.PolarsError as exc:
+        raise _translate(path, delimiter, len(header), exc) from None
+    if frame.width != len(header):
+        raise InvalidInputError(
+            f"{path}: the header has {len(header)} columns but the rows have {frame.width}"
+        )
+    frame.columns = names
+    if frame.height == 0:
+        raise InvalidInputError(f"{path}: the file has a header but no data rows")
+    warnings: list[str] = []
+    last = frame.columns[-1]
+    # polars pads a row that is short of fields with nulls, so only a null in the last
+    # column can hide one; counting delimiters proves there is none when no quotes
+    # could have hidden a delimiter.
+    if frame[last].null_count() > 0:
+        records = scan.newlines + (0 if scan.ends_with_newline else 1)
+        exact = not scan.has_quote and scan.delimiters == records * (len(header) - 1)
+        if not exact:
+            problem = _find_ragged_row(path, delimiter, len(header))
+            if problem:
+                raise InvalidInputError(f"{path}: {problem}")
+        blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+        n_blank = int(blank.sum())
+        if n_blank:
+            frame = frame.filter(~blank)
+            warnings.append(f"skipped {n_blank} empty rows (blank lines or rows of only missing values)")
+            if frame.height == 0:
+                raise InvalidInputError(f"{path}: the file has a header but no data rows")
+    return ParsedTable(frame, warnings, [names[i] for i in generated])
+
+
+def _polars_read(path: Path, delimiter: str, infer_rows: int | None) -> pl.DataFrame:
+    return pl.read_csv(
+        path,
+        separator=delimiter,
+        null_values=NULL_VALUES,
+        try_parse_dates=True,
+        infer_schema_length=infer_rows,
+        encoding="utf8",
+        raise_if_empty=True,
+    )
+
+
+def _translate(path: Path, delimiter: str, n_columns: int, exc: Exception) -> InvalidInputError:
+    """Turn a polars parse error into one line that names the problem and where."""
+    message = str(exc)
+    lowered = message.lower()
+    if "utf-8" in lowered or "utf8" in lowered:
+        return InvalidInputError(
+            f"{path}: not valid {ENCODING} (the encoding assumed) at "
+            f"{_locate_bad_utf8(path)}; re-save the file as UTF-8"
+        )
+    if _MORE_FIELDS.search(message):
+        problem = _find_ragged_row(path, delimiter, n_columns)
+        if problem:
+            return InvalidInputError(f"{path}: {problem}")
+    if isinstance(exc, pl.exceptions.NoDataError):
+        return InvalidInputError(f"{path}: the file is empty")
+    first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    return InvalidInputError(f"{path}: cannot parse as CSV: {first}")
+
+
+def read_parquet_strict(path: Path) -> ParsedTable:
+    """Read a Parquet file, refusing one that is unreadable or has no rows."""
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"{path}: not a readable Parquet file: {first}") from None
+    if frame.width == 0:
+        raise InvalidInputError(f"{path}: the Parquet file has no columns")
+    if frame.height == 0:
+        raise InvalidInputError(f"{path}: the Parquet file has no rows")
+    names, generated = generated_names(frame.columns)
+    frame.columns = names
+    return ParsedTable(frame, [], [names[i] for i in generated])

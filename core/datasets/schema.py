@@ -1,0 +1,198 @@
+"""Schema inference: a logical type per column, the task from the target, and diffs.
+
+The rules, in order, for a column that is not the target:
+
+* polars Boolean -> ``boolean``; Date/Datetime -> ``datetime``; Float -> ``numeric``.
+* Integer -> ``identifier`` when its values are all present and distinct and either
+  its name looks like an id (``id``, ``*_id``, ``index``, ``Unnamed: 0``, a generated
+  name) or the values are sorted or a permutation of a range (row numbers); otherwise
+  ``integer``.
+* String -> ``identifier`` when all values are present and distinct (20+ rows);
+  ``categorical`` when it has at most ``max(20, min(1000, 5% of rows))`` distinct
+  values; ``text`` when values are mostly several words; ``identifier`` when 90%+ are
+  distinct; else ``categorical`` (with a high-cardinality warning from the profile).
+
+Identifier-like columns are left out of the default feature set: a row index of a
+sorted file predicts whatever the file is sorted by. Constant and free-text columns
+are left out too, each with its reason in the schema.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from modellab.domain import ColumnSchema, ColumnType, SchemaChange, SchemaDiff
+from modellab.errors import InvalidInputError
+
+_ID_NAME = re.compile(
+    r"^(id|idx|index|key|uuid|guid|row|rownum|row_?number|row_?id|unnamed(_\d+)?|unnamed: ?\d+)$"
+    r"|(^|[_\s-])(id|uuid|guid)$",
+    re.IGNORECASE,
+)
+MIN_ROWS_FOR_ID = 20
+MAX_CLASSES_FOR_INTEGER_TARGET = 20
+
+
+def categorical_limit(rows: int) -> int:
+    """Most distinct values a string column may have and still count as categorical."""
+    return max(20, min(1000, int(0.05 * rows)))
+
+
+@dataclass(frozen=True)
+class ColumnFacts:
+    """Cheap per-column statistics the type rules need."""
+
+    name: str
+    dtype: pl.DataType
+    nulls: int
+    n_unique: int  # distinct present values
+    sorted_or_range: bool
+    mean_spaces: float
+
+
+def column_facts(frame: pl.DataFrame) -> dict[str, ColumnFacts]:
+    """Compute null counts, distinct counts and shape hints for every column at once."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        exprs.append(col.null_count().alias(f"{name}\x00nulls"))
+        exprs.append(col.drop_nulls().n_unique().alias(f"{name}\x00unique"))
+        if dtype.is_integer():
+            exprs.append(
+                (
+                    col.drop_nulls().is_sorted()
+                    | ((col.max() - col.min() + 1) == col.drop_nulls().len())
+                ).alias(f"{name}\x00sorted")
+            )
+        if dtype == pl.String:
+            exprs.append(
+                col.drop_nulls().head(1000).str.count_matches(r"\s+").mean().alias(f"{name}\x00spaces")
+            )
+    row = frame.select(exprs).row(0, named=True)
+    facts: dict[str, ColumnFacts] = {}
+    for name, dtype in frame.schema.items():
+        facts[name] = ColumnFacts(
+            name=name,
+            dtype=dtype,
+            nulls=int(row[f"{name}\x00nulls"]),
+            n_unique=int(row[f"{name}\x00unique"]),
+            sorted_or_range=bool(row.get(f"{name}\x00sorted") or False),
+            mean_spaces=float(row.get(f"{name}\x00spaces") or 0.0),
+        )
+    return facts
+
+
+def logical_type(f: ColumnFacts, rows: int, generated: bool = False) -> ColumnType:
+    """The logical type of a column from its facts (rules in the module docstring)."""
+    dtype = f.dtype
+    all_distinct = f.nulls == 0 and f.n_unique == rows and rows >= MIN_ROWS_FOR_ID
+    if dtype == pl.Boolean:
+        return ColumnType.BOOLEAN
+    if dtype.is_temporal():
+        return ColumnType.DATETIME
+    if dtype.is_float():
+        return ColumnType.NUMERIC
+    if dtype.is_integer():
+        if all_distinct and (generated or _ID_NAME.search(f.name) or f.sorted_or_range):
+            return ColumnType.IDENTIFIER
+        return ColumnType.INTEGER
+    if dtype == pl.String or dtype == pl.Categorical:
+        if all_distinct:
+            return ColumnType.IDENTIFIER
+        if f.n_unique <= categorical_limit(rows):
+            return ColumnType.CATEGORICAL
+        if f.mean_spaces >= 1.0:
+            return ColumnType.TEXT
+        present = rows - f.nulls
+        if present and f.n_unique / present >= 0.9:
+            return ColumnType.IDENTIFIER
+        return ColumnType.CATEGORICAL
+    return ColumnType.TEXT
+
+
+def infer_task(target: str, f: ColumnFacts) -> str:
+    """``classification`` or ``regression`` from the target column's values."""
+    dtype = f.dtype
+    if dtype.is_float():
+        return "regression"
+    if dtype.is_integer():
+        return "classification" if f.n_unique <= MAX_CLASSES_FOR_INTEGER_TARGET else "regression"
+    if dtype.is_temporal():
+        raise InvalidInputError(
+            f"target column {target!r} holds dates/times; neither classification nor regression"
+        )
+    return "classification"
+
+
+def check_task(target: str, task: str, f: ColumnFacts) -> None:
+    """Refuse a requested task the target's values cannot support."""
+    if task == "regression" and not f.dtype.is_numeric():
+        raise InvalidInputError(
+            f"target column {target!r} is not numeric (type {f.dtype}), so it cannot be a "
+            "regression target; use --task classification"
+        )
+    if task not in ("classification", "regression"):
+        raise InvalidInputError(f"unknown task {task!r}; use classification or regression")
+
+
+def build_schema(
+    frame: pl.DataFrame,
+    facts: dict[str, ColumnFacts],
+    target: str,
+    generated: set[str],
+    excluded_extra: dict[str, str] | None = None,
+) -> list[ColumnSchema]:
+    """One :class:`ColumnSchema` per column, with its role and why it is excluded."""
+    rows = frame.height
+    out: list[ColumnSchema] = []
+    extra = excluded_extra or {}
+    for name, dtype in frame.schema.items():
+        f = facts[name]
+        ltype = logical_type(f, rows, name in generated)
+        reason: str | None = None
+        if name == target:
+            role = "target"
+        else:
+            if ltype is ColumnType.IDENTIFIER:
+                reason = "identifier-like: every value distinct (a row id or key), which a model can memorize"
+            elif f.n_unique <= 1:
+                reason = "constant: a single value (or none) in every row"
+            elif ltype is ColumnType.TEXT:
+                reason = "free text: tabular templates do not use it"
+            elif name in extra:
+                reason = extra[name]
+            role = "excluded" if reason else "feature"
+        out.append(
+            ColumnSchema(
+                name=name,
+                dtype=str(dtype),
+                logical_type=ltype,
+                nullable=f.nulls > 0,
+                cardinality=f.n_unique,
+                role=role,
+                excluded_reason=reason,
+            )
+        )
+    return out
+
+
+def diff_schemas(before: list[ColumnSchema], after: list[ColumnSchema], version: int) -> SchemaDiff:
+    """Columns added, removed, and changed (dtype, logical type or role) since ``before``."""
+    old = {c.name: c for c in before}
+    new = {c.name: c for c in after}
+    changed: list[SchemaChange] = []
+    for name in sorted(old.keys() & new.keys()):
+        a, b = old[name], new[name]
+        before_desc = f"{a.dtype}/{a.logical_type.value}/{a.role}"
+        after_desc = f"{b.dtype}/{b.logical_type.value}/{b.role}"
+        if before_desc != after_desc:
+            changed.append(SchemaChange(name, before_desc, after_desc))
+    return SchemaDiff(
+        against_version=version,
+        added=sorted(new.keys() - old.keys()),
+        removed=sorted(old.keys() - new.keys()),
+        changed=changed,
+    )

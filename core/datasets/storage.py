@@ -1,0 +1,58 @@
+"""Where a dataset version's files live, and loading them back.
+
+``<artifact_root>/<project_slug>/datasets/<sha256>/`` holds ``source/`` (the original
+bytes), ``data.parquet`` (the parsed table) and ``splits/<split_sha256>.npz``. The
+folder is content-addressed: only validated slugs and hex digests build its path.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from modellab.datasets.splits import Split, load_split
+from modellab.domain import DatasetVersion
+from modellab.errors import InvalidInputError, NotFoundError
+from modellab.projects import check_slug
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _hex(value: str) -> str:
+    if not HEX64.match(value):
+        raise InvalidInputError(f"not a sha256 hex digest: {value!r}")
+    return value
+
+
+def datasets_root(artifact_root: Path, project_slug: str) -> Path:
+    """The folder holding every dataset of a project."""
+    return artifact_root / check_slug(project_slug) / "datasets"
+
+
+def dataset_dir(artifact_root: Path, project_slug: str, checksum: str) -> Path:
+    """The content-addressed folder of one dataset's bytes."""
+    return datasets_root(artifact_root, project_slug) / _hex(checksum)
+
+
+def split_path(folder: Path, split_checksum: str) -> Path:
+    """The ``.npz`` file of one split inside a dataset folder."""
+    return folder / "splits" / f"{_hex(split_checksum)}.npz"
+
+
+def load_frame(artifact_root: Path, version: DatasetVersion) -> pl.DataFrame:
+    """The parsed table of ``version`` (every row, including those without a target)."""
+    path = dataset_dir(artifact_root, version.project, version.checksum) / "data.parquet"
+    if not path.exists():
+        raise NotFoundError(f"dataset {version.ref}: {path} is missing from the artifact root")
+    return pl.read_parquet(path)
+
+
+def load_version_split(artifact_root: Path, version: DatasetVersion) -> Split:
+    """The materialized train/test positions of ``version``."""
+    folder = dataset_dir(artifact_root, version.project, version.checksum)
+    path = split_path(folder, version.split.checksum)
+    if not path.exists():
+        raise NotFoundError(f"dataset {version.ref}: split file {path} is missing")
+    return load_split(path)

@@ -1,0 +1,292 @@
+"""The six objects of ModelLab as msgspec Structs, and their enums.
+
+These are the shapes the CLI prints with ``--json``, the API sends, and the store
+persists. See DESIGN.md, "The six objects".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+
+class SplitStrategy(StrEnum):
+    """How a dataset version's rows are divided into train and test."""
+
+    RANDOM = "random"
+    STRATIFIED = "stratified"
+    TIME = "time"
+    GROUP = "group"
+    PREDEFINED = "predefined"
+
+
+class ColumnType(StrEnum):
+    """Logical type of a column, inferred from its values."""
+
+    NUMERIC = "numeric"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    CATEGORICAL = "categorical"
+    DATETIME = "datetime"
+    TEXT = "text"
+    IDENTIFIER = "identifier"
+
+
+class RunStatus(StrEnum):
+    """Run lifecycle: queued -> running -> succeeded | failed | cancelled | timed_out."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+
+
+class Note(msgspec.Struct, frozen=True):
+    """An appended, never edited, note ("what changed my mind")."""
+
+    created_at: datetime
+    text: str
+
+
+class Project(msgspec.Struct, frozen=True):
+    """A workspace for one modeling effort."""
+
+    id: str
+    slug: str
+    name: str
+    created_at: datetime
+
+
+# --- dataset versions -------------------------------------------------------------
+
+
+class ColumnSchema(msgspec.Struct, frozen=True):
+    """One column of a dataset version's schema snapshot."""
+
+    name: str
+    dtype: str
+    logical_type: ColumnType
+    nullable: bool
+    cardinality: int
+    role: str  # "target", "feature" or "excluded"
+    excluded_reason: str | None = None
+
+
+class Histogram(msgspec.Struct, frozen=True):
+    """Counts of values between consecutive edges (len(edges) == len(counts) + 1)."""
+
+    edges: list[float]
+    counts: list[int]
+
+
+class NumericSummary(msgspec.Struct, frozen=True):
+    """Distribution of a numeric column's present values."""
+
+    min: float
+    max: float
+    mean: float
+    std: float
+    quantiles: dict[str, float]
+    histogram: Histogram
+
+
+class CategoryCount(msgspec.Struct, frozen=True):
+    """A category and how often it occurs."""
+
+    value: str
+    count: int
+    fraction: float
+
+
+class ColumnProfile(msgspec.Struct, frozen=True):
+    """Per-column profile: missingness, distribution and top categories."""
+
+    name: str
+    logical_type: ColumnType
+    missing: int
+    missing_fraction: float
+    n_unique: int
+    constant: bool
+    numeric: NumericSummary | None = None
+    top_categories: list[CategoryCount] | None = None
+
+
+class TargetProfile(msgspec.Struct, frozen=True):
+    """Label balance (classification) or target distribution (regression)."""
+
+    column: str
+    task: str
+    classes: list[CategoryCount] | None = None
+    distribution: NumericSummary | None = None
+
+
+class DataWarning(msgspec.Struct, frozen=True):
+    """Something an ML engineer should look at before training."""
+
+    code: str
+    message: str
+    column: str | None = None
+
+
+class DatasetProfile(msgspec.Struct, frozen=True):
+    """Whole-dataset profile computed at ingest."""
+
+    rows: int
+    columns: int
+    column_profiles: list[ColumnProfile]
+    target: TargetProfile
+    duplicate_rows: int
+    constant_columns: list[str]
+    dropped_missing_target: int
+    warnings: list[DataWarning]
+
+
+class SplitSide(msgspec.Struct, frozen=True):
+    """One side of a split: its size and, for classification, its class ratios."""
+
+    rows: int
+    class_fractions: dict[str, float] | None = None
+    time_min: str | None = None
+    time_max: str | None = None
+    groups: int | None = None
+
+
+class SplitInfo(msgspec.Struct, frozen=True):
+    """A materialized split: the parameters and the checksum of its row indices."""
+
+    strategy: SplitStrategy
+    test_size: float | None
+    seed: int
+    checksum: str
+    train: SplitSide
+    test: SplitSide
+    time_column: str | None = None
+    group_column: str | None = None
+
+
+class SourceFile(msgspec.Struct, frozen=True):
+    """One file of a dataset's original bytes."""
+
+    path: str
+    sha256: str
+    bytes: int
+
+
+class Provenance(msgspec.Struct, frozen=True):
+    """Where a dataset version's bytes came from."""
+
+    kind: str  # "file" or "folder"
+    original_name: str
+    files: list[SourceFile]
+    source: str | None = None
+
+
+class SchemaChange(msgspec.Struct, frozen=True):
+    """A column whose type or role changed between two versions."""
+
+    column: str
+    before: str
+    after: str
+
+
+class SchemaDiff(msgspec.Struct, frozen=True):
+    """What changed in the schema against another version of the same dataset."""
+
+    against_version: int
+    added: list[str]
+    removed: list[str]
+    changed: list[SchemaChange]
+
+
+class DatasetVersion(msgspec.Struct, frozen=True):
+    """Immutable bytes + checksum, schema, profile, split, provenance and notes."""
+
+    id: str
+    project: str
+    name: str
+    version: int
+    checksum: str
+    task: str
+    target: str
+    rows: int
+    columns: int
+    feature_columns: list[str]
+    schema: list[ColumnSchema]
+    profile: DatasetProfile
+    split: SplitInfo
+    provenance: Provenance
+    created_at: datetime
+    notes: list[Note] = []
+    schema_diff: SchemaDiff | None = None
+
+    @property
+    def ref(self) -> str:
+        """The ``project/name@version`` reference users type."""
+        return f"{self.project}/{self.name}@{self.version}"
+
+
+# --- runs and what they produce ---------------------------------------------------
+
+
+class CodeVersion(msgspec.Struct, frozen=True):
+    """The code a run executed: ModelLab's version and the repository's state."""
+
+    modellab_version: str
+    git_commit: str | None
+    git_dirty: bool
+    diff_sha256: str | None = None
+
+
+class Run(msgspec.Struct, frozen=True):
+    """One execution of train or eval."""
+
+    id: str
+    project: str
+    dataset_version_id: str
+    dataset_checksum: str
+    split_checksum: str
+    kind: str
+    template: str
+    model: str
+    seed: int
+    config: dict[str, Any]
+    code_version: CodeVersion
+    environment: dict[str, Any]
+    status: RunStatus
+    created_at: datetime
+    status_reason: str | None = None
+    metrics: dict[str, Any] = {}
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    notes: list[Note] = []
+
+
+class ModelArtifact(msgspec.Struct, frozen=True):
+    """A saved model, its metadata and inference signature; belongs to a run."""
+
+    run_id: str
+    format: str
+    path: str
+    signature: dict[str, Any]
+
+
+class EvalReport(msgspec.Struct, frozen=True):
+    """The EvalHarness output folder of a run."""
+
+    run_id: str
+    path: str
+    headline: dict[str, float]
+
+
+class ReproPack(msgspec.Struct, frozen=True):
+    """A portable archive with everything needed to reproduce a run."""
+
+    run_id: str
+    path: str
+    sha256: str

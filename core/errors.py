@@ -1,0 +1,58 @@
+"""Errors that carry their HTTP status and CLI exit code.
+
+Every error a user can cause is a :class:`ModelLabError`: the CLI prints its message on
+one line and exits with ``exit_code``; the API answers with ``status_code``.
+"""
+
+from __future__ import annotations
+
+
+class ModelLabError(Exception):
+    """Base of every error ModelLab reports to a user instead of a traceback."""
+
+    status_code: int = 400
+    exit_code: int = 2
+    #: stable machine-readable kind, used as the problem ``type`` by the API
+    kind: str = "modellab-error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInputError(ModelLabError):
+    """The request or file is malformed: it names the file, line, column or field."""
+
+    kind = "invalid-input"
+
+
+class NotFoundError(ModelLabError):
+    """The named project, dataset version or run does not exist."""
+
+    status_code = 404
+    kind = "not-found"
+
+
+class ConflictError(ModelLabError):
+    """The request clashes with something already stored."""
+
+    status_code = 409
+    kind = "conflict"
+
+
+class TooLargeError(ModelLabError):
+    """An upload is over the configured size limit."""
+
+    status_code = 413
+    kind = "too-large"
+
+
+class PluginError(ModelLabError):
+    """A plugin failed to load or broke a hook contract."""
+
+    status_code = 500
+    exit_code = 3
+    kind = "plugin-error"

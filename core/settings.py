@@ -1,0 +1,57 @@
+"""Where ModelLab keeps its state, read from the environment.
+
+``MODELLAB_HOME`` (default ``./.modellab``) holds the SQLite database;
+``MODELLAB_DATABASE_URL`` overrides the database; ``MODELLAB_ARTIFACT_ROOT`` (default
+``./artifacts``) holds datasets and run artifacts; ``MODELLAB_MAX_UPLOAD_MB`` caps the
+size of a dataset file (default 1024).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from modellab.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration for one process."""
+
+    home: Path
+    database_url: str
+    artifact_root: Path
+    max_upload_bytes: int
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default: the process environment)."""
+        env = dict(os.environ) if environ is None else environ
+        home = Path(env.get("MODELLAB_HOME") or ".modellab").absolute()
+        url = env.get("MODELLAB_DATABASE_URL") or f"sqlite+aiosqlite:///{home / 'modellab.db'}"
+        root = Path(env.get("MODELLAB_ARTIFACT_ROOT") or "artifacts").absolute()
+        raw_limit = env.get("MODELLAB_MAX_UPLOAD_MB") or "1024"
+        try:
+            limit_mb = float(raw_limit)
+        except ValueError:
+            raise InvalidInputError(
+                f"MODELLAB_MAX_UPLOAD_MB must be a number of megabytes, got {raw_limit!r}"
+            ) from None
+        if limit_mb <= 0:
+            raise InvalidInputError(f"MODELLAB_MAX_UPLOAD_MB must be positive, got {raw_limit!r}")
+        return cls(
+            home=home,
+            database_url=normalize_database_url(url),
+            artifact_root=root,
+            max_upload_bytes=int(limit_mb * 1024 * 1024),
+        )
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the async driver for a plain ``postgresql://`` or ``sqlite://`` URL."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url

@@ -1,0 +1,114 @@
+"""Typed inputs of an evaluation: run identity, configuration, baseline and leakage inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+#: ``predict(frame) -> (y_pred, scores_or_None)`` for classification.
+ClassifierPredict = Callable[[pd.DataFrame], tuple[ArrayLike, ArrayLike | None]]
+#: ``predict(frame) -> y_pred`` for regression.
+RegressorPredict = Callable[[pd.DataFrame], ArrayLike]
+#: ``refit(train_frame, train_target) -> predict`` used by the distribution-shift stress test.
+Refit = Callable[[pd.DataFrame, np.ndarray[Any, Any]], RegressorPredict]
+
+BootstrapMethod = Literal["auto", "poisson", "multinomial"]
+
+#: Below this many rows ``bootstrap_method="auto"`` uses the classic multinomial resampling;
+#: above it, Poisson(1) weights, which are equivalent for large n and far cheaper to draw.
+AUTO_MULTINOMIAL_MAX_ROWS = 10_000
+
+RECOMMENDED_N_BOOTSTRAP = 1000
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Identity of the run being evaluated; written to eval_summary.json and repro.md."""
+
+    run_id: str
+    dataset_name: str
+    dataset_version: str
+    dataset_checksum: str
+    commit: str
+    split_checksum: str | None = None
+    seed: int | None = None
+    install_command: str = "uv sync"
+    dataset_command: str | None = None
+    train_command: str | None = None
+    eval_command: str | None = None
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    """A baseline evaluated on the same rows: predictions (preferred) or reported metrics.
+
+    With ``y_pred`` (and ``scores``) the harness computes the baseline's metrics itself and
+    bootstraps paired deltas; with only ``metrics`` it can report deltas but never claim a
+    meaningful improvement, because there is no paired uncertainty.
+    """
+
+    name: str
+    y_pred: ArrayLike | None = None
+    scores: ArrayLike | None = None
+    metrics: Mapping[str, float] | None = None
+    predict: Callable[[pd.DataFrame], Any] | None = None
+    run_id: str | None = None
+    dataset_version: str | None = None
+    split_checksum: str | None = None
+
+
+@dataclass(frozen=True)
+class LeakageInputs:
+    """What the leakage checks need: both index sets, both raw frames and fitted preprocessors."""
+
+    train_index: Sequence[Any] | pd.Index[Any]
+    test_index: Sequence[Any] | pd.Index[Any]
+    train_frame: pd.DataFrame | None = None
+    test_frame: pd.DataFrame | None = None
+    preprocessors: Sequence[Any] = ()
+    train_target: ArrayLike | None = None
+    time_column: str | None = None
+    split: str = "random"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Knobs of an evaluation; every random choice derives from ``seed``."""
+
+    n_bootstrap: int = RECOMMENDED_N_BOOTSTRAP
+    seed: int = 0
+    bootstrap_method: BootstrapMethod = "auto"
+    headline: tuple[str, ...] | None = None
+    min_slice_size: int = 30
+    n_failures: int = 10
+    key_feature: str | None = None
+    max_categories: int = 5
+    search_bins: int = 4
+    search_max_confirm: int = 10
+    fdr: float = 0.05
+    stress_severities: tuple[float, ...] = (0.1, 0.3, 0.5)
+    stress_n_bootstrap: int = 200
+    stress_column: str | None = None
+    duplicate_warn_fraction: float = 0.0
+    duplicate_error_fraction: float = 0.05
+    plot_formats: tuple[str, ...] = ("png",)
+    plot_max_points: int = 5000
+    run_stress: bool = True
+    run_search: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.n_bootstrap < 10:
+            raise ValueError(f"n_bootstrap must be at least 10, got {self.n_bootstrap}")
+        if not 0.0 < self.fdr < 1.0:
+            raise ValueError(f"fdr must be in (0, 1), got {self.fdr}")
+        if self.min_slice_size < 2:
+            raise ValueError(f"min_slice_size must be at least 2, got {self.min_slice_size}")
+        for fmt in self.plot_formats:
+            if fmt not in ("png", "svg"):
+                raise ValueError(f"plot format must be 'png' or 'svg', got {fmt!r}")

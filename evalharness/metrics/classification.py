@@ -1,0 +1,320 @@
+"""Classification metrics as weighted kernels.
+
+Every metric is computed from a ``(b, n)`` matrix of row weights: the point estimate uses one
+row of ones, a bootstrap chunk uses resampling counts. One code path for both keeps the
+confidence intervals consistent with the reported numbers; a weighted row counts exactly like
+that many copies of the row, so results equal scikit-learn on the expanded resample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Array = NDArray[np.float64]
+
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+)
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "balanced_accuracy": True,
+    "f1": True,
+    "roc_auc": True,
+    "pr_auc": True,
+    "log_loss": False,
+    "brier": False,
+}
+# Classes count as balanced when the largest is at most this many times the smallest.
+BALANCE_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class _RankData:
+    """One binary ranking problem, rows sorted by score ascending."""
+
+    order: NDArray[np.intp] | None  # None when the rows are already sorted
+    pos: Array
+    neg: Array
+    group_starts: NDArray[np.intp] | None  # None when no scores tie
+
+
+def _rank_data(score: NDArray[np.float64], positive: NDArray[np.bool_]) -> _RankData:
+    order = np.argsort(score, kind="stable")
+    identity = bool(np.all(order == np.arange(order.size)))
+    s = score if identity else score[order]
+    p = positive if identity else positive[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, np.intp)
+    return _RankData(
+        order=None if identity else order,
+        pos=p.astype(np.float64),
+        neg=(~p).astype(np.float64),
+        group_starts=None if starts.size == s.size else starts.astype(np.intp),
+    )
+
+
+def _group(x: Array, rank: _RankData) -> Array:
+    return x if rank.group_starts is None else np.add.reduceat(x, rank.group_starts, axis=1)
+
+
+def _roc_auc(w: Array, rank: _RankData) -> Array:
+    ws = w if rank.order is None else w[:, rank.order]
+    if rank.group_starts is None:
+        # No ties: every negative before a positive ranks below it.
+        neg_w = ws * rank.neg
+        cum = np.cumsum(neg_w, axis=1)
+        num = np.einsum("bi,bi->b", ws * rank.pos, cum)
+        n_pos = ws @ rank.pos
+        n_neg = cum[:, -1] if cum.shape[1] else np.zeros(ws.shape[0])
+    else:
+        p = _group(ws * rank.pos, rank)
+        q = _group(ws * rank.neg, rank)
+        cum = np.cumsum(q, axis=1)
+        num = np.einsum("bi,bi->b", p, cum - 0.5 * q)
+        n_pos = p.sum(axis=1)
+        n_neg = q.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: Array = num / (n_pos * n_neg)
+    out[(n_pos == 0) | (n_neg == 0)] = np.nan
+    return out
+
+
+def _average_precision(w: Array, rank: _RankData) -> Array:
+    ws = w if rank.order is None else w[:, rank.order]
+    p = _group(ws * rank.pos, rank)
+    q = _group(ws * rank.neg, rank)
+    # Thresholds run from the highest score down: suffix sums are the counts at or above.
+    tp = np.cumsum(p[:, ::-1], axis=1)[:, ::-1]
+    fp = np.cumsum(q[:, ::-1], axis=1)[:, ::-1]
+    n_pos = tp[:, 0] if tp.shape[1] else np.zeros(w.shape[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(p > 0, tp / np.maximum(tp + fp, 1e-300), 0.0)
+        out: Array = (p * precision).sum(axis=1) / n_pos
+    out[n_pos == 0] = np.nan
+    return out
+
+
+@dataclass(frozen=True)
+class ClassificationArrays:
+    """Encoded predictions ready for weighted metric kernels.
+
+    ``y`` and ``p`` are class codes ``0..K-1`` into ``classes``; ``scores`` is ``(n, K)``
+    probabilities in the same class order, or None.
+    """
+
+    y: NDArray[np.intp]
+    p: NDArray[np.intp]
+    scores: Array | None
+    n_classes: int
+    f1_average: str
+    value_matrix: Array
+    value_columns: tuple[str, ...]
+    ranks: tuple[_RankData, ...]
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return int(self.y.size)
+
+    def subset(self, positions: NDArray[np.intp]) -> ClassificationArrays:
+        """The same problem restricted to ``positions`` (row order kept)."""
+        return build_arrays(
+            self.y[positions],
+            self.p[positions],
+            None if self.scores is None else self.scores[positions],
+            self.n_classes,
+            self.f1_average,
+        )
+
+    def compute(self, w: Array, names: Sequence[str]) -> dict[str, Array]:
+        """Every metric in ``names`` for each weight row of ``w`` (shape ``(b, n)``)."""
+        k = self.n_classes
+        sums = w @ self.value_matrix
+        total = w.sum(axis=1)
+        conf = sums[:, : k * k].reshape(-1, k, k)
+        tp = np.diagonal(conf, axis1=1, axis2=2)
+        true_count = conf.sum(axis=2)
+        pred_count = conf.sum(axis=1)
+        out: dict[str, Array] = {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name in names:
+                if name == "accuracy":
+                    out[name] = tp.sum(axis=1) / total
+                elif name == "balanced_accuracy":
+                    recall = np.where(true_count > 0, tp / np.maximum(true_count, 1e-300), np.nan)
+                    out[name] = _nanmean(recall)
+                elif name == "f1":
+                    present = (true_count + pred_count) > 0
+                    denom = true_count + pred_count
+                    f1 = np.where(present, 2 * tp / np.maximum(denom, 1e-300), 0.0)
+                    if self.f1_average == "macro":
+                        out[name] = f1.sum(axis=1) / present.sum(axis=1)
+                    else:
+                        out[name] = (f1 * true_count).sum(axis=1) / true_count.sum(axis=1)
+                elif name == "roc_auc":
+                    out[name] = self._roc_auc(w, true_count)
+                elif name == "pr_auc":
+                    out[name] = (
+                        _average_precision(w, self.ranks[0])
+                        if self.ranks and k == 2
+                        else np.full(w.shape[0], np.nan)
+                    )
+                elif name in ("log_loss", "brier"):
+                    if name in self.value_columns:
+                        col = self.value_columns.index(name)
+                        out[name] = sums[:, col] / total
+                    else:
+                        out[name] = np.full(w.shape[0], np.nan)
+                else:
+                    raise ValueError(f"unknown classification metric {name!r}")
+        return out
+
+    def _roc_auc(self, w: Array, true_count: Array) -> Array:
+        if not self.ranks:
+            return np.full(w.shape[0], np.nan)
+        if self.n_classes == 2:
+            return _roc_auc(w, self.ranks[0])
+        per_class = np.stack([_roc_auc(w, r) for r in self.ranks], axis=1)
+        # One-vs-rest macro is defined only when every class has both outcomes.
+        return np.where(np.isnan(per_class).any(axis=1), np.nan, per_class.mean(axis=1))
+
+    def confusion(self) -> NDArray[np.int64]:
+        """Unweighted confusion matrix, rows = truth, columns = prediction."""
+        cells = np.bincount(self.y * self.n_classes + self.p, minlength=self.n_classes**2)
+        return cells.reshape(self.n_classes, self.n_classes).astype(np.int64)
+
+
+def _nanmean(x: Array) -> Array:
+    valid = ~np.isnan(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: Array = np.where(valid, x, 0.0).sum(axis=1) / valid.sum(axis=1)
+    return out
+
+
+def choose_f1_average(y: NDArray[np.intp], n_classes: int) -> tuple[str, str]:
+    """Macro F1 when classes are balanced, weighted otherwise; returns (average, reason)."""
+    counts = np.bincount(y, minlength=n_classes)
+    present = counts[counts > 0]
+    ratio = float(present.max() / present.min()) if present.size else 1.0
+    if ratio <= BALANCE_RATIO:
+        return "macro", (
+            f"classes are balanced (largest/smallest class = {ratio:.3g} <= {BALANCE_RATIO}), "
+            "so every class counts equally"
+        )
+    return "weighted", (
+        f"classes are imbalanced (largest/smallest class = {ratio:.3g} > {BALANCE_RATIO}), "
+        "so each class's F1 is weighted by its support"
+    )
+
+
+def build_arrays(
+    y: NDArray[np.intp],
+    p: NDArray[np.intp],
+    scores: Array | None,
+    n_classes: int,
+    f1_average: str,
+) -> ClassificationArrays:
+    """Precompute the value matrix and ranking data of a coded problem."""
+    k = n_classes
+    n = y.size
+    columns: list[Array] = []
+    names: list[str] = []
+    onehot_cells = np.zeros((n, k * k), dtype=np.float64)
+    onehot_cells[np.arange(n), y * k + p] = 1.0
+    columns.append(onehot_cells)
+    names.extend(f"cell{i}" for i in range(k * k))
+    ranks: list[_RankData] = []
+    if scores is not None:
+        eps = np.finfo(np.float64).eps
+        true_prob = scores[np.arange(n), y]
+        columns.append(-np.log(np.clip(true_prob, eps, 1 - eps))[:, None])
+        names.append("log_loss")
+        onehot = np.zeros((n, k), dtype=np.float64)
+        onehot[np.arange(n), y] = 1.0
+        brier = ((onehot - scores) ** 2).sum(axis=1) * (0.5 if k < 3 else 1.0)
+        columns.append(brier[:, None])
+        names.append("brier")
+        if k == 2:
+            ranks.append(_rank_data(scores[:, 1], y == 1))
+        else:
+            ranks.extend(_rank_data(scores[:, c], y == c) for c in range(k))
+    return ClassificationArrays(
+        y=y,
+        p=p,
+        scores=scores,
+        n_classes=k,
+        f1_average=f1_average,
+        value_matrix=np.ascontiguousarray(np.hstack(columns)),
+        value_columns=tuple(names),
+        ranks=tuple(ranks),
+    )
+
+
+def encode(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    scores: ArrayLike | None = None,
+    classes: Sequence[Any] | None = None,
+) -> tuple[NDArray[np.intp], NDArray[np.intp], Array | None, list[Any]]:
+    """Map labels to codes ``0..K-1`` in ``classes`` order (sorted labels when not given)."""
+    yt = np.asarray(y_true)
+    yp = np.asarray(y_pred)
+    if yt.shape != yp.shape or yt.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D of equal length, got {yt.shape} {yp.shape}")
+    labels = list(classes) if classes is not None else sorted(set(yt.tolist()) | set(yp.tolist()))
+    lookup = {label: i for i, label in enumerate(labels)}
+    try:
+        y = np.fromiter((lookup[v] for v in yt.tolist()), dtype=np.intp, count=yt.size)
+        p = np.fromiter((lookup[v] for v in yp.tolist()), dtype=np.intp, count=yp.size)
+    except KeyError as exc:
+        raise ValueError(f"label {exc.args[0]!r} is not in classes {labels!r}") from None
+    sc: Array | None = None
+    if scores is not None:
+        sc = np.asarray(scores, dtype=np.float64)
+        if sc.ndim == 1:
+            sc = np.column_stack([1.0 - sc, sc])
+        if sc.shape != (yt.size, len(labels)):
+            raise ValueError(
+                f"scores must have shape (n, {len(labels)}) in classes order, got {sc.shape}"
+            )
+        if np.any(sc < 0) or np.any(sc > 1) or not np.all(np.isfinite(sc)):
+            raise ValueError("scores must be probabilities in [0, 1]")
+    return y, p, sc, labels
+
+
+def prepare(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    scores: ArrayLike | None = None,
+    classes: Sequence[Any] | None = None,
+    f1_average: str | None = None,
+) -> tuple[ClassificationArrays, list[Any], str]:
+    """Encode and precompute; returns (arrays, class labels, reason for the F1 average)."""
+    y, p, sc, labels = encode(y_true, y_pred, scores, classes)
+    avg, reason = choose_f1_average(y, len(labels))
+    if f1_average is not None:
+        avg, reason = f1_average, "set by the caller"
+    return build_arrays(y, p, sc, len(labels), avg), labels, reason
+
+
+def classification_metrics(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    scores: ArrayLike | None = None,
+    classes: Sequence[Any] | None = None,
+    f1_average: str | None = None,
+) -> dict[str, float | None]:
+    """Point estimates of every classification metric (None where undefined)."""
+    arrays, _, _ = prepare(y_true, y_pred, scores, classes, f1_average)
+    values = arrays.compute(np.ones((1, arrays.n)), CLASSIFICATION_METRICS)
+    return {k: (None if np.isnan(v[0]) else float(v[0])) for k, v in values.items()}
