@@ -17,7 +17,8 @@ import click
 import msgspec
 from rich.console import Console
 
-from modellab import __version__, console as render
+from modellab import __version__
+from modellab import console as render
 from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
 from modellab.domain import DatasetVersion, SplitStrategy
@@ -158,8 +159,18 @@ def _summary(v: DatasetVersion, created: bool) -> dict[str, Any]:
 @click.option("--project", "-p", required=True, help="Project slug.")
 @click.option("--name", "-n", required=True, help="Dataset name (letters, digits, . _ -).")
 @click.option("--target", "-t", required=True, help="Target column.")
-@click.option("--task", type=click.Choice(["classification", "regression"]), help="Default: inferred from the target.")
-@click.option("--split", "strategy", type=click.Choice([s.value for s in SplitStrategy]), default="random", show_default=True)
+@click.option(
+    "--task",
+    type=click.Choice(["classification", "regression"]),
+    help="Default: inferred from the target.",
+)
+@click.option(
+    "--split",
+    "strategy",
+    type=click.Choice([s.value for s in SplitStrategy]),
+    default="random",
+    show_default=True,
+)
 @click.option("--test-size", type=float, default=0.2, show_default=True)
 @click.option("--time-column", help="Column ordering rows for --split time.")
 @click.option("--group-column", help="Column whose groups stay on one side for --split group.")
@@ -200,7 +211,9 @@ def dataset_add(
         _print_json(_summary(v, result.created))
         return
     if result.created:
-        click.echo(f"added {v.ref}: {v.rows:,} rows x {v.columns} columns, {v.task} of {v.target!r}")
+        click.echo(
+            f"added {v.ref}: {v.rows:,} rows x {v.columns} columns, {v.task} of {v.target!r}"
+        )
     else:
         click.echo(f"unchanged: {v.ref} already holds these bytes (checksum {v.checksum[:12]})")
     click.echo(

@@ -35,7 +35,13 @@ def _num(x: float) -> str:
 def _numeric_cells(n: NumericSummary | None) -> list[str]:
     if n is None:
         return ["", "", "", "", ""]
-    return [_num(n.min), _num(n.quantiles["p50"]), _num(n.max), _num(n.mean), sparkline(n.histogram.counts)]
+    return [
+        _num(n.min),
+        _num(n.quantiles["p50"]),
+        _num(n.max),
+        _num(n.mean),
+        sparkline(n.histogram.counts),
+    ]
 
 
 def dataset_renderable(v: DatasetVersion) -> Group:
@@ -54,7 +60,19 @@ def dataset_renderable(v: DatasetVersion) -> Group:
     head.append(f"\ncreated   {v.created_at.isoformat(timespec='seconds')}")
 
     schema = Table(title="Schema and profile", title_justify="left", expand=False)
-    for col in ("column", "dtype", "type", "role", "missing", "unique", "min", "median", "max", "mean", "histogram / top values"):
+    for col in (
+        "column",
+        "dtype",
+        "type",
+        "role",
+        "missing",
+        "unique",
+        "min",
+        "median",
+        "max",
+        "mean",
+        "histogram / top values",
+    ):
         schema.add_column(col, overflow="fold")
     by_name: dict[str, ColumnProfile] = {c.name: c for c in p.column_profiles}
     for c in v.schema:
@@ -85,8 +103,14 @@ def dataset_renderable(v: DatasetVersion) -> Group:
             target.add_column(col)
         q = d.quantiles
         target.add_row(
-            _num(d.min), _num(q["p25"]), _num(q["p50"]), _num(q["p75"]), _num(d.max),
-            _num(d.mean), _num(d.std), sparkline(d.histogram.counts),
+            _num(d.min),
+            _num(q["p25"]),
+            _num(q["p50"]),
+            _num(q["p75"]),
+            _num(d.max),
+            _num(d.mean),
+            _num(d.std),
+            sparkline(d.histogram.counts),
         )
 
     s = v.split
@@ -96,7 +120,9 @@ def dataset_renderable(v: DatasetVersion) -> Group:
     for name, side in (("train", s.train), ("test", s.test)):
         detail = []
         if side.class_fractions:
-            detail.append(", ".join(f"{k} {f:.1%}" for k, f in list(side.class_fractions.items())[:6]))
+            detail.append(
+                ", ".join(f"{k} {f:.1%}" for k, f in list(side.class_fractions.items())[:6])
+            )
         if side.time_min is not None:
             detail.append(f"{side.time_min} .. {side.time_max}")
         if side.groups is not None:
@@ -110,10 +136,15 @@ def dataset_renderable(v: DatasetVersion) -> Group:
 
     parts: list[Any] = [head, Text(""), schema, target, split, split_note]
     if v.schema_diff:
-        d = v.schema_diff
-        changes = [f"+{a}" for a in d.added] + [f"-{r}" for r in d.removed]
-        changes += [f"~{c.column}: {c.before} -> {c.after}" for c in d.changed]
-        parts.append(Text(f"\nSchema vs version {d.against_version}: " + ("; ".join(changes) or "no change")))
+        diff = v.schema_diff
+        changes = [f"+{a}" for a in diff.added] + [f"-{r}" for r in diff.removed]
+        changes += [f"~{c.column}: {c.before} -> {c.after}" for c in diff.changed]
+        parts.append(
+            Text(
+                f"\nSchema vs version {diff.against_version}: "
+                + ("; ".join(changes) or "no change")
+            )
+        )
     if p.warnings:
         parts.append(Text("\nWarnings", style="bold yellow"))
         for w in p.warnings:
@@ -133,15 +164,24 @@ def print_dataset(console: Console, v: DatasetVersion) -> None:
 def print_dataset_list(console: Console, versions: list[DatasetVersion]) -> None:
     """Print one line per dataset version."""
     if not versions:
-        console.print("No datasets yet. Add one with: modellab dataset add --project P --name N --target COL FILE.csv")
+        console.print(
+            "No datasets yet. Add one with: "
+            "modellab dataset add --project P --name N --target COL FILE.csv"
+        )
         return
     table = Table()
     for col in ("dataset", "task", "target", "rows", "columns", "split", "checksum", "created"):
         table.add_column(col)
     for v in versions:
         table.add_row(
-            v.ref, v.task, v.target, f"{v.rows:,}", str(v.columns), v.split.strategy.value,
-            v.checksum[:12], v.created_at.isoformat(timespec="seconds"),
+            v.ref,
+            v.task,
+            v.target,
+            f"{v.rows:,}",
+            str(v.columns),
+            v.split.strategy.value,
+            v.checksum[:12],
+            v.created_at.isoformat(timespec="seconds"),
         )
     console.print(table)
 
@@ -174,7 +214,11 @@ def print_plugins(console: Console, registry: Registry) -> None:
             variants = registry.templates[t].variants
             templates.append(f"{t} ({', '.join(f'{v.name}[{v.role}]' for v in variants)})")
         table.add_row(
-            info.name, info.distribution, info.version, "\n".join(templates) or "-",
-            ", ".join(reg["evaluators"]) or "-", ", ".join(reg["slicers"]) or "-",
+            info.name,
+            info.distribution,
+            info.version,
+            "\n".join(templates) or "-",
+            ", ".join(reg["evaluators"]) or "-",
+            ", ".join(reg["slicers"]) or "-",
         )
     console.print(table)

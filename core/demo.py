@@ -38,11 +38,19 @@ class DemoDataset:
 
 DEMO_DATASETS = (
     DemoDataset(
-        "penguins.csv", "penguins", "species", "classification", SplitStrategy.STRATIFIED,
+        "penguins.csv",
+        "penguins",
+        "species",
+        "classification",
+        SplitStrategy.STRATIFIED,
         "Palmer Station penguins (Gorman et al. 2014), CC0, via palmerpenguins 0.1.6",
     ),
     DemoDataset(
-        "cars.csv", "cars", "miles_per_gallon", "regression", SplitStrategy.RANDOM,
+        "cars.csv",
+        "cars",
+        "miles_per_gallon",
+        "regression",
+        SplitStrategy.RANDOM,
         "Auto MPG (Donoho & Ramos 1982, StatLib), via vega-datasets 0.9.0",
     ),
 )
@@ -76,7 +84,9 @@ async def run_demo(
         )
         result = await ingest.add_dataset(db, settings, req, progress)
         versions.append(result.version)
-        out.rule(f"Dataset {result.version.ref}" + ("" if result.created else " (already ingested)"))
+        out.rule(
+            f"Dataset {result.version.ref}" + ("" if result.created else " (already ingested)")
+        )
         render.print_dataset(out, result.version)
     out.rule("Done")
     out.print("Datasets ingested and profiled. Next:")

@@ -88,7 +88,9 @@ def _selected(eps: Iterable[EntryPoint], selection: str | None) -> list[EntryPoi
         ep = by_name.get(w) or by_dist.get(w)
         if ep is None:
             known = ", ".join(sorted(by_name)) or "none"
-            raise PluginError(f"MODELLAB_PLUGINS names {w!r}, which is not installed; installed: {known}")
+            raise PluginError(
+                f"MODELLAB_PLUGINS names {w!r}, which is not installed; installed: {known}"
+            )
         if ep not in chosen:
             chosen.append(ep)
     return chosen
@@ -133,8 +135,8 @@ def get_plugin_manager(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        info = infos.get(pm.get_name(exc.plugin) or "")
-        raise PluginError(_describe(info, str(exc))) from exc
+        culprit = infos.get(pm.get_name(exc.plugin) or "")
+        raise PluginError(_describe(culprit, str(exc))) from exc
     pm.modellab_infos = infos  # type: ignore[attr-defined]
     return pm
 

@@ -17,8 +17,7 @@ def slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
     if not slug:
         raise InvalidInputError(
-            f"project name {name!r} has no letters or digits to make a slug from; "
-            "pass --slug"
+            f"project name {name!r} has no letters or digits to make a slug from; pass --slug"
         )
     return slug
 

@@ -20,7 +20,13 @@ import polars as pl
 from modellab.datasets import reading
 from modellab.datasets.profile import profile_frame
 from modellab.datasets.reading import ParsedTable, Progress, ScanResult
-from modellab.datasets.schema import build_schema, check_task, column_facts, diff_schemas, infer_task
+from modellab.datasets.schema import (
+    build_schema,
+    check_task,
+    column_facts,
+    diff_schemas,
+    infer_task,
+)
 from modellab.datasets.splits import Split, SplitRequest, describe_split, make_split, save_split
 from modellab.datasets.storage import dataset_dir, datasets_root, split_path
 from modellab.domain import (
@@ -33,13 +39,13 @@ from modellab.domain import (
     SplitInfo,
     SplitStrategy,
 )
-from modellab.errors import ConflictError, InvalidInputError
+from modellab.errors import ConflictError, InvalidInputError, TooLargeError
 from modellab.ids import uuid7
 from modellab.settings import Settings
 from modellab.store import datasets as repo
 from modellab.store.database import Database
-from modellab.store.projects import get_project_row
 from modellab.store.models import utcnow
+from modellab.store.projects import get_project_row
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 REF = re.compile(r"^(?P<project>[^/@]+)/(?P<name>[^/@]+)(@(?P<version>\d+))?$")
@@ -60,7 +66,9 @@ def parse_ref(ref: str) -> tuple[str, str, int | None]:
     """Split ``project/name[@version]`` into its parts."""
     m = REF.match(ref)
     if not m:
-        raise InvalidInputError(f"invalid dataset reference {ref!r}; expected PROJECT/NAME[@VERSION]")
+        raise InvalidInputError(
+            f"invalid dataset reference {ref!r}; expected PROJECT/NAME[@VERSION]"
+        )
     version = int(m["version"]) if m["version"] else None
     return m["project"], m["name"], version
 
@@ -130,9 +138,9 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
     source_dir.mkdir(parents=True)
     if path.is_dir():
         candidates = sorted(
-            p for p in path.rglob("*") if p.is_file() and not any(
-                part.startswith(".") for part in p.relative_to(path).parts
-            )
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         data = [p for p in candidates if p.suffix.lower() in reading.DATA_SUFFIXES]
         others = [p.relative_to(path).as_posix() for p in candidates if p not in data]
@@ -146,7 +154,7 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
             raise InvalidInputError(f"{path}: the folder holds no .csv, .tsv or .parquet file")
         total = sum(p.stat().st_size for p in data)
         if total > max_bytes:
-            raise reading.TooLargeError(
+            raise TooLargeError(
                 f"{path}: {total / 2**20:.1f} MB of data files is over the upload limit of "
                 f"{max_bytes / 2**20:.0f} MB (set MODELLAB_MAX_UPLOAD_MB to raise it)"
             )
@@ -162,7 +170,9 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
         stems = {Path(f.relpath).stem.lower() for f in files if "/" not in f.relpath}
         predefined = set(PREDEFINED_STEMS) <= stems
         if predefined and len(files) != 2:
-            extra = [f.relpath for f in files if Path(f.relpath).stem.lower() not in PREDEFINED_STEMS]
+            extra = [
+                f.relpath for f in files if Path(f.relpath).stem.lower() not in PREDEFINED_STEMS
+            ]
             raise InvalidInputError(
                 f"{path}: a folder with train and test files declares its own split and may "
                 f"hold nothing else, but it also holds {', '.join(extra)}"
@@ -236,7 +246,9 @@ def prepare(
     target = req.target
     if target not in frame.columns:
         shown = ", ".join(frame.columns[:20]) + (" ..." if frame.width > 20 else "")
-        raise InvalidInputError(f"{req.path}: target column {target!r} not found; columns are: {shown}")
+        raise InvalidInputError(
+            f"{req.path}: target column {target!r} not found; columns are: {shown}"
+        )
     progress("inferring schema")
     facts = column_facts(frame)
     tf = facts[target]
@@ -296,7 +308,9 @@ def prepare(
     else:
         split = make_split(frame, target, task, split_req, usable)
     split_info = describe_split(frame, split, target, task, split_req)
-    diff = diff_schemas(previous, schema, previous_version) if previous and previous_version else None
+    diff = (
+        diff_schemas(previous, schema, previous_version) if previous and previous_version else None
+    )
     fields: dict[str, object] = {
         "task": task,
         "rows": frame.height,
@@ -317,7 +331,13 @@ def _same_request(existing: DatasetVersion, req: AddRequest) -> str | None:
         return f"task {existing.task}"
     if s.strategy is SplitStrategy.PREDEFINED:
         return None
-    wanted = (req.split.strategy, req.split.test_size, req.split.seed, req.split.time_column, req.split.group_column)
+    wanted = (
+        req.split.strategy,
+        req.split.test_size,
+        req.split.seed,
+        req.split.time_column,
+        req.split.group_column,
+    )
     have = (s.strategy, s.test_size, s.seed, s.time_column, s.group_column)
     if wanted != have:
         return (
@@ -403,7 +423,10 @@ async def add_dataset(
         )
         report("writing parquet")
         await asyncio.to_thread(
-            prepared.frame.write_parquet, staging_dir / "data.parquet", compression="lz4", statistics=False
+            prepared.frame.write_parquet,
+            staging_dir / "data.parquet",
+            compression="lz4",
+            statistics=False,
         )
         final = dataset_dir(settings.artifact_root, project.slug, staged.checksum)
         created = await asyncio.to_thread(_install, staged, prepared, staging_dir, final)

@@ -2,10 +2,11 @@
 
 Leak detection ("a column that leaks the target") looks for near-perfect association,
 measured out of sample so that a high-cardinality column cannot look predictive by
-memorizing: the feature is bucketed (20 quantile buckets for numbers, its values for
-categories), the bucket -> target mapping is learned on even rows and scored on odd
-rows. A column is flagged when that scores accuracy >= 0.99 above a majority rate
-below 0.95 (classification), or R^2 >= 0.99 (regression; also |Pearson r| >= 0.99).
+memorizing: the feature is bucketed (up to 256 quantile buckets for numbers, about 20
+rows each; its values for categories), the bucket -> target mapping is learned on even
+rows and scored on odd rows. A column is flagged when that scores accuracy >= 0.98
+with a majority rate below 0.95 (classification), or R^2 >= 0.98 (regression; also
+|Pearson r| >= 0.99).
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ TOP_CATEGORIES = 10
 HIGH_MISSING = 0.5
 HIGH_CARDINALITY = 100
 LEAK_SAMPLE_ROWS = 200_000
-LEAK_SCORE = 0.99
-LEAK_BUCKETS = 20
+LEAK_SCORE = 0.98
+LEAK_CORRELATION = 0.99
+MAX_LEAK_BUCKETS = 256
 
 
 def _r(x: float) -> float:
@@ -82,11 +84,13 @@ def _as_float(series: pl.Series) -> np.ndarray:
 def _bucket_codes(series: pl.Series, ltype: ColumnType) -> pl.Series | None:
     """Small integer codes for the leak check, or None when a column cannot leak this way."""
     if ltype in (ColumnType.NUMERIC, ColumnType.INTEGER):
+        buckets = max(2, min(MAX_LEAK_BUCKETS, series.len() // 20))
         ranks = series.rank(method="dense")
-        top = ranks.max()
-        if top is None:
+        top = ranks.cast(pl.Float64).max()
+        if not isinstance(top, float):
             return None
-        return ((ranks.cast(pl.Float64) - 1) * LEAK_BUCKETS / float(top)).floor().cast(pl.Int64)  # type: ignore[arg-type]
+        codes: pl.Series = ((ranks.cast(pl.Float64) - 1) * buckets / top).floor().cast(pl.Int64)
+        return codes
     if ltype in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN):
         return series.cast(pl.String)
     return None
@@ -106,7 +110,8 @@ def leaking_columns(
     found: list[tuple[str, str]] = []
     majority = 0.0
     if task == "classification":
-        majority = float(y.cast(pl.String).value_counts(name="n")["n"].max() or 0) / data.height  # type: ignore[arg-type, operator]
+        top_count = y.cast(pl.String).value_counts(name="n")["n"].max()
+        majority = float(top_count) / data.height if isinstance(top_count, int) else 0.0
         if majority >= 0.95:
             return []
     for col in schema:
@@ -129,12 +134,17 @@ def leaking_columns(
                 .first()
                 .select("b", pl.col("y").alias("pred"))
             )
-            joined = score.with_columns(pl.col("y").cast(pl.String)).join(learned, on="b", how="left")
+            joined = score.with_columns(pl.col("y").cast(pl.String)).join(
+                learned, on="b", how="left"
+            )
             acc = float((joined["pred"] == joined["y"]).fill_null(False).mean() or 0.0)  # type: ignore[arg-type]
             if acc >= LEAK_SCORE:
                 found.append(
-                    (col.name, f"predicts the target with {acc:.1%} held-out accuracy "
-                     f"(majority class alone: {majority:.1%})")
+                    (
+                        col.name,
+                        f"predicts the target with {acc:.1%} held-out accuracy "
+                        f"(majority class alone: {majority:.1%})",
+                    )
                 )
         else:
             yf = score["y"].cast(pl.Float64)
@@ -149,14 +159,19 @@ def leaking_columns(
             r2 = 1 - mse / var
             corr = 0.0
             if col.logical_type in (ColumnType.NUMERIC, ColumnType.INTEGER):
-                pair = data.select(pl.col(col.name).cast(pl.Float64), pl.col(target).cast(pl.Float64)).drop_nulls()
+                pair = data.select(
+                    pl.col(col.name).cast(pl.Float64), pl.col(target).cast(pl.Float64)
+                ).drop_nulls()
                 if pair.height > 2:
                     c = pair.select(pl.corr(col.name, target)).item()
                     corr = float(c) if c is not None and np.isfinite(c) else 0.0
-            if r2 >= LEAK_SCORE or abs(corr) >= LEAK_SCORE:
+            if r2 >= LEAK_SCORE or abs(corr) >= LEAK_CORRELATION:
                 found.append(
-                    (col.name, f"explains the target almost perfectly (held-out R^2 {r2:.3f}, "
-                     f"Pearson r {corr:.3f})")
+                    (
+                        col.name,
+                        f"explains the target almost perfectly (held-out R^2 {r2:.3f}, "
+                        f"Pearson r {corr:.3f})",
+                    )
                 )
     return found
 
@@ -212,7 +227,9 @@ def profile_frame(
             )
         if is_constant:
             warnings.append(
-                DataWarning("constant_column", f"column {col.name!r} holds a single value", col.name)
+                DataWarning(
+                    "constant_column", f"column {col.name!r} holds a single value", col.name
+                )
             )
         if rows and f.nulls / rows > HIGH_MISSING:
             warnings.append(

@@ -262,7 +262,9 @@ def read_csv_strict(path: Path, scan: ScanResult, delimiter: str = ",") -> Parse
         n_blank = int(blank.sum())
         if n_blank:
             frame = frame.filter(~blank)
-            warnings.append(f"skipped {n_blank} empty rows (blank lines or rows of only missing values)")
+            warnings.append(
+                f"skipped {n_blank} empty rows (blank lines or rows of only missing values)"
+            )
             if frame.height == 0:
                 raise InvalidInputError(f"{path}: the file has a header but no data rows")
     return ParsedTable(frame, warnings, [names[i] for i in generated])

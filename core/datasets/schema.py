@@ -69,7 +69,11 @@ def column_facts(frame: pl.DataFrame) -> dict[str, ColumnFacts]:
             )
         if dtype == pl.String:
             exprs.append(
-                col.drop_nulls().head(1000).str.count_matches(r"\s+").mean().alias(f"{name}\x00spaces")
+                col.drop_nulls()
+                .head(1000)
+                .str.count_matches(r"\s+")
+                .mean()
+                .alias(f"{name}\x00spaces")
             )
     row = frame.select(exprs).row(0, named=True)
     facts: dict[str, ColumnFacts] = {}
@@ -157,7 +161,10 @@ def build_schema(
             role = "target"
         else:
             if ltype is ColumnType.IDENTIFIER:
-                reason = "identifier-like: every value distinct (a row id or key), which a model can memorize"
+                reason = (
+                    "identifier-like: every value distinct (a row id or key), "
+                    "which a model can memorize"
+                )
             elif f.n_unique <= 1:
                 reason = "constant: a single value (or none) in every row"
             elif ltype is ColumnType.TEXT:

@@ -52,7 +52,9 @@ async def to_domain(session: AsyncSession, row: DatasetVersionRow, project: str)
     return msgspec.convert(data, DatasetVersion, from_attributes=False)
 
 
-async def latest_version(session: AsyncSession, project_id: str, name: str) -> DatasetVersionRow | None:
+async def latest_version(
+    session: AsyncSession, project_id: str, name: str
+) -> DatasetVersionRow | None:
     """The newest version of dataset ``name``, if any."""
     return await session.scalar(
         select(DatasetVersionRow)
@@ -91,7 +93,9 @@ async def get_version_row(
         )
     if row is None:
         what = f"{project.slug}/{name}" + (f"@{version}" if version is not None else "")
-        raise NotFoundError(f"no dataset version {what}; list them with: modellab dataset list {project.slug}")
+        raise NotFoundError(
+            f"no dataset version {what}; list them with: modellab dataset list {project.slug}"
+        )
     return row
 
 
@@ -125,14 +129,23 @@ async def insert_version(session: AsyncSession, version: DatasetVersion, project
         ) from None
     for note in version.notes:
         session.add(
-            DatasetNoteRow(id=uuid7(), dataset_version_id=version.id, created_at=note.created_at, text=note.text)
+            DatasetNoteRow(
+                id=uuid7(),
+                dataset_version_id=version.id,
+                created_at=note.created_at,
+                text=note.text,
+            )
         )
 
 
 async def append_note(session: AsyncSession, version_id: str, text: str) -> Note:
     """Append a note; notes are never edited or removed."""
     note = Note(created_at=utcnow(), text=text)
-    session.add(DatasetNoteRow(id=uuid7(), dataset_version_id=version_id, created_at=note.created_at, text=text))
+    session.add(
+        DatasetNoteRow(
+            id=uuid7(), dataset_version_id=version_id, created_at=note.created_at, text=text
+        )
+    )
     return note
 
 
@@ -150,7 +163,9 @@ async def count_versions(session: AsyncSession, project_id: str) -> int:
     """How many dataset versions ``project_id`` holds."""
     return int(
         await session.scalar(
-            select(func.count()).select_from(DatasetVersionRow).where(DatasetVersionRow.project_id == project_id)
+            select(func.count())
+            .select_from(DatasetVersionRow)
+            .where(DatasetVersionRow.project_id == project_id)
         )
         or 0
     )

@@ -32,9 +32,7 @@ async def get_project_row(session: AsyncSession, slug: str) -> ProjectRow:
     """The project row with ``slug``, or :class:`NotFoundError`."""
     row = await session.scalar(select(ProjectRow).where(ProjectRow.slug == slug))
     if row is None:
-        raise NotFoundError(
-            f"no project {slug!r}; create it with: modellab project create {slug}"
-        )
+        raise NotFoundError(f"no project {slug!r}; create it with: modellab project create {slug}")
     return row
 
 

@@ -29,7 +29,9 @@ def resolve_method(method: str, n: int, multinomial_max_rows: int) -> Resampling
 
 def replicate_generator(seed: int, replicate: int) -> np.random.Generator:
     """The generator of one replicate (independent streams via SeedSequence spawn keys)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,))))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(replicate,)))
+    )
 
 
 @lru_cache(maxsize=1)

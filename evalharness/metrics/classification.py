@@ -270,7 +270,9 @@ def encode(
     yt = np.asarray(y_true)
     yp = np.asarray(y_pred)
     if yt.shape != yp.shape or yt.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D of equal length, got {yt.shape} {yp.shape}")
+        raise ValueError(
+            f"y_true and y_pred must be 1-D of equal length, got {yt.shape} {yp.shape}"
+        )
     labels = list(classes) if classes is not None else sorted(set(yt.tolist()) | set(yp.tolist()))
     lookup = {label: i for i, label in enumerate(labels)}
     try:

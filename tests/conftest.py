@@ -1,0 +1,70 @@
+"""Shared fixtures: an isolated ModelLab home and a CLI runner bound to it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from modellab.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Env:
+    """An isolated MODELLAB_HOME + artifact root, and a way to run the CLI in it."""
+
+    home: Path
+    artifacts: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, ok: bool = True) -> Result:
+        """Run ``modellab ARGS``; with ``ok`` assert it exited 0."""
+        result = CliRunner().invoke(cli, list(args), env=self.env, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}"
+        return result
+
+    def json(self, *args: str) -> Any:
+        """Run a ``--json`` command and decode its output."""
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def stored_files(self) -> list[Path]:
+        """Every file under the artifact root (directories do not count)."""
+        if not self.artifacts.exists():
+            return []
+        return sorted(p for p in self.artifacts.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def ml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """A fresh ModelLab home with project ``p`` created."""
+    home = tmp_path / "home"
+    artifacts = tmp_path / "artifacts"
+    env = {
+        "MODELLAB_HOME": str(home),
+        "MODELLAB_ARTIFACT_ROOT": str(artifacts),
+        "MODELLAB_DATABASE_URL": "",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MODELLAB_PLUGINS", raising=False)
+    e = Env(home, artifacts, env)
+    e.run("project", "create", "p")
+    yield e
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    """Write ``text`` (or bytes) to ``path`` and return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,156 @@
+"""The wheels install into a fresh virtualenv and every module imports from them.
+
+This builds real (not editable) wheels, so a subpackage missing from the package list
+in pyproject.toml, or a data file missing from package-data, fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE_ROOTS = {"core": "modellab", "server": "modellab.server", "evalharness": "evalharness"}
+
+
+def source_modules() -> list[str]:
+    """Every importable module in the source tree, by its import name."""
+    modules: list[str] = []
+    for folder, package in SOURCE_ROOTS.items():
+        root = REPO / folder
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root).with_suffix("")
+            parts = [p for p in rel.parts if p != "__init__"]
+            if folder == "core" and parts and parts[0] == "server":
+                continue
+            modules.append(".".join([package, *parts]))
+    for plugin in sorted((REPO / "plugins").iterdir()):
+        for path in sorted(plugin.glob("modellab_*/**/*.py")):
+            rel = path.relative_to(plugin).with_suffix("")
+            modules.append(".".join(p for p in rel.parts if p != "__init__"))
+    # Alembic's env.py is a script alembic runs, not a module to import.
+    return sorted(set(modules) - {"modellab.store.migrations.env"})
+
+
+def uv() -> str:
+    found = shutil.which("uv")
+    if found is None:
+        pytest.skip("uv is not on PATH; the README's test command runs under uv")
+    return found
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("wheels")
+    dist = tmp / "dist"
+    env = {**os.environ, "UV_OFFLINE": "1"}
+    # Build from a copy: setuptools leaves build/ and *.egg-info beside the sources.
+    source = tmp / "src"
+    shutil.copytree(
+        REPO,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "artifacts",
+            ".modellab",
+            "build",
+            "*.egg-info",
+            "__pycache__",
+            ".mypy_cache",
+            ".ruff_cache",
+            ".pytest_cache",
+            ".hypothesis",
+            "benchmarks",
+        ),
+    )
+    subprocess.run(
+        [uv(), "build", "--all-packages", "--wheel", "--out-dir", str(dist)],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    wheels = sorted(dist.glob("*.whl"))
+    assert len(wheels) == 4, wheels
+    target = tmp / "venv"
+    subprocess.run(
+        [uv(), "venv", "--python", sys.executable, str(target)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    python = target / "bin" / "python"
+    subprocess.run(
+        [uv(), "pip", "install", "--no-deps", "--python", str(python), *map(str, wheels)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    # Third-party dependencies come from the project's environment (tests run offline);
+    # a path added by a .pth file has its own .pth files ignored, so the project's
+    # editable installs stay invisible and ModelLab can only come from the wheels.
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    deps = next(p for p in sys.path if p.endswith("site-packages"))
+    (Path(site) / "zz_project_dependencies.pth").write_text(deps + "\n")
+    return target
+
+
+def test_every_module_imports_from_the_wheels(venv: Path, tmp_path: Path) -> None:
+    modules = source_modules()
+    assert "modellab.datasets.ingest" in modules and "modellab.server" in modules
+    script = (
+        "import importlib, sys\n"
+        "failed = []\n"
+        f"for name in {modules!r}:\n"
+        "    try:\n"
+        "        mod = importlib.import_module(name)\n"
+        "    except Exception as exc:\n"
+        "        failed.append(f'{name}: {type(exc).__name__}: {exc}')\n"
+        "        continue\n"
+        f"    if not (mod.__file__ or '').startswith({str(venv)!r}):\n"
+        "        failed.append(f'{name} imported from {mod.__file__}, not the wheel')\n"
+        "print('\\n'.join(failed))\n"
+        "sys.exit(1 if failed else 0)\n"
+    )
+    # Run outside the repository so nothing resolves to the source tree.
+    result = subprocess.run(
+        [venv / "bin" / "python", "-c", script], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_console_script_and_plugins_from_the_wheels(venv: Path, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "MODELLAB_HOME": str(tmp_path / "h"),
+        "MODELLAB_ARTIFACT_ROOT": str(tmp_path / "a"),
+    }
+    env.pop("MODELLAB_PLUGINS", None)
+    out = subprocess.run(
+        [venv / "bin" / "modellab", "plugins", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"modellab-classification"' in out.stdout and '"modellab-ranking"' in out.stdout
+    demo = subprocess.run(
+        [venv / "bin" / "modellab", "demo"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert "demo/penguins@1" in demo.stdout
+    # migrations ship with the wheel: the database was created from them
+    assert (tmp_path / "h" / "modellab.db").exists()

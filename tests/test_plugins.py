@@ -1,0 +1,198 @@
+"""Plugin discovery through entry points, MODELLAB_PLUGINS, and refusals that name names."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import msgspec
+import pytest
+
+from modellab import hookimpl
+from modellab.errors import PluginError
+from modellab.plugins import build_registry, get_plugin_manager, load_registry
+from modellab.tasks import Evaluator, ModelVariant, Slicer, Template
+from tests.conftest import Env
+
+
+class NoConfig(msgspec.Struct):
+    pass
+
+
+def _fit(train: object, spec: object, seed: int) -> Any:
+    raise AssertionError("not called here")
+
+
+class Plugin:
+    """A plugin object; compared by identity, as pluggy registers objects."""
+
+
+def plugin(**hooks: object) -> Plugin:
+    obj = Plugin()
+    for name, fn in hooks.items():
+        setattr(obj, name, hookimpl(cast(Callable[..., object], fn)))
+    return obj
+
+
+def test_builtin_plugins_are_discovered_through_entry_points() -> None:
+    reg = load_registry()
+    names = {p.name: p.distribution for p in reg.plugins}
+    assert names == {
+        "classification": "modellab-classification",
+        "regression": "modellab-regression",
+        "ranking": "modellab-ranking",
+    }
+    assert reg.templates["tabular-classification"].task_type == "classification"
+    assert reg.templates["tabular-regression"].task_type == "regression"
+    assert reg.registered_by("ranking") == {"templates": [], "evaluators": [], "slicers": []}
+
+
+def test_modellab_plugins_narrows_what_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELLAB_PLUGINS", "regression, modellab-ranking")
+    reg = load_registry()
+    assert [p.name for p in reg.plugins] == ["ranking", "regression"]
+    assert list(reg.templates) == ["tabular-regression"]
+
+
+def test_modellab_plugins_with_an_unknown_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELLAB_PLUGINS", "nope")
+    with pytest.raises(PluginError, match="MODELLAB_PLUGINS names 'nope', which is not installed"):
+        load_registry()
+
+
+def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module_source: str) -> None:
+    """Install a real entry point: a dist-info folder and its module on sys.path."""
+    (tmp_path / "brokenplug.py").write_text(module_source)
+    info = tmp_path / "modellab_broken-9.9.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: modellab-broken\nVersion: 9.9\n")
+    (info / "entry_points.txt").write_text("[modellab]\nbroken = brokenplug\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "brokenplug", raising=False)
+
+
+def test_a_plugin_that_fails_to_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_distribution(tmp_path, monkeypatch, "import not_a_module_anywhere\n")
+    with pytest.raises(PluginError) as err:
+        get_plugin_manager()
+    msg = str(err.value)
+    assert "plugin 'broken' (distribution modellab-broken 9.9) failed to import brokenplug" in msg
+    assert "ModuleNotFoundError" in msg
+
+
+def test_a_plugin_with_an_unknown_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_distribution(
+        tmp_path,
+        monkeypatch,
+        "from modellab import hookimpl\n@hookimpl\ndef register_tempaltes():\n    return []\n",
+    )
+    with pytest.raises(PluginError) as err:
+        get_plugin_manager()
+    msg = str(err.value)
+    assert "plugin 'broken' (distribution modellab-broken 9.9)" in msg
+    assert "register_tempaltes" in msg
+
+
+def test_a_hook_returning_the_wrong_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_distribution(
+        tmp_path,
+        monkeypatch,
+        "from modellab import hookimpl\n@hookimpl\ndef register_slicers():\n    return ['x']\n",
+    )
+    with pytest.raises(PluginError) as err:
+        build_registry(get_plugin_manager())
+    assert str(err.value) == (
+        "plugin 'broken' (distribution modellab-broken 9.9): hook register_slicers returned "
+        "str at position 0; expected Slicer"
+    )
+
+
+def test_a_hook_that_raises() -> None:
+    def register_templates() -> list[Template]:
+        raise RuntimeError("boom")
+
+    pm = get_plugin_manager(
+        [("mine", plugin(register_templates=register_templates))], discover=False
+    )
+    with pytest.raises(
+        PluginError, match=r"plugin 'mine'.*hook register_templates raised RuntimeError: boom"
+    ):
+        build_registry(pm)
+
+
+def test_template_without_a_baseline_is_refused() -> None:
+    def register_templates() -> list[Template]:
+        return [Template("t", "x", (ModelVariant("big", "candidate", _fit, NoConfig),))]
+
+    pm = get_plugin_manager(
+        [("mine", plugin(register_templates=register_templates))], discover=False
+    )
+    with pytest.raises(
+        PluginError, match="hook register_templates: template 't' has no baseline variant"
+    ):
+        build_registry(pm)
+
+
+def test_duplicate_template_names_name_both_plugins() -> None:
+    def register_templates() -> list[Template]:
+        return [
+            Template(
+                "tabular-classification", "x", (ModelVariant("b", "baseline", _fit, NoConfig),)
+            )
+        ]
+
+    pm = get_plugin_manager([("mine", plugin(register_templates=register_templates))])
+    with pytest.raises(PluginError, match="already registered by plugin 'classification'"):
+        build_registry(pm)
+
+
+def test_two_evaluators_for_one_task_are_refused() -> None:
+    def register_evaluators() -> list[Evaluator]:
+        return [Evaluator("e", "x", lambda **_: None)]
+
+    pm = get_plugin_manager(
+        [
+            ("a", plugin(register_evaluators=register_evaluators)),
+            ("b", plugin(register_evaluators=register_evaluators)),
+        ],
+        discover=False,
+    )
+    with pytest.raises(PluginError, match="task 'x' already has an evaluator from plugin 'a'"):
+        build_registry(pm)
+
+
+def test_slicers_for_a_task() -> None:
+    def register_slicers() -> list[Slicer]:
+        return [Slicer("everywhere", lambda **_: [])]
+
+    reg = build_registry(get_plugin_manager([("mine", plugin(register_slicers=register_slicers))]))
+    names = [s.name for s in reg.slicers_for("regression")]
+    assert names == ["everywhere", "target_quintile"]
+
+
+def test_plugins_command(ml: Env) -> None:
+    listed = ml.json("plugins")
+    by_name = {p["name"]: p for p in listed}
+    assert by_name["classification"]["distribution"] == "modellab-classification"
+    assert by_name["classification"]["version"] == "0.1.0"
+    template = by_name["classification"]["templates"][0]
+    assert template["name"] == "tabular-classification"
+    assert {"name": "most_frequent", "role": "baseline"} in template["variants"]
+    assert "class" in by_name["classification"]["slicers"]
+    text = ml.run("plugins").stdout
+    assert "modellab-regression" in text and "tabular-regression" in text
+
+
+def test_plugins_command_reports_a_broken_plugin(
+    ml: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_distribution(tmp_path, monkeypatch, "raise ImportError('half installed')\n")
+    result = ml.run("plugins", ok=False)
+    assert result.exit_code == 3
+    assert (
+        "error: plugin 'broken' (distribution modellab-broken 9.9) failed to import"
+        in result.stderr
+    )
+    assert "Traceback" not in result.output
