@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,17 +195,26 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
     return Staged(checksum, provenance, files, predefined)
 
 
+def parse_file(path: Path) -> ParsedTable:
+    """Parse one CSV or Parquet file strictly."""
+    if reading.file_kind(path) == "parquet":
+        return reading.read_parquet_strict(path)
+    return reading.read_csv_strict(path, reading.delimiter_for(path))
+
+
 def _parse(f: StagedFile, display: Path) -> ParsedTable:
     try:
         if f.kind == "parquet":
             return reading.read_parquet_strict(f.staged)
-        return reading.read_csv_strict(f.staged, f.scan, f.delimiter)
+        return reading.read_csv_strict(f.staged, f.delimiter)
     except InvalidInputError as exc:
         # Staged files are named by hash; the user knows the file by its own name.
         raise InvalidInputError(exc.message.replace(str(f.staged), str(display))) from None
 
 
-def _combine(staged: Staged, origin: Path) -> tuple[pl.DataFrame, list[str], list[str], int | None]:
+def _combine(
+    staged: Staged, origin: Path, parsed: ParsedTable | None
+) -> tuple[pl.DataFrame, list[str], list[str], int | None]:
     """Parse every staged file; stack them (train first for a predefined split)."""
     files = staged.files
     if staged.predefined:
@@ -212,7 +222,7 @@ def _combine(staged: Staged, origin: Path) -> tuple[pl.DataFrame, list[str], lis
     tables: list[ParsedTable] = []
     for f in files:
         display = origin / f.relpath if origin.is_dir() else origin
-        tables.append(_parse(f, display))
+        tables.append(parsed if parsed is not None else _parse(f, display))
     first = tables[0].frame.columns
     for f, t in zip(files[1:], tables[1:], strict=True):
         if set(t.frame.columns) != set(first):
@@ -236,13 +246,18 @@ def _combine(staged: Staged, origin: Path) -> tuple[pl.DataFrame, list[str], lis
 def prepare(
     staged: Staged,
     req: AddRequest,
+    parquet_path: Path,
     previous: list[ColumnSchema] | None,
     previous_version: int | None,
     progress: Progress,
+    parsed: ParsedTable | None = None,
 ) -> Prepared:
-    """Parse, infer the schema, profile and split: every check that can refuse the data."""
+    """Parse, infer the schema, profile and split: every check that can refuse the data.
+
+    ``parsed`` is the single source file, already parsed while it was being staged.
+    """
     progress("parsing")
-    frame, parse_warnings, generated, n_train = _combine(staged, req.path)
+    frame, parse_warnings, generated, n_train = _combine(staged, req.path, parsed)
     target = req.target
     if target not in frame.columns:
         shown = ", ".join(frame.columns[:20]) + (" ..." if frame.width > 20 else "")
@@ -299,7 +314,13 @@ def prepare(
             )
         )
     progress("profiling")
-    profile = profile_frame(frame, schema, facts, target, task, dropped, warnings)
+    # The Parquet copy does not depend on the profile: write it meanwhile.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(
+            frame.write_parquet, parquet_path, compression="lz4", statistics=False
+        )
+        profile = profile_frame(frame, schema, facts, target, task, dropped, warnings)
+        written.result()
     progress("splitting")
     if n_train is not None:
         split = Split(usable[usable < n_train], usable[usable >= n_train])
@@ -380,6 +401,38 @@ def _remove(paths: list[Path]) -> None:
             p.unlink(missing_ok=True)
 
 
+async def _stage_and_parse(
+    path: Path, staging_dir: Path, settings: Settings, report: Progress
+) -> tuple[Staged, ParsedTable | None]:
+    """Stage (copy + checksum) the source; a single file is parsed at the same time.
+
+    Both passes read the same bytes from the page cache and release the GIL, so on
+    two cores the checksum costs almost nothing. A file that changes meanwhile is
+    refused, since its checksum would not describe what was parsed.
+    """
+    if not path.is_file():
+        staged = await asyncio.to_thread(
+            stage_source, path, staging_dir, settings.max_upload_bytes, report
+        )
+        return staged, None
+    reading.check_size(path, settings.max_upload_bytes)
+    before = path.stat()
+    results = await asyncio.gather(
+        asyncio.to_thread(stage_source, path, staging_dir, settings.max_upload_bytes, report),
+        asyncio.to_thread(parse_file, path),
+        return_exceptions=True,
+    )
+    for result in results:  # the staging error (e.g. binary content) explains more
+        if isinstance(result, BaseException):
+            raise result
+    after = path.stat()
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        raise InvalidInputError(f"{path}: the file changed while it was being read; try again")
+    staged, parsed = results
+    assert isinstance(staged, Staged) and isinstance(parsed, ParsedTable)
+    return staged, parsed
+
+
 async def add_dataset(
     db: Database, settings: Settings, req: AddRequest, progress: Progress | None = None
 ) -> AddResult:
@@ -399,9 +452,7 @@ async def add_dataset(
     staging_dir = root / f".staging-{uuid7()}"
     created: list[Path] = []
     try:
-        staged = await asyncio.to_thread(
-            stage_source, req.path, staging_dir, settings.max_upload_bytes, report
-        )
+        staged, parsed = await _stage_and_parse(req.path, staging_dir, settings, report)
         async with db.session() as session:
             existing = await repo.find_by_checksum(session, project.id, req.name, staged.checksum)
             if existing is not None:
@@ -419,14 +470,14 @@ async def add_dataset(
                 (await repo.to_domain(session, previous, project.slug)).schema if previous else None
             )
         prepared = await asyncio.to_thread(
-            prepare, staged, req, prev_schema, previous.version if previous else None, report
-        )
-        report("writing parquet")
-        await asyncio.to_thread(
-            prepared.frame.write_parquet,
+            prepare,
+            staged,
+            req,
             staging_dir / "data.parquet",
-            compression="lz4",
-            statistics=False,
+            prev_schema,
+            previous.version if previous else None,
+            report,
+            parsed,
         )
         final = dataset_dir(settings.artifact_root, project.slug, staged.checksum)
         created = await asyncio.to_thread(_install, staged, prepared, staging_dir, final)

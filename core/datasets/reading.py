@@ -41,11 +41,6 @@ class ScanResult:
 
     sha256: str
     size: int
-    newlines: int = 0
-    delimiters: int = 0
-    has_quote: bool = False
-    ends_with_newline: bool = True
-    head: bytes = b""
 
 
 def file_kind(path: Path) -> str:
@@ -81,15 +76,12 @@ def check_size(path: Path, max_bytes: int) -> int:
 
 
 def copy_and_scan(src: Path, dst: Path, delimiter: str = ",", text: bool = True) -> ScanResult:
-    """Copy ``src`` to ``dst`` while hashing it and counting lines and delimiters.
+    """Copy ``src`` to ``dst`` while hashing it.
 
-    The counts let the parser prove, without a second pass, that no row is short of
-    fields. A NUL byte in a text file means binary content (or UTF-16) and is refused.
+    A NUL byte in a text file means binary content (or UTF-16) and is refused.
     """
     digest = hashlib.sha256()
     result = ScanResult(sha256="", size=0)
-    delim = delimiter.encode()
-    last = b""
     with src.open("rb") as fin, dst.open("wb") as fout:
         while chunk := fin.read(CHUNK_BYTES):
             if text:
@@ -100,16 +92,9 @@ def copy_and_scan(src: Path, dst: Path, delimiter: str = ",", text: bool = True)
                         f"{result.size + nul} (a binary file, or text saved as UTF-16; "
                         "save it as UTF-8 CSV)"
                     )
-                if not result.head:
-                    result.head = chunk[:65536]
-                result.newlines += chunk.count(b"\n")
-                result.delimiters += chunk.count(delim)
-                result.has_quote = result.has_quote or b'"' in chunk
             digest.update(chunk)
             fout.write(chunk)
             result.size += len(chunk)
-            last = chunk
-    result.ends_with_newline = last.endswith(b"\n")
     result.sha256 = digest.hexdigest()
     return result
 
@@ -220,9 +205,17 @@ class ParsedTable:
     generated_columns: list[str] = field(default_factory=list)
 
 
-def read_csv_strict(path: Path, scan: ScanResult, delimiter: str = ",") -> ParsedTable:
+def read_csv_strict(path: Path, delimiter: str = ",") -> ParsedTable:
     """Parse a CSV file with polars, refusing ragged rows and undecodable bytes."""
-    header = parse_header(path, scan.head, delimiter)
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise InvalidInputError(
+            f"{path}: not a CSV text file: NUL byte at byte offset {nul} (a binary file, "
+            "or text saved as UTF-16; save it as UTF-8 CSV)"
+        )
+    header = parse_header(path, head, delimiter)
     names, generated = generated_names(header)
     try:
         frame = _polars_read(path, delimiter, INFER_SCHEMA_ROWS)
@@ -252,9 +245,7 @@ def read_csv_strict(path: Path, scan: ScanResult, delimiter: str = ",") -> Parse
     # column can hide one; counting delimiters proves there is none when no quotes
     # could have hidden a delimiter.
     if frame[last].null_count() > 0:
-        records = scan.newlines + (0 if scan.ends_with_newline else 1)
-        exact = not scan.has_quote and scan.delimiters == records * (len(header) - 1)
-        if not exact:
+        if not _delimiters_match(path, delimiter, len(header)):
             problem = _find_ragged_row(path, delimiter, len(header))
             if problem:
                 raise InvalidInputError(f"{path}: {problem}")
@@ -270,16 +261,78 @@ def read_csv_strict(path: Path, scan: ScanResult, delimiter: str = ",") -> Parse
     return ParsedTable(frame, warnings, [names[i] for i in generated])
 
 
+def _delimiters_match(path: Path, delimiter: str, n_columns: int) -> bool:
+    """True when every line holds exactly ``n_columns - 1`` delimiters, by counting.
+
+    False when a quote could hide a delimiter or line break, or a blank line or a short
+    row makes the totals differ; the caller then checks record by record.
+    """
+    newlines = delimiters = 0
+    last = b""
+    delim = delimiter.encode()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            if b'"' in chunk:
+                return False
+            newlines += chunk.count(b"\n")
+            delimiters += chunk.count(delim)
+            last = chunk
+    records = newlines + (0 if last.endswith(b"\n") else 1)
+    return delimiters == records * (n_columns - 1)
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _refine_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """Read missing-value spellings as missing, then numbers and ISO dates as such.
+
+    polars reads an empty field as missing; pandas and R also write NA, NaN, NULL, ...
+    Doing this after the parse, on string columns only, costs far less than asking the
+    parser to compare every field against every spelling.
+    """
+    updates: list[pl.Series] = []
+    floats = [c for c, t in frame.schema.items() if t.is_float()]
+    if floats:
+        has_nan = frame.select(pl.col(floats).is_nan().any()).row(0)
+        updates += [frame[c].fill_nan(None) for c, nan in zip(floats, has_nan, strict=True) if nan]
+    for name in [c for c, t in frame.schema.items() if t == pl.String]:
+        s = original = frame[name]
+        tokens = s.is_in(NULL_VALUES[1:])
+        if tokens.any():
+            s = s.set(tokens, None)  # type: ignore[arg-type]
+            for dtype in (pl.Int64, pl.Float64):
+                try:
+                    s = s.cast(dtype, strict=True)
+                    break
+                except pl.exceptions.InvalidOperationError:
+                    continue
+        if s.dtype == pl.String:
+            head = s.drop_nulls().head(100).to_list()
+            try:
+                if head and all(_ISO_DATE.match(v) for v in head):
+                    s = s.str.to_date("%Y-%m-%d", strict=True)
+                elif head and all(_ISO_DATETIME.match(v) for v in head):
+                    s = s.str.to_datetime(strict=True)
+            except pl.exceptions.PolarsError:
+                pass  # not dates after all: keep the strings
+        if s is not original:
+            updates.append(s)
+    return frame.with_columns(updates) if updates else frame
+
+
 def _polars_read(path: Path, delimiter: str, infer_rows: int | None) -> pl.DataFrame:
-    return pl.read_csv(
+    frame = pl.read_csv(
         path,
         separator=delimiter,
-        null_values=NULL_VALUES,
-        try_parse_dates=True,
         infer_schema_length=infer_rows,
         encoding="utf8",
         raise_if_empty=True,
     )
+    return _refine_strings(frame)
 
 
 def _translate(path: Path, delimiter: str, n_columns: int, exc: Exception) -> InvalidInputError:

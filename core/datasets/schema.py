@@ -48,7 +48,7 @@ class ColumnFacts:
     name: str
     dtype: pl.DataType
     nulls: int
-    n_unique: int  # distinct present values
+    n_unique: int  # distinct present values (estimated for float columns)
     sorted_or_range: bool
     mean_spaces: float
 
@@ -59,7 +59,15 @@ def column_facts(frame: pl.DataFrame) -> dict[str, ColumnFacts]:
     for name, dtype in frame.schema.items():
         col = pl.col(name)
         exprs.append(col.null_count().alias(f"{name}\x00nulls"))
-        exprs.append(col.drop_nulls().n_unique().alias(f"{name}\x00unique"))
+        # Exact distinct counts drive the identifier and categorical rules; float
+        # columns take neither, so a HyperLogLog estimate (exact for few values) will do.
+        distinct = (
+            col.drop_nulls().approx_n_unique() if dtype.is_float() else col.drop_nulls().n_unique()
+        )
+        exprs.append(distinct.alias(f"{name}\x00unique"))
+        if dtype.is_float():
+            # ...but a constant float column must read exactly 1 (or 0 when empty)
+            exprs.append((col.min() == col.max()).alias(f"{name}\x00const"))
         if dtype.is_integer():
             exprs.append(
                 (
@@ -78,11 +86,15 @@ def column_facts(frame: pl.DataFrame) -> dict[str, ColumnFacts]:
     row = frame.select(exprs).row(0, named=True)
     facts: dict[str, ColumnFacts] = {}
     for name, dtype in frame.schema.items():
+        n_unique = int(row[f"{name}\x00unique"])
+        if dtype.is_float():
+            const = row[f"{name}\x00const"]
+            n_unique = 0 if const is None else 1 if const else max(2, n_unique)
         facts[name] = ColumnFacts(
             name=name,
             dtype=dtype,
             nulls=int(row[f"{name}\x00nulls"]),
-            n_unique=int(row[f"{name}\x00unique"]),
+            n_unique=n_unique,
             sorted_or_range=bool(row.get(f"{name}\x00sorted") or False),
             mean_spaces=float(row.get(f"{name}\x00spaces") or 0.0),
         )
