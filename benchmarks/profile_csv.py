@@ -2,8 +2,8 @@
 
 Generates (once, cached in benchmarks/.data/) a 1,000,000-row x 20-column CSV: 12 float
 columns with ~5% missing, 4 integer, 4 categorical with ~10 levels (the last one,
-``c3``, is the classification target). Then, in this process, times polars' bare read, and the whole ingest
-(checksum + parse + schema + profile + split + Parquet + database row). Peak memory is
+``c3``, is the classification target). Then, in this process, times polars' bare read,
+and the whole ingest (checksum + parse + schema + profile + split + Parquet + database row). Peak memory is
 measured in a child process running only the ingest, against a child that only
 imports ModelLab. Targets: ingest within 4x of the bare read; peak memory under 3x
 the file size.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import subprocess
 import sys
 import tempfile
@@ -89,12 +88,13 @@ def main() -> None:
     # pages until it execs, and ru_maxrss counts them.
     base = child_peak_rss("import modellab.datasets.ingest, modellab.store.database")
     with tempfile.TemporaryDirectory() as tmp:
+        here = str(Path(__file__).parent)
         code = (
-            "import asyncio, sys; sys.path.insert(0, %r)\n"
+            f"import asyncio, sys; sys.path.insert(0, {here!r})\n"
             "from profile_csv import ingest\n"
             "from pathlib import Path\n"
-            "asyncio.run(ingest(Path(%r), Path(%r)))\n"
-        ) % (str(Path(__file__).parent), str(path), tmp)
+            f"asyncio.run(ingest(Path({str(path)!r}), Path({tmp!r})))\n"
+        )
         peak = child_peak_rss(code)
     extra = peak - base
     print(

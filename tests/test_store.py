@@ -50,7 +50,7 @@ async def test_a_run_without_seed_or_code_version_is_refused(tmp_path: Path) -> 
     async with open_database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}") as db:
         async with db.session() as s:
             s.add(ProjectRow(id="p1", slug="p", name="P", created_at=datetime.now(UTC)))
-        with pytest.raises(IntegrityError, match="NOT NULL constraint failed: runs.seed"):
+        with pytest.raises(IntegrityError, match=r"NOT NULL constraint failed: runs\.seed"):
             async with db.session() as s:
                 s.add(
                     RunRow(

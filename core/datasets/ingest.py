@@ -422,14 +422,14 @@ async def _stage_and_parse(
         asyncio.to_thread(parse_file, path),
         return_exceptions=True,
     )
-    for result in results:  # the staging error (e.g. binary content) explains more
-        if isinstance(result, BaseException):
-            raise result
+    staged, parsed = results
+    if isinstance(staged, BaseException):  # staging's error (binary content...) explains more
+        raise staged
+    if isinstance(parsed, BaseException):
+        raise parsed
     after = path.stat()
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise InvalidInputError(f"{path}: the file changed while it was being read; try again")
-    staged, parsed = results
-    assert isinstance(staged, Staged) and isinstance(parsed, ParsedTable)
     return staged, parsed
 
 
