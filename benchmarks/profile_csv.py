@@ -3,8 +3,8 @@
 Generates (once, cached in benchmarks/.data/) a 1,000,000-row x 20-column CSV: 12 float
 columns with ~5% missing, 4 integer, 4 categorical with ~10 levels (the last one,
 ``c3``, is the classification target). Then, in this process, times polars' bare read,
-and the whole ingest (checksum + parse + schema + profile + split + Parquet + database row). Peak memory is
-measured in a child process running only the ingest, against a child that only
+and the whole ingest (checksum + parse + schema + profile + split + Parquet + database
+row). Peak memory is measured in a child process running only the ingest, against a child that only
 imports ModelLab. Targets: ingest within 4x of the bare read; peak memory under 3x
 the file size.
 

@@ -422,15 +422,17 @@ async def _stage_and_parse(
         asyncio.to_thread(parse_file, path),
         return_exceptions=True,
     )
-    staged, parsed = results
-    if isinstance(staged, BaseException):  # staging's error (binary content...) explains more
-        raise staged
+    staged_or_error, parsed = results
+    if isinstance(
+        staged_or_error, BaseException
+    ):  # staging's error (binary content...) explains more
+        raise staged_or_error
     if isinstance(parsed, BaseException):
         raise parsed
     after = path.stat()
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise InvalidInputError(f"{path}: the file changed while it was being read; try again")
-    return staged, parsed
+    return staged_or_error, parsed
 
 
 async def add_dataset(

@@ -303,7 +303,7 @@ def _refine_strings(frame: pl.DataFrame) -> pl.DataFrame:
         s = original = frame[name]
         tokens = s.is_in(NULL_VALUES[1:])
         if tokens.any():
-            s = s.set(tokens, None)  # type: ignore[arg-type]
+            s = s.set(tokens, None)
             for dtype in (pl.Int64, pl.Float64):
                 try:
                     s = s.cast(dtype, strict=True)
