@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import msgspec
@@ -19,14 +19,15 @@ from rich.console import Console
 
 from modellab import __version__
 from modellab import console as render
-from modellab.datasets import ingest
-from modellab.datasets.splits import SplitRequest
-from modellab.domain import DatasetVersion, SplitStrategy
+from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
 from modellab.errors import ModelLabError
 from modellab.plugins import load_registry
-from modellab.projects import create_project, list_projects
+from modellab.runs.artifacts import run_dir
 from modellab.settings import Settings
 from modellab.store.database import Database, open_database
+
+if TYPE_CHECKING:
+    from modellab.runs.service import RunRequest
 
 T = TypeVar("T")
 
@@ -105,6 +106,8 @@ def project() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the project as JSON.")
 def project_create(name: str, slug: str | None, as_json: bool) -> None:
     """Create a project called NAME."""
+    from modellab.projects import create_project
+
     proj = _run(lambda db, _s: create_project(db, name, slug))
     if as_json:
         _print_json(proj)
@@ -116,6 +119,8 @@ def project_create(name: str, slug: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the projects as JSON.")
 def project_list(as_json: bool) -> None:
     """List projects."""
+    from modellab.projects import list_projects
+
     projects = _run(lambda db, _s: list_projects(db))
     if as_json:
         _print_json(projects)
@@ -195,6 +200,9 @@ def dataset_add(
     path: Path,
 ) -> None:
     """Add PATH (a CSV or Parquet file, or a folder of them) as a dataset version."""
+    from modellab.datasets import ingest
+    from modellab.datasets.splits import SplitRequest
+
     req = ingest.AddRequest(
         project=project,
         name=name,
@@ -229,6 +237,8 @@ def dataset_add(
 @click.option("--json", "as_json", is_flag=True, help="Print the full version as JSON.")
 def dataset_show(ref: str, as_json: bool) -> None:
     """Show schema, profile, split and warnings of REF (PROJECT/NAME[@VERSION])."""
+    from modellab.datasets import ingest
+
     v = _run(lambda db, _s: ingest.get_dataset(db, ref))
     if as_json:
         _print_json(v)
@@ -241,6 +251,8 @@ def dataset_show(ref: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
 def dataset_list(project: str, as_json: bool) -> None:
     """List the dataset versions of PROJECT."""
+    from modellab.datasets import ingest
+
     versions = _run(lambda db, _s: ingest.list_datasets(db, project))
     if as_json:
         _print_json([_summary(v, False) | {"created_at": v.created_at} for v in versions])
@@ -253,8 +265,191 @@ def dataset_list(project: str, as_json: bool) -> None:
 @click.argument("text")
 def dataset_note(ref: str, text: str) -> None:
     """Append a timestamped note to REF; notes are never edited or removed."""
+    from modellab.datasets import ingest
+
     v = _run(lambda db, _s: ingest.add_note(db, ref, text))
     click.echo(f"noted on {v.ref} ({len(v.notes)} note(s))")
+
+
+# --- runs ---------------------------------------------------------------------------
+
+
+def _run_summary(run: Run, settings: Settings) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "status": run.status.value,
+        "status_reason": run.status_reason,
+        "project": run.project,
+        "template": run.template,
+        "model": run.model,
+        "role": run.role,
+        "seed": run.seed,
+        "dataset": run.environment.get("dataset"),
+        "metrics": run.metrics,
+        "artifact_dir": str(run_dir(settings.artifact_root, run.project, run.id)),
+    }
+
+
+async def _run_flow(
+    db: Database, settings: Settings, req: RunRequest, with_baseline: bool
+) -> list[Run]:
+    from modellab.datasets import ingest
+    from modellab.runs import service as run_service
+    from modellab.runs.execute import execute_run
+    from modellab.runs.service import RunRequest
+
+    registry = load_registry()
+    template = registry.template(req.template)
+    variant = template.variant(req.model)
+    done: list[Run] = []
+    if with_baseline and variant is not None and variant.role == "candidate":
+        version = await ingest.get_dataset(
+            db, req.dataset if "/" in req.dataset else f"{req.project}/{req.dataset}"
+        )
+        existing = await run_service.find_baseline(db, version, template.name)
+        if existing is None:
+            base = run_service.reference_baseline(template)
+            click.echo(f"no baseline yet on {version.ref}: running {base.name} first", err=True)
+            breq = RunRequest(
+                req.project, version.ref, template.name, base.name, req.seed, (), req.n_bootstrap
+            )
+            brun = await run_service.create_run(db, settings, registry, breq)
+            done.append(await execute_run(db, settings, registry, brun.id))
+    run = await run_service.create_run(db, settings, registry, req)
+    click.echo(f"run {run.id} queued: {run.template}/{run.model} ({run.role})", err=True)
+    done.append(await execute_run(db, settings, registry, run.id))
+    return done
+
+
+def _print_run(run: Run, settings: Settings) -> None:
+    folder = run_dir(settings.artifact_root, run.project, run.id)
+    click.echo(f"run {run.id}: {run.status.value}  {run.template}/{run.model} ({run.role})")
+    if run.status_reason:
+        click.echo(f"  reason: {run.status_reason}")
+    headline = run.metrics.get("headline", {})
+    for name, est in headline.items():
+        if est.get("value") is None:
+            continue
+        ci = ""
+        if est.get("ci_low") is not None:
+            ci = f"  (95% CI {est['ci_low']:.4f} .. {est['ci_high']:.4f})"
+        click.echo(f"  {name:<18} {est['value']:.4f}{ci}")
+    baseline = run.metrics.get("baseline")
+    if baseline:
+        click.echo(f"  vs baseline {baseline['name']}:")
+        for name, est in baseline.get("deltas", {}).items():
+            if est.get("value") is None:
+                continue
+            ci = (
+                f" (95% CI {est['ci_low']:+.4f} .. {est['ci_high']:+.4f})"
+                if est.get("ci_low") is not None
+                else ""
+            )
+            click.echo(f"    {name:<16} {est['value']:+.4f}{ci}")
+    if run.role == "candidate" and run.status is RunStatus.SUCCEEDED:
+        if not baseline:
+            click.echo(
+                "  no baseline on this dataset version and split: improvement is not meaningful.\n"
+                f"  run one first: modellab run --project {run.project} --dataset "
+                f"{run.environment.get('dataset')} --template {run.template} --model <baseline> "
+                "(or add --with-baseline)"
+            )
+        else:
+            verdict = (
+                "meaningful"
+                if run.metrics.get("improvement_is_meaningful")
+                else "NOT meaningful (CIs include no change)"
+            )
+            click.echo(f"  improvement over baseline: {verdict}")
+    click.echo(f"  artifacts: {folder}")
+
+
+@cli.command("run")
+@click.option("--project", "-p", required=True, help="Project slug.")
+@click.option(
+    "--dataset", "-d", required=True, help="Dataset NAME or NAME@VERSION (newest by default)."
+)
+@click.option("--template", "-t", required=True, help="Task template, e.g. tabular-classification.")
+@click.option("--model", "-m", required=True, help="Model variant of the template.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config value (repeatable).",
+)
+@click.option(
+    "--n-bootstrap", type=int, default=1000, show_default=True, help="Bootstrap replicates for CIs."
+)
+@click.option(
+    "--with-baseline",
+    is_flag=True,
+    help="Run the template's reference baseline first when none exists.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run(s) as JSON.")
+def run_cmd(
+    project: str,
+    dataset: str,
+    template: str,
+    model: str,
+    seed: int,
+    overrides: tuple[str, ...],
+    n_bootstrap: int,
+    with_baseline: bool,
+    as_json: bool,
+) -> None:
+    """Train and evaluate MODEL of TEMPLATE on a dataset version."""
+    from modellab.runs.service import RunRequest
+
+    req = RunRequest(project, dataset, template, model, seed, overrides, n_bootstrap)
+    settings = Settings.from_env()
+    runs = _run(lambda db, s: _run_flow(db, s, req, with_baseline))
+    if as_json:
+        out = [_run_summary(r, settings) for r in runs]
+        _print_json(out[-1] if len(out) == 1 else out)
+    else:
+        for r in runs:
+            _print_run(r, settings)
+    if any(r.status is not RunStatus.SUCCEEDED for r in runs):
+        sys.exit(1)
+
+
+@cli.command("runs")
+@click.option("--project", "-p", required=True, help="Project slug.")
+@click.option("--status", type=click.Choice([s.value for s in RunStatus]))
+@click.option("--template")
+@click.option("--model")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def runs_cmd(
+    project: str,
+    status: str | None,
+    template: str | None,
+    model: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List the runs of a project, newest first."""
+    from modellab.runs import service as run_service
+
+    settings = Settings.from_env()
+    runs = _run(lambda db, _s: run_service.list_runs(db, project, status, template, model, limit))
+    if as_json:
+        _print_json([_run_summary(r, settings) for r in runs])
+    else:
+        render.print_runs(_stdout(), runs)
+
+
+@cli.command("note")
+@click.argument("run_id")
+@click.argument("text")
+def note_cmd(run_id: str, text: str) -> None:
+    """Append a timestamped note to a run ("what changed my mind"); never edited."""
+    from modellab.runs import service as run_service
+
+    run = _run(lambda db, _s: run_service.add_note(db, run_id, text))
+    click.echo(f"noted on run {run.id} ({len(run.notes)} note(s))")
 
 
 # --- plugins ------------------------------------------------------------------------

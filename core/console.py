@@ -8,10 +8,15 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from modellab.domain import ColumnProfile, DatasetVersion, NumericSummary, Project
+from modellab.domain import ColumnProfile, DatasetVersion, NumericSummary, Project, Run
 from modellab.plugins import Registry
 
 SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def _add(table: Table, *cells: str) -> None:
+    """Add a row whose cells are shown as typed: ``[x]`` in a value is not markup."""
+    table.add_row(*(Text(c) for c in cells))
 
 
 def sparkline(counts: list[int]) -> str:
@@ -81,7 +86,8 @@ def dataset_renderable(v: DatasetVersion) -> Group:
         if cp.top_categories:
             cells[-1] = ", ".join(f"{t.value} ({t.count})" for t in cp.top_categories[:3])
         role = c.role if not c.excluded_reason else f"excluded: {c.excluded_reason.split(':')[0]}"
-        schema.add_row(
+        _add(
+            schema,
             c.name,
             c.dtype,
             c.logical_type.value,
@@ -91,18 +97,19 @@ def dataset_renderable(v: DatasetVersion) -> Group:
             *cells,
         )
 
-    target = Table(title=f"Target {v.target!r}", title_justify="left")
+    target = Table(title=Text(f"Target {v.target!r}"), title_justify="left")
     if p.target.classes is not None:
         for col in ("class", "rows", "share", ""):
             target.add_column(col)
         for cls in p.target.classes[:20]:
-            target.add_row(cls.value, f"{cls.count:,}", f"{cls.fraction:.1%}", bar(cls.fraction))
+            _add(target, cls.value, f"{cls.count:,}", f"{cls.fraction:.1%}", bar(cls.fraction))
     elif p.target.distribution is not None:
         d = p.target.distribution
         for col in ("min", "p25", "median", "p75", "max", "mean", "std", "histogram"):
             target.add_column(col)
         q = d.quantiles
-        target.add_row(
+        _add(
+            target,
             _num(d.min),
             _num(q["p25"]),
             _num(q["p50"]),
@@ -127,7 +134,7 @@ def dataset_renderable(v: DatasetVersion) -> Group:
             detail.append(f"{side.time_min} .. {side.time_max}")
         if side.groups is not None:
             detail.append(f"{side.groups} groups")
-        split.add_row(name, f"{side.rows:,}", "; ".join(detail))
+        _add(split, name, f"{side.rows:,}", "; ".join(detail))
     split_note = Text(
         f"test size {s.test_size}, seed {s.seed}, split checksum {s.checksum[:16]}…"
         if s.test_size is not None
@@ -173,7 +180,8 @@ def print_dataset_list(console: Console, versions: list[DatasetVersion]) -> None
     for col in ("dataset", "task", "target", "rows", "columns", "split", "checksum", "created"):
         table.add_column(col)
     for v in versions:
-        table.add_row(
+        _add(
+            table,
             v.ref,
             v.task,
             v.target,
@@ -195,7 +203,40 @@ def print_projects(console: Console, projects: list[Project]) -> None:
     for col in ("slug", "name", "id", "created"):
         table.add_column(col)
     for p in projects:
-        table.add_row(p.slug, p.name, p.id, p.created_at.isoformat(timespec="seconds"))
+        _add(table, p.slug, p.name, p.id, p.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+def print_runs(console: Console, runs: list[Run]) -> None:
+    """Print one line per run with its headline metric."""
+    if not runs:
+        console.print(
+            "No runs yet. Start one with: "
+            "modellab run --project P --dataset N --template T --model M"
+        )
+        return
+    table = Table()
+    for col in ("run", "status", "template", "model", "role", "dataset", "headline", "created"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
+        primary = r.metrics.get("primary_metric")
+        est = r.metrics.get("headline", {}).get(primary or "", {})
+        headline = ""
+        if est.get("value") is not None:
+            headline = f"{primary} {est['value']:.4f}"
+            if est.get("ci_low") is not None:
+                headline += f" [{est['ci_low']:.3f}, {est['ci_high']:.3f}]"
+        _add(
+            table,
+            r.id[:13],
+            r.status.value,
+            r.template,
+            r.model,
+            r.role,
+            str(r.environment.get("dataset", "")),
+            headline,
+            r.created_at.isoformat(timespec="seconds"),
+        )
     console.print(table)
 
 
@@ -213,7 +254,8 @@ def print_plugins(console: Console, registry: Registry) -> None:
         for t in reg["templates"]:
             variants = registry.templates[t].variants
             templates.append(f"{t} ({', '.join(f'{v.name}[{v.role}]' for v in variants)})")
-        table.add_row(
+        _add(
+            table,
             info.name,
             info.distribution,
             info.version,

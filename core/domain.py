@@ -253,6 +253,8 @@ class Run(msgspec.Struct, frozen=True):
     kind: str
     template: str
     model: str
+    role: str
+    run_key: str
     seed: int
     config: dict[str, Any]
     code_version: CodeVersion

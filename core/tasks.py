@@ -7,8 +7,10 @@ ties a plugin's templates, evaluators and slicers together. The hooks in
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import msgspec
@@ -25,11 +27,42 @@ class FittedModel(Protocol):
     ``signature`` describes the inference interface (input columns, dtypes, output).
     """
 
-    preprocessors: Sequence[Any]
-    signature: Mapping[str, Any]
+    @property
+    def preprocessors(self) -> Sequence[Any]:
+        """Fitted preprocessing objects, for EvalHarness' fit-on-train-only check."""
+
+    @property
+    def signature(self) -> Mapping[str, Any]:
+        """Input columns with dtypes, and the output."""
+
+    def save(self, folder: Path) -> str:
+        """Write the model into ``folder`` in a format that loads without running code."""
 
     def predict(self, frame: Any) -> Any:
         """Return predictions for every row of ``frame``."""
+
+
+def deferred(target: str) -> Callable[..., Any]:
+    """A callable that imports ``"package.module:function"`` on its first call.
+
+    Plugins register fit and evaluate functions through this so that discovering
+    plugins (``modellab plugins``, every CLI start) does not import scikit-learn,
+    XGBoost or EvalHarness.
+    """
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"deferred() takes 'package.module:function', got {target!r}")
+    resolved: list[Callable[..., Any]] = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not resolved:
+            resolved.append(getattr(importlib.import_module(module_name), attr))
+        return resolved[0](*args, **kwargs)
+
+    call.__name__ = attr
+    call.__qualname__ = attr
+    call.__doc__ = f"Deferred call of {target}."
+    return call
 
 
 FitFunction = Callable[[Any, Any, int], FittedModel]
@@ -62,12 +95,58 @@ class Template:
 
 
 @dataclass(frozen=True)
+class BaselinePredictions:
+    """A finished baseline run's predictions on the same test rows."""
+
+    name: str
+    run_key: str
+    y_pred: Any
+    scores: Any | None
+    dataset_version: str
+    split_checksum: str
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """Everything an evaluator needs to write the EvalHarness folder of one run.
+
+    Frames hold raw feature columns, indexed by the dataset's row positions, so that
+    the leakage checks can compare train and test rows.
+    """
+
+    out_dir: Path
+    model: FittedModel
+    test_frame: Any
+    y_true: Any
+    train_frame: Any
+    train_target: Any
+    split: str
+    time_column: str | None
+    baseline: BaselinePredictions | None
+    run_key: str
+    dataset_ref: str
+    dataset_checksum: str
+    split_checksum: str
+    commit: str
+    seed: int
+    reproduce_command: str
+    n_bootstrap: int = 1000
+    #: ``refit(train_features, train_target) -> FittedModel`` for the shift stress test
+    refit: Callable[[Any, Any], FittedModel] | None = None
+
+
+@dataclass(frozen=True)
 class Evaluator:
-    """Turns predictions of one task type into an EvalHarness report."""
+    """Turns predictions of one task type into an EvalHarness report folder.
+
+    ``evaluate(request: EvalRequest) -> None`` writes ``request.out_dir`` following the
+    EvalHarness contract, and raises ``evalharness.LeakageError`` when a leakage rule
+    is broken; ModelLab reads the numbers back from the contract files.
+    """
 
     name: str
     task_type: str
-    evaluate: Callable[..., Any]
+    evaluate: Callable[[EvalRequest], None]
     description: str = ""
 
 

@@ -50,7 +50,7 @@ def test_hook_register_templates() -> None:
 
 
 def test_hook_register_evaluators() -> None:
-    ev = Evaluator("my-eval", "my-task", lambda **kw: {"ok": True})
+    ev = Evaluator("my-eval", "my-task", lambda request: None)
     reg = registry_with(register_evaluators=lambda: [ev])
     assert reg.evaluator_for("my-task") is ev
 

@@ -99,6 +99,14 @@ async def get_version_row(
     return row
 
 
+async def get_version_row_by_id(session: AsyncSession, version_id: str) -> DatasetVersionRow:
+    """The dataset version with primary key ``version_id``."""
+    row = await session.get(DatasetVersionRow, version_id)
+    if row is None:
+        raise NotFoundError(f"no dataset version with id {version_id!r}")
+    return row
+
+
 async def insert_version(session: AsyncSession, version: DatasetVersion, project_id: str) -> None:
     """Insert a new version; a version number taken meanwhile is a :class:`ConflictError`."""
     row = DatasetVersionRow(

@@ -106,6 +106,7 @@ class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_project_created", "project_id", "created_at", "id"),
+        Index("ix_runs_baseline_lookup", "dataset_version_id", "split_checksum", "role", "status"),
         CheckConstraint(
             "status in ('queued','running','succeeded','failed','cancelled','timed_out')",
             name="ck_runs_status",
@@ -122,6 +123,10 @@ class RunRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     template: Mapped[str] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), server_default="candidate")
+    # Identity of the computation (data, split, template, model, config, seed, code):
+    # two runs with the same key must produce the same eval folder.
+    run_key: Mapped[str] = mapped_column(String(64), server_default="")
     seed: Mapped[int] = mapped_column(Integer)
     config: Mapped[Any] = mapped_column(JSONDoc)
     code_version: Mapped[Any] = mapped_column(JSONDoc)

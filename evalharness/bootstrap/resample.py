@@ -35,17 +35,41 @@ def replicate_generator(seed: int, replicate: int) -> np.random.Generator:
 
 
 @lru_cache(maxsize=1)
-def _poisson_tables() -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
-    # CDF of Poisson(1) up to a tail far below float64 resolution.
+def _poisson_tables() -> tuple[NDArray[np.uint16], NDArray[np.uint16], NDArray[np.float64]]:
+    """(thresholds, ambiguous cells, CDF) of Poisson(1) on a 16-bit grid.
+
+    With ``u = (j + v) / 2**16`` for a 16-bit cell ``j`` and a uniform ``v``, the count is
+    ``#{k: F(k) <= u}``. For a cell that no CDF value cuts, that equals
+    ``#{k: j >= ceil(F(k) * 2**16)}``; the few cells a CDF value cuts are resolved with ``v``.
+    """
     cdf = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(25)])
-    cells = 1 << _LUT_BITS
-    lo = np.arange(cells, dtype=np.float64) / cells
-    hi = (np.arange(cells, dtype=np.float64) + 1) / cells
-    k_lo = np.searchsorted(cdf, lo, side="right")
-    k_hi = np.searchsorted(cdf, np.nextafter(hi, 0.0), side="right")
-    # A cell that straddles a CDF step is marked 255 and resolved with a second draw.
-    lut = np.where(k_lo == k_hi, k_lo, 255).astype(np.uint8)
-    return lut, cdf
+    scaled = cdf * (1 << _LUT_BITS)
+    ceil = np.ceil(scaled)
+    thresholds = ceil[ceil < (1 << _LUT_BITS)].astype(np.uint16)
+    cut = (scaled != np.floor(scaled)) & (np.floor(scaled) < (1 << _LUT_BITS))
+    ambiguous = np.unique(np.floor(scaled[cut])).astype(np.uint16)
+    return thresholds, ambiguous, cdf
+
+
+def _poisson_into(out: NDArray[np.float64], rng: np.random.Generator) -> None:
+    thresholds, ambiguous, cdf = _poisson_tables()
+    n = out.size
+    words = rng.bit_generator.random_raw((n + 3) // 4)
+    bits = np.asarray(words, dtype=np.uint64).view(np.uint16)[:n]
+    counts = np.zeros(n, dtype=np.uint8)
+    flag = np.empty(n, dtype=np.bool_)
+    for t in thresholds:
+        np.greater_equal(bits, t, out=flag)
+        counts += flag.view(np.uint8)
+    out[...] = counts
+    # A handful of equality tests beats np.isin, which sorts.
+    hit = np.zeros(n, dtype=np.bool_)
+    for a in ambiguous:
+        hit |= np.equal(bits, a, out=flag)
+    rows = np.flatnonzero(hit)
+    if rows.size:
+        u = (bits[rows].astype(np.float64) + rng.random(rows.size)) / (1 << _LUT_BITS)
+        out[rows] = np.searchsorted(cdf, u, side="right")
 
 
 def replicate_counts(n: int, seed: int, replicate: int, method: Resampling) -> NDArray[np.int64]:
@@ -53,20 +77,15 @@ def replicate_counts(n: int, seed: int, replicate: int, method: Resampling) -> N
 
     ``multinomial``: ``n`` draws with replacement (the classic bootstrap).
     ``poisson``: independent Poisson(1) counts per row (Hanley & MacGibbon 2006), drawn
-    exactly by inverse CDF: 16 random bits pick a table cell, a float refines the rare cells
-    that straddle a CDF step.
+    exactly by inverse CDF: 16 random bits pick a cell of the unit interval, and a uniform
+    float refines the rare cells that a CDF step cuts.
     """
     rng = replicate_generator(seed, replicate)
     if method == "multinomial":
         return np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.int64)
-    lut, cdf = _poisson_tables()
-    bits = rng.integers(0, 1 << _LUT_BITS, size=n, dtype=np.uint16)
-    counts = lut[bits].astype(np.int64)
-    ambiguous = np.flatnonzero(counts == 255)
-    if ambiguous.size:
-        u = (bits[ambiguous].astype(np.float64) + rng.random(ambiguous.size)) / (1 << _LUT_BITS)
-        counts[ambiguous] = np.searchsorted(cdf, u, side="right")
-    return counts
+    out = np.empty(n, dtype=np.float64)
+    _poisson_into(out, rng)
+    return out.astype(np.int64)
 
 
 def weight_chunks(
@@ -78,5 +97,8 @@ def weight_chunks(
         stop = min(start + b, n_bootstrap)
         out = np.empty((stop - start, n), dtype=np.float64)
         for row, r in enumerate(range(start, stop)):
-            out[row] = replicate_counts(n, seed, r, method)
+            if method == "poisson":
+                _poisson_into(out[row], replicate_generator(seed, r))
+            else:
+                out[row] = replicate_counts(n, seed, r, method)
         yield out

@@ -39,50 +39,69 @@ HIGHER_IS_BETTER = {
 BALANCE_RATIO = 1.5
 
 
+Index = NDArray[np.intp] | slice
+
+
 @dataclass(frozen=True)
 class _RankData:
-    """One binary ranking problem, rows sorted by score ascending."""
+    """One binary ranking problem, as negatives and positives each sorted by score.
 
-    order: NDArray[np.intp] | None  # None when the rows are already sorted
-    pos: Array
-    neg: Array
-    group_starts: NDArray[np.intp] | None  # None when no scores tie
+    ``lo[i]``/``hi[i]``: how many negatives score below / at most the i-th positive, so a
+    positive's rank credit is the weight of the first ``lo[i]`` negatives plus half of the
+    tied ones. When the rows are laid out as (negatives by score, positives by score) the
+    index sets are plain slices and no gather is needed at all.
+    """
+
+    neg: Index
+    pos: Index
+    lo: NDArray[np.intp]
+    hi: NDArray[np.intp] | None  # None when no positive ties a negative
+    pos_groups: NDArray[np.intp] | None  # starts of runs of tied positives; None if none
 
 
 def _rank_data(score: NDArray[np.float64], positive: NDArray[np.bool_]) -> _RankData:
-    order = np.argsort(score, kind="stable")
-    identity = bool(np.all(order == np.arange(order.size)))
-    s = score if identity else score[order]
-    p = positive if identity else positive[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, np.intp)
+    neg_rows = np.flatnonzero(~positive)
+    pos_rows = np.flatnonzero(positive)
+    neg_sorted = neg_rows[np.argsort(score[neg_rows], kind="stable")]
+    pos_sorted = pos_rows[np.argsort(score[pos_rows], kind="stable")]
+    n_neg = neg_sorted.size
+    neg: Index = neg_sorted
+    pos: Index = pos_sorted
+    if np.array_equal(neg_sorted, np.arange(n_neg)) and np.array_equal(
+        pos_sorted, np.arange(n_neg, score.size)
+    ):
+        neg, pos = slice(0, n_neg), slice(n_neg, score.size)
+    neg_scores, pos_scores = score[neg_sorted], score[pos_sorted]
+    lo = np.searchsorted(neg_scores, pos_scores, side="left").astype(np.intp)
+    hi = np.searchsorted(neg_scores, pos_scores, side="right").astype(np.intp)
+    starts = np.flatnonzero(np.r_[True, pos_scores[1:] != pos_scores[:-1]]).astype(np.intp)
     return _RankData(
-        order=None if identity else order,
-        pos=p.astype(np.float64),
-        neg=(~p).astype(np.float64),
-        group_starts=None if starts.size == s.size else starts.astype(np.intp),
+        neg=neg,
+        pos=pos,
+        lo=lo,
+        hi=None if np.array_equal(lo, hi) else hi,
+        pos_groups=None if starts.size == pos_scores.size else starts,
     )
 
 
-def _group(x: Array, rank: _RankData) -> Array:
-    return x if rank.group_starts is None else np.add.reduceat(x, rank.group_starts, axis=1)
+def _cum_neg(w: Array, rank: _RankData) -> Array:
+    """Cumulative negative weight, with a leading zero column: ``c[:, k]`` = first k."""
+    wn = w[:, rank.neg]
+    c = np.zeros((w.shape[0], wn.shape[1] + 1))
+    np.cumsum(wn, axis=1, out=c[:, 1:])
+    return c
 
 
 def _roc_auc(w: Array, rank: _RankData) -> Array:
-    ws = w if rank.order is None else w[:, rank.order]
-    if rank.group_starts is None:
-        # No ties: every negative before a positive ranks below it.
-        neg_w = ws * rank.neg
-        cum = np.cumsum(neg_w, axis=1)
-        num = np.einsum("bi,bi->b", ws * rank.pos, cum)
-        n_pos = ws @ rank.pos
-        n_neg = cum[:, -1] if cum.shape[1] else np.zeros(ws.shape[0])
-    else:
-        p = _group(ws * rank.pos, rank)
-        q = _group(ws * rank.neg, rank)
-        cum = np.cumsum(q, axis=1)
-        num = np.einsum("bi,bi->b", p, cum - 0.5 * q)
-        n_pos = p.sum(axis=1)
-        n_neg = q.sum(axis=1)
+    wp = w[:, rank.pos]
+    c = _cum_neg(w, rank)
+    below = c[:, rank.lo]
+    if rank.hi is not None:
+        below += c[:, rank.hi]
+        below *= 0.5
+    num = np.einsum("bi,bi->b", wp, below)
+    n_pos = wp.sum(axis=1)
+    n_neg = c[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
         out: Array = num / (n_pos * n_neg)
     out[(n_pos == 0) | (n_neg == 0)] = np.nan
@@ -90,16 +109,21 @@ def _roc_auc(w: Array, rank: _RankData) -> Array:
 
 
 def _average_precision(w: Array, rank: _RankData) -> Array:
-    ws = w if rank.order is None else w[:, rank.order]
-    p = _group(ws * rank.pos, rank)
-    q = _group(ws * rank.neg, rank)
-    # Thresholds run from the highest score down: suffix sums are the counts at or above.
-    tp = np.cumsum(p[:, ::-1], axis=1)[:, ::-1]
-    fp = np.cumsum(q[:, ::-1], axis=1)[:, ::-1]
-    n_pos = tp[:, 0] if tp.shape[1] else np.zeros(w.shape[0])
+    wp = w[:, rank.pos]
+    c = _cum_neg(w, rank)
+    n_pos = wp.sum(axis=1)
+    n_neg = c[:, -1]
+    lo = rank.lo
+    if rank.pos_groups is not None:
+        wp = np.add.reduceat(wp, rank.pos_groups, axis=1)
+        lo = lo[rank.pos_groups]
+    # Each distinct positive score is a threshold: everything scoring at least that counts.
+    before = np.cumsum(wp, axis=1) - wp
+    tp = n_pos[:, None] - before
+    fp = n_neg[:, None] - c[:, lo]
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(p > 0, tp / np.maximum(tp + fp, 1e-300), 0.0)
-        out: Array = (p * precision).sum(axis=1) / n_pos
+        precision = np.where(wp > 0, tp / np.maximum(tp + fp, 1e-300), 0.0)
+        out: Array = (wp * precision).sum(axis=1) / n_pos
     out[n_pos == 0] = np.nan
     return out
 

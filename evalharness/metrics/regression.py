@@ -70,7 +70,7 @@ class RegressionArrays:
             total = cum[b, -1] if cum.shape[1] else 0.0
             if total <= 0:
                 continue
-            m = int(round(total))
+            m = round(total)
             lo = int(np.searchsorted(cum[b], (m - 1) // 2, side="right"))
             hi = int(np.searchsorted(cum[b], m // 2, side="right"))
             out[b] = 0.5 * (e[lo] + e[hi])

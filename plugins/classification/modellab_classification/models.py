@@ -1,46 +1,78 @@
-"""Model variants of the tabular classification template."""
+"""Model variants of the tabular classification template and their configs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import logging
 
 import msgspec
-import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from modellab.modeling.boosting import fit_booster
+from modellab.modeling.features import column_kinds, linear_preprocessor, prepare_features
+from modellab.modeling.fitted import FittedBooster, FittedPipeline, signature_of, split_xy
+from modellab_classification.configs import (
+    LogisticRegressionConfig,
+    MostFrequentConfig,
+    XGBoostClassifierConfig,
+)
+
+log = logging.getLogger("modellab.train")
 
 
-class MostFrequentConfig(msgspec.Struct, forbid_unknown_fields=True):
-    """The majority-class baseline has nothing to tune."""
+def _classes(y: pd.Series) -> list[str]:
+    return sorted(set(y.astype(str)))
 
 
-@dataclass
-class FittedClassifier:
-    """A fitted classifier with the preprocessing objects it learned on train rows."""
-
-    estimator: Any
-    feature_columns: list[str]
-    preprocessors: Sequence[Any] = field(default_factory=list)
-    signature: Mapping[str, Any] = field(default_factory=dict)
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predict a class for every row of ``frame``."""
-        return np.asarray(self.estimator.predict(frame[self.feature_columns]))
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Class probabilities in the order of ``estimator.classes_``."""
-        return np.asarray(self.estimator.predict_proba(frame[self.feature_columns]))
+def fit_most_frequent(train: pd.DataFrame, spec: MostFrequentConfig, seed: int) -> FittedPipeline:
+    """The majority class of the training rows, whatever the features."""
+    x, y = split_xy(train)
+    pipe = Pipeline([("model", DummyClassifier(strategy="most_frequent"))])
+    pipe.fit(prepare_features(x), y.astype(str))
+    log.info("most_frequent: predicts %r", pipe.named_steps["model"].classes_[0])
+    return FittedPipeline(
+        pipe,
+        list(x.columns),
+        signature_of(train, {"kind": "class", "classes": _classes(y), "scores": "predict_proba"}),
+        _classes(y),
+    )
 
 
-def fit_most_frequent(train: pd.DataFrame, spec: Any, seed: int) -> FittedClassifier:
-    """Fit the majority-class baseline on ``train`` (features and a ``__target__`` column)."""
-    features = [c for c in train.columns if c != "__target__"]
-    est = DummyClassifier(strategy="most_frequent", random_state=seed)
-    est.fit(train[features], train["__target__"])
-    signature = {
-        "inputs": [{"name": c, "dtype": str(train[c].dtype)} for c in features],
-        "output": {"kind": "class", "classes": [str(c) for c in est.classes_]},
-    }
-    return FittedClassifier(est, features, [], signature)
+def fit_logistic_regression(
+    train: pd.DataFrame, spec: LogisticRegressionConfig, seed: int
+) -> FittedPipeline:
+    """Imputation, scaling and one-hot encoding fit on train rows only, then logistic regression."""
+    x, y = split_xy(train)
+    prepared = prepare_features(x)
+    pipe = Pipeline(
+        [
+            ("preprocess", linear_preprocessor(column_kinds(prepared))),
+            (
+                "model",
+                LogisticRegression(
+                    C=spec.C,
+                    max_iter=spec.max_iter,
+                    class_weight=spec.class_weight,
+                    random_state=seed,
+                ),
+            ),
+        ]
+    )
+    pipe.fit(prepared, y.astype(str))
+    log.info("logistic_regression: %d iterations", int(max(pipe.named_steps["model"].n_iter_)))
+    return FittedPipeline(
+        pipe,
+        list(x.columns),
+        signature_of(train, {"kind": "class", "classes": _classes(y), "scores": "predict_proba"}),
+        _classes(y),
+    )
+
+
+def fit_xgboost(train: pd.DataFrame, spec: XGBoostClassifierConfig, seed: int) -> FittedBooster:
+    """XGBoost with native categoricals; early stopping on rows carved from train."""
+    params = msgspec.structs.asdict(spec)
+    validation = params.pop("validation_fraction")
+    rounds = params.pop("early_stopping_rounds")
+    return fit_booster(train, "classification", params, seed, validation, rounds)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from modellab import hookimpl
-from modellab.tasks import ModelVariant, Slicer, Template
-from modellab_classification.models import MostFrequentConfig, fit_most_frequent
+from modellab.tasks import Evaluator, ModelVariant, Slicer, Template, deferred
+from modellab_classification.configs import (
+    LogisticRegressionConfig,
+    MostFrequentConfig,
+    XGBoostClassifierConfig,
+)
 from modellab_classification.slicers import by_class, by_confidence_decile
 
 TASK = "classification"
@@ -22,11 +26,38 @@ def register_templates() -> list[Template]:
                 ModelVariant(
                     "most_frequent",
                     "baseline",
-                    fit_most_frequent,
+                    deferred("modellab_classification.models:fit_most_frequent"),
                     MostFrequentConfig,
                     "Predicts the most frequent training class.",
                 ),
+                ModelVariant(
+                    "logistic_regression",
+                    "baseline",
+                    deferred("modellab_classification.models:fit_logistic_regression"),
+                    LogisticRegressionConfig,
+                    "Logistic regression on imputed, scaled, one-hot encoded features.",
+                ),
+                ModelVariant(
+                    "xgboost",
+                    "candidate",
+                    deferred("modellab_classification.models:fit_xgboost"),
+                    XGBoostClassifierConfig,
+                    "XGBoost with native categoricals and early stopping.",
+                ),
             ),
+        )
+    ]
+
+
+@hookimpl
+def register_evaluators() -> list[Evaluator]:
+    """EvalHarness' classification evaluation."""
+    return [
+        Evaluator(
+            "evalharness-classification",
+            TASK,
+            deferred("modellab_classification.evaluator:evaluate"),
+            "EvalHarness classification report.",
         )
     ]
 

@@ -1,42 +1,52 @@
-"""Model variants of the tabular regression template."""
+"""Model variants of the tabular regression template and their configs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import logging
 
 import msgspec
-import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyRegressor
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline
+
+from modellab.modeling.boosting import fit_booster
+from modellab.modeling.features import column_kinds, linear_preprocessor, prepare_features
+from modellab.modeling.fitted import FittedBooster, FittedPipeline, signature_of, split_xy
+from modellab_regression.configs import LinearRegressionConfig, MeanConfig, XGBoostRegressorConfig
+
+log = logging.getLogger("modellab.train")
+OUTPUT = {"kind": "value", "dtype": "float64"}
 
 
-class MeanConfig(msgspec.Struct, forbid_unknown_fields=True):
-    """The mean baseline has nothing to tune."""
+def fit_mean(train: pd.DataFrame, spec: MeanConfig, seed: int) -> FittedPipeline:
+    """The training rows' mean target, whatever the features."""
+    x, y = split_xy(train)
+    pipe = Pipeline([("model", DummyRegressor(strategy="mean"))])
+    pipe.fit(prepare_features(x), y.astype(float))
+    log.info("mean: predicts %.6g", float(pipe.named_steps["model"].constant_[0][0]))
+    return FittedPipeline(pipe, list(x.columns), signature_of(train, OUTPUT))
 
 
-@dataclass
-class FittedRegressor:
-    """A fitted regressor with the preprocessing objects it learned on train rows."""
+def fit_linear_regression(
+    train: pd.DataFrame, spec: LinearRegressionConfig, seed: int
+) -> FittedPipeline:
+    """Imputation, scaling and one-hot encoding fit on train rows only, then least squares."""
+    x, y = split_xy(train)
+    prepared = prepare_features(x)
+    pipe = Pipeline(
+        [
+            ("preprocess", linear_preprocessor(column_kinds(prepared))),
+            ("model", Ridge(alpha=spec.alpha)),
+        ]
+    )
+    pipe.fit(prepared, y.astype(float))
+    return FittedPipeline(pipe, list(x.columns), signature_of(train, OUTPUT))
 
-    estimator: Any
-    feature_columns: list[str]
-    preprocessors: Sequence[Any] = field(default_factory=list)
-    signature: Mapping[str, Any] = field(default_factory=dict)
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predict the target for every row of ``frame``."""
-        return np.asarray(self.estimator.predict(frame[self.feature_columns]), dtype=float)
-
-
-def fit_mean(train: pd.DataFrame, spec: Any, seed: int) -> FittedRegressor:
-    """Fit the training-mean baseline on ``train`` (features and a ``__target__`` column)."""
-    features = [c for c in train.columns if c != "__target__"]
-    est = DummyRegressor(strategy="mean")
-    est.fit(train[features], train["__target__"])
-    signature = {
-        "inputs": [{"name": c, "dtype": str(train[c].dtype)} for c in features],
-        "output": {"kind": "value", "dtype": "float64"},
-    }
-    return FittedRegressor(est, features, [], signature)
+def fit_xgboost(train: pd.DataFrame, spec: XGBoostRegressorConfig, seed: int) -> FittedBooster:
+    """XGBoost with native categoricals; early stopping on rows carved from train."""
+    params = msgspec.structs.asdict(spec)
+    validation = params.pop("validation_fraction")
+    rounds = params.pop("early_stopping_rounds")
+    return fit_booster(train, "regression", params, seed, validation, rounds)

@@ -1,0 +1,65 @@
+"""Bridging a run's :class:`~modellab.tasks.EvalRequest` to EvalHarness' inputs.
+
+Task plugins' evaluators share these so every task reports the same run identity and
+runs the same leakage checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evalharness import BaselineResult, LeakageInputs, RunInfo
+from modellab.modeling.features import prepare_features
+from modellab.tasks import EvalRequest
+
+
+def run_info(req: EvalRequest) -> RunInfo:
+    """The run identity EvalHarness writes.
+
+    It carries the run key (a hash of data, split, template, model, config, seed and
+    code), not the run id, so that running the same command twice gives a
+    byte-identical eval folder; run.json maps the run id to it.
+    """
+    name, _, version = req.dataset_ref.rpartition("@")
+    return RunInfo(
+        run_id=req.run_key,
+        dataset_name=name,
+        dataset_version=version,
+        dataset_checksum=req.dataset_checksum,
+        commit=req.commit,
+        split_checksum=req.split_checksum,
+        seed=req.seed,
+        install_command="uv sync",
+        dataset_command=f"modellab dataset show {req.dataset_ref}",
+        train_command=req.reproduce_command,
+    )
+
+
+def leakage_inputs(req: EvalRequest) -> LeakageInputs:
+    """Leakage inputs in the space the preprocessors were fit in (prepared features)."""
+    return LeakageInputs(
+        train_index=req.train_frame.index,
+        test_index=req.test_frame.index,
+        train_frame=prepare_features(req.train_frame),
+        test_frame=prepare_features(req.test_frame),
+        preprocessors=list(req.model.preprocessors),
+        train_target=req.train_target,
+        time_column=req.time_column,
+        split=req.split,
+    )
+
+
+def baseline_result(req: EvalRequest, as_labels: bool) -> BaselineResult | None:
+    """The baseline run's predictions as EvalHarness' paired baseline."""
+    b = req.baseline
+    if b is None:
+        return None
+    y_pred = np.asarray(b.y_pred).astype(str) if as_labels else np.asarray(b.y_pred, dtype=float)
+    return BaselineResult(
+        name=b.name,
+        y_pred=y_pred,
+        scores=None if b.scores is None else np.asarray(b.scores, dtype=float),
+        run_id=b.run_key,
+        dataset_version=b.dataset_version.rpartition("@")[2],
+        split_checksum=b.split_checksum,
+    )

@@ -1,0 +1,59 @@
+"""A run's artifact folder: ``<artifact_root>/<project_slug>/<run_id>/``.
+
+Files are written to a temporary name and renamed, so a killed run never leaves a
+half-written file that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from modellab.errors import InvalidInputError
+from modellab.projects import check_slug
+
+RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def run_dir(artifact_root: Path, project_slug: str, run_id: str) -> Path:
+    """The folder of one run; only a validated slug and a UUIDv7 build the path."""
+    if not RUN_ID.match(run_id):
+        raise InvalidInputError(f"not a run id: {run_id!r}")
+    return artifact_root / check_slug(project_slug) / run_id
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON with sorted keys and a trailing newline."""
+    raw = msgspec.json.encode(msgspec.to_builtins(obj))
+    formatted = msgspec.json.format(raw, indent=2)
+    write_bytes_atomic(path, _sort_keys(formatted) + b"\n")
+
+
+def _sort_keys(raw: bytes) -> bytes:
+    import json
+
+    return json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False).encode()
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a fully written folder into place, replacing an older one."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(final)

@@ -1,0 +1,284 @@
+"""The job function: train, predict and evaluate one queued run.
+
+Every executor calls :func:`execute_run`. It claims the run with a compare-and-set,
+so a run delivered twice executes once; it streams the training log to ``logs.txt``;
+and whatever fails, the run ends ``failed`` with a reason and no half-written model,
+predictions or eval folder is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from modellab.datasets.storage import load_frame, load_version_split
+from modellab.domain import DatasetVersion, Run, RunStatus
+from modellab.errors import ModelLabError
+from modellab.modeling.features import TARGET
+from modellab.plugins import Registry
+from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
+from modellab.runs.configs import build_config
+from modellab.runs.service import reproduce_command, run_document
+from modellab.settings import Settings
+from modellab.store import datasets as dataset_repo
+from modellab.store import runs as repo
+from modellab.store.database import Database
+from modellab.store.models import utcnow
+from modellab.tasks import BaselinePredictions, EvalRequest, FittedModel
+
+log = logging.getLogger("modellab.run")
+TRAIN_LOGGERS = ("modellab.run", "modellab.train")
+ROW_ID = "row_id"
+
+
+@dataclass
+class Prepared:
+    """The frames of one run, indexed by dataset row position."""
+
+    train: pd.DataFrame  # features + TARGET
+    test_x: pd.DataFrame
+    test_y: np.ndarray
+
+
+def _frames(version: DatasetVersion, settings: Settings) -> Prepared:
+    frame = load_frame(settings.artifact_root, version)
+    split = load_version_split(settings.artifact_root, version)
+    cols = [*version.feature_columns, version.target]
+    table = frame.select(cols)
+
+    def part(idx: np.ndarray) -> pd.DataFrame:
+        pdf = table[idx].to_pandas()
+        pdf.index = pd.Index(idx, name=ROW_ID)
+        return pdf
+
+    train = part(split.train).rename(columns={version.target: TARGET})
+    test = part(split.test)
+    y = test.pop(version.target)
+    if version.task == "classification":
+        train[TARGET] = train[TARGET].astype(str)
+        test_y = y.astype(str).to_numpy(dtype=object)
+    else:
+        test_y = y.astype(float).to_numpy()
+    return Prepared(train, test, test_y)
+
+
+def _scores(model: FittedModel) -> Any:
+    return getattr(model, "predict_proba", None)
+
+
+def _predictions_frame(
+    prepared: Prepared, y_pred: np.ndarray, scores: np.ndarray | None, classes: list[str] | None
+) -> pl.DataFrame:
+    data: dict[str, Any] = {
+        ROW_ID: prepared.test_x.index.to_numpy().astype(np.int64),
+        "truth": prepared.test_y,
+        "prediction": y_pred,
+    }
+    if scores is not None and classes is not None:
+        for i, cls in enumerate(classes):
+            data[f"score_{cls}"] = scores[:, i]
+    frame = pl.DataFrame(data)
+    return frame.sort(ROW_ID)
+
+
+async def _baseline(
+    db: Database, settings: Settings, run: Run, version: DatasetVersion
+) -> BaselinePredictions | None:
+    if run.role == "baseline":
+        return None
+    async with db.session() as session:
+        row = await repo.latest_baseline(
+            session, run.dataset_version_id, run.split_checksum, run.template
+        )
+    if row is None:
+        return None
+    path = run_dir(settings.artifact_root, run.project, row.id) / "predictions.parquet"
+    if not path.exists():
+        log.warning("baseline run %s has no predictions.parquet; comparing without it", row.id)
+        return None
+    preds = pl.read_parquet(path).sort(ROW_ID)
+    score_cols = [c for c in preds.columns if c.startswith("score_")]
+    scores = preds.select(score_cols).to_numpy() if score_cols else None
+    y_pred = preds["prediction"].to_numpy()
+    log.info("baseline: run %s (%s), same dataset version and split", row.id, row.model)
+    return BaselinePredictions(
+        name=row.model,
+        run_key=row.run_key,
+        y_pred=y_pred,
+        scores=scores,
+        dataset_version=version.ref,
+        split_checksum=row.split_checksum,
+    )
+
+
+def _train_and_evaluate(
+    run: Run,
+    version: DatasetVersion,
+    registry: Registry,
+    settings: Settings,
+    folder: Path,
+    baseline: BaselinePredictions | None,
+) -> None:
+    """The CPU-bound part of a run; runs in a worker thread."""
+    template = registry.template(run.template)
+    variant = template.variant(run.model)
+    if variant is None:
+        raise ModelLabError(f"template {run.template!r} no longer has model {run.model!r}")
+    evaluator = registry.evaluator_for(template.task_type)
+    config = build_config(variant.config_type, run.config, variant.name)
+    log.info("loading %s (%s rows)", version.ref, version.rows)
+    prepared = _frames(version, settings)
+    log.info(
+        "fitting %s/%s on %d train rows, seed %d",
+        run.template,
+        run.model,
+        len(prepared.train),
+        run.seed,
+    )
+    model = variant.fit(prepared.train, config, run.seed)
+    log.info("predicting %d test rows", len(prepared.test_x))
+    y_pred = np.asarray(model.predict(prepared.test_x))
+    proba = _scores(model)
+    scores = np.asarray(proba(prepared.test_x)) if proba is not None else None
+    classes = getattr(model, "classes", None)
+
+    tmp_model = folder / ".model.tmp"
+    shutil.rmtree(tmp_model, ignore_errors=True)
+    fmt = model.save(tmp_model)
+    write_json_atomic(tmp_model / "signature.json", {"format": fmt, **dict(model.signature)})
+    replace_dir(tmp_model, folder / "model")
+    preds = _predictions_frame(prepared, y_pred, scores, classes)
+    tmp = folder / ".predictions.parquet.tmp"
+    preds.write_parquet(tmp)
+    tmp.replace(folder / "predictions.parquet")
+
+    def refit(frame: pd.DataFrame, target: np.ndarray) -> FittedModel:
+        return variant.fit(frame.assign(**{TARGET: target}), config, run.seed)
+
+    log.info(
+        "evaluating with %s (%d bootstrap replicates)",
+        evaluator.name,
+        run.environment.get("n_bootstrap", 1000),
+    )
+    evaluator.evaluate(
+        EvalRequest(
+            out_dir=folder / "eval",
+            model=model,
+            test_frame=prepared.test_x,
+            y_true=prepared.test_y,
+            train_frame=prepared.train.drop(columns=[TARGET]),
+            train_target=prepared.train[TARGET].to_numpy(),
+            split=version.split.strategy.value,
+            time_column=version.split.time_column,
+            baseline=baseline,
+            run_key=run.run_key,
+            dataset_ref=version.ref,
+            dataset_checksum=version.checksum,
+            split_checksum=version.split.checksum,
+            commit=run.code_version.git_commit or "unknown",
+            seed=run.seed,
+            reproduce_command=reproduce_command(run, version.ref),
+            n_bootstrap=int(run.environment.get("n_bootstrap", 1000)),
+            refit=refit,
+        )
+    )
+
+
+def _metrics_from_eval(folder: Path) -> dict[str, Any]:
+    """The numbers a run keeps in the database, read back from the contract files."""
+    summary = msgspec.json.decode((folder / "eval" / "eval_summary.json").read_bytes())
+    return {
+        "headline": summary["headline"],
+        "primary_metric": summary["primary_metric"],
+        "baseline": summary["baseline"],
+        "improvement_is_meaningful": summary["improvement_is_meaningful"],
+        "n_test": summary["n_examples"],
+        "warnings": summary.get("warnings", []),
+    }
+
+
+def _failure_reason(exc: BaseException) -> str:
+    kind = type(exc).__name__
+    if kind == "LeakageError":
+        return f"leakage check failed: {exc}"
+    if isinstance(exc, ModelLabError):
+        return str(exc)
+    return f"{kind}: {exc}"
+
+
+async def execute_run(db: Database, settings: Settings, registry: Registry, run_id: str) -> Run:
+    """Claim ``run_id`` and execute it; return the run as it ended.
+
+    A run that is not queued (already claimed by another delivery) is returned as it is.
+    """
+    async with db.session() as session:
+        row, project = await repo.get_run_row(session, run_id)
+        claimed = await repo.claim(session, row.id, utcnow())
+    async with db.session() as session:
+        row, project = await repo.get_run_row(session, row.id)
+        run = await repo.to_domain(session, row, project.slug)
+        vrow = await dataset_repo.get_version_row_by_id(session, run.dataset_version_id)
+        version = await dataset_repo.to_domain(session, vrow, project.slug)
+    if not claimed:
+        return run
+    folder = run_dir(settings.artifact_root, run.project, run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(folder / "logs.txt", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(n) for n in TRAIN_LOGGERS]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    status, reason, metrics = RunStatus.SUCCEEDED, None, None
+    try:
+        log.info("run %s started: %s/%s on %s", run.id, run.template, run.model, version.ref)
+        baseline = await _baseline(db, settings, run, version)
+        if baseline is None and run.role == "candidate":
+            log.warning(
+                "no finished baseline on this dataset version and split: the eval will "
+                "say the improvement is not meaningful"
+            )
+        await asyncio.to_thread(
+            _train_and_evaluate, run, version, registry, settings, folder, baseline
+        )
+        metrics = _metrics_from_eval(folder)
+        log.info("run %s succeeded", run.id)
+    except Exception as exc:
+        status, reason = RunStatus.FAILED, _failure_reason(exc)
+        log.error("run %s failed: %s", run.id, reason)
+        log.debug("%s", traceback.format_exc())
+        for leftover in (
+            "model",
+            ".model.tmp",
+            "eval",
+            "predictions.parquet",
+            ".predictions.parquet.tmp",
+        ):
+            target = folder / leftover
+            if target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+        for partial in folder.glob(".eval*"):
+            shutil.rmtree(partial, ignore_errors=True)
+    finally:
+        for lg in loggers:
+            lg.removeHandler(handler)
+        handler.close()
+    async with db.session() as session:
+        await repo.finish(session, run.id, status, reason, metrics)
+    async with db.session() as session:
+        row, project = await repo.get_run_row(session, run.id)
+        ended = await repo.to_domain(session, row, project.slug)
+    write_json_atomic(folder / "run.json", run_document(ended, version))
+    return ended

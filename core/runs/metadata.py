@@ -1,0 +1,89 @@
+"""What a run records before it starts: code version and environment.
+
+The code version is ModelLab's own version plus the state of the git repository the
+command runs in: commit, whether the work tree is dirty, and a hash of the uncommitted
+diff, so that two runs of "the same code" can be told apart when they are not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+import sys
+from importlib.metadata import distributions
+from pathlib import Path
+
+from modellab import __version__
+from modellab.domain import CodeVersion
+
+#: Packages whose versions change results; all installed versions are recorded too.
+KEY_PACKAGES = (
+    "modellab",
+    "numpy",
+    "pandas",
+    "polars",
+    "scikit-learn",
+    "xgboost",
+    "matplotlib",
+    "msgspec",
+)
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.decode("utf-8", errors="replace")
+
+
+def git_diff(repo: Path) -> str:
+    """The uncommitted change against HEAD (tracked files), as git prints it."""
+    return _git(repo, "diff", "HEAD", "--no-color", "--no-ext-diff") or ""
+
+
+def code_version(repo: Path | None = None) -> CodeVersion:
+    """ModelLab's version and the git state of ``repo`` (default: the working directory)."""
+    where = repo or Path.cwd()
+    commit = _git(where, "rev-parse", "HEAD")
+    if commit is None:
+        return CodeVersion(modellab_version=__version__, git_commit=None, git_dirty=False)
+    status = _git(where, "status", "--porcelain", "--untracked-files=no") or ""
+    dirty = bool(status.strip())
+    diff_hash = hashlib.sha256(git_diff(where).encode()).hexdigest() if dirty else None
+    return CodeVersion(
+        modellab_version=__version__,
+        git_commit=commit.strip(),
+        git_dirty=dirty,
+        diff_sha256=diff_hash,
+    )
+
+
+def find_lockfile(start: Path | None = None) -> Path | None:
+    """The nearest ``uv.lock`` at or above ``start``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "uv.lock"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def environment(start: Path | None = None) -> dict[str, object]:
+    """Python, platform, package versions and the uv.lock hash when there is one."""
+    packages = {}
+    for dist in distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name.lower()] = dist.version
+    lock = find_lockfile(start)
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "key_packages": {p: packages.get(p) for p in KEY_PACKAGES},
+        "packages": dict(sorted(packages.items())),
+        "uv_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock else None,
+    }

@@ -1,0 +1,183 @@
+"""Repository of runs and their appended notes.
+
+``claim`` is the compare-and-set that moves a run from queued to running, so a job
+delivered twice executes once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from modellab.domain import Note, Run, RunStatus
+from modellab.errors import ConflictError, NotFoundError
+from modellab.ids import uuid7
+from modellab.store.models import ProjectRow, RunNoteRow, RunRow, utcnow
+
+FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT)
+
+
+async def to_domain(session: AsyncSession, row: RunRow, project: str) -> Run:
+    """Decode a row (and its notes) into a :class:`Run`."""
+    notes = await session.scalars(
+        select(RunNoteRow)
+        .where(RunNoteRow.run_id == row.id)
+        .order_by(RunNoteRow.created_at, RunNoteRow.id)
+    )
+    data: dict[str, Any] = {
+        "id": row.id,
+        "project": project,
+        "dataset_version_id": row.dataset_version_id,
+        "dataset_checksum": row.dataset_checksum,
+        "split_checksum": row.split_checksum,
+        "kind": row.kind,
+        "template": row.template,
+        "model": row.model,
+        "role": row.role,
+        "run_key": row.run_key,
+        "seed": row.seed,
+        "config": row.config,
+        "code_version": row.code_version,
+        "environment": row.environment,
+        "status": row.status,
+        "status_reason": row.status_reason,
+        "metrics": row.metrics,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "heartbeat_at": row.heartbeat_at,
+        "notes": [Note(created_at=n.created_at, text=n.text) for n in notes],
+    }
+    return msgspec.convert(data, Run)
+
+
+async def insert_run(session: AsyncSession, run: Run, project_id: str) -> None:
+    """Insert a new queued run."""
+    session.add(
+        RunRow(
+            id=run.id,
+            project_id=project_id,
+            dataset_version_id=run.dataset_version_id,
+            dataset_checksum=run.dataset_checksum,
+            split_checksum=run.split_checksum,
+            kind=run.kind,
+            template=run.template,
+            model=run.model,
+            role=run.role,
+            run_key=run.run_key,
+            seed=run.seed,
+            config=run.config,
+            code_version=msgspec.to_builtins(run.code_version),
+            environment=run.environment,
+            status=run.status.value,
+            status_reason=run.status_reason,
+            metrics=run.metrics,
+            created_at=run.created_at,
+        )
+    )
+    await session.flush()
+
+
+async def get_run_row(session: AsyncSession, run_id: str) -> tuple[RunRow, ProjectRow]:
+    """The run ``run_id`` (a unique prefix of 8+ characters works) and its project."""
+    query = select(RunRow, ProjectRow).join(ProjectRow, ProjectRow.id == RunRow.project_id)
+    if len(run_id) == 36:
+        found = (await session.execute(query.where(RunRow.id == run_id))).all()
+    elif len(run_id) >= 8:
+        found = (await session.execute(query.where(RunRow.id.startswith(run_id)).limit(2))).all()
+    else:
+        found = []
+    if not found:
+        raise NotFoundError(f"no run {run_id!r}; list runs with: modellab runs --project P")
+    if len(found) > 1:
+        raise ConflictError(f"run id prefix {run_id!r} is ambiguous; give more characters")
+    run_row, project_row = found[0]
+    return run_row, project_row
+
+
+async def claim(session: AsyncSession, run_id: str, now: datetime) -> bool:
+    """Move ``run_id`` from queued to running; False when someone else already did."""
+    result = await session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.status == RunStatus.QUEUED.value)
+        .values(status=RunStatus.RUNNING.value, started_at=now, heartbeat_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def finish(
+    session: AsyncSession,
+    run_id: str,
+    status: RunStatus,
+    reason: str | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> bool:
+    """Record the end of a running run; a run that already ended is left as it is."""
+    values: dict[str, Any] = {
+        "status": status.value,
+        "status_reason": reason,
+        "finished_at": utcnow(),
+    }
+    if metrics is not None:
+        values["metrics"] = metrics
+    result = await session.execute(
+        update(RunRow)
+        .where(
+            RunRow.id == run_id,
+            RunRow.status.in_([RunStatus.RUNNING.value, RunStatus.QUEUED.value]),
+        )
+        .values(**values)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def list_runs(
+    session: AsyncSession,
+    project: ProjectRow,
+    status: str | None = None,
+    template: str | None = None,
+    model: str | None = None,
+    dataset_version_id: str | None = None,
+    limit: int = 100,
+) -> list[RunRow]:
+    """Runs of ``project``, newest first, optionally filtered."""
+    query = select(RunRow).where(RunRow.project_id == project.id)
+    if status:
+        query = query.where(RunRow.status == status)
+    if template:
+        query = query.where(RunRow.template == template)
+    if model:
+        query = query.where(RunRow.model == model)
+    if dataset_version_id:
+        query = query.where(RunRow.dataset_version_id == dataset_version_id)
+    query = query.order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def latest_baseline(
+    session: AsyncSession, dataset_version_id: str, split_checksum: str, template: str
+) -> RunRow | None:
+    """The newest succeeded baseline run of ``template`` on this dataset version and split."""
+    return await session.scalar(
+        select(RunRow)
+        .where(
+            RunRow.dataset_version_id == dataset_version_id,
+            RunRow.split_checksum == split_checksum,
+            RunRow.template == template,
+            RunRow.role == "baseline",
+            RunRow.status == RunStatus.SUCCEEDED.value,
+        )
+        .order_by(RunRow.created_at.desc(), RunRow.id.desc())
+        .limit(1)
+    )
+
+
+async def append_note(session: AsyncSession, run_id: str, text: str) -> Note:
+    """Append a note to a run; notes are never edited or removed."""
+    note = Note(created_at=utcnow(), text=text)
+    session.add(RunNoteRow(id=uuid7(), run_id=run_id, created_at=note.created_at, text=text))
+    return note

@@ -1,0 +1,3 @@
+"""bootstrap."""
+
+from __future__ import annotations

@@ -1,0 +1,352 @@
+"""The classification evaluator: one call checks leakage, evaluates and writes eval/."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from evalharness.bench.latency import LatencyResult
+from evalharness.bootstrap.engine import Group, run_bootstrap
+from evalharness.bootstrap.resample import resolve_method
+from evalharness.core import report as R
+from evalharness.core.config import (
+    AUTO_MULTINOMIAL_MAX_ROWS,
+    BaselineResult,
+    ClassifierPredict,
+    EvalConfig,
+    LeakageInputs,
+    RunInfo,
+)
+from evalharness.core.errors import ContractError
+from evalharness.core.leakage import check_leakage
+from evalharness.failures.selection import classification_failures
+from evalharness.metrics import classification as MC
+from evalharness.plots import classification as PC
+from evalharness.plots.stress import stress_plot
+from evalharness.schemas import files as S
+from evalharness.slicing import fixed as F
+from evalharness.slicing.search import search_weak_slices
+from evalharness.stress.corruptions import flip_labels, inject_missing, shuffle_column
+from evalharness.stress.runner import StressCase, run_stress, severity_rng
+
+DEFAULT_HEADLINE = ("accuracy", "roc_auc", "f1")
+
+
+def _predict_arrays(
+    predict: ClassifierPredict, frame: pd.DataFrame, labels: list[Any], f1_average: str
+) -> MC.ClassificationArrays:
+    y_pred, scores = predict(frame)
+    _, p, sc, _ = MC.encode(np.asarray(y_pred), np.asarray(y_pred), scores, labels)
+    return MC.build_arrays(p, p, sc, len(labels), f1_average)
+
+
+def evaluate_classification(
+    out_dir: Path,
+    frame: pd.DataFrame,
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    run: RunInfo,
+    scores: ArrayLike | None = None,
+    classes: Sequence[Any] | None = None,
+    predict: ClassifierPredict | None = None,
+    baseline: BaselineResult | None = None,
+    leakage: LeakageInputs | None = None,
+    config: EvalConfig | None = None,
+    latency: LatencyResult | None = None,
+) -> S.EvalSummaryFile:
+    """Evaluate a classifier on the test rows in ``frame`` and (re)write ``out_dir``.
+
+    ``scores`` is ``(n, K)`` probabilities in ``classes`` order (or the positive-class column
+    for binary). ``predict(frame) -> (y_pred, scores)`` enables the feature stress tests.
+    Leakage checks run first; on LeakageError nothing is written.
+    """
+    cfg = config or EvalConfig()
+    warnings = check_leakage(leakage, cfg) if leakage is not None else []
+    R.check_baseline(baseline, run)
+    if len(frame) != len(np.asarray(y_true)):
+        raise ContractError(f"frame has {len(frame)} rows but y_true has {len(np.asarray(y_true))}")
+    y, p, sc, labels = MC.encode(y_true, y_pred, scores, classes)
+    k = len(labels)
+    f1_avg, f1_reason = MC.choose_f1_average(y, k)
+    # Binary rows are put in score order once, so every ROC/PR kernel skips its sort.
+    order = (
+        np.argsort(sc[:, 1], kind="stable") if (sc is not None and k == 2) else np.arange(y.size)
+    )
+    arrays = MC.build_arrays(y[order], p[order], None if sc is None else sc[order], k, f1_avg)
+    n = arrays.n
+
+    all_metrics = arrays.compute(np.ones((1, n)), MC.CLASSIFICATION_METRICS)
+    point = {m: (None if np.isnan(v[0]) else float(v[0])) for m, v in all_metrics.items()}
+    notes = {"f1": f"average={f1_avg}: {f1_reason}"}
+    if sc is None:
+        for m in ("roc_auc", "pr_auc", "log_loss", "brier"):
+            notes[m] = "needs scores, none were given"
+    else:
+        if k > 2:
+            notes["pr_auc"] = "average precision is reported for binary tasks only"
+        if point["roc_auc"] is None:
+            notes["roc_auc"] = "undefined: some class lacks positive or negative examples"
+    headline = [m for m in (cfg.headline or DEFAULT_HEADLINE) if point.get(m) is not None]
+    if not headline:
+        headline = ["accuracy"]
+    primary = headline[0]
+    hib = MC.HIGHER_IS_BETTER[primary]
+
+    confidence = None if sc is None else sc.max(axis=1)
+    defs: list[F.SliceDef] = []
+    families: dict[str, str] = {}
+    if confidence is not None:
+        defs += F.quantile_slices(confidence, 10, "confidence_decile", "confidence")
+        families["confidence_decile"] = "deciles of the predicted class's probability"
+    defs += F.missingness_slices(frame)
+    families["missingness"] = (
+        f"share of missing features per row: low <= {F.MISSING_LOW}, medium <= "
+        f"{F.MISSING_MEDIUM}, high above"
+    )
+    key, key_rule = (
+        (cfg.key_feature, "given by the caller")
+        if cfg.key_feature
+        else (F.choose_key_feature(frame, y, cfg.max_categories))
+    )
+    if key is not None:
+        defs += F.key_feature_slices(frame, key, cfg.max_categories)
+        families[f"key_feature:{key}"] = (
+            f"top {cfg.max_categories} categories (or quintiles) of {key}; chosen as {key_rule}"
+        )
+    defs += F.class_slices(y, labels)
+    families["class"] = "each true class (the 3 most frequent when there are more than 5)"
+    plan = R.plan_slices(defs, order, cfg.min_slice_size)
+
+    method = resolve_method(cfg.bootstrap_method, n, AUTO_MULTINOMIAL_MAX_ROWS)
+    groups: dict[str, Group] = {"overall": Group(arrays, None)}
+    groups.update(R.slice_groups(plan, arrays))
+    base_point: dict[str, float | None] | None = None
+    if baseline is not None and baseline.y_pred is not None:
+        _, bp, bsc, _ = MC.encode(y_true, baseline.y_pred, baseline.scores, labels)
+        b_arrays = MC.build_arrays(
+            y[order], bp[order], None if bsc is None else bsc[order], k, f1_avg
+        )
+        b_all = b_arrays.compute(np.ones((1, n)), MC.CLASSIFICATION_METRICS)
+        base_point = {m: (None if np.isnan(v[0]) else float(v[0])) for m, v in b_all.items()}
+        if all(base_point.get(m) is not None for m in headline):
+            groups["baseline"] = Group(b_arrays, None)
+    boot = run_bootstrap(n, groups, headline, cfg.n_bootstrap, cfg.seed, method)
+
+    records, ranking = R.slice_records(plan, boot, headline, primary, hib)
+    search = None
+    if cfg.run_search and frame.shape[1] > 0:
+        search = search_weak_slices(
+            frame.reset_index(drop=True),
+            (y != p).astype(np.float64),
+            min_size=cfg.min_slice_size,
+            seed=cfg.seed,
+            fdr=cfg.fdr,
+            bins=cfg.search_bins,
+            max_confirm=cfg.search_max_confirm,
+        )
+    worst = None
+    if ranking:
+        wid = ranking[0]
+        worst = (wid, next(d.mask for d in plan.defs if d.id == wid))
+    failures = classification_failures(frame, y, p, labels, confidence, worst, cfg.n_failures)
+
+    b_section, deltas, meaningful, reason = R.baseline_section(
+        baseline, boot, headline, point, base_point, primary, MC.HIGHER_IS_BETTER
+    )
+
+    stress_rows, scenarios = _stress(
+        frame, y, p, sc, labels, f1_avg, predict, baseline, cfg, primary, method, point, base_point
+    )
+    plots: dict[str, bytes] = {}
+    plot_paths: dict[str, str] = {}
+
+    def add(name: str, make: Any) -> None:
+        for fmt in cfg.plot_formats:
+            rel = f"plots/{name}.{fmt}"
+            plots[rel] = make(fmt)
+            plot_paths[name if fmt == cfg.plot_formats[0] else f"{name}_{fmt}"] = rel
+
+    conf_m = arrays.confusion()
+    str_labels = [str(x) for x in labels]
+    add("confusion_matrix", lambda f: PC.confusion_matrix_plot(conf_m, str_labels, f))
+    if sc is not None:
+        if k == 2:
+            add("roc_curve", lambda f: PC.roc_plot(y, sc[:, 1], point["roc_auc"], f))
+            add("pr_curve", lambda f: PC.pr_plot(y, sc[:, 1], point["pr_auc"], f))
+        assert confidence is not None
+        conf_vals = confidence
+        add("calibration", lambda f: PC.calibration_plot(y == p, conf_vals, f))
+        add("confidence_histogram", lambda f: PC.confidence_histogram(y == p, conf_vals, f))
+    stress_plot_path = None
+    series = R.stress_series(
+        stress_rows, {"candidate": point[primary], "baseline": (base_point or {}).get(primary)}
+    )
+    if series:
+        add("stress", lambda f: stress_plot(series, primary, f))
+        stress_plot_path = f"plots/stress.{cfg.plot_formats[0]}"
+
+    headline_est = {m: R.estimate(boot.interval("overall", m)) for m in headline}
+    metrics_file = S.MetricsFile(
+        schema_version=S.SCHEMA_VERSION,
+        task="classification",
+        n_examples=n,
+        classes=str_labels,
+        metrics=point,
+        higher_is_better={m: MC.HIGHER_IS_BETTER[m] for m in point},
+        notes=notes,
+        confusion_matrix=S.ConfusionMatrix(labels=str_labels, matrix=conf_m.tolist()),
+        baseline=b_section,
+        deltas=deltas,
+        improvement_is_meaningful=meaningful,
+        improvement_reason=reason,
+    )
+    slices_file = S.SlicesFile(
+        schema_version=S.SCHEMA_VERSION,
+        metric=primary,
+        min_slice_size=cfg.min_slice_size,
+        n_bootstrap=cfg.n_bootstrap,
+        families=families,
+        slices=records,
+        ranking=ranking,
+        search=R.search_record(
+            search, "classification", cfg, "confirmed only when the held-out half agrees under BH"
+        ),
+    )
+    stress_f = R.stress_file(stress_rows, primary, hib, cfg, scenarios, stress_plot_path)
+    takeaway = R.takeaway_text(
+        primary,
+        headline_est[primary],
+        n,
+        b_section,
+        deltas,
+        meaningful,
+        records,
+        ranking,
+        stress_rows,
+        hib,
+        failures,
+    )
+    summary = R.summary_file(
+        "classification",
+        run,
+        n,
+        headline_est,
+        primary,
+        b_section,
+        deltas,
+        meaningful,
+        plot_paths,
+        latency,
+        warnings,
+    )
+    R.write_report(
+        Path(out_dir),
+        summary=summary,
+        metrics=metrics_file,
+        cis=R.ci_file(boot, headline),
+        slices=slices_file,
+        failures=R.failures_file(failures, cfg.n_failures),
+        stress=stress_f,
+        takeaway=takeaway,
+        repro=R.repro_markdown(run, cfg),
+        plots=plots,
+    )
+    return msgspec.convert(msgspec.to_builtins(summary), S.EvalSummaryFile)
+
+
+def _stress(
+    frame: pd.DataFrame,
+    y: NDArray[np.intp],
+    p: NDArray[np.intp],
+    sc: NDArray[np.float64] | None,
+    labels: list[Any],
+    f1_avg: str,
+    predict: ClassifierPredict | None,
+    baseline: BaselineResult | None,
+    cfg: EvalConfig,
+    metric: str,
+    method: Any,
+    point: dict[str, float | None],
+    base_point: dict[str, float | None] | None,
+) -> tuple[list[Any], dict[str, str]]:
+    if not cfg.run_stress:
+        return [], {}
+    k = len(labels)
+    column = (
+        cfg.stress_column
+        or cfg.key_feature
+        or (sorted(map(str, frame.columns))[0] if frame.shape[1] else None)
+    )
+    scenarios = {
+        "missing_values": "severity = share of feature cells blanked at random",
+        "label_noise": "severity = share of true labels moved to another class",
+    }
+    if column is not None:
+        scenarios[f"shuffle:{column}"] = f"severity = share of rows whose {column} is permuted"
+    models: list[tuple[str, Any, Any, Any]] = [("candidate", predict, p, sc)]
+    if baseline is not None:
+        b_p = b_sc = None
+        if baseline.y_pred is not None:
+            _, b_p, b_sc, _ = MC.encode(
+                np.asarray(baseline.y_pred), np.asarray(baseline.y_pred), baseline.scores, labels
+            )
+        models.append(("baseline", baseline.predict, b_p, b_sc))
+    cases: list[StressCase] = []
+    for si, sev in enumerate(cfg.stress_severities):
+        for model, pred_fn, mp, msc in models:
+
+            def missing(pred_fn: Any = pred_fn, si: int = si, sev: float = sev) -> Any:
+                corrupted = inject_missing(frame, sev, severity_rng(cfg.seed, 0, si))
+                got = _predict_arrays(pred_fn, corrupted, labels, f1_avg)
+                return MC.build_arrays(y, got.p, got.scores, k, f1_avg)
+
+            def noise(mp: Any = mp, msc: Any = msc, si: int = si, sev: float = sev) -> Any:
+                noisy = flip_labels(y, sev, k, severity_rng(cfg.seed, 1, si))
+                return MC.build_arrays(noisy, mp, msc, k, f1_avg)
+
+            def shuffled(pred_fn: Any = pred_fn, si: int = si, sev: float = sev) -> Any:
+                assert column is not None
+                corrupted = shuffle_column(frame, column, sev, severity_rng(cfg.seed, 2, si))
+                got = _predict_arrays(pred_fn, corrupted, labels, f1_avg)
+                return MC.build_arrays(y, got.p, got.scores, k, f1_avg)
+
+            no_predict = "no predict callable was given"
+            cases.append(
+                StressCase(
+                    "missing_values",
+                    model,
+                    sev,
+                    missing if pred_fn is not None else (lambda: None),
+                    no_predict,
+                )
+            )
+            cases.append(
+                StressCase(
+                    "label_noise",
+                    model,
+                    sev,
+                    noise if mp is not None else (lambda: None),
+                    "no predictions were given",
+                )
+            )
+            if column is not None:
+                cases.append(
+                    StressCase(
+                        f"shuffle:{column}",
+                        model,
+                        sev,
+                        shuffled if pred_fn is not None else (lambda: None),
+                        no_predict,
+                    )
+                )
+    clean = {"candidate": point.get(metric), "baseline": (base_point or {}).get(metric)}
+    rows = run_stress(cases, clean, metric, cfg.stress_n_bootstrap, cfg.seed, method)
+    rows.sort(key=lambda r: (r.scenario, r.model, r.severity))
+    return rows, scenarios

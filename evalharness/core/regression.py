@@ -1,0 +1,331 @@
+"""The regression evaluator: one call checks leakage, evaluates and writes eval/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from evalharness.bench.latency import LatencyResult
+from evalharness.bootstrap.engine import Group, run_bootstrap
+from evalharness.bootstrap.resample import resolve_method
+from evalharness.core import report as R
+from evalharness.core.config import (
+    AUTO_MULTINOMIAL_MAX_ROWS,
+    BaselineResult,
+    EvalConfig,
+    LeakageInputs,
+    Refit,
+    RegressorPredict,
+    RunInfo,
+)
+from evalharness.core.errors import ContractError
+from evalharness.core.leakage import check_leakage
+from evalharness.failures.selection import regression_failures
+from evalharness.metrics import regression as MR
+from evalharness.plots import regression as PR
+from evalharness.plots.stress import stress_plot
+from evalharness.schemas import files as S
+from evalharness.slicing import fixed as F
+from evalharness.slicing.search import search_weak_slices
+from evalharness.stress.corruptions import add_noise, inject_missing
+from evalharness.stress.runner import StressCase, run_stress, severity_rng
+
+DEFAULT_HEADLINE = ("mae", "rmse")
+# Distribution shift: the held-out segment is the top 20% of the shift feature; at severity s
+# the model is refit on rows below the (0.8 - s) quantile, so a larger s means a wider gap.
+SHIFT_TEST_QUANTILE = 0.8
+
+
+def evaluate_regression(
+    out_dir: Path,
+    frame: pd.DataFrame,
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    *,
+    run: RunInfo,
+    predict: RegressorPredict | None = None,
+    refit: Refit | None = None,
+    baseline: BaselineResult | None = None,
+    leakage: LeakageInputs | None = None,
+    config: EvalConfig | None = None,
+    latency: LatencyResult | None = None,
+) -> S.EvalSummaryFile:
+    """Evaluate a regressor on the test rows in ``frame`` and (re)write ``out_dir``.
+
+    ``predict(frame) -> y_pred`` enables the noise and missing-value stress tests;
+    ``refit(train_frame, train_target) -> predict`` enables the distribution-shift test.
+    Leakage checks run first; on LeakageError nothing is written.
+    """
+    cfg = config or EvalConfig()
+    warnings = check_leakage(leakage, cfg) if leakage is not None else []
+    R.check_baseline(baseline, run)
+    base = MR.prepare(y_true, y_pred)
+    if len(frame) != base.n:
+        raise ContractError(f"frame has {len(frame)} rows but y_true has {base.n}")
+    y, pred = base.y, base.pred
+    # Rows sorted by absolute error once, so every weighted median skips its sort.
+    order = np.argsort(base.abs_err, kind="stable")
+    arrays = MR.build_arrays(y[order], pred[order])
+    n = arrays.n
+    vals = arrays.compute(np.ones((1, n)), MR.REGRESSION_METRICS)
+    point = {m: (None if np.isnan(v[0]) else float(v[0])) for m, v in vals.items()}
+    headline = [m for m in (cfg.headline or DEFAULT_HEADLINE) if point.get(m) is not None]
+    primary = headline[0]
+    hib = MR.HIGHER_IS_BETTER[primary]
+
+    defs = F.quantile_slices(y, 5, "target_quintile", "target")
+    families = {"target_quintile": "quintiles of the true target"}
+    key, key_rule = (
+        (cfg.key_feature, "given by the caller")
+        if cfg.key_feature
+        else (F.choose_key_feature(frame, y, cfg.max_categories))
+    )
+    if key is not None:
+        defs += F.key_feature_slices(frame, key, cfg.max_categories)
+        families[f"key_feature:{key}"] = (
+            f"top {cfg.max_categories} categories (or quintiles) of {key}; chosen as {key_rule}"
+        )
+    defs += F.missingness_slices(frame)
+    families["missingness"] = (
+        f"share of missing features per row: low <= {F.MISSING_LOW}, medium <= "
+        f"{F.MISSING_MEDIUM}, high above"
+    )
+    plan = R.plan_slices(defs, order, cfg.min_slice_size)
+    method = resolve_method(cfg.bootstrap_method, n, AUTO_MULTINOMIAL_MAX_ROWS)
+    groups: dict[str, Group] = {"overall": Group(arrays, None)}
+    groups.update(R.slice_groups(plan, arrays))
+    base_point: dict[str, float | None] | None = None
+    b_pred: NDArray[np.float64] | None = None
+    if baseline is not None and baseline.y_pred is not None:
+        b_pred = np.asarray(baseline.y_pred, dtype=np.float64)
+        b_arrays = MR.prepare(y[order], b_pred[order])
+        b_vals = b_arrays.compute(np.ones((1, n)), MR.REGRESSION_METRICS)
+        base_point = {m: (None if np.isnan(v[0]) else float(v[0])) for m, v in b_vals.items()}
+        groups["baseline"] = Group(b_arrays, None)
+    boot = run_bootstrap(n, groups, headline, cfg.n_bootstrap, cfg.seed, method)
+    records, ranking = R.slice_records(plan, boot, headline, primary, hib)
+    search = None
+    if cfg.run_search and frame.shape[1] > 0:
+        search = search_weak_slices(
+            frame.reset_index(drop=True),
+            np.abs(pred - y),
+            min_size=cfg.min_slice_size,
+            seed=cfg.seed,
+            fdr=cfg.fdr,
+            bins=cfg.search_bins,
+            max_confirm=cfg.search_max_confirm,
+        )
+    failures = regression_failures(frame, y, pred, cfg.n_failures)
+    b_section, deltas, meaningful, reason = R.baseline_section(
+        baseline, boot, headline, point, base_point, primary, MR.HIGHER_IS_BETTER
+    )
+    stress_rows, scenarios = _stress(
+        frame,
+        y,
+        pred,
+        predict,
+        refit,
+        baseline,
+        b_pred,
+        key,
+        cfg,
+        primary,
+        method,
+        point,
+        base_point,
+    )
+
+    plots: dict[str, bytes] = {}
+    plot_paths: dict[str, str] = {}
+
+    def add(name: str, make: Any) -> None:
+        for fmt in cfg.plot_formats:
+            rel = f"plots/{name}.{fmt}"
+            plots[rel] = make(fmt)
+            plot_paths[name if fmt == cfg.plot_formats[0] else f"{name}_{fmt}"] = rel
+
+    rows = PR.sample_rows(n, cfg.plot_max_points, cfg.seed)
+    add("residuals", lambda f: PR.residuals_plot(y[rows], pred[rows], f))
+    add("predicted_vs_actual", lambda f: PR.predicted_vs_actual_plot(y[rows], pred[rows], f))
+    add("error_histogram", lambda f: PR.error_histogram(pred - y, f))
+    q_defs = [d for d in defs if d.family == "target_quintile" and d.mask.any()]
+    q_names = [d.definition for d in q_defs]
+    q_mae = [float(np.abs(pred - y)[d.mask].mean()) for d in q_defs]
+    add("error_by_target_quantile", lambda f: PR.error_by_quantile_plot(q_names, q_mae, f))
+    stress_plot_path = None
+    series = R.stress_series(
+        stress_rows, {"candidate": point[primary], "baseline": (base_point or {}).get(primary)}
+    )
+    if series:
+        add("stress", lambda f: stress_plot(series, primary, f))
+        stress_plot_path = f"plots/stress.{cfg.plot_formats[0]}"
+
+    headline_est = {m: R.estimate(boot.interval("overall", m)) for m in headline}
+    metrics_file = S.MetricsFile(
+        schema_version=S.SCHEMA_VERSION,
+        task="regression",
+        n_examples=n,
+        classes=None,
+        metrics=point,
+        higher_is_better={m: MR.HIGHER_IS_BETTER[m] for m in point},
+        notes={"r2": "1 - SSE/SST; 1.0 for a perfect fit of a constant target, else 0.0"},
+        confusion_matrix=None,
+        baseline=b_section,
+        deltas=deltas,
+        improvement_is_meaningful=meaningful,
+        improvement_reason=reason,
+    )
+    slices_file = S.SlicesFile(
+        schema_version=S.SCHEMA_VERSION,
+        metric=primary,
+        min_slice_size=cfg.min_slice_size,
+        n_bootstrap=cfg.n_bootstrap,
+        families=families,
+        slices=records,
+        ranking=ranking,
+        search=R.search_record(
+            search, "regression", cfg, "confirmed only when the held-out half agrees under BH"
+        ),
+    )
+    stress_f = R.stress_file(stress_rows, primary, hib, cfg, scenarios, stress_plot_path)
+    takeaway = R.takeaway_text(
+        primary,
+        headline_est[primary],
+        n,
+        b_section,
+        deltas,
+        meaningful,
+        records,
+        ranking,
+        stress_rows,
+        hib,
+        failures,
+    )
+    summary = R.summary_file(
+        "regression",
+        run,
+        n,
+        headline_est,
+        primary,
+        b_section,
+        deltas,
+        meaningful,
+        plot_paths,
+        latency,
+        warnings,
+    )
+    R.write_report(
+        Path(out_dir),
+        summary=summary,
+        metrics=metrics_file,
+        cis=R.ci_file(boot, headline),
+        slices=slices_file,
+        failures=R.failures_file(failures, cfg.n_failures),
+        stress=stress_f,
+        takeaway=takeaway,
+        repro=R.repro_markdown(run, cfg),
+        plots=plots,
+    )
+    return msgspec.convert(msgspec.to_builtins(summary), S.EvalSummaryFile)
+
+
+def _numeric_columns(frame: pd.DataFrame) -> list[str]:
+    return sorted(str(c) for c in frame.columns if not F.is_categorical(frame[c]))
+
+
+def _stress(
+    frame: pd.DataFrame,
+    y: NDArray[np.float64],
+    pred: NDArray[np.float64],
+    predict: RegressorPredict | None,
+    refit: Refit | None,
+    baseline: BaselineResult | None,
+    b_pred: NDArray[np.float64] | None,
+    key: str | None,
+    cfg: EvalConfig,
+    metric: str,
+    method: Any,
+    point: dict[str, float | None],
+    base_point: dict[str, float | None] | None,
+) -> tuple[list[Any], dict[str, str]]:
+    if not cfg.run_stress:
+        return [], {}
+    numeric = _numeric_columns(frame)
+    selected = [cfg.stress_column] if cfg.stress_column else numeric
+    shift_col = key if key in numeric else (numeric[0] if numeric else None)
+    scenarios = {
+        "feature_noise": (
+            f"severity = Gaussian noise in column standard deviations on {', '.join(selected)}"
+        ),
+        "missing_values": "severity = share of feature cells blanked at random",
+    }
+    if shift_col is not None:
+        scenarios[f"distribution_shift:{shift_col}"] = (
+            f"refit on rows with {shift_col} below its (0.8 - severity) quantile, evaluated on "
+            f"rows at or above its 0.8 quantile; degradation is against the overall clean value"
+        )
+    models: list[tuple[str, Any]] = [("candidate", predict)]
+    if baseline is not None:
+        models.append(("baseline", baseline.predict))
+    cases: list[StressCase] = []
+    for si, sev in enumerate(cfg.stress_severities):
+        for model, fn in models:
+
+            def noisy(fn: Any = fn, si: int = si, sev: float = sev) -> Any:
+                corrupted = add_noise(frame, selected, sev, severity_rng(cfg.seed, 0, si))
+                return MR.prepare(y, np.asarray(fn(corrupted), dtype=np.float64))
+
+            def missing(fn: Any = fn, si: int = si, sev: float = sev) -> Any:
+                corrupted = inject_missing(frame, sev, severity_rng(cfg.seed, 1, si))
+                return MR.prepare(y, np.asarray(fn(corrupted), dtype=np.float64))
+
+            skip = "no predict callable was given"
+            cases.append(
+                StressCase(
+                    "feature_noise",
+                    model,
+                    sev,
+                    noisy if fn is not None and selected else (lambda: None),
+                    skip,
+                )
+            )
+            cases.append(
+                StressCase(
+                    "missing_values",
+                    model,
+                    sev,
+                    missing if fn is not None else (lambda: None),
+                    skip,
+                )
+            )
+        if shift_col is not None:
+
+            def shifted(si: int = si, sev: float = sev) -> Any:
+                assert refit is not None and shift_col is not None
+                x = frame[shift_col].to_numpy(dtype=np.float64, na_value=np.nan)
+                hi = np.nanquantile(x, SHIFT_TEST_QUANTILE)
+                lo = np.nanquantile(x, max(SHIFT_TEST_QUANTILE - sev, 0.05))
+                train, test = x < lo, x >= hi
+                if train.sum() < 2 or test.sum() < 2:
+                    return None
+                fn = refit(frame[train], y[train])
+                return MR.prepare(y[test], np.asarray(fn(frame[test]), dtype=np.float64))
+
+            cases.append(
+                StressCase(
+                    f"distribution_shift:{shift_col}",
+                    "candidate",
+                    sev,
+                    shifted if refit is not None else (lambda: None),
+                    "no refit callable was given",
+                )
+            )
+    clean = {"candidate": point.get(metric), "baseline": (base_point or {}).get(metric)}
+    rows = run_stress(cases, clean, metric, cfg.stress_n_bootstrap, cfg.seed, method)
+    rows.sort(key=lambda r: (r.scenario, r.model, r.severity))
+    return rows, scenarios

@@ -1,0 +1,543 @@
+"""Pieces shared by the task evaluators: slices with CIs, CI file, takeaway, repro.md,
+the summary, and writing the folder."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from evalharness.bench.latency import LatencyResult
+from evalharness.bootstrap.engine import BootstrapResult, Group, WeightedMetrics
+from evalharness.bootstrap.intervals import Interval
+from evalharness.core.config import RECOMMENDED_N_BOOTSTRAP, BaselineResult, EvalConfig, RunInfo
+from evalharness.core.errors import BaselineMismatchError
+from evalharness.core.jsonio import clean_float, encode_json, write_folder_atomically
+from evalharness.failures.categories import failure_modes_markdown
+from evalharness.failures.selection import Failure
+from evalharness.schemas import files as S
+from evalharness.slicing.fixed import SliceDef
+from evalharness.slicing.search import TEST_NAME as SEARCH_TEST
+from evalharness.slicing.search import SearchResult, loss_description
+from evalharness.stress.runner import StressResult
+
+
+def estimate(iv: Interval) -> S.Estimate:
+    """Interval -> schema Estimate."""
+    return S.Estimate(
+        value=clean_float(iv.estimate),
+        ci_low=clean_float(iv.ci_low),
+        ci_high=clean_float(iv.ci_high),
+    )
+
+
+def check_baseline(baseline: BaselineResult | None, run: RunInfo) -> None:
+    """A baseline must come from the same dataset version and split as the candidate."""
+    if baseline is None:
+        return
+    if baseline.dataset_version is not None and baseline.dataset_version != run.dataset_version:
+        raise BaselineMismatchError(
+            f"baseline {baseline.name!r} ran on dataset version {baseline.dataset_version!r}, "
+            f"the candidate on {run.dataset_version!r}: improvement claims need the same version"
+        )
+    if (
+        baseline.split_checksum is not None
+        and run.split_checksum is not None
+        and baseline.split_checksum != run.split_checksum
+    ):
+        raise BaselineMismatchError(
+            f"baseline {baseline.name!r} used split {baseline.split_checksum!r}, the candidate "
+            f"{run.split_checksum!r}: improvement claims need the same split"
+        )
+
+
+@dataclass(frozen=True)
+class SlicePlan:
+    """Fixed slices mapped to the bootstrap's row order."""
+
+    defs: list[SliceDef]
+    positions: dict[str, NDArray[np.intp]]
+    sizes: dict[str, int]
+
+
+def plan_slices(defs: Sequence[SliceDef], order: NDArray[np.intp], min_size: int) -> SlicePlan:
+    """Map slice masks (caller's row order) to positions in the bootstrap order."""
+    positions: dict[str, NDArray[np.intp]] = {}
+    sizes: dict[str, int] = {}
+    kept = []
+    for d in defs:
+        size = int(d.mask.sum())
+        if size == 0:
+            continue  # empty buckets carry no information
+        kept.append(d)
+        sizes[d.id] = size
+        if size >= min_size:
+            positions[d.id] = np.flatnonzero(d.mask[order]).astype(np.intp)
+    return SlicePlan(kept, positions, sizes)
+
+
+def slice_groups(
+    plan: SlicePlan, metrics: WeightedMetrics, subset_name: str = "subset"
+) -> dict[str, Group]:
+    """Bootstrap groups of the slices large enough to evaluate."""
+    out = {}
+    for sid, pos in plan.positions.items():
+        sub = getattr(metrics, subset_name)(pos)
+        out[f"slice:{sid}"] = Group(sub, pos)
+    return out
+
+
+def slice_records(
+    plan: SlicePlan,
+    boot: BootstrapResult,
+    names: Sequence[str],
+    primary: str,
+    higher_is_better: bool,
+) -> tuple[list[S.SliceRecord], list[str]]:
+    """Slice records and the ranking (worst first) of the slices that are large enough."""
+    ranked: list[tuple[float, str]] = []
+    for d in plan.defs:
+        if d.id in plan.positions:
+            delta = boot.estimates[f"slice:{d.id}"][primary] - boot.estimates["overall"][primary]
+            if np.isfinite(delta):
+                ranked.append((delta if higher_is_better else -delta, d.id))
+    ranking = [sid for _, sid in sorted(ranked)]
+    rank_of = {sid: i + 1 for i, sid in enumerate(ranking)}
+    records = []
+    for d in plan.defs:
+        key = f"slice:{d.id}"
+        ok = d.id in plan.positions
+        records.append(
+            S.SliceRecord(
+                id=d.id,
+                family=d.family,
+                definition=d.definition,
+                n=plan.sizes[d.id],
+                status="ok" if ok else "too_small",
+                metrics={m: estimate(boot.interval(key, m)) for m in names} if ok else {},
+                delta={m: estimate(boot.delta(key, "overall", m)) for m in names} if ok else {},
+                rank=rank_of.get(d.id),
+            )
+        )
+    records.sort(key=lambda r: (r.family, r.id))
+    return records, ranking
+
+
+def search_record(
+    result: SearchResult | None, task: str, cfg: EvalConfig, note: str
+) -> S.SliceSearch | None:
+    """The search section of slices.json."""
+    if result is None:
+        return None
+    return S.SliceSearch(
+        loss=loss_description(task),
+        n_candidates=result.n_candidates,
+        n_discovery_rows=result.n_discovery_rows,
+        n_confirmation_rows=result.n_confirmation_rows,
+        fdr=cfg.fdr,
+        test=SEARCH_TEST,
+        seed=cfg.seed,
+        slices=[
+            S.SearchedSlice(
+                id=f.id,
+                definition=f.definition,
+                features=list(f.features),
+                discovery_n=f.discovery_n,
+                discovery_effect=clean_float(f.discovery_effect) or 0.0,
+                discovery_p=clean_float(f.discovery_p) or 0.0,
+                confirmation_n=f.confirmation_n,
+                confirmation_effect=clean_float(f.confirmation_effect),
+                confirmation_p=clean_float(f.confirmation_p),
+                confirmation_q=clean_float(f.confirmation_q),
+                confirmed=f.confirmed,
+            )
+            for f in result.slices
+        ],
+        note=note,
+    )
+
+
+def ci_file(boot: BootstrapResult, names: Sequence[str]) -> S.ConfidenceIntervalsFile:
+    """confidence_intervals.json content."""
+    reduced = boot.n_bootstrap < RECOMMENDED_N_BOOTSTRAP
+    resampling = (
+        "Poisson(1) counts per row (Hanley & MacGibbon 2006)"
+        if boot.method == "poisson"
+        else "n draws with replacement (multinomial counts)"
+    )
+    note = f"Percentile bootstrap; resampling: {resampling}; replicate r uses seed spawn key r."
+    if reduced:
+        note += (
+            f" Reduced replicates: the caller asked for {boot.n_bootstrap}, fewer than the "
+            f"recommended {RECOMMENDED_N_BOOTSTRAP}, so the interval endpoints are less stable."
+        )
+    intervals = {}
+    for m in names:
+        iv = boot.interval("overall", m)
+        intervals[m] = S.Interval(
+            estimate=clean_float(iv.estimate),
+            mean=clean_float(iv.mean),
+            ci_low=clean_float(iv.ci_low),
+            ci_high=clean_float(iv.ci_high),
+            n_valid=iv.n_valid,
+        )
+    return S.ConfidenceIntervalsFile(
+        schema_version=S.SCHEMA_VERSION,
+        method="percentile",
+        resampling=boot.method,
+        confidence_level=0.95,
+        n_bootstrap=boot.n_bootstrap,
+        n_bootstrap_recommended=RECOMMENDED_N_BOOTSTRAP,
+        reduced_replicates=reduced,
+        note=note,
+        seed=boot.seed,
+        intervals=intervals,
+    )
+
+
+def baseline_section(
+    baseline: BaselineResult | None,
+    boot: BootstrapResult,
+    names: Sequence[str],
+    all_metrics: Mapping[str, float | None],
+    baseline_metrics: Mapping[str, float | None] | None,
+    primary: str,
+    higher_is_better: Mapping[str, bool],
+) -> tuple[S.BaselineMetrics | None, dict[str, S.Estimate] | None, bool, str]:
+    """(baseline metrics, deltas, improvement_is_meaningful, reason)."""
+    if baseline is None:
+        return None, None, False, "no baseline was evaluated, so no improvement can be claimed"
+    if baseline_metrics is not None and "baseline" in boot.estimates:
+        deltas = {m: estimate(boot.delta("overall", "baseline", m)) for m in names}
+        d = deltas[primary]
+        good = higher_is_better[primary]
+        meaningful = (
+            d.ci_low is not None
+            and d.ci_high is not None
+            and (d.ci_low > 0 if good else d.ci_high < 0)
+        )
+        reason = f"the 95% CI of the paired {primary} delta is [{d.ci_low}, {d.ci_high}]" + (
+            ", which excludes 0 in the better direction"
+            if meaningful
+            else ", which does not exclude 0 in the better direction"
+        )
+        return (
+            S.BaselineMetrics(
+                name=baseline.name,
+                run_id=baseline.run_id,
+                source="predictions",
+                metrics={k: clean_float(v) for k, v in baseline_metrics.items()},
+            ),
+            deltas,
+            bool(meaningful),
+            reason,
+        )
+    reported = {k: clean_float(float(v)) for k, v in (baseline.metrics or {}).items()}
+    deltas = {}
+    for m in names:
+        ours, theirs = all_metrics.get(m), reported.get(m)
+        if ours is not None and theirs is not None:
+            deltas[m] = S.Estimate(value=clean_float(ours - theirs), ci_low=None, ci_high=None)
+    return (
+        S.BaselineMetrics(
+            name=baseline.name, run_id=baseline.run_id, source="reported", metrics=reported
+        ),
+        deltas,
+        False,
+        "the baseline gave only reported metrics, without paired predictions there is no "
+        "uncertainty on the delta",
+    )
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3g}"
+
+
+def takeaway_text(
+    primary: str,
+    headline: S.Estimate,
+    n: int,
+    baseline: S.BaselineMetrics | None,
+    deltas: dict[str, S.Estimate] | None,
+    meaningful: bool,
+    slices: Sequence[S.SliceRecord],
+    ranking: Sequence[str],
+    stress: Sequence[StressResult],
+    higher_is_better: bool,
+    failures: Sequence[Failure],
+) -> str:
+    """Exactly five sentences, one per line, each built from the numbers."""
+    s1 = (
+        f"The headline {primary} is {_num(headline.value)} with a 95% bootstrap CI of "
+        f"{_num(headline.ci_low)} to {_num(headline.ci_high)} over {n} examples."
+    )
+    if baseline is None:
+        s2 = "No baseline was evaluated, so this run makes no improvement claim."
+    else:
+        d = (deltas or {}).get(primary)
+        dv = None if d is None else d.value
+        verdict = "a meaningful improvement" if meaningful else "not a meaningful improvement"
+        s2 = f"Against baseline {baseline.name} the {primary} delta is {_num(dv)}, {verdict}."
+    if ranking:
+        worst = next(r for r in slices if r.id == ranking[0])
+        dv = worst.delta[primary].value if primary in worst.delta else None
+        s3 = (
+            f"The weakest slice is {worst.definition} ({worst.n} rows), where {primary} differs "
+            f"from overall by {_num(dv)}."
+        )
+    else:
+        s3 = "No slice was large enough to rank."
+    ok_rows = [r for r in stress if r.model == "candidate" and r.degradation is not None]
+    if ok_rows:
+        worst_s = sorted(
+            ok_rows,
+            key=lambda r: (
+                (r.degradation or 0.0) if higher_is_better else -(r.degradation or 0.0),
+                r.scenario,
+                r.severity,
+            ),
+        )[0]
+        s4 = (
+            f"The worst stress degradation is {_num(worst_s.degradation)} in {primary} under "
+            f"{worst_s.scenario} at severity {worst_s.severity:g}."
+        )
+    else:
+        s4 = "No stress test ran, so robustness is unmeasured."
+    counts = Counter(f.category for f in failures)
+    if counts:
+        cat, k = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        s5 = f"The most common failure mode is {cat} with {k} of {len(failures)} examples."
+    else:
+        s5 = "No failure examples were found."
+    sentences = [s.replace("\n", " ") for s in (s1, s2, s3, s4, s5)]
+    return "\n".join(sentences) + "\n"
+
+
+def repro_markdown(run: RunInfo, cfg: EvalConfig) -> str:
+    """Install, dataset retrieval, run and eval commands."""
+    dataset_cmd = run.dataset_command or (
+        f"# fetch dataset {run.dataset_name} version {run.dataset_version} and verify its "
+        f"sha256 is {run.dataset_checksum}"
+    )
+    train_cmd = run.train_command or f"# re-run training of run {run.run_id}"
+    eval_cmd = run.eval_command or f"# re-run this evaluation of run {run.run_id}"
+    return "\n".join(
+        [
+            f"# Reproduce run {run.run_id}",
+            "",
+            f"- dataset: {run.dataset_name} version {run.dataset_version} "
+            f"(checksum {run.dataset_checksum})",
+            f"- code: commit {run.commit}",
+            f"- split checksum: {run.split_checksum or 'n/a'}",
+            f"- seed: {run.seed if run.seed is not None else 'n/a'}; evaluation seed {cfg.seed}, "
+            f"{cfg.n_bootstrap} bootstrap replicates",
+            "",
+            "## Install",
+            "",
+            "```sh",
+            run.install_command,
+            "```",
+            "",
+            "## Dataset",
+            "",
+            "```sh",
+            dataset_cmd,
+            "```",
+            "",
+            "## Run",
+            "",
+            "```sh",
+            train_cmd,
+            "```",
+            "",
+            "## Evaluate",
+            "",
+            "```sh",
+            eval_cmd,
+            "```",
+            "",
+        ]
+    )
+
+
+def failures_file(failures: Sequence[Failure], n: int) -> S.FailureExamplesFile:
+    """failure_examples.json content."""
+    counts = Counter(f.category for f in failures)
+    return S.FailureExamplesFile(
+        schema_version=S.SCHEMA_VERSION,
+        selection={
+            "n_per_list": str(n),
+            "tie_break": "example id (string order)",
+            "lists": "see each example's 'list' field",
+        },
+        examples=[
+            S.FailureExample(
+                example_id=f.example_id,
+                list=f.list,
+                input_summary=f.input_summary,
+                prediction=f.prediction,
+                truth=f.truth,
+                confidence=f.confidence,
+                reason=f.reason,
+                category=cast(S.FailureCategory, f.category),
+            )
+            for f in failures
+        ],
+        category_counts=dict(sorted(counts.items())),
+    )
+
+
+def stress_file(
+    rows: Sequence[StressResult],
+    metric: str,
+    higher: bool,
+    cfg: EvalConfig,
+    scenarios: dict[str, str],
+    plot: str | None,
+) -> S.StressFile:
+    """stress.json content."""
+    return S.StressFile(
+        schema_version=S.SCHEMA_VERSION,
+        metric=metric,
+        higher_is_better=higher,
+        n_bootstrap=cfg.stress_n_bootstrap,
+        seed=cfg.seed,
+        scenarios=scenarios,
+        rows=[
+            S.StressRow(
+                scenario=r.scenario,
+                model=r.model,  # type: ignore[arg-type]
+                severity=r.severity,
+                metric=r.metric,
+                value=clean_float(r.value),
+                ci_low=clean_float(r.ci_low),
+                ci_high=clean_float(r.ci_high),
+                degradation=clean_float(r.degradation),
+                status=r.status,
+            )
+            for r in rows
+        ],
+        plot=plot,
+    )
+
+
+def stress_series(
+    rows: Sequence[StressResult], clean: Mapping[str, float | None]
+) -> list[tuple[str, list[float], list[float], list[float], list[float]]]:
+    """Plot lines per (scenario, model), starting at severity 0 with the clean value."""
+    out = []
+    keys = sorted({(r.scenario, r.model) for r in rows if r.value is not None})
+    for scen, model in keys:
+        pts = sorted(
+            (r for r in rows if (r.scenario, r.model) == (scen, model) and r.value is not None),
+            key=lambda r: r.severity,
+        )
+        x, v, lo, hi = [], [], [], []
+        base = clean.get(model)
+        if base is not None and not scen.startswith("distribution_shift"):
+            x, v, lo, hi = [0.0], [base], [base], [base]
+        for r in pts:
+            x.append(r.severity)
+            v.append(float(r.value or 0.0))
+            lo.append(float(r.ci_low if r.ci_low is not None else r.value or 0.0))
+            hi.append(float(r.ci_high if r.ci_high is not None else r.value or 0.0))
+        out.append((f"{scen} ({model})", x, v, lo, hi))
+    return out
+
+
+def summary_file(
+    task: str,
+    run: RunInfo,
+    n: int,
+    headline: dict[str, S.Estimate],
+    primary: str,
+    baseline: S.BaselineMetrics | None,
+    deltas: dict[str, S.Estimate] | None,
+    meaningful: bool,
+    plots: dict[str, str],
+    latency: LatencyResult | None,
+    warnings: list[str],
+) -> S.EvalSummaryFile:
+    """eval_summary.json content."""
+    return S.EvalSummaryFile(
+        schema_version=S.SCHEMA_VERSION,
+        task=task,  # type: ignore[arg-type]
+        run=S.RunRef(
+            run_id=run.run_id,
+            dataset_name=run.dataset_name,
+            dataset_version=run.dataset_version,
+            dataset_checksum=run.dataset_checksum,
+            commit=run.commit,
+            split_checksum=run.split_checksum,
+        ),
+        n_examples=n,
+        headline=headline,
+        primary_metric=primary,
+        baseline=None
+        if baseline is None
+        else S.BaselineHeadline(
+            name=baseline.name,
+            run_id=baseline.run_id,
+            deltas={k: v for k, v in (deltas or {}).items() if k in headline},
+        ),
+        improvement_is_meaningful=meaningful,
+        plots=dict(sorted(plots.items())),
+        files={
+            "metrics": "metrics.json",
+            "confidence_intervals": "confidence_intervals.json",
+            "slices": "slices.json",
+            "failure_examples": "failure_examples.json",
+            "takeaway": "takeaway.txt",
+            "repro": "repro.md",
+            "stress": "stress.json",
+            "failure_modes": "failure_modes.md",
+        },
+        latency=None
+        if latency is None
+        else S.Latency(
+            p50_ms=latency.p50_ms,
+            p95_ms=latency.p95_ms,
+            p99_ms=latency.p99_ms,
+            batch_size=latency.batch_size,
+            device=latency.device,
+            per_sample_ms=latency.per_sample_ms,
+            warmup=latency.warmup,
+            repeats=latency.repeats,
+        ),
+        warnings=sorted(warnings),
+    )
+
+
+def write_report(
+    out_dir: Path,
+    *,
+    summary: S.EvalSummaryFile,
+    metrics: S.MetricsFile,
+    cis: S.ConfidenceIntervalsFile,
+    slices: S.SlicesFile,
+    failures: S.FailureExamplesFile,
+    stress: S.StressFile,
+    takeaway: str,
+    repro: str,
+    plots: dict[str, bytes],
+) -> None:
+    """Serialize everything and swap the folder in atomically."""
+    counts = failures.category_counts
+    files: dict[str, bytes] = {
+        "eval_summary.json": encode_json(summary),
+        "metrics.json": encode_json(metrics),
+        "confidence_intervals.json": encode_json(cis),
+        "slices.json": encode_json(slices),
+        "failure_examples.json": encode_json(failures),
+        "stress.json": encode_json(stress),
+        "takeaway.txt": takeaway.encode(),
+        "repro.md": repro.encode(),
+        "failure_modes.md": failure_modes_markdown(counts, len(failures.examples)).encode(),
+    }
+    files.update(plots)
+    write_folder_atomically(out_dir, files)

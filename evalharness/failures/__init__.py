@@ -1,0 +1,3 @@
+"""failures."""
+
+from __future__ import annotations

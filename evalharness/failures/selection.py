@@ -1,0 +1,176 @@
+"""Stable selection of failure examples; ties are always broken by example id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from evalharness.slicing.fixed import missingness_share
+
+MAX_SUMMARY_FEATURES = 8
+CONFIDENT = 0.8
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One selected example (before serialization)."""
+
+    example_id: str
+    list: str
+    input_summary: dict[str, Any]
+    prediction: Any
+    truth: Any
+    confidence: float | None
+    reason: str
+    category: str
+
+
+def _scalar(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float):
+        if np.isnan(v):
+            return None
+        return float(f"{v:.6g}")
+    if isinstance(v, bool | int | str):
+        return v
+    return str(v)
+
+
+def input_summary(frame: pd.DataFrame, row: int) -> dict[str, Any]:
+    """Up to 8 features of a row, by column name."""
+    cols = sorted(map(str, frame.columns))[:MAX_SUMMARY_FEATURES]
+    record = frame.iloc[row]
+    return {c: _scalar(record[c]) for c in cols}
+
+
+def _ids(frame: pd.DataFrame) -> NDArray[np.str_]:
+    return np.asarray([str(i) for i in frame.index.tolist()])
+
+
+def _ordered(
+    ids: NDArray[np.str_], rows: NDArray[np.intp], key: NDArray[np.float64], n: int
+) -> list[int]:
+    """The first ``n`` rows by ``key`` ascending, ties by example id."""
+    if rows.size > n > 0:
+        # Keep every row tied with the n-th key so the id tie-break stays exact.
+        k = key[rows]
+        kth = np.partition(k, n - 1)[n - 1]
+        rows = rows[k <= kth]
+    ranked = sorted(rows.tolist(), key=lambda r: (float(key[r]), str(ids[r])))
+    return [int(r) for r in ranked[:n]]
+
+
+def classification_failures(
+    frame: pd.DataFrame,
+    y: NDArray[np.intp],
+    p: NDArray[np.intp],
+    labels: list[Any],
+    confidence: NDArray[np.float64] | None,
+    worst_slice: tuple[str, NDArray[np.bool_]] | None,
+    n: int,
+) -> list[Failure]:
+    """Top-N confident wrong, top-N low-confidence correct, top-N errors in the worst slice."""
+    ids = _ids(frame)
+    miss = missingness_share(frame)
+    conf = confidence if confidence is not None else np.zeros(len(y))
+    wrong = np.flatnonzero(y != p)
+    right = np.flatnonzero(y == p)
+    out: list[Failure] = []
+
+    def make(row: int, lst: str) -> Failure:
+        c = None if confidence is None else float(conf[row])
+        truth, pred = labels[y[row]], labels[p[row]]
+        category, reason = _classify_reason(lst, c, miss[row], truth, pred)
+        return Failure(
+            str(ids[row]),
+            lst,
+            input_summary(frame, row),
+            _scalar(pred),
+            _scalar(truth),
+            None if c is None else float(f"{c:.6g}"),
+            reason,
+            category,
+        )
+
+    out += [make(r, "confident_wrong") for r in _ordered(ids, wrong, -conf, n)]
+    if confidence is not None:
+        out += [make(r, "low_confidence_correct") for r in _ordered(ids, right, conf, n)]
+    if worst_slice is not None:
+        name, mask = worst_slice
+        rows = np.flatnonzero(mask & (y != p))
+        out += [make(r, f"worst_slice_errors:{name}") for r in _ordered(ids, rows, -conf, n)]
+    return out
+
+
+def _classify_reason(
+    lst: str, conf: float | None, miss: float, truth: Any, pred: Any
+) -> tuple[str, str]:
+    if miss > 0:
+        return (
+            "data",
+            f"{miss:.0%} of its features are missing; predicted {pred!r}, truth {truth!r}",
+        )
+    if lst == "low_confidence_correct":
+        return "model_representation", (
+            f"correct ({truth!r}) but only {conf:.0%} confident: the row sits near the boundary"
+        )
+    if conf is not None and conf >= CONFIDENT:
+        return "data", (
+            f"{conf:.0%} confident in {pred!r} but labelled {truth!r}: possible label error "
+            "or a spurious feature"
+        )
+    if lst.startswith("worst_slice_errors"):
+        return "objective_metric", (
+            f"error in the weakest slice ({pred!r} for {truth!r}): the objective underweights it"
+        )
+    shown = "unknown" if conf is None else f"{conf:.0%}"
+    return "model_representation", (
+        f"predicted {pred!r} for {truth!r} at {shown} confidence: the features do not separate them"
+    )
+
+
+def regression_failures(
+    frame: pd.DataFrame, y: NDArray[np.float64], pred: NDArray[np.float64], n: int
+) -> list[Failure]:
+    """Top-N absolute errors, top-N under-predictions, top-N over-predictions."""
+    ids = _ids(frame)
+    miss = missingness_share(frame)
+    err = pred - y
+    lo, hi = np.quantile(y, [0.05, 0.95]) if y.size else (0.0, 0.0)
+    every = np.arange(y.size)
+    out: list[Failure] = []
+
+    def make(row: int, lst: str) -> Failure:
+        e = float(err[row])
+        if miss[row] > 0:
+            cat, why = "data", f"{miss[row]:.0%} of its features are missing"
+        elif y[row] < lo or y[row] > hi:
+            cat, why = "data", "target lies in the outer 5% of the evaluation targets"
+        else:
+            cat, why = "model_representation", "typical target the model still misses"
+        direction = "over" if e > 0 else "under"
+        reason = f"{direction}-predicted by {abs(e):.4g}; {why}"
+        return Failure(
+            str(ids[row]),
+            lst,
+            input_summary(frame, row),
+            _scalar(float(pred[row])),
+            _scalar(float(y[row])),
+            None,
+            reason,
+            cat,
+        )
+
+    out += [make(r, "largest_abs_error") for r in _ordered(ids, every, -np.abs(err), n)]
+    under = np.flatnonzero(err < 0)
+    out += [make(r, "under_prediction") for r in _ordered(ids, under, err, n)]
+    over = np.flatnonzero(err > 0)
+    out += [make(r, "over_prediction") for r in _ordered(ids, over, -err, n)]
+    return out

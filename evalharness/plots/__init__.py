@@ -1,0 +1,3 @@
+"""plots."""
+
+from __future__ import annotations

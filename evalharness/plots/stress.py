@@ -1,0 +1,29 @@
+"""The stress degradation plot: metric vs severity per scenario and model, with CIs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from evalharness.plots.style import render
+
+
+def stress_plot(
+    series: Sequence[tuple[str, list[float], list[float], list[float], list[float]]],
+    metric: str,
+    fmt: str,
+) -> bytes:
+    """``series``: (label, severities, values, ci_low, ci_high) per line."""
+
+    def draw(fig: Figure, ax: Axes) -> None:
+        for label, x, v, lo, hi in series:
+            (line,) = ax.plot(x, v, marker="o", label=label)
+            ax.fill_between(x, lo, hi, alpha=0.15, color=line.get_color())
+        ax.set_xlabel("severity")
+        ax.set_ylabel(metric)
+        ax.legend(loc="best", fontsize=7)
+        ax.set_title("Stress tests")
+
+    return render(draw, fmt, size=(6.0, 4.0))

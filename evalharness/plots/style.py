@@ -1,0 +1,51 @@
+"""Deterministic figure creation and saving: fixed backend, font, dpi and metadata."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DPI = 100
+STYLE: dict[str, object] = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "svg.hashsalt": "evalharness",
+    "svg.fonttype": "path",
+    "path.simplify": True,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "lines.linewidth": 1.5,
+}
+PNG_METADATA: dict[str, str | None] = {"Software": None}
+SVG_METADATA: dict[str, str | None] = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    with matplotlib.rc_context(cast(Any, STYLE)):
+        yield
+
+
+def render(
+    draw: Callable[[Figure, Axes], None], fmt: str, size: tuple[float, float] = (5.0, 4.0)
+) -> bytes:
+    """Draw on a fresh Agg figure (no pyplot, no global backend change) and return its bytes."""
+    with _style():
+        fig = Figure(figsize=size, dpi=DPI)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        draw(fig, ax)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        metadata = PNG_METADATA if fmt == "png" else SVG_METADATA
+        fig.savefig(buf, format=fmt, dpi=DPI, metadata=metadata)
+    return buf.getvalue()

@@ -1,0 +1,3 @@
+"""schemas."""
+
+from __future__ import annotations

@@ -1,0 +1,254 @@
+"""msgspec Structs of every JSON file in the eval/ folder (the machine-checked contract)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = "1"
+
+FailureCategory = Literal[
+    "data",
+    "objective_metric",
+    "model_representation",
+    "optimization",
+    "systems_infra",
+    "human_ux",
+]
+JsonScalar = str | int | float | bool | None
+
+
+class _Base(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
+    pass
+
+
+class Estimate(_Base):
+    """A value with its bootstrap interval (None where undefined)."""
+
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+class RunRef(_Base):
+    """Run identity."""
+
+    run_id: str
+    dataset_name: str
+    dataset_version: str
+    dataset_checksum: str
+    commit: str
+    split_checksum: str | None
+
+
+class Latency(_Base):
+    """Inference latency measured by evalharness.bench.measure_latency."""
+
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    batch_size: int
+    device: str
+    per_sample_ms: float
+    warmup: int
+    repeats: int
+
+
+class BaselineHeadline(_Base):
+    """Baseline name and its headline deltas."""
+
+    name: str
+    run_id: str | None
+    deltas: dict[str, Estimate]
+
+
+class EvalSummaryFile(_Base):
+    """eval_summary.json."""
+
+    schema_version: str
+    task: Literal["classification", "regression"]
+    run: RunRef
+    n_examples: int
+    headline: dict[str, Estimate]
+    primary_metric: str
+    baseline: BaselineHeadline | None
+    improvement_is_meaningful: bool
+    plots: dict[str, str]
+    files: dict[str, str]
+    latency: Latency | None
+    warnings: list[str]
+
+
+class ConfusionMatrix(_Base):
+    """Rows are the true class, columns the predicted class."""
+
+    labels: list[str]
+    matrix: list[list[int]]
+
+
+class BaselineMetrics(_Base):
+    """The baseline's metrics and where they came from."""
+
+    name: str
+    run_id: str | None
+    source: Literal["predictions", "reported"]
+    metrics: dict[str, float | None]
+
+
+class MetricsFile(_Base):
+    """metrics.json."""
+
+    schema_version: str
+    task: Literal["classification", "regression"]
+    n_examples: int
+    classes: list[str] | None
+    metrics: dict[str, float | None]
+    higher_is_better: dict[str, bool]
+    notes: dict[str, str]
+    confusion_matrix: ConfusionMatrix | None
+    baseline: BaselineMetrics | None
+    deltas: dict[str, Estimate] | None
+    improvement_is_meaningful: bool
+    improvement_reason: str
+
+
+class Interval(_Base):
+    """One metric's bootstrap interval."""
+
+    estimate: float | None
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_valid: int
+
+
+class ConfidenceIntervalsFile(_Base):
+    """confidence_intervals.json."""
+
+    schema_version: str
+    method: Literal["percentile"]
+    resampling: Literal["poisson", "multinomial"]
+    confidence_level: float
+    n_bootstrap: int
+    n_bootstrap_recommended: int
+    reduced_replicates: bool
+    note: str
+    seed: int
+    intervals: dict[str, Interval]
+
+
+class SliceRecord(_Base):
+    """One fixed slice."""
+
+    id: str
+    family: str
+    definition: str
+    n: int
+    status: Literal["ok", "too_small"]
+    metrics: dict[str, Estimate]
+    delta: dict[str, Estimate]
+    rank: int | None
+
+
+class SearchedSlice(_Base):
+    """One slice found by the weak-slice search, with its held-out confirmation."""
+
+    id: str
+    definition: str
+    features: list[str]
+    discovery_n: int
+    discovery_effect: float
+    discovery_p: float
+    confirmation_n: int
+    confirmation_effect: float | None
+    confirmation_p: float | None
+    confirmation_q: float | None
+    confirmed: bool
+
+
+class SliceSearch(_Base):
+    """How the search ran and what it found."""
+
+    loss: str
+    n_candidates: int
+    n_discovery_rows: int
+    n_confirmation_rows: int
+    fdr: float
+    test: str
+    seed: int
+    slices: list[SearchedSlice]
+    note: str
+
+
+class SlicesFile(_Base):
+    """slices.json."""
+
+    schema_version: str
+    metric: str
+    min_slice_size: int
+    n_bootstrap: int
+    families: dict[str, str]
+    slices: list[SliceRecord]
+    ranking: list[str]
+    search: SliceSearch | None
+
+
+class FailureExample(_Base):
+    """One selected failure."""
+
+    example_id: str
+    list: str
+    input_summary: dict[str, JsonScalar]
+    prediction: JsonScalar
+    truth: JsonScalar
+    confidence: float | None
+    reason: str
+    category: FailureCategory
+
+
+class FailureExamplesFile(_Base):
+    """failure_examples.json."""
+
+    schema_version: str
+    selection: dict[str, str]
+    examples: list[FailureExample]
+    category_counts: dict[str, int]
+
+
+class StressRow(_Base):
+    """One cell of the degradation table."""
+
+    scenario: str
+    model: Literal["candidate", "baseline"]
+    severity: float
+    metric: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    degradation: float | None
+    status: str
+
+
+class StressFile(_Base):
+    """stress.json."""
+
+    schema_version: str
+    metric: str
+    higher_is_better: bool
+    n_bootstrap: int
+    seed: int
+    scenarios: dict[str, str]
+    rows: list[StressRow]
+    plot: str | None
+
+
+#: file name -> Struct type, the single source of truth for validate and schema export.
+FILE_TYPES: dict[str, type[msgspec.Struct]] = {
+    "eval_summary.json": EvalSummaryFile,
+    "metrics.json": MetricsFile,
+    "confidence_intervals.json": ConfidenceIntervalsFile,
+    "slices.json": SlicesFile,
+    "failure_examples.json": FailureExamplesFile,
+    "stress.json": StressFile,
+}

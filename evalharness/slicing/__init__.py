@@ -1,0 +1,3 @@
+"""slicing."""
+
+from __future__ import annotations

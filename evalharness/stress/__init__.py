@@ -1,0 +1,3 @@
+"""stress."""
+
+from __future__ import annotations

@@ -1,0 +1,94 @@
+"""Stress-test runner: each case builds a degraded metric set; the runner bootstraps it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from evalharness.bootstrap.engine import Group, WeightedMetrics, run_bootstrap
+from evalharness.bootstrap.resample import Resampling
+
+
+@dataclass(frozen=True)
+class StressCase:
+    """One (scenario, model, severity) cell; ``build`` returns None when it cannot run."""
+
+    scenario: str
+    model: str
+    severity: float
+    build: Callable[[], WeightedMetrics | None]
+    skip_reason: str = ""
+
+
+@dataclass(frozen=True)
+class StressResult:
+    """One row of the degradation table."""
+
+    scenario: str
+    model: str
+    severity: float
+    metric: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    degradation: float | None
+    status: str
+
+
+def run_stress(
+    cases: Sequence[StressCase],
+    clean: dict[str, float | None],
+    metric: str,
+    n_bootstrap: int,
+    seed: int,
+    method: Resampling,
+) -> list[StressResult]:
+    """Evaluate every case; ``clean`` maps model -> its uncorrupted metric value."""
+    rows = []
+    for i, case in enumerate(cases):
+        built = case.build()
+        if built is None:
+            rows.append(
+                StressResult(
+                    case.scenario,
+                    case.model,
+                    case.severity,
+                    metric,
+                    None,
+                    None,
+                    None,
+                    None,
+                    f"skipped: {case.skip_reason}",
+                )
+            )
+            continue
+        res = run_bootstrap(
+            built.n, {"all": Group(built, None)}, [metric], n_bootstrap, seed + 1000 + i, method
+        )
+        iv = res.interval("all", metric)
+        ref = clean.get(case.model)
+        degr = None if iv.estimate is None or ref is None else iv.estimate - ref
+        rows.append(
+            StressResult(
+                case.scenario,
+                case.model,
+                case.severity,
+                metric,
+                iv.estimate,
+                iv.ci_low,
+                iv.ci_high,
+                degr,
+                "ok",
+            )
+        )
+    return rows
+
+
+def severity_rng(seed: int, scenario_index: int, severity_index: int) -> np.random.Generator:
+    """Independent seeded stream per (scenario, severity); candidate and baseline share it so
+    both see exactly the same corruption."""
+    return np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(31, scenario_index, severity_index))
+    )

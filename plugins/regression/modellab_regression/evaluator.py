@@ -1,0 +1,42 @@
+"""The regression evaluator: EvalHarness on a run's test rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalharness import EvalConfig, evaluate_regression
+from modellab.modeling.evaluation import baseline_result, leakage_inputs, run_info
+from modellab.tasks import EvalRequest
+
+
+def evaluate(req: EvalRequest) -> None:
+    """Write the EvalHarness folder of a regression run."""
+    model: Any = req.model
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(model.predict(frame), dtype=float)
+
+    refit: Callable[[pd.DataFrame, np.ndarray], Callable[[pd.DataFrame], np.ndarray]] | None = None
+    if req.refit is not None:
+        fit_again = req.refit
+
+        def refit(frame: pd.DataFrame, target: np.ndarray) -> Callable[[pd.DataFrame], np.ndarray]:
+            again: Any = fit_again(frame, target)
+            return lambda f: np.asarray(again.predict(f), dtype=float)
+
+    evaluate_regression(
+        req.out_dir,
+        req.test_frame,
+        np.asarray(req.y_true, dtype=float),
+        predict(req.test_frame),
+        run=run_info(req),
+        predict=predict,
+        refit=refit,
+        baseline=baseline_result(req, as_labels=False),
+        leakage=leakage_inputs(req),
+        config=EvalConfig(n_bootstrap=req.n_bootstrap, seed=req.seed),
+    )

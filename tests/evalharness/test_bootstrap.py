@@ -1,0 +1,105 @@
+"""The vectorized bootstrap equals a slow loop of scikit-learn calls on the same resamples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from evalharness.bootstrap.engine import Group, run_bootstrap
+from evalharness.bootstrap.resample import (
+    Resampling,
+    replicate_counts,
+    resolve_method,
+    weight_chunks,
+)
+from evalharness.metrics import classification as MC
+from evalharness.metrics import regression as MR
+
+
+@pytest.mark.parametrize("method", ["multinomial", "poisson"])
+def test_classification_bootstrap_matches_reference_loop(method: Resampling) -> None:
+    rng = np.random.default_rng(0)
+    n, b = 80, 25
+    y = rng.integers(0, 2, n)
+    s = np.clip(0.35 * y + 0.65 * rng.random(n), 0, 1).round(2)  # with ties
+    p = (s > 0.5).astype(int)
+    arrays, _, _ = MC.prepare(y, p, s, [0, 1], f1_average="macro")
+    res = run_bootstrap(
+        n, {"overall": Group(arrays, None)}, ["accuracy", "roc_auc", "f1"], b, seed=5, method=method
+    )
+    for r in range(b):
+        rows = np.repeat(np.arange(n), replicate_counts(n, 5, r, method))
+        yr, pr, sr = y[rows], p[rows], s[rows]
+        ref_acc = skm.accuracy_score(yr, pr)
+        ref_f1 = skm.f1_score(yr, pr, average="macro", labels=sorted(set(yr) | set(pr)))
+        assert abs(res.replicates["overall"]["accuracy"][r] - ref_acc) < 1e-9
+        assert abs(res.replicates["overall"]["f1"][r] - ref_f1) < 1e-9
+        if len(set(yr)) == 2:
+            ref_auc = skm.roc_auc_score(yr, sr)
+            assert abs(res.replicates["overall"]["roc_auc"][r] - ref_auc) < 1e-9
+    iv = res.interval("overall", "accuracy")
+    reps = res.replicates["overall"]["accuracy"]
+    assert iv.ci_low == pytest.approx(np.percentile(reps, 2.5))
+    assert iv.ci_high == pytest.approx(np.percentile(reps, 97.5))
+
+
+def test_regression_bootstrap_matches_reference_loop() -> None:
+    rng = np.random.default_rng(1)
+    n, b = 60, 20
+    y = rng.normal(size=n)
+    pred = y + rng.normal(size=n)
+    arrays = MR.prepare(y, pred)
+    res = run_bootstrap(
+        n,
+        {"overall": Group(arrays, None)},
+        list(MR.REGRESSION_METRICS),
+        b,
+        seed=2,
+        method="multinomial",
+    )
+    for r in range(b):
+        rows = np.repeat(np.arange(n), replicate_counts(n, 2, r, "multinomial"))
+        got = res.replicates["overall"]
+        assert abs(got["mae"][r] - skm.mean_absolute_error(y[rows], pred[rows])) < 1e-9
+        assert abs(got["rmse"][r] - skm.root_mean_squared_error(y[rows], pred[rows])) < 1e-9
+        assert abs(got["r2"][r] - skm.r2_score(y[rows], pred[rows])) < 1e-9
+        assert abs(got["median_ae"][r] - skm.median_absolute_error(y[rows], pred[rows])) < 1e-9
+
+
+def test_slices_are_paired_with_overall() -> None:
+    rng = np.random.default_rng(2)
+    n = 100
+    y = rng.integers(0, 2, n)
+    p = np.where(rng.random(n) < 0.8, y, 1 - y)
+    arrays, _, _ = MC.prepare(y, p, None, [0, 1])
+    pos = np.arange(0, n, 2).astype(np.intp)
+    groups = {"overall": Group(arrays, None), "half": Group(arrays.subset(pos), pos)}
+    res = run_bootstrap(n, groups, ["accuracy"], 30, seed=0, method="multinomial")
+    for r in range(30):
+        c = replicate_counts(n, 0, r, "multinomial")
+        correct = (y == p).astype(float)
+        ref = (c[pos] * correct[pos]).sum() / c[pos].sum()
+        assert abs(res.replicates["half"]["accuracy"][r] - ref) < 1e-12
+    d = res.delta("half", "overall", "accuracy")
+    assert d.ci_low is not None and d.ci_high is not None and d.ci_low <= d.ci_high
+
+
+def test_chunks_do_not_change_replicates() -> None:
+    chunks = np.vstack(list(weight_chunks(50, 7, 3, "poisson")))
+    single = np.vstack([replicate_counts(50, 3, r, "poisson") for r in range(7)])
+    assert np.array_equal(chunks, single)
+
+
+def test_poisson_counts_have_poisson_moments() -> None:
+    c = replicate_counts(200_000, 0, 0, "poisson")
+    assert abs(c.mean() - 1.0) < 0.01
+    assert abs(c.var() - 1.0) < 0.02
+    assert abs((c == 0).mean() - np.exp(-1)) < 0.005
+
+
+def test_auto_method() -> None:
+    assert resolve_method("auto", 100, 10_000) == "multinomial"
+    assert resolve_method("auto", 100_000, 10_000) == "poisson"
+    with pytest.raises(ValueError):
+        resolve_method("jackknife", 10, 10)
