@@ -452,6 +452,22 @@ def note_cmd(run_id: str, text: str) -> None:
     click.echo(f"noted on run {run.id} ({len(run.notes)} note(s))")
 
 
+@cli.command("compare")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare_cmd(run_a: str, run_b: str, as_json: bool) -> None:
+    """Compare RUN_A (before) with RUN_B (after); writes RUN_B/compare/RUN_A/."""
+    from modellab.compare import compare_runs
+
+    doc, out = _run(lambda db, s: compare_runs(db, s, run_a, run_b))
+    if as_json:
+        _print_json(doc | {"folder": str(out)})
+        return
+    click.echo((out / "summary.txt").read_text(), nl=False)
+    click.echo(f"written to {out}")
+
+
 # --- plugins ------------------------------------------------------------------------
 
 

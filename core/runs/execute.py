@@ -73,6 +73,9 @@ def _frames(version: DatasetVersion, settings: Settings) -> Prepared:
 
 
 def _scores(model: FittedModel) -> Any:
+    """``predict_proba`` of a classifier (one with ``classes``), else None."""
+    if getattr(model, "classes", None) is None:
+        return None
     return getattr(model, "predict_proba", None)
 
 

@@ -3,7 +3,9 @@ slice and the baseline, so slice and baseline deltas are paired replicate by rep
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -11,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evalharness.bootstrap.intervals import Interval, percentile_interval
-from evalharness.bootstrap.resample import Resampling, weight_chunks
+from evalharness.bootstrap.resample import ChunkFiller, Resampling, chunk_size
 
 Array = NDArray[np.float64]
 
@@ -65,17 +67,38 @@ def run_bootstrap(
     n_bootstrap: int,
     seed: int,
     method: Resampling,
+    n_jobs: int = 1,
 ) -> BootstrapResult:
-    """Bootstrap every group's metrics over the same resampled rows."""
+    """Bootstrap every group's metrics over the same resampled rows.
+
+    ``n_jobs > 1`` spreads chunks over threads (numpy releases the GIL in its loops); each
+    replicate has its own seed, so the numbers do not depend on ``n_jobs``.
+    """
     estimates: dict[str, dict[str, float]] = {}
     for key, g in groups.items():
         ones = np.ones((1, g.metrics.n))
         estimates[key] = {m: float(v[0]) for m, v in g.metrics.compute(ones, names).items()}
-    parts: dict[str, dict[str, list[Array]]] = {k: {m: [] for m in names} for k in groups}
-    for w in weight_chunks(n, n_bootstrap, seed, method):
+    b = chunk_size(n, n_bootstrap)
+    ranges = [(s, min(s + b, n_bootstrap)) for s in range(0, n_bootstrap, b)]
+    local = threading.local()
+
+    def work(bounds: tuple[int, int]) -> dict[str, dict[str, Array]]:
+        filler = getattr(local, "filler", None)
+        if filler is None:
+            filler = local.filler = ChunkFiller(n, b, seed, method)
+        w = filler.fill(*bounds)
+        out: dict[str, dict[str, Array]] = {}
         for key, g in groups.items():
             sub = w if g.positions is None else w[:, g.positions]
-            for m, v in g.metrics.compute(sub, names).items():
-                parts[key][m].append(v)
-    replicates = {k: {m: np.concatenate(v) for m, v in d.items()} for k, d in parts.items()}
+            out[key] = g.metrics.compute(sub, names)
+        return out
+
+    if n_jobs > 1 and len(ranges) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            results = list(pool.map(work, ranges))
+    else:
+        results = [work(r) for r in ranges]
+    replicates = {
+        k: {m: np.concatenate([r[k][m] for r in results]) for m in names} for k in groups
+    }
     return BootstrapResult(estimates, replicates, n_bootstrap, seed, method)

@@ -51,19 +51,31 @@ def _poisson_tables() -> tuple[NDArray[np.uint16], NDArray[np.uint16], NDArray[n
     return thresholds, ambiguous, cdf
 
 
-def _poisson_into(out: NDArray[np.float64], rng: np.random.Generator) -> None:
+class _Scratch:
+    """Reusable buffers: fresh large arrays cost a page fault per 4 KiB on first touch."""
+
+    def __init__(self, n: int) -> None:
+        self.counts = np.zeros(n, dtype=np.uint8)
+        self.flag = np.zeros(n, dtype=np.bool_)
+        self.hit = np.zeros(n, dtype=np.bool_)
+
+
+def _poisson_into(
+    out: NDArray[np.float64], rng: np.random.Generator, scratch: _Scratch | None = None
+) -> None:
     thresholds, ambiguous, cdf = _poisson_tables()
     n = out.size
+    sc = scratch or _Scratch(n)
     words = rng.bit_generator.random_raw((n + 3) // 4)
     bits = np.asarray(words, dtype=np.uint64).view(np.uint16)[:n]
-    counts = np.zeros(n, dtype=np.uint8)
-    flag = np.empty(n, dtype=np.bool_)
+    counts, flag, hit = sc.counts, sc.flag, sc.hit
+    counts.fill(0)
+    hit.fill(False)
     for t in thresholds:
         np.greater_equal(bits, t, out=flag)
         counts += flag.view(np.uint8)
     out[...] = counts
     # A handful of equality tests beats np.isin, which sorts.
-    hit = np.zeros(n, dtype=np.bool_)
     for a in ambiguous:
         hit |= np.equal(bits, a, out=flag)
     rows = np.flatnonzero(hit)
@@ -88,17 +100,38 @@ def replicate_counts(n: int, seed: int, replicate: int, method: Resampling) -> N
     return out.astype(np.int64)
 
 
+def chunk_size(n: int, n_bootstrap: int) -> int:
+    """Replicates per chunk: about 8M weights, so memory stays flat at 1M rows."""
+    return max(1, min(n_bootstrap, _CHUNK_ELEMENTS // max(n, 1)))
+
+
+class ChunkFiller:
+    """Fills a reusable ``(b, n)`` buffer with the weights of replicates ``start..stop-1``."""
+
+    def __init__(self, n: int, b: int, seed: int, method: Resampling) -> None:
+        self.n, self.seed, self.method = n, seed, method
+        self.buffer = np.zeros((b, n), dtype=np.float64)
+        self.scratch = _Scratch(n) if method == "poisson" else None
+
+    def fill(self, start: int, stop: int) -> NDArray[np.float64]:
+        """The weights of replicates ``start..stop-1`` (a view of the reused buffer)."""
+        out = self.buffer[: stop - start]
+        for row, r in enumerate(range(start, stop)):
+            if self.method == "poisson":
+                _poisson_into(out[row], replicate_generator(self.seed, r), self.scratch)
+            else:
+                out[row] = replicate_counts(self.n, self.seed, r, self.method)
+        return out
+
+
 def weight_chunks(
     n: int, n_bootstrap: int, seed: int, method: Resampling
 ) -> Iterator[NDArray[np.float64]]:
-    """Yield ``(b, n)`` float64 weight matrices covering replicates ``0 .. n_bootstrap-1``."""
-    b = max(1, min(n_bootstrap, _CHUNK_ELEMENTS // max(n, 1)))
+    """Yield ``(b, n)`` float64 weight matrices covering replicates ``0 .. n_bootstrap-1``.
+
+    The yielded array is reused for the next chunk; copy it to keep it.
+    """
+    b = chunk_size(n, n_bootstrap)
+    filler = ChunkFiller(n, b, seed, method)
     for start in range(0, n_bootstrap, b):
-        stop = min(start + b, n_bootstrap)
-        out = np.empty((stop - start, n), dtype=np.float64)
-        for row, r in enumerate(range(start, stop)):
-            if method == "poisson":
-                _poisson_into(out[row], replicate_generator(seed, r))
-            else:
-                out[row] = replicate_counts(n, seed, r, method)
-        yield out
+        yield filler.fill(start, min(start + b, n_bootstrap))

@@ -9,6 +9,7 @@ that many copies of the row, so results equal scikit-learn on the expanded resam
 from __future__ import annotations
 
 from collections.abc import Sequence
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,24 +85,47 @@ def _rank_data(score: NDArray[np.float64], positive: NDArray[np.bool_]) -> _Rank
     )
 
 
+_SCRATCH = threading.local()
+
+
+def _buffer(shape: tuple[int, int]) -> Array:
+    # Reused per thread: a fresh multi-megabyte array costs a page fault per 4 KiB.
+    cache: dict[tuple[int, int], Array] = getattr(_SCRATCH, "cache", None) or {}
+    _SCRATCH.cache = cache
+    if shape not in cache:
+        if len(cache) > 8:
+            cache.clear()
+        cache[shape] = np.empty(shape)
+    return cache[shape]
+
+
 def _cum_neg(w: Array, rank: _RankData) -> Array:
-    """Cumulative negative weight, with a leading zero column: ``c[:, k]`` = first k."""
+    """Cumulative negative weight, with a leading zero column: ``c[:, k]`` = first k.
+
+    The result lives in a per-thread scratch buffer, valid until the next call.
+    """
     wn = w[:, rank.neg]
-    c = np.zeros((w.shape[0], wn.shape[1] + 1))
+    c = _buffer((w.shape[0], wn.shape[1] + 1))
+    c[:, 0] = 0.0
     np.cumsum(wn, axis=1, out=c[:, 1:])
     return c
+
+
+def _rowdot(a: Array, b: Array) -> Array:
+    # One BLAS dot per row beats einsum on strided views.
+    return np.array([a[i] @ b[i] for i in range(a.shape[0])], dtype=np.float64)
 
 
 def _roc_auc(w: Array, rank: _RankData) -> Array:
     wp = w[:, rank.pos]
     c = _cum_neg(w, rank)
-    below = c[:, rank.lo]
+    below = np.take(c, rank.lo, axis=1)
     if rank.hi is not None:
-        below += c[:, rank.hi]
+        below += np.take(c, rank.hi, axis=1)
         below *= 0.5
-    num = np.einsum("bi,bi->b", wp, below)
+    num = _rowdot(wp, below)
     n_pos = wp.sum(axis=1)
-    n_neg = c[:, -1]
+    n_neg = c[:, -1].copy()
     with np.errstate(invalid="ignore", divide="ignore"):
         out: Array = num / (n_pos * n_neg)
     out[(n_pos == 0) | (n_neg == 0)] = np.nan
@@ -112,7 +136,7 @@ def _average_precision(w: Array, rank: _RankData) -> Array:
     wp = w[:, rank.pos]
     c = _cum_neg(w, rank)
     n_pos = wp.sum(axis=1)
-    n_neg = c[:, -1]
+    n_neg = c[:, -1].copy()
     lo = rank.lo
     if rank.pos_groups is not None:
         wp = np.add.reduceat(wp, rank.pos_groups, axis=1)
@@ -142,6 +166,7 @@ class ClassificationArrays:
     n_classes: int
     f1_average: str
     value_matrix: Array
+    cell_matrix: Array
     value_columns: tuple[str, ...]
     ranks: tuple[_RankData, ...]
 
@@ -163,9 +188,11 @@ class ClassificationArrays:
     def compute(self, w: Array, names: Sequence[str]) -> dict[str, Array]:
         """Every metric in ``names`` for each weight row of ``w`` (shape ``(b, n)``)."""
         k = self.n_classes
-        sums = w @ self.value_matrix
-        total = w.sum(axis=1)
+        # Loss columns only when asked for: the product is the main pass over the weights.
+        needs_loss = any(m in ("log_loss", "brier") for m in names)
+        sums = w @ (self.value_matrix if needs_loss else self.cell_matrix)
         conf = sums[:, : k * k].reshape(-1, k, k)
+        total = conf.sum(axis=(1, 2))
         tp = np.diagonal(conf, axis1=1, axis2=2)
         true_count = conf.sum(axis=2)
         pred_count = conf.sum(axis=1)
@@ -279,6 +306,7 @@ def build_arrays(
         n_classes=k,
         f1_average=f1_average,
         value_matrix=np.ascontiguousarray(np.hstack(columns)),
+        cell_matrix=onehot_cells,
         value_columns=tuple(names),
         ranks=tuple(ranks),
     )

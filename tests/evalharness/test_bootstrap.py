@@ -86,7 +86,7 @@ def test_slices_are_paired_with_overall() -> None:
 
 
 def test_chunks_do_not_change_replicates() -> None:
-    chunks = np.vstack(list(weight_chunks(50, 7, 3, "poisson")))
+    chunks = np.vstack([c.copy() for c in weight_chunks(50, 7, 3, "poisson")])
     single = np.vstack([replicate_counts(50, 3, r, "poisson") for r in range(7)])
     assert np.array_equal(chunks, single)
 

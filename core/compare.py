@@ -1,0 +1,466 @@
+"""Run comparison: what improved, what got worse, and how sure we are.
+
+``compare_runs(A, B)`` reads both runs' artifact folders (the EvalHarness contract,
+predictions, run.json) and writes ``<run_b>/compare/<run_a>/``: ``compare.json``,
+``summary.txt`` and one side-by-side PNG per plot kind (A left, B right).
+
+A metric difference whose confidence intervals overlap is labelled "within noise".
+When both runs scored the same test rows, a paired bootstrap over those rows gives
+the CI of the difference itself, which is tighter and is what decides the label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from modellab.datasets.schema import diff_schemas
+from modellab.domain import DatasetVersion, Run
+from modellab.errors import InvalidInputError
+from modellab.runs.artifacts import replace_dir, run_dir, write_bytes_atomic, write_json_atomic
+from modellab.settings import Settings
+from modellab.store import datasets as dataset_repo
+from modellab.store import runs as run_repo
+from modellab.store.database import Database
+
+PAIRED_REPLICATES = 1000
+PAIRED_SEED = 0
+SKIP_IN_ARTIFACT_DIFF = ("compare/", "logs.txt", "run.json")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One run with its folder and dataset version."""
+
+    run: Run
+    folder: Path
+    version: DatasetVersion
+
+    def eval_json(self, name: str) -> Any:
+        path = self.folder / "eval" / name
+        return json.loads(path.read_text()) if path.exists() else None
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``)."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for key in sorted(obj):
+            out.update(flatten(obj[key], f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: obj}
+
+
+def config_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Keys added, removed and changed between two nested configs."""
+    fa, fb = flatten(a), flatten(b)
+    return {
+        "added": {k: fb[k] for k in sorted(fb.keys() - fa.keys())},
+        "removed": {k: fa[k] for k in sorted(fa.keys() - fb.keys())},
+        "changed": {
+            k: {"a": fa[k], "b": fb[k]} for k in sorted(fa.keys() & fb.keys()) if fa[k] != fb[k]
+        },
+    }
+
+
+def _files(folder: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and not rel.startswith(SKIP_IN_ARTIFACT_DIFF) and not p.name.startswith("."):
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def artifact_diff(a: Path, b: Path) -> dict[str, list[str]]:
+    """Files added, removed, changed (by sha256) and unchanged between two run folders."""
+    fa, fb = _files(a), _files(b)
+    return {
+        "added": sorted(fb.keys() - fa.keys()),
+        "removed": sorted(fa.keys() - fb.keys()),
+        "changed": sorted(k for k in fa.keys() & fb.keys() if fa[k] != fb[k]),
+        "unchanged": sorted(k for k in fa.keys() & fb.keys() if fa[k] == fb[k]),
+    }
+
+
+def _overlap(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool | None:
+    if (
+        not a
+        or not b
+        or None in (a.get("ci_low"), a.get("ci_high"), b.get("ci_low"), b.get("ci_high"))
+    ):
+        return None
+    return bool(a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"])
+
+
+def _row_losses(preds: pl.DataFrame, task: str) -> dict[str, np.ndarray]:
+    """Per-row quantities whose means are metrics, for a paired bootstrap."""
+    if task == "classification":
+        correct = (preds["prediction"].cast(pl.String) == preds["truth"].cast(pl.String)).to_numpy()
+        return {"accuracy": correct.astype(float)}
+    err = (preds["prediction"].cast(pl.Float64) - preds["truth"].cast(pl.Float64)).to_numpy()
+    return {"mae": np.abs(err), "mse": err**2}
+
+
+def paired_differences(a: pl.DataFrame, b: pl.DataFrame, task: str) -> dict[str, dict[str, float]]:
+    """Bootstrap CI of (B - A) for metrics that are means over the same rows.
+
+    The same resampled rows score both runs, so row difficulty cancels out.
+    """
+    la, lb = _row_losses(a, task), _row_losses(b, task)
+    n = a.height
+    rng = np.random.default_rng(PAIRED_SEED)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=PAIRED_REPLICATES).astype(float)
+    out: dict[str, dict[str, float]] = {}
+    for name in la:
+        diff_rows = lb[name] - la[name]
+        reps = counts @ diff_rows / n
+        if name == "mse":  # RMSE is not a mean: bootstrap it from the resampled MSEs
+            ma, mb = counts @ la[name] / n, counts @ lb[name] / n
+            reps = np.sqrt(mb) - np.sqrt(ma)
+            point = float(np.sqrt(lb[name].mean()) - np.sqrt(la[name].mean()))
+            name = "rmse"
+        else:
+            point = float(diff_rows.mean())
+        lo, hi = np.percentile(reps, [2.5, 97.5])
+        out[name] = {
+            "delta": round(point, 12),
+            "ci_low": round(float(lo), 12),
+            "ci_high": round(float(hi), 12),
+        }
+    return out
+
+
+def _verdict(
+    delta: float | None, higher: bool, paired: dict[str, float] | None, overlap: bool | None
+) -> str:
+    if delta is None:
+        return "not comparable"
+    if paired is not None:
+        if paired["ci_low"] <= 0 <= paired["ci_high"]:
+            return "within noise"
+        better = (paired["delta"] > 0) == higher
+        return "improved" if better else "worse"
+    if delta == 0:
+        return "unchanged"
+    if overlap is False:
+        return "improved" if (delta > 0) == higher else "worse"
+    return "within noise"  # overlapping CIs, or no CI to tell
+
+
+def metric_diff(sa: Side, sb: Side, paired: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """Per metric: A, B, delta, CI overlap, paired CI and a verdict."""
+    ma, mb = sa.eval_json("metrics.json") or {}, sb.eval_json("metrics.json") or {}
+    ca = (sa.eval_json("confidence_intervals.json") or {}).get("intervals", {})
+    cb = (sb.eval_json("confidence_intervals.json") or {}).get("intervals", {})
+    higher = {**ma.get("higher_is_better", {}), **mb.get("higher_is_better", {})}
+    rows = []
+    metrics_a, metrics_b = ma.get("metrics", {}), mb.get("metrics", {})
+    for name in sorted(metrics_a.keys() & metrics_b.keys()):
+        va, vb = metrics_a[name], metrics_b[name]
+        if not isinstance(va, int | float) or not isinstance(vb, int | float):
+            continue
+        delta = vb - va
+        overlap = _overlap(ca.get(name), cb.get(name))
+        rows.append(
+            {
+                "metric": name,
+                "a": va,
+                "b": vb,
+                "delta": round(delta, 12),
+                "higher_is_better": higher.get(name, True),
+                "ci_a": [ca[name]["ci_low"], ca[name]["ci_high"]] if name in ca else None,
+                "ci_b": [cb[name]["ci_low"], cb[name]["ci_high"]] if name in cb else None,
+                "cis_overlap": overlap,
+                "paired": paired.get(name),
+                "verdict": _verdict(delta, higher.get(name, True), paired.get(name), overlap),
+            }
+        )
+    return rows
+
+
+def slice_shifts(sa: Side, sb: Side) -> list[dict[str, Any]]:
+    """Slices present in both runs, with the metric change and whether CIs overlap."""
+    a = {s["id"]: s for s in (sa.eval_json("slices.json") or {}).get("slices", [])}
+    b = {s["id"]: s for s in (sb.eval_json("slices.json") or {}).get("slices", [])}
+    metric = (sb.eval_json("slices.json") or {}).get("metric")
+    out = []
+    for sid in sorted(a.keys() & b.keys()):
+        ea, eb = a[sid]["metrics"].get(metric or "", {}), b[sid]["metrics"].get(metric or "", {})
+        if ea.get("value") is None or eb.get("value") is None:
+            continue
+        overlap = _overlap(ea, eb)
+        out.append(
+            {
+                "slice": sid,
+                "definition": b[sid]["definition"],
+                "n": b[sid]["n"],
+                "metric": metric,
+                "a": ea["value"],
+                "b": eb["value"],
+                "delta": round(eb["value"] - ea["value"], 12),
+                "cis_overlap": overlap,
+                "shifted": overlap is False,
+            }
+        )
+    out.sort(key=lambda r: (-abs(r["delta"]), r["slice"]))
+    return out
+
+
+def failure_changes(
+    sa: Side, sb: Side, pa: pl.DataFrame | None, pb: pl.DataFrame | None, same_rows: bool
+) -> dict[str, Any]:
+    """New and fixed failures by example id, and the failure-mode distribution change."""
+    fa, fb = (
+        sa.eval_json("failure_examples.json") or {},
+        sb.eval_json("failure_examples.json") or {},
+    )
+    out: dict[str, Any] = {}
+    if (
+        same_rows
+        and pa is not None
+        and pb is not None
+        and sb.run.template
+        and sb.version.task == "classification"
+    ):
+        wrong_a = (pa["prediction"].cast(pl.String) != pa["truth"].cast(pl.String)).to_numpy()
+        wrong_b = (pb["prediction"].cast(pl.String) != pb["truth"].cast(pl.String)).to_numpy()
+        ids = pa["row_id"].to_numpy()
+        out["basis"] = "every test row's prediction"
+        out["new"] = [str(i) for i in ids[wrong_b & ~wrong_a]]
+        out["fixed"] = [str(i) for i in ids[wrong_a & ~wrong_b]]
+        out["still_failing"] = int((wrong_a & wrong_b).sum())
+    else:
+        ids_a = {e["example_id"] for e in fa.get("examples", [])}
+        ids_b = {e["example_id"] for e in fb.get("examples", [])}
+        out["basis"] = "the selected failure examples"
+        out["new"] = sorted(ids_b - ids_a)
+        out["fixed"] = sorted(ids_a - ids_b)
+    ca, cb = fa.get("category_counts", {}), fb.get("category_counts", {})
+    out["failure_modes"] = {
+        k: {"a": ca.get(k, 0), "b": cb.get(k, 0), "delta": cb.get(k, 0) - ca.get(k, 0)}
+        for k in sorted(ca.keys() | cb.keys())
+    }
+    return out
+
+
+def dataset_diff(sa: Side, sb: Side) -> dict[str, Any]:
+    """Checksums, versions and schema changes between the two runs' data."""
+    va, vb = sa.version, sb.version
+    diff = diff_schemas(va.schema, vb.schema, va.version)
+    return {
+        "a": {"ref": va.ref, "checksum": va.checksum, "split_checksum": va.split.checksum},
+        "b": {"ref": vb.ref, "checksum": vb.checksum, "split_checksum": vb.split.checksum},
+        "same_data": va.checksum == vb.checksum,
+        "same_split": va.split.checksum == vb.split.checksum,
+        "schema": {
+            "added": diff.added,
+            "removed": diff.removed,
+            "changed": [{"column": c.column, "a": c.before, "b": c.after} for c in diff.changed],
+        },
+    }
+
+
+def side_by_side(a: Path, b: Path, out: Path, title_a: str, title_b: str) -> None:
+    """One PNG: plot ``a`` left, ``b`` right, deterministic bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), dpi=100)
+    for ax, path, title in ((axes[0], a, title_a), (axes[1], b, title_b)):
+        ax.imshow(mpimg.imread(path))
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.name}.tmp")
+    fig.savefig(tmp, format="png", metadata={"Software": None})
+    plt.close(fig)
+    tmp.replace(out)
+
+
+def _summary_text(doc: dict[str, Any]) -> str:
+    lines = [
+        f"Compare run A {doc['a']['id']} ({doc['a']['model']})\n"
+        f"     -> run B {doc['b']['id']} ({doc['b']['model']})"
+    ]
+    if not doc["like_for_like"]:
+        lines.append(
+            "WARNING: not like-for-like: the runs used different data or splits; "
+            "differences mix model and data."
+        )
+    for verdict in ("improved", "worse", "within noise", "unchanged"):
+        rows = [m for m in doc["metrics"] if m["verdict"] == verdict]
+        if rows:
+            lines.append(f"{verdict.capitalize()}:")
+            for m in rows:
+                ci = ""
+                if m["paired"]:
+                    lo, hi = m["paired"]["ci_low"], m["paired"]["ci_high"]
+                    ci = f" (paired 95% CI {lo:+.4f} .. {hi:+.4f})"
+                elif m["cis_overlap"] is not None:
+                    ci = " (CIs overlap)" if m["cis_overlap"] else " (CIs do not overlap)"
+                lines.append(
+                    f"  {m['metric']:<18} {m['a']:.4f} -> {m['b']:.4f}  {m['delta']:+.4f}{ci}"
+                )
+    shifted = [s for s in doc["slices"] if s["shifted"]]
+    lines.append(f"Slices: {len(doc['slices'])} compared, {len(shifted)} shifted beyond CI overlap")
+    for s in doc["slices"][:5]:
+        flag = " SHIFTED" if s["shifted"] else ""
+        lines.append(
+            f"  {s['slice']:<32} {s['a']:.4f} -> {s['b']:.4f} ({s['delta']:+.4f}, n={s['n']}){flag}"
+        )
+    f = doc["failures"]
+    lines.append(f"Failures ({f['basis']}): {len(f['new'])} new, {len(f['fixed'])} fixed")
+    if f["new"]:
+        lines.append(f"  new: {', '.join(f['new'][:10])}")
+    if f["fixed"]:
+        lines.append(f"  fixed: {', '.join(f['fixed'][:10])}")
+    modes = ", ".join(f"{k} {v['a']}->{v['b']}" for k, v in f["failure_modes"].items())
+    lines.append(f"Failure modes: {modes or 'none'}")
+    c = doc["config"]
+    changes = [f"{k}: {v['a']!r} -> {v['b']!r}" for k, v in c["changed"].items()]
+    changes += [f"+{k}={v!r}" for k, v in c["added"].items()] + [f"-{k}" for k in c["removed"]]
+    lines.append(f"Config: {'; '.join(changes) or 'no change'}")
+    d = doc["dataset"]
+    same_data = "same bytes" if d["same_data"] else "different bytes"
+    same_split = "same split" if d["same_split"] else "different split"
+    lines.append(f"Dataset: {d['a']['ref']} -> {d['b']['ref']} ({same_data}, {same_split})")
+    art = doc["artifacts"]
+    counts = ", ".join(f"{len(art[k])} {k}" for k in ("added", "removed", "changed", "unchanged"))
+    lines.append(f"Artifacts: {counts}")
+    lines.append("Notes:")
+    for side in ("a", "b"):
+        for n in doc["notes"][side]:
+            lines.append(f"  {side.upper()} {n['created_at']}  {n['text']}")
+    if not doc["notes"]["a"] and not doc["notes"]["b"]:
+        lines.append("  none yet; add one with: modellab note RUN TEXT")
+    return "\n".join(lines) + "\n"
+
+
+async def _side(db: Database, settings: Settings, run_id: str) -> Side:
+    async with db.session() as session:
+        row, project = await run_repo.get_run_row(session, run_id)
+        run = await run_repo.to_domain(session, row, project.slug)
+        vrow = await dataset_repo.get_version_row_by_id(session, run.dataset_version_id)
+        version = await dataset_repo.to_domain(session, vrow, project.slug)
+    return Side(run, run_dir(settings.artifact_root, run.project, run.id), version)
+
+
+async def compare_runs(
+    db: Database, settings: Settings, run_a: str, run_b: str
+) -> tuple[dict[str, Any], Path]:
+    """Compare two finished runs of one project; write and return the comparison."""
+    sa, sb = await _side(db, settings, run_a), await _side(db, settings, run_b)
+    if sa.run.project != sb.run.project:
+        raise InvalidInputError("runs of different projects cannot be compared")
+    for s in (sa, sb):
+        if not (s.folder / "eval" / "metrics.json").exists():
+            raise InvalidInputError(
+                f"run {s.run.id} has no eval report (status {s.run.status.value})"
+            )
+    if sa.version.task != sb.version.task:
+        raise InvalidInputError("a classification run and a regression run cannot be compared")
+    pa = (
+        pl.read_parquet(sa.folder / "predictions.parquet")
+        if (sa.folder / "predictions.parquet").exists()
+        else None
+    )
+    pb = (
+        pl.read_parquet(sb.folder / "predictions.parquet")
+        if (sb.folder / "predictions.parquet").exists()
+        else None
+    )
+    same_rows = (
+        pa is not None
+        and pb is not None
+        and pa.height == pb.height
+        and pa["row_id"].equals(pb["row_id"])
+        and sa.version.checksum == sb.version.checksum
+    )
+    paired = (
+        paired_differences(pa, pb, sa.version.task)
+        if same_rows and pa is not None and pb is not None
+        else {}
+    )
+    like = (
+        sa.version.checksum == sb.version.checksum
+        and sa.version.split.checksum == sb.version.split.checksum
+    )
+    doc: dict[str, Any] = {
+        "a": {
+            "id": sa.run.id,
+            "template": sa.run.template,
+            "model": sa.run.model,
+            "seed": sa.run.seed,
+        },
+        "b": {
+            "id": sb.run.id,
+            "template": sb.run.template,
+            "model": sb.run.model,
+            "seed": sb.run.seed,
+        },
+        "like_for_like": like,
+        "paired_bootstrap": (
+            {"replicates": PAIRED_REPLICATES, "seed": PAIRED_SEED, "rows": pa.height}
+            if same_rows and pa is not None
+            else None
+        ),
+        "metrics": metric_diff(sa, sb, paired),
+        "slices": slice_shifts(sa, sb),
+        "failures": failure_changes(sa, sb, pa, pb, same_rows),
+        "config": config_diff(
+            {
+                "template": sa.run.template,
+                "model": sa.run.model,
+                "seed": sa.run.seed,
+                "config": sa.run.config,
+            },
+            {
+                "template": sb.run.template,
+                "model": sb.run.model,
+                "seed": sb.run.seed,
+                "config": sb.run.config,
+            },
+        ),
+        "dataset": dataset_diff(sa, sb),
+        "artifacts": artifact_diff(sa.folder, sb.folder),
+        "notes": {
+            "a": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sa.run.notes],
+            "b": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sb.run.notes],
+        },
+    }
+    out = sb.folder / "compare" / sa.run.id
+    tmp = out.with_name(f".{sa.run.id}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "plots").mkdir(parents=True)
+    plots = []
+    pa_dir, pb_dir = sa.folder / "eval" / "plots", sb.folder / "eval" / "plots"
+    if pa_dir.exists() and pb_dir.exists():
+        for name in sorted(
+            {p.name for p in pa_dir.glob("*.png")} & {p.name for p in pb_dir.glob("*.png")}
+        ):
+            side_by_side(
+                pa_dir / name,
+                pb_dir / name,
+                tmp / "plots" / name,
+                f"A: {sa.run.model} ({sa.run.id[:8]})",
+                f"B: {sb.run.model} ({sb.run.id[:8]})",
+            )
+            plots.append(f"plots/{name}")
+    doc["plots"] = plots
+    write_json_atomic(tmp / "compare.json", doc)
+    write_bytes_atomic(tmp / "summary.txt", _summary_text(doc).encode())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(tmp, out)
+    return doc, out
