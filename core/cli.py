@@ -468,6 +468,69 @@ def compare_cmd(run_a: str, run_b: str, as_json: bool) -> None:
     click.echo(f"written to {out}")
 
 
+@cli.group(cls=ModelLabGroup)
+def repro() -> None:
+    """Export reproducibility packs."""
+
+
+@repro.command("export")
+@click.argument("run_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Archive path (default: RUN/repro/repro-RUN.tar.gz).",
+)
+@click.option("--include-data", is_flag=True, help="Include the dataset even when over 100 MB.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def repro_export(run_id: str, output: Path | None, include_data: bool, as_json: bool) -> None:
+    """Bundle everything needed to reproduce RUN_ID into one archive."""
+    from modellab.repro import export_pack
+    from modellab.runs.service import get_run
+
+    async def go(db: Database, s: Settings) -> tuple[dict[str, Any], Path]:
+        target = output
+        if target is None:
+            run = await get_run(db, run_id)
+            target = (
+                run_dir(s.artifact_root, run.project, run.id) / "repro" / f"repro-{run.id}.tar.gz"
+            )
+        return await export_pack(db, s, run_id, target, include_data), target
+
+    manifest, path = _run(go)
+    if as_json:
+        _print_json(manifest | {"path": str(path)})
+        return
+    included = "with the dataset" if manifest["dataset"]["included"] else "without the dataset"
+    click.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB, {included})")
+    click.echo(f"re-run and verify with: modellab reproduce {path}")
+
+
+@cli.command("reproduce")
+@click.argument("pack", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+def reproduce_cmd(pack: Path, as_json: bool) -> None:
+    """Re-execute a repro pack into a fresh run and verify it reproduces exactly."""
+    from modellab.repro import reproduce_pack
+
+    report = _run(lambda db, s: reproduce_pack(db, s, load_registry(), pack))
+    if as_json:
+        _print_json(report.__dict__)
+    elif report.reproduced:
+        click.echo(
+            f"REPRODUCED: run {report.new_run} matches run {report.original_run}: same dataset "
+            "checksum, same metrics, byte-identical eval folder"
+        )
+    else:
+        click.echo(f"NOT REPRODUCED: run {report.new_run} drifted from run {report.original_run}")
+        for line in report.messages + report.drifted_metrics:
+            click.echo(f"  metric {line}" if line in report.drifted_metrics else f"  {line}")
+        for f in report.drifted_files:
+            click.echo(f"  file {f}")
+    if not report.reproduced:
+        sys.exit(1)
+
+
 # --- plugins ------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
-"""``modellab demo``: the README's promise on the datasets that ship with ModelLab.
+"""``modellab demo``: the README's promise, offline, on datasets that ship with ModelLab.
 
-It is idempotent: a second run finds the project and the same bytes and reuses them.
+Datasets -> runs (baseline first) -> reports -> comparisons -> a repro pack. Running it
+again reuses what is there (same bytes, same run keys), so it is idempotent.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from pathlib import Path
 from rich.console import Console
 
 from modellab import console as render
+from modellab.compare import compare_runs
 from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
-from modellab.domain import DatasetVersion, SplitStrategy
-from modellab.errors import ConflictError
+from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
+from modellab.errors import ConflictError, ModelLabError
+from modellab.plugins import load_registry
 from modellab.projects import create_project
+from modellab.repro import export_pack
+from modellab.runs import service as run_service
+from modellab.runs.artifacts import run_dir
+from modellab.runs.execute import execute_run
 from modellab.settings import Settings
 from modellab.store.database import Database
 
@@ -26,7 +33,7 @@ DEMO_PROJECT = "demo"
 
 @dataclass(frozen=True)
 class DemoDataset:
-    """A bundled dataset and how the demo ingests it."""
+    """A bundled dataset, how the demo ingests it, and what it trains on it."""
 
     file: str
     name: str
@@ -34,16 +41,22 @@ class DemoDataset:
     task: str
     split: SplitStrategy
     source: str
+    template: str
+    baseline: str
+    candidate: str
 
 
 DEMO_DATASETS = (
     DemoDataset(
         "penguins.csv",
         "penguins",
-        "species",
+        "sex",
         "classification",
         SplitStrategy.STRATIFIED,
         "Palmer Station penguins (Gorman et al. 2014), CC0, via palmerpenguins 0.1.6",
+        "tabular-classification",
+        "logistic_regression",
+        "xgboost",
     ),
     DemoDataset(
         "cars.csv",
@@ -52,6 +65,9 @@ DEMO_DATASETS = (
         "regression",
         SplitStrategy.RANDOM,
         "Auto MPG (Donoho & Ramos 1982, StatLib), via vega-datasets 0.9.0",
+        "tabular-regression",
+        "linear_regression",
+        "xgboost",
     ),
 )
 
@@ -62,16 +78,41 @@ def demo_file(name: str) -> Path:
         return Path(path)
 
 
+async def _run_once(
+    db: Database, settings: Settings, out: Console, req: run_service.RunRequest
+) -> Run:
+    registry = load_registry()
+    existing = await run_service.find_same_run(db, settings, registry, req)
+    if existing is not None:
+        out.print(f"  {req.model}: reusing run {existing.id} (same data, config, seed and code)")
+        return existing
+    out.print(f"  {req.model}: training and evaluating …")
+    run = await run_service.create_run(db, settings, registry, req)
+    ended = await execute_run(db, settings, registry, run.id)
+    if ended.status is not RunStatus.SUCCEEDED:
+        raise ModelLabError(f"demo run {ended.id} {ended.status.value}: {ended.status_reason}")
+    return ended
+
+
+def _headline(run: Run) -> str:
+    primary = run.metrics.get("primary_metric", "")
+    est = run.metrics.get("headline", {}).get(primary, {})
+    if est.get("value") is None:
+        return ""
+    return f"{primary} {est['value']:.3f} (95% CI {est['ci_low']:.3f}..{est['ci_high']:.3f})"
+
+
 async def run_demo(
     db: Database, settings: Settings, out: Console, progress: Callable[[str], None]
 ) -> list[DatasetVersion]:
-    """Create the demo project, ingest the bundled datasets and print their inspection."""
+    """Ingest, inspect, train baseline and candidate, evaluate, compare, export a pack."""
     try:
         await create_project(db, "ModelLab demo", DEMO_PROJECT)
         out.print(f"created project {DEMO_PROJECT}")
     except ConflictError:
         out.print(f"using existing project {DEMO_PROJECT}")
-    versions = []
+    versions: list[DatasetVersion] = []
+    opened: list[str] = []
     for d in DEMO_DATASETS:
         req = ingest.AddRequest(
             project=DEMO_PROJECT,
@@ -83,14 +124,49 @@ async def run_demo(
             source=d.source,
         )
         result = await ingest.add_dataset(db, settings, req, progress)
-        versions.append(result.version)
-        out.rule(
-            f"Dataset {result.version.ref}" + ("" if result.created else " (already ingested)")
+        version = result.version
+        versions.append(version)
+        out.rule(f"1. Dataset {version.ref}" + ("" if result.created else " (already ingested)"))
+        render.print_dataset(out, version)
+
+        out.rule(f"2. Runs on {version.ref}: baseline first")
+        runs = []
+        for model in (d.baseline, d.candidate):
+            rreq = run_service.RunRequest(DEMO_PROJECT, version.ref, d.template, model, 0)
+            runs.append(await _run_once(db, settings, out, rreq))
+        base, cand = runs
+        for r in runs:
+            out.print(f"  {r.model:<20} {r.role:<9} {_headline(r)}")
+        verdict = (
+            "meaningful" if cand.metrics.get("improvement_is_meaningful") else "not meaningful"
         )
-        render.print_dataset(out, result.version)
-    out.rule("Done")
-    out.print("Datasets ingested and profiled. Next:")
-    for v in versions:
-        out.print(f"  modellab dataset show {v.ref}")
-    out.print(f"  artifacts: {settings.artifact_root / DEMO_PROJECT / 'datasets'}")
+        out.print(f"  improvement of {cand.model} over {base.model}: {verdict}")
+
+        out.rule(f"3. Report of {cand.model}")
+        eval_dir = run_dir(settings.artifact_root, DEMO_PROJECT, cand.id) / "eval"
+        out.print((eval_dir / "takeaway.txt").read_text().strip())
+
+        out.rule(f"4. Compare {base.model} -> {cand.model}")
+        _, compare_dir = await compare_runs(db, settings, base.id, cand.id)
+        out.print((compare_dir / "summary.txt").read_text().rstrip())
+
+        pack = (
+            run_dir(settings.artifact_root, DEMO_PROJECT, cand.id)
+            / "repro"
+            / f"repro-{cand.id}.tar.gz"
+        )
+        await export_pack(db, settings, cand.id, pack)
+        opened += [
+            f"{version.ref}:",
+            f"  eval report   {eval_dir}",
+            f"  plots         {eval_dir / 'plots'}",
+            f"  slices        {eval_dir / 'slices.json'}",
+            f"  failures      {eval_dir / 'failure_examples.json'}",
+            f"  comparison    {compare_dir}",
+            f"  repro pack    {pack}  (verify: modellab reproduce {pack})",
+        ]
+    out.rule("Done: open these")
+    for line in opened:
+        out.print(line, soft_wrap=True)
+    out.print(f"Inspect the data again with: modellab dataset show {versions[0].ref}")
     return versions

@@ -188,6 +188,43 @@ async def find_baseline(db: Database, version: DatasetVersion, template: str) ->
         return None if row is None else await repo.to_domain(session, row, version.project)
 
 
+async def find_same_run(
+    db: Database, settings: Settings, registry: Registry, req: RunRequest
+) -> Run | None:
+    """A succeeded run that computed exactly what ``req`` asks (same run key), if any."""
+    template = registry.template(req.template)
+    variant = template.variant(req.model)
+    if variant is None:
+        return None
+    config = config_dict(build_config(variant.config_type, req.overrides, variant.name))
+    slug, name, number = parse_ref(
+        req.dataset if "/" in req.dataset else f"{req.project}/{req.dataset}"
+    )
+    code = code_version(req.repo_dir)
+    async with db.session() as session:
+        project = await get_project_row(session, slug)
+        vrow = await dataset_repo.get_version_row(session, project, name, number)
+        version = await dataset_repo.to_domain(session, vrow, project.slug)
+        key = run_key(
+            version,
+            template.name,
+            variant.name,
+            config,
+            req.seed,
+            {"git_commit": code.git_commit, "diff_sha256": code.diff_sha256},
+        )
+        for row in await repo.list_runs(
+            session,
+            project,
+            status=RunStatus.SUCCEEDED.value,
+            template=template.name,
+            model=variant.name,
+        ):
+            if row.run_key == key and row.environment.get("n_bootstrap") == req.n_bootstrap:
+                return await repo.to_domain(session, row, project.slug)
+    return None
+
+
 async def get_run(db: Database, run_id: str) -> Run:
     """The run ``run_id`` (or a unique prefix of 8+ characters)."""
     async with db.session() as session:

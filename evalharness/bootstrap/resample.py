@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -61,7 +61,7 @@ class _Scratch:
 
 
 def _poisson_into(
-    out: NDArray[np.float64], rng: np.random.Generator, scratch: _Scratch | None = None
+    out: NDArray[Any], rng: np.random.Generator, scratch: _Scratch | None = None
 ) -> None:
     thresholds, ambiguous, cdf = _poisson_tables()
     n = out.size
@@ -95,7 +95,7 @@ def replicate_counts(n: int, seed: int, replicate: int, method: Resampling) -> N
     rng = replicate_generator(seed, replicate)
     if method == "multinomial":
         return np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.int64)
-    out = np.empty(n, dtype=np.float64)
+    out = np.empty(n, dtype=np.uint8)
     _poisson_into(out, rng)
     return out.astype(np.int64)
 
@@ -106,28 +106,35 @@ def chunk_size(n: int, n_bootstrap: int) -> int:
 
 
 class ChunkFiller:
-    """Fills a reusable ``(b, n)`` buffer with the weights of replicates ``start..stop-1``."""
+    """Fills a reusable ``(b, n)`` uint8 buffer with the counts of replicates ``start..stop-1``.
+
+    Counts are small integers (a count above 255 has probability far below 1e-300), and one
+    byte per weight quarters the memory traffic of every kernel.
+    """
 
     def __init__(self, n: int, b: int, seed: int, method: Resampling) -> None:
         self.n, self.seed, self.method = n, seed, method
-        self.buffer = np.zeros((b, n), dtype=np.float64)
+        self.buffer = np.zeros((b, n), dtype=np.uint8)
         self.scratch = _Scratch(n) if method == "poisson" else None
 
-    def fill(self, start: int, stop: int) -> NDArray[np.float64]:
+    def fill(self, start: int, stop: int) -> NDArray[np.uint8]:
         """The weights of replicates ``start..stop-1`` (a view of the reused buffer)."""
         out = self.buffer[: stop - start]
         for row, r in enumerate(range(start, stop)):
             if self.method == "poisson":
                 _poisson_into(out[row], replicate_generator(self.seed, r), self.scratch)
             else:
-                out[row] = replicate_counts(self.n, self.seed, r, self.method)
+                counts = replicate_counts(self.n, self.seed, r, self.method)
+                if counts.size and counts.max() > 255:
+                    raise OverflowError("a resampling count exceeded 255")
+                out[row] = counts
         return out
 
 
 def weight_chunks(
     n: int, n_bootstrap: int, seed: int, method: Resampling
-) -> Iterator[NDArray[np.float64]]:
-    """Yield ``(b, n)`` float64 weight matrices covering replicates ``0 .. n_bootstrap-1``.
+) -> Iterator[NDArray[np.uint8]]:
+    """Yield ``(b, n)`` uint8 count matrices covering replicates ``0 .. n_bootstrap-1``.
 
     The yielded array is reused for the next chunk; copy it to keep it.
     """

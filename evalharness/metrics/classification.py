@@ -41,6 +41,7 @@ BALANCE_RATIO = 1.5
 
 
 Index = NDArray[np.intp] | slice
+_FAST_METRICS = {"accuracy", "balanced_accuracy", "f1", "roc_auc"}
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,27 @@ def _rank_data(score: NDArray[np.float64], positive: NDArray[np.bool_]) -> _Rank
 _SCRATCH = threading.local()
 
 
-def _buffer(shape: tuple[int, int]) -> Array:
+def _buffer(shape: tuple[int, int], dtype: type[np.generic]) -> NDArray[Any]:
     # Reused per thread: a fresh multi-megabyte array costs a page fault per 4 KiB.
-    cache: dict[tuple[int, int], Array] = getattr(_SCRATCH, "cache", None) or {}
+    cache: dict[tuple[Any, ...], NDArray[Any]] = getattr(_SCRATCH, "cache", None) or {}
     _SCRATCH.cache = cache
-    if shape not in cache:
+    key = (*shape, np.dtype(dtype).str)
+    if key not in cache:
         if len(cache) > 8:
             cache.clear()
-        cache[shape] = np.empty(shape)
-    return cache[shape]
+        cache[key] = np.empty(shape, dtype=dtype)
+    return cache[key]
+
+
+def _monotone(p: NDArray[np.intp], rank: _RankData) -> tuple[int, int] | None:
+    """(negatives predicted 0, positives predicted 0) when, in the (negatives by score,
+    positives by score) layout, predictions never go from 1 back to 0 within a block."""
+    if not (isinstance(rank.neg, slice) and isinstance(rank.pos, slice)):
+        return None
+    pn, pp = p[rank.neg], p[rank.pos]
+    if np.any(pn[1:] < pn[:-1]) or np.any(pp[1:] < pp[:-1]):
+        return None
+    return int((pn == 0).sum()), int((pp == 0).sum())
 
 
 def _cum_neg(w: Array, rank: _RankData) -> Array:
@@ -105,27 +118,35 @@ def _cum_neg(w: Array, rank: _RankData) -> Array:
     The result lives in a per-thread scratch buffer, valid until the next call.
     """
     wn = w[:, rank.neg]
-    c = _buffer((w.shape[0], wn.shape[1] + 1))
-    c[:, 0] = 0.0
+    # Integer counts accumulate exactly, and four times faster, in int32.
+    dtype = np.int32 if w.dtype == np.uint8 and w.shape[1] < 2**26 else np.float64
+    c = _buffer((w.shape[0], wn.shape[1] + 1), dtype)
+    c[:, 0] = 0
     np.cumsum(wn, axis=1, out=c[:, 1:])
     return c
 
 
-def _rowdot(a: Array, b: Array) -> Array:
-    # One BLAS dot per row beats einsum on strided views.
-    return np.array([a[i] @ b[i] for i in range(a.shape[0])], dtype=np.float64)
+def _rowdot(a: NDArray[Any], b: NDArray[Any]) -> Array:
+    # einsum casts in small buffers, so no full-size temporaries; integer inputs stay exact
+    # in int64 (255 * 2**31 * 2**26 < 2**63).
+    integer = a.dtype.kind in "ui" and b.dtype.kind in "ui"
+    dtype = np.int64 if integer else np.float64
+    out = np.einsum("bi,bi->b", a, b, dtype=dtype, casting="unsafe")
+    return np.asarray(out, dtype=np.float64)
 
 
 def _roc_auc(w: Array, rank: _RankData) -> Array:
-    wp = w[:, rank.pos]
-    c = _cum_neg(w, rank)
+    return _roc_auc_from(w[:, rank.pos], _cum_neg(w, rank), rank)
+
+
+def _roc_auc_from(wp: NDArray[Any], c: NDArray[Any], rank: _RankData) -> Array:
     below = np.take(c, rank.lo, axis=1)
     if rank.hi is not None:
-        below += np.take(c, rank.hi, axis=1)
-        below *= 0.5
+        # Ties count half: average the credit below and at-or-below.
+        below = (below + np.take(c, rank.hi, axis=1)).astype(np.float64) * 0.5
     num = _rowdot(wp, below)
-    n_pos = wp.sum(axis=1)
-    n_neg = c[:, -1].copy()
+    n_pos = wp.sum(axis=1, dtype=np.float64)
+    n_neg = c[:, -1].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out: Array = num / (n_pos * n_neg)
     out[(n_pos == 0) | (n_neg == 0)] = np.nan
@@ -133,8 +154,8 @@ def _roc_auc(w: Array, rank: _RankData) -> Array:
 
 
 def _average_precision(w: Array, rank: _RankData) -> Array:
-    wp = w[:, rank.pos]
-    c = _cum_neg(w, rank)
+    wp = w[:, rank.pos].astype(np.float64)
+    c = _cum_neg(w, rank).astype(np.float64)
     n_pos = wp.sum(axis=1)
     n_neg = c[:, -1].copy()
     lo = rank.lo
@@ -167,6 +188,7 @@ class ClassificationArrays:
     f1_average: str
     value_matrix: Array
     cell_matrix: Array
+    monotone: tuple[int, int] | None
     value_columns: tuple[str, ...]
     ranks: tuple[_RankData, ...]
 
@@ -188,10 +210,38 @@ class ClassificationArrays:
     def compute(self, w: Array, names: Sequence[str]) -> dict[str, Array]:
         """Every metric in ``names`` for each weight row of ``w`` (shape ``(b, n)``)."""
         k = self.n_classes
+        fast = self._binary_fast(w, names)
+        if fast is not None:
+            return fast
         # Loss columns only when asked for: the product is the main pass over the weights.
         needs_loss = any(m in ("log_loss", "brier") for m in names)
         sums = w @ (self.value_matrix if needs_loss else self.cell_matrix)
         conf = sums[:, : k * k].reshape(-1, k, k)
+        return self._finish(w, names, conf, sums)
+
+    def _binary_fast(self, w: Array, names: Sequence[str]) -> dict[str, Array] | None:
+        """Binary rows laid out as (negatives, positives) by score, with predictions monotone
+        in score: the confusion matrix falls out of the ROC cumulative sums for free."""
+        if self.monotone is None or not self.ranks or set(names) - _FAST_METRICS:
+            return None
+        rank = self.ranks[0]
+        k0, k1 = self.monotone
+        c = _cum_neg(w, rank)
+        wp = w[:, rank.pos]
+        tn = c[:, k0].astype(np.float64)
+        fp = c[:, -1].astype(np.float64) - tn
+        fn = wp[:, :k1].sum(axis=1, dtype=np.float64)
+        tp = wp[:, k1:].sum(axis=1, dtype=np.float64)
+        conf = np.stack([np.stack([tn, fp], axis=1), np.stack([fn, tp], axis=1)], axis=1)
+        out = self._finish(w, [m for m in names if m != "roc_auc"], conf, conf.reshape(-1, 4))
+        if "roc_auc" in names:
+            out["roc_auc"] = _roc_auc_from(wp, c, rank)
+        return {m: out[m] for m in names}
+
+    def _finish(
+        self, w: Array, names: Sequence[str], conf: Array, sums: Array
+    ) -> dict[str, Array]:
+        k = self.n_classes
         total = conf.sum(axis=(1, 2))
         tp = np.diagonal(conf, axis1=1, axis2=2)
         true_count = conf.sum(axis=2)
@@ -307,6 +357,7 @@ def build_arrays(
         f1_average=f1_average,
         value_matrix=np.ascontiguousarray(np.hstack(columns)),
         cell_matrix=onehot_cells,
+        monotone=_monotone(p, ranks[0]) if k == 2 and ranks else None,
         value_columns=tuple(names),
         ranks=tuple(ranks),
     )

@@ -103,3 +103,26 @@ def test_auto_method() -> None:
     assert resolve_method("auto", 100_000, 10_000) == "poisson"
     with pytest.raises(ValueError):
         resolve_method("jackknife", 10, 10)
+
+
+def test_fast_binary_layout_matches_reference_loop() -> None:
+    rng = np.random.default_rng(4)
+    n, b = 120, 20
+    y = rng.integers(0, 2, n)
+    s = np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1).round(2)
+    order = np.lexsort((s, y))  # the evaluator's layout: negatives, positives, by score
+    y, s = y[order], s[order]
+    p = (s > 0.5).astype(int)
+    arrays, _, _ = MC.prepare(y, p, s, [0, 1], f1_average="weighted")
+    assert arrays.monotone is not None  # the fast path is the one under test
+    names = ["accuracy", "balanced_accuracy", "roc_auc", "f1"]
+    res = run_bootstrap(n, {"overall": Group(arrays, None)}, names, b, seed=9, method="poisson")
+    for r in range(b):
+        rows = np.repeat(np.arange(n), replicate_counts(n, 9, r, "poisson"))
+        got = res.replicates["overall"]
+        assert abs(got["accuracy"][r] - skm.accuracy_score(y[rows], p[rows])) < 1e-9
+        ba = skm.balanced_accuracy_score(y[rows], p[rows])
+        assert abs(got["balanced_accuracy"][r] - ba) < 1e-9
+        f1 = skm.f1_score(y[rows], p[rows], average="weighted")
+        assert abs(got["f1"][r] - f1) < 1e-9
+        assert abs(got["roc_auc"][r] - skm.roc_auc_score(y[rows], s[rows])) < 1e-9
