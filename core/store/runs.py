@@ -6,6 +6,7 @@ delivered twice executes once.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from modellab.domain import Note, Run, RunStatus
 from modellab.errors import ConflictError, NotFoundError
 from modellab.ids import uuid7
-from modellab.store.models import ProjectRow, RunNoteRow, RunRow, utcnow
+from modellab.store.models import DatasetVersionRow, ProjectRow, RunNoteRow, RunRow, utcnow
 
 FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT)
 
@@ -82,8 +83,46 @@ async def insert_run(session: AsyncSession, run: Run, project_id: str) -> None:
     await session.flush()
 
 
+RUN_REF = re.compile(
+    r"^(?P<project>[^/@:]+)/(?P<dataset>[^/@:]+)(@(?P<version>\d+))?:(?P<model>[^/@:]+)$"
+)
+
+
+async def _by_reference(session: AsyncSession, ref: str) -> tuple[RunRow, ProjectRow]:
+    """``PROJECT/DATASET[@VERSION]:MODEL``: the newest succeeded run of MODEL on it."""
+    m = RUN_REF.match(ref)
+    if m is None:
+        raise NotFoundError(
+            f"invalid run reference {ref!r}; expected PROJECT/DATASET[@VERSION]:MODEL"
+        )
+    project = await session.scalar(select(ProjectRow).where(ProjectRow.slug == m["project"]))
+    if project is None:
+        raise NotFoundError(f"no project {m['project']!r}")
+    query = (
+        select(RunRow)
+        .join(DatasetVersionRow, DatasetVersionRow.id == RunRow.dataset_version_id)
+        .where(
+            RunRow.project_id == project.id,
+            DatasetVersionRow.name == m["dataset"],
+            RunRow.model == m["model"],
+            RunRow.status == RunStatus.SUCCEEDED.value,
+        )
+        .order_by(RunRow.created_at.desc(), RunRow.id.desc())
+        .limit(1)
+    )
+    if m["version"]:
+        query = query.where(DatasetVersionRow.version == int(m["version"]))
+    row = await session.scalar(query)
+    if row is None:
+        raise NotFoundError(f"no succeeded run matches {ref!r}")
+    return row, project
+
+
 async def get_run_row(session: AsyncSession, run_id: str) -> tuple[RunRow, ProjectRow]:
-    """The run ``run_id`` (a unique prefix of 8+ characters works) and its project."""
+    """The run ``run_id``: a full id, a unique prefix of 8+ characters, or a reference
+    ``PROJECT/DATASET[@VERSION]:MODEL`` (the newest succeeded run of that model)."""
+    if ":" in run_id:
+        return await _by_reference(session, run_id)
     query = select(RunRow, ProjectRow).join(ProjectRow, ProjectRow.id == RunRow.project_id)
     if len(run_id) == 36:
         found = (await session.execute(query.where(RunRow.id == run_id))).all()
