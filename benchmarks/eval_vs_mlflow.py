@@ -48,7 +48,13 @@ def run_ours(n: int, out: Path) -> float:
     frame, y, pred, scores = make_data(n)
     start = time.perf_counter()
     evaluate_classification(
-        out, frame, y, pred, scores=scores, classes=[0, 1], run=RUN,
+        out,
+        frame,
+        y,
+        pred,
+        scores=scores,
+        classes=[0, 1],
+        run=RUN,
         config=EvalConfig(n_bootstrap=1000, run_stress=False),
     )
     return time.perf_counter() - start
@@ -100,23 +106,33 @@ def main() -> None:
         child(args.child)
         return
     small = in_child(args.rows)
-    print(f"evalharness, {args.rows:,} rows: {small['seconds']:.2f} s "
-          f"(peak {small['peak_gib']:.2f} GiB)")
+    print(
+        f"evalharness, {args.rows:,} rows: {small['seconds']:.2f} s "
+        f"(peak {small['peak_gib']:.2f} GiB)"
+    )
     t_mlflow = run_mlflow(args.rows)
     if t_mlflow is None:
-        print("mlflow is not importable: comparison skipped "
-              "(run with `uv run --with mlflow python benchmarks/eval_vs_mlflow.py`)")
+        print(
+            "mlflow is not importable: comparison skipped "
+            "(run with `uv run --with mlflow python benchmarks/eval_vs_mlflow.py`)"
+        )
     else:
         ratio = t_mlflow / small["seconds"]
         print(f"mlflow.models.evaluate, {args.rows:,} rows: {t_mlflow:.2f} s")
-        print(f"ratio mlflow/evalharness: {ratio:.2f}x "
-              f"(target >= 1): {'PASS' if ratio >= 1 else 'FAIL'}")
+        print(
+            f"ratio mlflow/evalharness: {ratio:.2f}x "
+            f"(target >= 1): {'PASS' if ratio >= 1 else 'FAIL'}"
+        )
     big = in_child(args.big)
     scale = big["seconds"] / small["seconds"]
-    print(f"evalharness, {args.big:,} rows: {big['seconds']:.2f} s = {scale:.1f}x the "
-          f"{args.rows:,}-row time (target < 10x): {'PASS' if scale < 10 else 'FAIL'}")
-    print(f"peak memory at {args.big:,} rows: {big['peak_gib']:.2f} GiB "
-          f"(target < 3 GiB): {'PASS' if big['peak_gib'] < 3 else 'FAIL'}")
+    print(
+        f"evalharness, {args.big:,} rows: {big['seconds']:.2f} s = {scale:.1f}x the "
+        f"{args.rows:,}-row time (target < 10x): {'PASS' if scale < 10 else 'FAIL'}"
+    )
+    print(
+        f"peak memory at {args.big:,} rows: {big['peak_gib']:.2f} GiB "
+        f"(target < 3 GiB): {'PASS' if big['peak_gib'] < 3 else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +26,7 @@ class WeightedMetrics(Protocol):
         """Number of rows."""
         ...
 
-    def compute(self, w: Array, names: Sequence[str]) -> dict[str, Array]:
+    def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, Array]:
         """Metrics per weight row."""
         ...
 
@@ -98,7 +98,5 @@ def run_bootstrap(
             results = list(pool.map(work, ranges))
     else:
         results = [work(r) for r in ranges]
-    replicates = {
-        k: {m: np.concatenate([r[k][m] for r in results]) for m in names} for k in groups
-    }
+    replicates = {k: {m: np.concatenate([r[k][m] for r in results]) for m in names} for k in groups}
     return BootstrapResult(estimates, replicates, n_bootstrap, seed, method)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
@@ -231,7 +230,7 @@ def evaluate_regression(
         repro=R.repro_markdown(run, cfg),
         plots=plots,
     )
-    return msgspec.convert(msgspec.to_builtins(summary), S.EvalSummaryFile)
+    return summary
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[str]:

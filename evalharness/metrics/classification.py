@@ -8,8 +8,8 @@ that many copies of the row, so results equal scikit-learn on the expanded resam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,7 +207,7 @@ class ClassificationArrays:
             self.f1_average,
         )
 
-    def compute(self, w: Array, names: Sequence[str]) -> dict[str, Array]:
+    def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, Array]:
         """Every metric in ``names`` for each weight row of ``w`` (shape ``(b, n)``)."""
         k = self.n_classes
         fast = self._binary_fast(w, names)
@@ -238,9 +238,7 @@ class ClassificationArrays:
             out["roc_auc"] = _roc_auc_from(wp, c, rank)
         return {m: out[m] for m in names}
 
-    def _finish(
-        self, w: Array, names: Sequence[str], conf: Array, sums: Array
-    ) -> dict[str, Array]:
+    def _finish(self, w: Array, names: Sequence[str], conf: Array, sums: Array) -> dict[str, Array]:
         k = self.n_classes
         total = conf.sum(axis=(1, 2))
         tp = np.diagonal(conf, axis1=1, axis2=2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,7 +34,7 @@ class RegressionArrays:
         """The same problem restricted to ``positions`` (row order kept)."""
         return build_arrays(self.y[positions], self.pred[positions])
 
-    def compute(self, w: Array, names: Sequence[str]) -> dict[str, Array]:
+    def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, Array]:
         """Every metric in ``names`` for each weight row of ``w``."""
         s = w @ self.value_matrix
         total = s[:, 0]

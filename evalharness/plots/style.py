@@ -43,8 +43,9 @@ def render(
         fig = Figure(figsize=size, dpi=DPI)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
+        # Fixed margins instead of tight_layout, which renders every figure twice.
+        fig.subplots_adjust(left=0.15, right=0.95, bottom=0.15, top=0.9)
         draw(fig, ax)
-        fig.tight_layout()
         buf = io.BytesIO()
         metadata = PNG_METADATA if fmt == "png" else SVG_METADATA
         fig.savefig(buf, format=fmt, dpi=DPI, metadata=metadata)

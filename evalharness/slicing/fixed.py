@@ -125,9 +125,21 @@ def category_slices(series: pd.Series[Any], top: int, family: str) -> list[Slice
     ranked = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))[:top]
     values = series.astype("object").to_numpy()
     return [
-        SliceDef(f"{family}:{value}", family, f"{series.name} == {value!r}", values == value)
+        SliceDef(
+            f"{family}:{_label(value)}",
+            family,
+            f"{series.name} == {_label(value)}",
+            values == value,
+        )
         for value, _ in ranked
     ]
+
+
+def _label(value: Any) -> str:
+    # Short, stable text for a category value (floats at 6 significant digits).
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.6g}"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def key_feature_slices(frame: pd.DataFrame, column: str, top: int) -> list[SliceDef]:

@@ -126,3 +126,16 @@ def test_fast_binary_layout_matches_reference_loop() -> None:
         f1 = skm.f1_score(y[rows], p[rows], average="weighted")
         assert abs(got["f1"][r] - f1) < 1e-9
         assert abs(got["roc_auc"][r] - skm.roc_auc_score(y[rows], s[rows])) < 1e-9
+
+
+def test_threads_do_not_change_numbers() -> None:
+    rng = np.random.default_rng(6)
+    n = 2_000_000 // 100  # small rows, many chunks: 400 replicates over 20k rows
+    y = rng.integers(0, 2, n)
+    s = rng.random(n)
+    arrays, _, _ = MC.prepare(y, (s > 0.5).astype(int), s, [0, 1])
+    groups = {"overall": Group(arrays, None)}
+    one = run_bootstrap(n, groups, ["accuracy", "roc_auc"], 450, 1, "poisson", n_jobs=1)
+    two = run_bootstrap(n, groups, ["accuracy", "roc_auc"], 450, 1, "poisson", n_jobs=2)
+    for m in ("accuracy", "roc_auc"):
+        assert np.array_equal(one.replicates["overall"][m], two.replicates["overall"][m])

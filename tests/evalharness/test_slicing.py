@@ -120,3 +120,16 @@ def test_quantile_slices_keep_ties_together() -> None:
     slices = quantile_slices(x, 10, "q", "x")
     masks = [s.mask for s in slices if s.mask.any()]
     assert len(masks) == 2
+
+
+def test_welch_matches_scipy() -> None:
+    from evalharness.slicing.search import _welch
+
+    rng = np.random.default_rng(5)
+    loss = rng.random(300)
+    mask = rng.random(300) < 0.3
+    loss[mask] += 0.05
+    effect, p = _welch(loss, mask)
+    ref = stats.ttest_ind(loss[mask], loss[~mask], equal_var=False, alternative="greater")
+    assert abs(p - float(ref.pvalue)) < 1e-9
+    assert effect > 0

@@ -1,0 +1,63 @@
+"""`modellab demo` delivers every promised artifact, offline, and is idempotent."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from evalharness import validate_folder
+from tests.conftest import Env
+
+CONTRACT = (
+    "eval_summary.json",
+    "metrics.json",
+    "confidence_intervals.json",
+    "slices.json",
+    "failure_examples.json",
+    "takeaway.txt",
+    "repro.md",
+    "stress.json",
+    "failure_modes.md",
+)
+
+
+def test_demo_delivers_the_promise_and_is_idempotent(
+    ml: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outside the repository the code version cannot change between the two demos
+    # (an edit to the work tree would give new run keys, rightly, and new runs).
+    monkeypatch.chdir(tmp_path)
+    out = ml.run("demo").stdout
+    for section in (
+        "1. Dataset demo/penguins@1",
+        "2. Runs on demo/penguins@1: baseline first",
+        "3. Report of xgboost",
+        "4. Compare logistic_regression -> xgboost",
+        "Done: open these",
+        "demo/cars@1",
+    ):
+        assert section in out, section
+    runs = ml.json("runs", "--project", "demo")
+    assert sorted((r["dataset"], r["model"], r["status"]) for r in runs) == [
+        ("demo/cars@1", "linear_regression", "succeeded"),
+        ("demo/cars@1", "xgboost", "succeeded"),
+        ("demo/penguins@1", "logistic_regression", "succeeded"),
+        ("demo/penguins@1", "xgboost", "succeeded"),
+    ]
+    for r in runs:
+        folder = Path(r["artifact_dir"])
+        assert all((folder / "eval" / name).exists() for name in CONTRACT)
+        assert list((folder / "eval" / "plots").glob("*.png"))
+        assert validate_folder(folder / "eval") == []
+        if r["model"] == "xgboost":
+            assert r["metrics"]["baseline"] is not None
+            (compare,) = (folder / "compare").iterdir()
+            assert (compare / "summary.txt").exists() and list((compare / "plots").glob("*.png"))
+            (pack,) = (folder / "repro").glob("*.tar.gz")
+            with tarfile.open(pack) as tar:
+                assert "manifest.json" in tar.getnames()
+    again = ml.run("demo").stdout
+    assert again.count("reusing run") == 4
+    assert len(ml.json("runs", "--project", "demo")) == 4
