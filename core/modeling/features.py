@@ -107,7 +107,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         """Cast the categorical columns to the learned categories."""
         out = frame.copy()
         for col, cats in zip(self.columns_, self.categories_, strict=True):
-            values = out[col].astype(object).where(out[col].notna(), None)
-            strings = values.map(lambda v: None if v is None else str(v))
+            # Vectorized: strings keep missing values missing; unseen values become NaN.
+            strings = out[col].astype("string")
             out[col] = pd.Categorical(strings, categories=list(cats))
         return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,22 @@ from modellab.tasks import BaselinePredictions, EvalRequest, FittedModel
 log = logging.getLogger("modellab.run")
 TRAIN_LOGGERS = ("modellab.run", "modellab.train")
 ROW_ID = "row_id"
+
+
+class PhaseClock:
+    """Wall time per phase of a run, for logs.txt and benchmarks/run_tabular.py."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = now - self.start
+        self.start = now
+
+    def summary(self) -> str:
+        return " ".join(f"{k}={v:.3f}s" for k, v in self.laps.items())
 
 
 @dataclass
@@ -139,8 +156,10 @@ def _train_and_evaluate(
         raise ModelLabError(f"template {run.template!r} no longer has model {run.model!r}")
     evaluator = registry.evaluator_for(template.task_type)
     config = build_config(variant.config_type, run.config, variant.name)
+    clock = PhaseClock()
     log.info("loading %s (%s rows)", version.ref, version.rows)
     prepared = _frames(version, settings)
+    clock.lap("load")
     log.info(
         "fitting %s/%s on %d train rows, seed %d",
         run.template,
@@ -149,11 +168,13 @@ def _train_and_evaluate(
         run.seed,
     )
     model = variant.fit(prepared.train, config, run.seed)
+    clock.lap("fit")
     log.info("predicting %d test rows", len(prepared.test_x))
     y_pred = np.asarray(model.predict(prepared.test_x))
     proba = _scores(model)
     scores = np.asarray(proba(prepared.test_x)) if proba is not None else None
     classes = getattr(model, "classes", None)
+    clock.lap("predict")
 
     tmp_model = folder / ".model.tmp"
     shutil.rmtree(tmp_model, ignore_errors=True)
@@ -164,6 +185,7 @@ def _train_and_evaluate(
     tmp = folder / ".predictions.parquet.tmp"
     preds.write_parquet(tmp)
     tmp.replace(folder / "predictions.parquet")
+    clock.lap("write")
 
     def refit(frame: pd.DataFrame, target: np.ndarray) -> FittedModel:
         return variant.fit(frame.assign(**{TARGET: target}), config, run.seed)
@@ -195,6 +217,9 @@ def _train_and_evaluate(
             refit=refit,
         )
     )
+    clock.lap("evaluate")
+    # Timings go to logs.txt only: they differ on every run, and eval/ must not.
+    log.info("timing: %s", clock.summary())
 
 
 def _metrics_from_eval(folder: Path) -> dict[str, Any]:

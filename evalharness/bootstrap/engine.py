@@ -89,7 +89,7 @@ def run_bootstrap(
         w = filler.fill(*bounds)
         out: dict[str, dict[str, Array]] = {}
         for key, g in groups.items():
-            sub = w if g.positions is None else w[:, g.positions]
+            sub = w if g.positions is None else np.take(w, g.positions, axis=1)
             out[key] = g.metrics.compute(sub, names)
         return out
 

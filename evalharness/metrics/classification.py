@@ -140,6 +140,8 @@ def _roc_auc(w: Array, rank: _RankData) -> Array:
 
 
 def _roc_auc_from(wp: NDArray[Any], c: NDArray[Any], rank: _RankData) -> Array:
+    if wp.shape[1] == 0 or c.shape[1] == 1:
+        return np.full(wp.shape[0], np.nan)  # one class only: undefined, skip the work
     below = np.take(c, rank.lo, axis=1)
     if rank.hi is not None:
         # Ties count half: average the credit below and at-or-below.
