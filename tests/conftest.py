@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from modellab.cli import cli
+from modellab.settings import normalize_database_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,3 +72,52 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("MODELLAB_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                "CI=true but MODELLAB_TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL"
+            )
+        pytest.skip("PostgreSQL not configured: set MODELLAB_TEST_POSTGRES_URL (see .ci/run)")
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import asyncpg
+
+    admin = _postgres_admin_url()
+    assert admin is not None
+    name = f"modellab_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin_exec(sql: str) -> None:
+        try:
+            conn = await asyncpg.connect(admin)
+        except (OSError, asyncpg.PostgresError) as exc:
+            if os.environ.get("CI") == "true":
+                raise
+            pytest.skip(f"PostgreSQL at MODELLAB_TEST_POSTGRES_URL is not reachable: {exc}")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin_exec(f'CREATE DATABASE "{name}"'))
+    base, _, _ = admin.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on SQLite and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'modellab.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return normalize_database_url(url)
