@@ -31,7 +31,7 @@ from modellab.projects import create_project
 from modellab.runs import service as run_service
 from modellab.runs.artifacts import run_dir
 from modellab.runs.execute import execute_run
-from modellab.runs.metadata import find_lockfile, git_diff
+from modellab.runs.metadata import find_lockfile
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as run_repo
@@ -93,8 +93,8 @@ async def export_pack(
     for rel, path in _folder_files(folder):
         if rel.startswith(("model/", "eval/")) or rel in ("run.json", "config.json"):
             entries[rel] = path.read_bytes()
-    if run.code_version.git_dirty:
-        entries["code/uncommitted.diff"] = git_diff(Path.cwd()).encode()
+    if (folder / "code.diff").exists():
+        entries["code/uncommitted.diff"] = (folder / "code.diff").read_bytes()
     lock = find_lockfile()
     if lock is not None:
         entries["env/uv.lock"] = lock.read_bytes()

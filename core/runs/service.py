@@ -18,9 +18,9 @@ from modellab.domain import DatasetVersion, Run, RunStatus
 from modellab.errors import InvalidInputError
 from modellab.ids import uuid7
 from modellab.plugins import Registry
-from modellab.runs.artifacts import run_dir, write_json_atomic
+from modellab.runs.artifacts import run_dir, write_bytes_atomic, write_json_atomic
 from modellab.runs.configs import build_config, config_dict
-from modellab.runs.metadata import code_version, environment
+from modellab.runs.metadata import code_version, environment, git_diff
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as repo
@@ -115,7 +115,16 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
             f"dataset {req.dataset!r} belongs to project {slug!r}, not {req.project!r}"
         )
     code = code_version(req.repo_dir)
-    env = environment(req.repo_dir)
+    diff = git_diff(req.repo_dir or Path.cwd()) if code.git_dirty else None
+    owner = registry.owners.get(("templates", template.name), "")
+    plugin = next((p for p in registry.plugins if p.name == owner), None)
+    env = environment(req.repo_dir) | {
+        "plugin": {
+            "name": owner,
+            "distribution": plugin.distribution if plugin else None,
+            "version": plugin.version if plugin else None,
+        }
+    }
     async with db.session() as session:
         project = await get_project_row(session, req.project)
         vrow = await dataset_repo.get_version_row(session, project, name, number)
@@ -152,6 +161,9 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
         {"template": run.template, "model": run.model, "seed": run.seed, "config": run.config},
     )
     write_json_atomic(folder / "run.json", run_document(run, version))
+    if diff is not None:
+        # The uncommitted change as it was when the run started, for the repro pack.
+        write_bytes_atomic(folder / "code.diff", diff.encode())
     return run
 
 

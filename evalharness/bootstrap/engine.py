@@ -30,6 +30,10 @@ class WeightedMetrics(Protocol):
         """Metrics per weight row."""
         ...
 
+    def subset(self, positions: NDArray[np.intp]) -> WeightedMetrics:
+        """The same metrics restricted to ``positions`` (row order kept)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Group:
@@ -37,6 +41,7 @@ class Group:
 
     metrics: WeightedMetrics
     positions: NDArray[np.intp] | None
+    names: tuple[str, ...] | None = None  # None: the run's metric names
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,8 @@ def run_bootstrap(
     estimates: dict[str, dict[str, float]] = {}
     for key, g in groups.items():
         ones = np.ones((1, g.metrics.n))
-        estimates[key] = {m: float(v[0]) for m, v in g.metrics.compute(ones, names).items()}
+        own = list(g.names or names)
+        estimates[key] = {m: float(v[0]) for m, v in g.metrics.compute(ones, own).items()}
     b = chunk_size(n, n_bootstrap)
     ranges = [(s, min(s + b, n_bootstrap)) for s in range(0, n_bootstrap, b)]
     local = threading.local()
@@ -90,7 +96,7 @@ def run_bootstrap(
         out: dict[str, dict[str, Array]] = {}
         for key, g in groups.items():
             sub = w if g.positions is None else np.take(w, g.positions, axis=1)
-            out[key] = g.metrics.compute(sub, names)
+            out[key] = g.metrics.compute(sub, list(g.names or names))
         return out
 
     if n_jobs > 1 and len(ranges) > 1:
@@ -98,5 +104,8 @@ def run_bootstrap(
             results = list(pool.map(work, ranges))
     else:
         results = [work(r) for r in ranges]
-    replicates = {k: {m: np.concatenate([r[k][m] for r in results]) for m in names} for k in groups}
+    replicates = {
+        k: {m: np.concatenate([r[k][m] for r in results]) for m in (g.names or names)}
+        for k, g in groups.items()
+    }
     return BootstrapResult(estimates, replicates, n_bootstrap, seed, method)

@@ -124,7 +124,8 @@ def evaluate_classification(
 
     method = resolve_method(cfg.bootstrap_method, n, AUTO_MULTINOMIAL_MAX_ROWS)
     groups: dict[str, Group] = {"overall": Group(arrays, None)}
-    groups.update(R.slice_groups(plan, arrays))
+    # Slices carry the primary metric (the one they are ranked by) with its CI and delta.
+    groups.update(R.slice_groups(plan, arrays, [primary]))
     base_point: dict[str, float | None] | None = None
     if baseline is not None and baseline.y_pred is not None:
         _, bp, bsc, _ = MC.encode(y_true, baseline.y_pred, baseline.scores, labels)
@@ -137,7 +138,7 @@ def evaluate_classification(
             groups["baseline"] = Group(b_arrays, None)
     boot = run_bootstrap(n, groups, headline, cfg.n_bootstrap, cfg.seed, method)
 
-    records, ranking = R.slice_records(plan, boot, headline, primary, hib)
+    records, ranking = R.slice_records(plan, boot, [primary], primary, hib)
     search = None
     if cfg.run_search and frame.shape[1] > 0:
         search = search_weak_slices(
@@ -160,7 +161,20 @@ def evaluate_classification(
     )
 
     stress_rows, scenarios = _stress(
-        frame, y, p, sc, labels, f1_avg, predict, baseline, cfg, primary, method, point, base_point
+        frame,
+        y,
+        p,
+        sc,
+        labels,
+        f1_avg,
+        predict,
+        baseline,
+        cfg,
+        primary,
+        method,
+        point,
+        base_point,
+        key,
     )
     plots: dict[str, bytes] = {}
     plot_paths: dict[str, str] = {}
@@ -273,14 +287,14 @@ def _stress(
     method: Any,
     point: dict[str, float | None],
     base_point: dict[str, float | None] | None,
+    key: str | None,
 ) -> tuple[list[Any], dict[str, str]]:
     if not cfg.run_stress:
         return [], {}
     k = len(labels)
+    # The shuffled column: the caller's choice, else the key feature, else the first column.
     column = (
-        cfg.stress_column
-        or cfg.key_feature
-        or (sorted(map(str, frame.columns))[0] if frame.shape[1] else None)
+        cfg.stress_column or key or (sorted(map(str, frame.columns))[0] if frame.shape[1] else None)
     )
     scenarios = {
         "missing_values": "severity = share of feature cells blanked at random",

@@ -97,7 +97,8 @@ def evaluate_regression(
     plan = R.plan_slices(defs, order, cfg.min_slice_size)
     method = resolve_method(cfg.bootstrap_method, n, AUTO_MULTINOMIAL_MAX_ROWS)
     groups: dict[str, Group] = {"overall": Group(arrays, None)}
-    groups.update(R.slice_groups(plan, arrays))
+    # Slices carry the primary metric (the one they are ranked by) with its CI and delta.
+    groups.update(R.slice_groups(plan, arrays, [primary]))
     base_point: dict[str, float | None] | None = None
     b_pred: NDArray[np.float64] | None = None
     if baseline is not None and baseline.y_pred is not None:
@@ -107,7 +108,7 @@ def evaluate_regression(
         base_point = {m: (None if np.isnan(v[0]) else float(v[0])) for m, v in b_vals.items()}
         groups["baseline"] = Group(b_arrays, None)
     boot = run_bootstrap(n, groups, headline, cfg.n_bootstrap, cfg.seed, method)
-    records, ranking = R.slice_records(plan, boot, headline, primary, hib)
+    records, ranking = R.slice_records(plan, boot, [primary], primary, hib)
     search = None
     if cfg.run_search and frame.shape[1] > 0:
         search = search_weak_slices(

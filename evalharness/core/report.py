@@ -82,13 +82,13 @@ def plan_slices(defs: Sequence[SliceDef], order: NDArray[np.intp], min_size: int
 
 
 def slice_groups(
-    plan: SlicePlan, metrics: WeightedMetrics, subset_name: str = "subset"
+    plan: SlicePlan, metrics: WeightedMetrics, names: Sequence[str]
 ) -> dict[str, Group]:
-    """Bootstrap groups of the slices large enough to evaluate."""
+    """Bootstrap groups of the slices large enough to evaluate, on ``names`` only."""
     out = {}
     for sid, pos in plan.positions.items():
-        sub = getattr(metrics, subset_name)(pos)
-        out[f"slice:{sid}"] = Group(sub, pos)
+        sub = metrics.subset(pos)
+        out[f"slice:{sid}"] = Group(sub, pos, tuple(names))
     return out
 
 

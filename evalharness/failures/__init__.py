@@ -1,3 +1,3 @@
-"""failures."""
+"""Stable failure-example selection and the six failure-mode categories."""
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-"""plots."""
+"""Deterministic plots (Agg canvas, fixed style and metadata)."""
 
 from __future__ import annotations

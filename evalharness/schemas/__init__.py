@@ -1,3 +1,3 @@
-"""schemas."""
+"""msgspec Structs of the eval/ JSON files, their exported JSON Schemas, and validation."""
 
 from __future__ import annotations

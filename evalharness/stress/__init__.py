@@ -1,3 +1,3 @@
-"""stress."""
+"""Seeded corruptions and the stress-test runner."""
 
 from __future__ import annotations

@@ -172,6 +172,12 @@ def test_run_records_code_version_environment_and_data(
     ).stdout
     assert code["git_commit"] == head and code["git_dirty"] is True
     assert code["diff_sha256"] == hashlib.sha256(diff.encode()).hexdigest()
+    assert (Path(out["artifact_dir"]) / "code.diff").read_text() == diff
+    assert doc["run"]["environment"]["plugin"] == {
+        "name": "classification",
+        "distribution": "modellab-classification",
+        "version": "0.1.0",
+    }
     env = doc["run"]["environment"]
     assert env["python"] and env["key_packages"]["scikit-learn"]
     assert env["uv_lock_sha256"] == hashlib.sha256(b"version = 1\n").hexdigest()
