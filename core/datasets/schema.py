@@ -61,19 +61,19 @@ def column_facts(frame: pl.DataFrame) -> dict[str, ColumnFacts]:
         exprs.append(col.null_count().alias(f"{name}\x00nulls"))
         # Exact distinct counts drive the identifier and categorical rules; float
         # columns take neither, so a HyperLogLog estimate (exact for few values) will do.
-        distinct = (
-            col.drop_nulls().approx_n_unique() if dtype.is_float() else col.drop_nulls().n_unique()
-        )
-        exprs.append(distinct.alias(f"{name}\x00unique"))
+        # Both count a missing value as one more distinct value; subtracting it avoids
+        # materializing a null-free copy of every column at once.
+        distinct = col.approx_n_unique() if dtype.is_float() else col.n_unique()
+        has_null = (col.null_count() > 0).cast(pl.Int64)
+        exprs.append((distinct - has_null).alias(f"{name}\x00unique"))
         if dtype.is_float():
             # ...but a constant float column must read exactly 1 (or 0 when empty)
             exprs.append((col.min() == col.max()).alias(f"{name}\x00const"))
         if dtype.is_integer():
             exprs.append(
-                (
-                    col.drop_nulls().is_sorted()
-                    | ((col.max() - col.min() + 1) == col.drop_nulls().len())
-                ).alias(f"{name}\x00sorted")
+                (col.drop_nulls().is_sorted() | ((col.max() - col.min() + 1) == col.count())).alias(
+                    f"{name}\x00sorted"
+                )
             )
         if dtype == pl.String:
             exprs.append(

@@ -126,3 +126,24 @@ def test_profile_counts_and_warnings() -> None:
     assert {"high_missingness", "duplicate_rows", "class_imbalance"} <= codes
     assert profile.target.classes is not None
     assert [c.value for c in profile.target.classes] == ["a", "b"]
+
+
+def test_column_summaries_agree_with_numpy() -> None:
+    from modellab.datasets.profile import numeric_summaries, numeric_summary
+
+    values = RNG.normal(size=5000)
+    values[:3] = [np.inf, -np.inf, np.nan]
+    df = pl.DataFrame({"x": values, "n": RNG.integers(0, 50, size=5000), "k": [7] * 5000})
+    fast = numeric_summaries(df, ["x", "n", "k"])
+    for name in ("x", "n"):
+        arr = df[name].cast(pl.Float64).to_numpy()
+        slow = numeric_summary(arr)
+        got = fast[name]
+        assert got is not None and slow is not None
+        assert got.histogram.counts == slow.histogram.counts
+        assert got.histogram.edges == pytest.approx(slow.histogram.edges)
+        assert (got.min, got.max) == (slow.min, slow.max)
+        assert got.mean == pytest.approx(slow.mean) and got.std == pytest.approx(slow.std)
+        assert got.quantiles == pytest.approx(slow.quantiles)
+    constant = fast["k"]
+    assert constant is not None and constant.histogram.counts == [5000] and constant.std == 0
