@@ -15,6 +15,13 @@ from modellab.modeling.features import TARGET, CategoryEncoder, prepare_features
 from modellab.modeling.persistence import save_sklearn
 
 
+def labels_of(classes: list[str], proba: np.ndarray) -> np.ndarray:
+    """The likeliest class of each row; one definition, so that predictions.parquet, the
+    report and every stress test agree even where two classes tie (the first wins)."""
+    labels: np.ndarray = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+    return labels
+
+
 def signature_of(train: pd.DataFrame, output: dict[str, Any]) -> dict[str, Any]:
     """The inference signature: input columns with dtypes, and the output."""
     inputs = [{"name": c, "dtype": str(train[c].dtype)} for c in train.columns if c != TARGET]
@@ -45,7 +52,9 @@ class FittedPipeline:
         return prepare_features(frame[self.feature_columns])
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predictions for every row of ``frame``."""
+        """Predictions for every row of ``frame`` (for a classifier: its likeliest class)."""
+        if self.classes is not None:
+            return labels_of(self.classes, self.predict_proba(frame))
         return np.asarray(self.pipeline.predict(self._x(frame)))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -75,11 +84,10 @@ class FittedBooster:
         return self.encoder.transform(prepare_features(frame[self.feature_columns]))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Predictions for every row of ``frame`` (class labels for classifiers)."""
-        raw: np.ndarray = np.asarray(self.model.predict(self._x(frame)))
+        """Predictions for every row of ``frame`` (for a classifier: its likeliest class)."""
         if self.classes is not None:
-            labels: np.ndarray = np.asarray(self.classes, dtype=object)[raw.astype(int)]
-            return labels
+            return labels_of(self.classes, self.predict_proba(frame))
+        raw: np.ndarray = np.asarray(self.model.predict(self._x(frame)))
         return raw.astype(float)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:

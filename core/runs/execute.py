@@ -26,6 +26,7 @@ from modellab.datasets.storage import load_frame, load_version_split
 from modellab.domain import DatasetVersion, Run, RunStatus
 from modellab.errors import ModelLabError
 from modellab.modeling.features import TARGET
+from modellab.modeling.fitted import labels_of
 from modellab.plugins import Registry
 from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
 from modellab.runs.configs import build_config
@@ -170,10 +171,14 @@ def _train_and_evaluate(
     model = variant.fit(prepared.train, config, run.seed)
     clock.lap("fit")
     log.info("predicting %d test rows", len(prepared.test_x))
-    y_pred = np.asarray(model.predict(prepared.test_x))
+    classes = getattr(model, "classes", None)
     proba = _scores(model)
     scores = np.asarray(proba(prepared.test_x)) if proba is not None else None
-    classes = getattr(model, "classes", None)
+    y_pred = (
+        labels_of(classes, scores)
+        if scores is not None and classes is not None
+        else np.asarray(model.predict(prepared.test_x))
+    )
     clock.lap("predict")
 
     tmp_model = folder / ".model.tmp"

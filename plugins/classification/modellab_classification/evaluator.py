@@ -9,6 +9,7 @@ import pandas as pd
 
 from evalharness import EvalConfig, evaluate_classification
 from modellab.modeling.evaluation import baseline_result, leakage_inputs, run_info
+from modellab.modeling.fitted import labels_of
 from modellab.tasks import EvalRequest
 
 
@@ -17,7 +18,9 @@ def evaluate(req: EvalRequest) -> None:
     model: Any = req.model
 
     def predict(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(model.predict(frame)).astype(str), np.asarray(model.predict_proba(frame))
+        # One inference per call: labels are the likeliest class of the probabilities.
+        proba = np.asarray(model.predict_proba(frame), dtype=float)
+        return labels_of(model.classes, proba).astype(str), proba
 
     y_pred, scores = predict(req.test_frame)
     evaluate_classification(
