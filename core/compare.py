@@ -454,8 +454,8 @@ async def compare_runs(
                 pa_dir / name,
                 pb_dir / name,
                 tmp / "plots" / name,
-                f"A: {sa.run.model} ({sa.run.id[:8]})",
-                f"B: {sb.run.model} ({sb.run.id[:8]})",
+                f"A: {sa.run.model} ({sa.run.id[:13]})",
+                f"B: {sb.run.model} ({sb.run.id[:13]})",
             )
             plots.append(f"plots/{name}")
     doc["plots"] = plots
