@@ -71,10 +71,19 @@ def run_mlflow(n: int) -> float | None:
     with tempfile.TemporaryDirectory() as tmp:
         # MLflow's file store is in maintenance mode; its SQLite backend is the default now.
         mlflow.set_tracking_uri(f"sqlite:///{Path(tmp) / 'mlflow.db'}")
+        # Create and migrate the tracking database before the clock starts: only the
+        # evaluation is timed, as on our side.
+        mlflow.MlflowClient().search_experiments()
         start = time.perf_counter()
         with mlflow.start_run():
             mlflow.models.evaluate(
-                data=data, targets="label", predictions="prediction", model_type="classifier"
+                data=data,
+                targets="label",
+                predictions="prediction",
+                model_type="classifier",
+                # Metrics and plots only (SHAP explanations are not what is compared,
+                # and break on pandas 3 string columns).
+                evaluator_config={"log_model_explainability": False},
             )
         return time.perf_counter() - start
 

@@ -32,7 +32,7 @@ from evalharness.schemas import files as S
 from evalharness.slicing import fixed as F
 from evalharness.slicing.search import search_weak_slices
 from evalharness.stress.corruptions import flip_labels, inject_missing, shuffle_column
-from evalharness.stress.runner import StressCase, run_stress, severity_rng
+from evalharness.stress.runner import StressCase, run_stress, severity_rng, stress_sample
 
 DEFAULT_HEADLINE = ("accuracy", "roc_auc", "f1")
 
@@ -292,6 +292,20 @@ def _stress(
     if not cfg.run_stress:
         return [], {}
     k = len(labels)
+    n_all = y.size
+    sample = stress_sample(n_all, cfg.stress_max_rows, cfg.seed)
+    if sample is not None:
+        # Corrupted and clean metrics are both taken on the same seeded sample, so the
+        # degradation compares like with like.
+        frame, y, p = frame.take(sample), y[sample], p[sample]
+        sc = None if sc is None else sc[sample]
+
+        def on_sample(pp: Any, ss: Any) -> float | None:
+            value = MC.build_arrays(y, pp, ss, k, f1_avg).compute(np.ones((1, y.size)), [metric])
+            v = float(value[metric][0])
+            return None if np.isnan(v) else v
+
+        point = {metric: on_sample(p, sc)}
     # The shuffled column: the caller's choice, else the key feature, else the first column.
     column = (
         cfg.stress_column or key or (sorted(map(str, frame.columns))[0] if frame.shape[1] else None)
@@ -309,6 +323,10 @@ def _stress(
             _, b_p, b_sc, _ = MC.encode(
                 np.asarray(baseline.y_pred), np.asarray(baseline.y_pred), baseline.scores, labels
             )
+            if sample is not None:
+                b_p = b_p[sample]
+                b_sc = None if b_sc is None else b_sc[sample]
+                base_point = {metric: on_sample(b_p, b_sc)}
         models.append(("baseline", baseline.predict, b_p, b_sc))
     cases: list[StressCase] = []
     for si, sev in enumerate(cfg.stress_severities):
@@ -361,4 +379,7 @@ def _stress(
     clean = {"candidate": point.get(metric), "baseline": (base_point or {}).get(metric)}
     rows = run_stress(cases, clean, metric, cfg.stress_n_bootstrap, cfg.seed, method)
     rows.sort(key=lambda r: (r.scenario, r.model, r.severity))
+    if sample is not None:
+        note = f" (scored on a seeded sample of {sample.size:,} of the {n_all:,} rows)"
+        scenarios = {name: text + note for name, text in scenarios.items()}
     return rows, scenarios

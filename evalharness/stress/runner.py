@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from evalharness.bootstrap.engine import Group, WeightedMetrics, run_bootstrap
 from evalharness.bootstrap.resample import Resampling
@@ -35,6 +36,14 @@ class StressResult:
     ci_high: float | None
     degradation: float | None
     status: str
+
+
+def stress_sample(n: int, max_rows: int, seed: int) -> NDArray[np.intp] | None:
+    """Sorted row positions of a seeded sample of ``max_rows`` rows, or None when n fits."""
+    if n <= max_rows:
+        return None
+    rng = np.random.default_rng([seed, 0x57E55])
+    return np.sort(rng.choice(n, size=max_rows, replace=False))
 
 
 def run_stress(
