@@ -130,6 +130,9 @@ class EvalRequest:
     commit: str
     seed: int
     reproduce_command: str
+    #: the model's predictions (and class probabilities) on ``test_frame``, computed once
+    y_pred: Any = None
+    scores: Any = None
     n_bootstrap: int = 1000
     #: ``refit(train_features, train_target) -> FittedModel`` for the shift stress test
     refit: Callable[[Any, Any], FittedModel] | None = None

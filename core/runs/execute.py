@@ -218,6 +218,8 @@ def _train_and_evaluate(
             commit=run.code_version.git_commit or "unknown",
             seed=run.seed,
             reproduce_command=reproduce_command(run, version.ref),
+            y_pred=y_pred,
+            scores=scores,
             n_bootstrap=int(run.environment.get("n_bootstrap", 1000)),
             refit=refit,
         )

@@ -22,7 +22,10 @@ def evaluate(req: EvalRequest) -> None:
         proba = np.asarray(model.predict_proba(frame), dtype=float)
         return labels_of(model.classes, proba).astype(str), proba
 
-    y_pred, scores = predict(req.test_frame)
+    if req.scores is not None and req.y_pred is not None:
+        y_pred, scores = np.asarray(req.y_pred).astype(str), np.asarray(req.scores, dtype=float)
+    else:
+        y_pred, scores = predict(req.test_frame)
     evaluate_classification(
         req.out_dir,
         req.test_frame,

@@ -32,7 +32,7 @@ def evaluate(req: EvalRequest) -> None:
         req.out_dir,
         req.test_frame,
         np.asarray(req.y_true, dtype=float),
-        predict(req.test_frame),
+        np.asarray(req.y_pred, dtype=float) if req.y_pred is not None else predict(req.test_frame),
         run=run_info(req),
         predict=predict,
         refit=refit,
