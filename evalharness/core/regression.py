@@ -165,7 +165,6 @@ def evaluate_regression(
         add("stress", lambda f: stress_plot(series, primary, f))
         stress_plot_path = f"plots/stress.{cfg.plot_formats[0]}"
 
-    headline_est = {m: R.estimate(boot.interval("overall", m)) for m in headline}
     metrics_file = S.MetricsFile(
         schema_version=S.SCHEMA_VERSION,
         task="regression",
@@ -180,58 +179,35 @@ def evaluate_regression(
         improvement_is_meaningful=meaningful,
         improvement_reason=reason,
     )
-    slices_file = S.SlicesFile(
-        schema_version=S.SCHEMA_VERSION,
-        metric=primary,
-        min_slice_size=cfg.min_slice_size,
-        n_bootstrap=cfg.n_bootstrap,
-        families=families,
-        slices=records,
-        ranking=ranking,
-        search=R.search_record(
-            search, "regression", cfg, "confirmed only when the held-out half agrees under BH"
-        ),
+    return R.finish_report(
+        R.ReportParts(
+            task="regression",
+            out_dir=Path(out_dir),
+            run=run,
+            cfg=cfg,
+            n=n,
+            boot=boot,
+            headline=headline,
+            primary=primary,
+            higher_is_better=hib,
+            metrics=metrics_file,
+            families=families,
+            records=records,
+            ranking=ranking,
+            search=search,
+            stress_rows=stress_rows,
+            scenarios=scenarios,
+            stress_plot_path=stress_plot_path,
+            baseline=b_section,
+            deltas=deltas,
+            meaningful=meaningful,
+            failures=failures,
+            plot_paths=plot_paths,
+            plots=plots,
+            latency=latency,
+            warnings=warnings,
+        )
     )
-    stress_f = R.stress_file(stress_rows, primary, hib, cfg, scenarios, stress_plot_path)
-    takeaway = R.takeaway_text(
-        primary,
-        headline_est[primary],
-        n,
-        b_section,
-        deltas,
-        meaningful,
-        records,
-        ranking,
-        stress_rows,
-        hib,
-        failures,
-    )
-    summary = R.summary_file(
-        "regression",
-        run,
-        n,
-        headline_est,
-        primary,
-        b_section,
-        deltas,
-        meaningful,
-        plot_paths,
-        latency,
-        warnings,
-    )
-    R.write_report(
-        Path(out_dir),
-        summary=summary,
-        metrics=metrics_file,
-        cis=R.ci_file(boot, headline),
-        slices=slices_file,
-        failures=R.failures_file(failures, cfg.n_failures),
-        stress=stress_f,
-        takeaway=takeaway,
-        repro=R.repro_markdown(run, cfg),
-        plots=plots,
-    )
-    return summary
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[str]:

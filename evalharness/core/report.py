@@ -541,3 +541,96 @@ def write_report(
     }
     files.update(plots)
     write_folder_atomically(out_dir, files)
+
+
+@dataclass(frozen=True)
+class ReportParts:
+    """Everything a task's evaluation computed, ready to become the contract folder."""
+
+    task: str
+    out_dir: Path
+    run: RunInfo
+    cfg: EvalConfig
+    n: int
+    boot: BootstrapResult
+    headline: Sequence[str]
+    primary: str
+    higher_is_better: bool
+    metrics: S.MetricsFile
+    families: dict[str, str]
+    records: list[S.SliceRecord]
+    ranking: list[str]
+    search: SearchResult | None
+    stress_rows: list[StressResult]
+    scenarios: dict[str, str]
+    stress_plot_path: str | None
+    baseline: S.BaselineMetrics | None
+    deltas: dict[str, S.Estimate] | None
+    meaningful: bool
+    failures: Sequence[Failure]
+    plot_paths: dict[str, str]
+    plots: dict[str, bytes]
+    latency: LatencyResult | None
+    warnings: list[str]
+
+
+def finish_report(p: ReportParts) -> S.EvalSummaryFile:
+    """Build the remaining contract files from ``p``, write the folder, return the summary.
+
+    Shared by every task so that slices.json, stress.json, takeaway.txt and
+    eval_summary.json are assembled the same way whatever the task.
+    """
+    slices = S.SlicesFile(
+        schema_version=S.SCHEMA_VERSION,
+        metric=p.primary,
+        min_slice_size=p.cfg.min_slice_size,
+        n_bootstrap=p.cfg.n_bootstrap,
+        families=p.families,
+        slices=p.records,
+        ranking=p.ranking,
+        search=search_record(
+            p.search, p.task, p.cfg, "confirmed only when the held-out half agrees under BH"
+        ),
+    )
+    headline_est = {m: estimate(p.boot.interval("overall", m)) for m in p.headline}
+    takeaway = takeaway_text(
+        p.primary,
+        headline_est[p.primary],
+        p.n,
+        p.baseline,
+        p.deltas,
+        p.meaningful,
+        p.records,
+        p.ranking,
+        p.stress_rows,
+        p.higher_is_better,
+        p.failures,
+    )
+    summary = summary_file(
+        p.task,
+        p.run,
+        p.n,
+        headline_est,
+        p.primary,
+        p.baseline,
+        p.deltas,
+        p.meaningful,
+        p.plot_paths,
+        p.latency,
+        p.warnings,
+    )
+    write_report(
+        p.out_dir,
+        summary=summary,
+        metrics=p.metrics,
+        cis=ci_file(p.boot, p.headline),
+        slices=slices,
+        failures=failures_file(p.failures, p.cfg.n_failures),
+        stress=stress_file(
+            p.stress_rows, p.primary, p.higher_is_better, p.cfg, p.scenarios, p.stress_plot_path
+        ),
+        takeaway=takeaway,
+        repro=repro_markdown(p.run, p.cfg),
+        plots=p.plots,
+    )
+    return summary
