@@ -130,6 +130,9 @@ class EvalRequest:
     commit: str
     seed: int
     reproduce_command: str
+    #: the split's time column on train and test rows, when it is not a feature
+    train_time: Any = None
+    test_time: Any = None
     #: the model's predictions (and class probabilities) on ``test_frame``, computed once
     y_pred: Any = None
     scores: Any = None

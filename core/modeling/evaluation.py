@@ -7,6 +7,7 @@ runs the same leakage checks.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from evalharness import BaselineResult, LeakageInputs, RunInfo
 from modellab.modeling.features import prepare_features
@@ -37,11 +38,18 @@ def run_info(req: EvalRequest) -> RunInfo:
 
 def leakage_inputs(req: EvalRequest) -> LeakageInputs:
     """Leakage inputs in the space the preprocessors were fit in (prepared features)."""
+    train, test = prepare_features(req.train_frame), prepare_features(req.test_frame)
+    if req.time_column and req.time_column not in train.columns and req.train_time is not None:
+        # The split's time column is not a model feature, but the order check needs it.
+        times = pd.concat([req.train_time, req.test_time]).to_frame(req.time_column)
+        prepared = prepare_features(times)[req.time_column]
+        train = train.assign(**{req.time_column: prepared.loc[train.index]})
+        test = test.assign(**{req.time_column: prepared.loc[test.index]})
     return LeakageInputs(
         train_index=req.train_frame.index,
         test_index=req.test_frame.index,
-        train_frame=prepare_features(req.train_frame),
-        test_frame=prepare_features(req.test_frame),
+        train_frame=train,
+        test_frame=test,
         preprocessors=list(req.model.preprocessors),
         train_target=req.train_target,
         time_column=req.time_column,

@@ -66,6 +66,9 @@ class Prepared:
     train: pd.DataFrame  # features + TARGET
     test_x: pd.DataFrame
     test_y: np.ndarray
+    # The time split's column when it is not a feature: the leakage check needs it.
+    train_time: pd.Series | None = None
+    test_time: pd.Series | None = None
 
 
 def _frames(version: DatasetVersion, settings: Settings) -> Prepared:
@@ -87,7 +90,13 @@ def _frames(version: DatasetVersion, settings: Settings) -> Prepared:
         test_y = y.astype(str).to_numpy(dtype=object)
     else:
         test_y = y.astype(float).to_numpy()
-    return Prepared(train, test, test_y)
+    prepared = Prepared(train, test, test_y)
+    time_column = version.split.time_column
+    if time_column and time_column not in version.feature_columns:
+        times = frame.select(time_column)
+        prepared.train_time = times[split.train].to_pandas()[time_column].set_axis(train.index)
+        prepared.test_time = times[split.test].to_pandas()[time_column].set_axis(test.index)
+    return prepared
 
 
 def _scores(model: FittedModel) -> Any:
@@ -220,6 +229,8 @@ def _train_and_evaluate(
             reproduce_command=reproduce_command(run, version.ref),
             y_pred=y_pred,
             scores=scores,
+            train_time=prepared.train_time,
+            test_time=prepared.test_time,
             n_bootstrap=int(run.environment.get("n_bootstrap", 1000)),
             refit=refit,
         )

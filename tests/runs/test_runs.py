@@ -267,3 +267,22 @@ def test_regression_run(ml: Env) -> None:
     assert {"mae", "rmse"} <= set(cand["metrics"]["headline"])
     assert cand["metrics"]["baseline"]["name"] == "linear_regression"
     assert validate_folder(Path(cand["artifact_dir"]) / "eval") == []
+
+
+@pytest.mark.parametrize(
+    "split",
+    [("--split", "time", "--time-column", "t"), ("--split", "group", "--group-column", "g")],
+    ids=["time-column-not-a-feature", "group"],
+)
+def test_runs_on_time_and_group_splits(ml: Env, tmp_path: Path, split: tuple[str, ...]) -> None:
+    # `t` counts rows, so it is identifier-like and not a feature; the time-order
+    # leakage check must still see it.
+    n = 300
+    rows = "".join(
+        f"{i},{i % 17},{(i * 7919) % 1000 / 100},{'a' if (i * 7919) % 1000 > 480 else 'b'}\n"
+        for i in range(n)
+    )
+    write(tmp_path / "s.csv", "t,g,x,y\n" + rows)
+    ml.run("dataset", "add", "-p", "p", "-n", "s", "-t", "y", *split, str(tmp_path / "s.csv"))
+    out, _ = run(ml, "logistic_regression", dataset="s")
+    assert out["status"] == "succeeded", out["status_reason"]
