@@ -286,3 +286,16 @@ def test_runs_on_time_and_group_splits(ml: Env, tmp_path: Path, split: tuple[str
     ml.run("dataset", "add", "-p", "p", "-n", "s", "-t", "y", *split, str(tmp_path / "s.csv"))
     out, _ = run(ml, "logistic_regression", dataset="s")
     assert out["status"] == "succeeded", out["status_reason"]
+
+
+def test_a_class_seen_only_in_test_counts_as_errors(ml: Env, tmp_path: Path) -> None:
+    train = "".join(f"{i / 10},{'a' if i % 2 else 'b'}\n" for i in range(120))
+    test = "".join(f"{i / 10 + 0.05},{'a' if i % 2 else 'b'}\n" for i in range(30)) + "1.55,c\n"
+    write(tmp_path / "f" / "train.csv", "x,y\n" + train)
+    write(tmp_path / "f" / "test.csv", "x,y\n" + test)
+    ml.run("dataset", "add", "-p", "p", "-n", "rare", "-t", "y", str(tmp_path / "f"))
+    out, _ = run(ml, "logistic_regression", dataset="rare")
+    assert out["status"] == "succeeded", out["status_reason"]
+    metrics = json.loads((Path(out["artifact_dir"]) / "eval" / "metrics.json").read_text())
+    assert metrics["classes"] == ["a", "b", "c"]
+    assert metrics["confusion_matrix"]["matrix"][2][2] == 0  # never predicted: it was never learned

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,29 +15,56 @@ from modellab.modeling.fitted import labels_of
 from modellab.tasks import EvalRequest
 
 
+def widener(trained: list[str], y_true: np.ndarray) -> tuple[list[str], Callable[[Any], Any]]:
+    """Every class of train and test, and a function giving scores a column for each.
+
+    A class that appears only in the test rows was never learned: the model gives it
+    probability 0, so those rows count as errors instead of breaking the evaluation.
+    """
+    classes = sorted(set(trained) | {str(v) for v in y_true})
+    if classes == list(trained):
+        return classes, lambda scores: scores
+    columns = [classes.index(c) for c in trained]
+
+    def widen(scores: Any) -> Any:
+        if scores is None:
+            return None
+        wide = np.zeros((len(scores), len(classes)))
+        wide[:, columns] = scores
+        return wide
+
+    return classes, widen
+
+
 def evaluate(req: EvalRequest) -> None:
     """Write the EvalHarness folder of a classification run."""
     model: Any = req.model
+    y_true = np.asarray(req.y_true).astype(str)
+    classes, widen = widener(list(model.classes), y_true)
 
     def predict(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         # One inference per call: labels are the likeliest class of the probabilities.
         proba = np.asarray(model.predict_proba(frame), dtype=float)
-        return labels_of(model.classes, proba).astype(str), proba
+        return labels_of(model.classes, proba).astype(str), widen(proba)
 
     if req.scores is not None and req.y_pred is not None:
-        y_pred, scores = np.asarray(req.y_pred).astype(str), np.asarray(req.scores, dtype=float)
+        y_pred = np.asarray(req.y_pred).astype(str)
+        scores = widen(np.asarray(req.scores, dtype=float))
     else:
         y_pred, scores = predict(req.test_frame)
+    baseline = baseline_result(req, as_labels=True)
+    if baseline is not None:
+        baseline = dataclasses.replace(baseline, scores=widen(baseline.scores))
     evaluate_classification(
         req.out_dir,
         req.test_frame,
-        np.asarray(req.y_true).astype(str),
+        y_true,
         y_pred,
         run=run_info(req),
         scores=scores,
-        classes=list(model.classes),
+        classes=classes,
         predict=predict,
-        baseline=baseline_result(req, as_labels=True),
+        baseline=baseline,
         leakage=leakage_inputs(req),
         config=EvalConfig(n_bootstrap=req.n_bootstrap, seed=req.seed),
     )
