@@ -370,7 +370,7 @@ def _same_request(existing: DatasetVersion, req: AddRequest) -> str | None:
     return None
 
 
-def _install(staging: Staged, prepared: Prepared, staging_dir: Path, final: Path) -> list[Path]:
+def _install(prepared: Prepared, staging_dir: Path, final: Path) -> list[Path]:
     """Move staged files into the content-addressed folder; return what this call created."""
     created: list[Path] = []
     split_file = split_path(staging_dir, prepared.split.checksum)
@@ -444,7 +444,7 @@ async def add_dataset(
     :raises ConflictError: the same bytes are stored under this name with another
         target or split.
     """
-    report = progress or reading._no_progress
+    report = progress or reading.no_progress
     check_name(req.name)
     req.split.validate()
     async with db.session() as session:
@@ -482,7 +482,7 @@ async def add_dataset(
             parsed,
         )
         final = dataset_dir(settings.artifact_root, project.slug, staged.checksum)
-        created = await asyncio.to_thread(_install, staged, prepared, staging_dir, final)
+        created = await asyncio.to_thread(_install, prepared, staging_dir, final)
         notes = [Note(created_at=utcnow(), text=req.notes)] if req.notes else []
         version = DatasetVersion(
             id=uuid7(),

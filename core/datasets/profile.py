@@ -47,39 +47,18 @@ def _r(x: float) -> float:
     return float(f"{x:.10g}")
 
 
-def numeric_summary(values: np.ndarray) -> NumericSummary | None:
-    """Min, max, mean, std, quantiles and a 20-bin histogram of the finite values."""
-    finite = np.isfinite(values)
-    arr = values if finite.all() else values[finite]
-    if arr.size == 0:
-        return None
-    # Quantiles of a long column come from an evenly spaced sample of its rows (every
-    # k-th), which keeps their rank error near 1/sqrt(200,000); min, max, mean, std and
-    # the histogram always use every value.
-    step = arr.size // QUANTILE_SAMPLE + 1
-    qs = np.quantile(arr[::step] if step > 1 else arr, QUANTILES)
-    lo, hi = float(arr.min()), float(arr.max())
-    counts, edges = np.histogram(arr, bins=HISTOGRAM_BINS, range=(lo, hi) if hi > lo else None)
-    return NumericSummary(
-        min=_r(lo),
-        max=_r(hi),
-        mean=_r(float(arr.mean())),
-        std=_r(float(arr.std(ddof=1)) if arr.size > 1 else 0.0),
-        quantiles={f"p{round(q * 100)}": _r(float(v)) for q, v in zip(QUANTILES, qs, strict=True)},
-        histogram=Histogram(edges=[_r(float(e)) for e in edges], counts=[int(c) for c in counts]),
-    )
-
-
 def _finite(name: str) -> pl.Expr:
     x = pl.col(name).cast(pl.Float64)
     return pl.when(x.is_finite()).then(x)  # NaN, inf and missing become null
 
 
 def numeric_summaries(frame: pl.DataFrame, columns: list[str]) -> dict[str, NumericSummary | None]:
-    """:func:`numeric_summary` of many columns at once, in two parallel polars passes.
+    """Min, max, mean, std, quantiles and a 20-bin histogram of each column's finite
+    values, for many columns at once in parallel polars passes.
 
     Statistics and histograms use every finite value; quantiles use an evenly spaced
-    sample of at most 200,000 rows.
+    sample of at most 200,000 rows (every k-th), which keeps their rank error near
+    1/sqrt(200,000).
     """
     if not columns:
         return {}
@@ -142,16 +121,6 @@ def top_categories(series: pl.Series, k: int = TOP_CATEGORIES) -> list[CategoryC
         CategoryCount(value=str(v), count=int(c), fraction=_r(int(c) / n))
         for v, c in counts.iter_rows()
     ]
-
-
-def _as_float(series: pl.Series) -> np.ndarray:
-    if series.dtype == pl.Boolean:
-        series = series.cast(pl.Int8)
-    present = series.drop_nulls() if series.null_count() else series
-    values: np.ndarray = (
-        present.to_numpy() if present.dtype == pl.Float64 else present.cast(pl.Float64).to_numpy()
-    )
-    return values
 
 
 def _bucket_codes(series: pl.Series, ltype: ColumnType) -> pl.Series | None:
@@ -339,9 +308,8 @@ def profile_frame(
         warnings.append(
             DataWarning("duplicate_rows", f"{duplicates} rows duplicate an earlier row exactly")
         )
-    target_series = frame[target].drop_nulls()
     if task == "classification":
-        classes = top_categories(target_series, k=10_000)
+        classes = top_categories(frame[target], k=10_000)
         target_profile = TargetProfile(column=target, task=task, classes=classes)
         if classes and classes[-1].fraction < 0.05:
             warnings.append(
@@ -354,7 +322,7 @@ def profile_frame(
             )
     else:
         target_profile = TargetProfile(
-            column=target, task=task, distribution=numeric_summary(_as_float(target_series))
+            column=target, task=task, distribution=numeric_summaries(frame, [target])[target]
         )
     return DatasetProfile(
         rows=rows,

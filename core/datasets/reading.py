@@ -31,7 +31,8 @@ INFER_SCHEMA_ROWS = 10_000
 Progress = Callable[[str], None]
 
 
-def _no_progress(_: str) -> None:
+def no_progress(_: str) -> None:
+    """The progress callback that reports nothing."""
     return None
 
 
@@ -97,15 +98,6 @@ def copy_and_scan(src: Path, dst: Path, delimiter: str = ",", text: bool = True)
             result.size += len(chunk)
     result.sha256 = digest.hexdigest()
     return result
-
-
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, streamed."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _locate_bad_utf8(path: Path) -> str:
