@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modellab.datasets.ingest import parse_ref
-from modellab.domain import DatasetVersion, Run, RunStatus
+from modellab.domain import CodeVersion, DatasetVersion, Run, RunStatus
 from modellab.errors import InvalidInputError
 from modellab.ids import uuid7
 from modellab.plugins import Registry
@@ -51,7 +51,7 @@ def run_key(
     model: str,
     config: dict[str, Any],
     seed: int,
-    code: dict[str, Any],
+    code: CodeVersion,
 ) -> str:
     """A hash of everything that determines a run's results (not its id or time)."""
     identity = {
@@ -63,8 +63,8 @@ def run_key(
         "model": model,
         "config": config,
         "seed": seed,
-        "commit": code.get("git_commit"),
-        "diff": code.get("diff_sha256"),
+        "commit": code.git_commit,
+        "diff": code.diff_sha256,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -90,8 +90,21 @@ def reproduce_command(run: Run, dataset: str) -> str:
     return shlex.join(parts)
 
 
-async def create_run(db: Database, settings: Settings, registry: Registry, req: RunRequest) -> Run:
-    """Validate the request and record a queued run, with run.json and config.json.
+@dataclass(frozen=True)
+class Resolved:
+    """A run request checked against the plugins and the store, with its run key."""
+
+    template: Template
+    variant: ModelVariant
+    config: dict[str, Any]
+    project_id: str
+    version: DatasetVersion
+    code: CodeVersion
+    key: str
+
+
+async def resolve(db: Database, registry: Registry, req: RunRequest) -> Resolved:
+    """Check ``req`` and find what it names; the run key says what it would compute.
 
     :raises InvalidInputError: unknown template, model, config key or value, dataset.
     """
@@ -115,45 +128,58 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
             f"dataset {req.dataset!r} belongs to project {slug!r}, not {req.project!r}"
         )
     code = code_version(req.repo_dir)
-    diff = git_diff(req.repo_dir or Path.cwd()) if code.git_dirty else None
-    owner = registry.owners.get(("templates", template.name), "")
+    async with db.session() as session:
+        project = await get_project_row(session, req.project)
+        vrow = await dataset_repo.get_version_row(session, project, name, number)
+        version = await dataset_repo.to_domain(session, vrow, project.slug)
+    if version.task != template.task_type:
+        raise InvalidInputError(
+            f"dataset {version.ref} is a {version.task} dataset; template {template.name!r} "
+            f"is for {template.task_type}"
+        )
+    key = run_key(version, template.name, variant.name, config, req.seed, code)
+    return Resolved(template, variant, config, project.id, version, code, key)
+
+
+async def create_run(db: Database, settings: Settings, registry: Registry, req: RunRequest) -> Run:
+    """Validate the request and record a queued run, with run.json and config.json.
+
+    :raises InvalidInputError: unknown template, model, config key or value, dataset.
+    """
+    r = await resolve(db, registry, req)
+    diff = git_diff(req.repo_dir or Path.cwd()) if r.code.git_dirty else None
+    owner = registry.owners.get(("templates", r.template.name), "")
     plugin = next((p for p in registry.plugins if p.name == owner), None)
     env = environment(req.repo_dir) | {
         "plugin": {
             "name": owner,
             "distribution": plugin.distribution if plugin else None,
             "version": plugin.version if plugin else None,
-        }
+        },
+        "n_bootstrap": req.n_bootstrap,
+        "dataset": r.version.ref,
     }
+    version = r.version
+    run = Run(
+        id=uuid7(),
+        project=version.project,
+        dataset_version_id=version.id,
+        dataset_checksum=version.checksum,
+        split_checksum=version.split.checksum,
+        kind="train",
+        template=r.template.name,
+        model=r.variant.name,
+        role=r.variant.role,
+        run_key=r.key,
+        seed=req.seed,
+        config=r.config,
+        code_version=r.code,
+        environment=env,
+        status=RunStatus.QUEUED,
+        created_at=utcnow(),
+    )
     async with db.session() as session:
-        project = await get_project_row(session, req.project)
-        vrow = await dataset_repo.get_version_row(session, project, name, number)
-        version = await dataset_repo.to_domain(session, vrow, project.slug)
-        if version.task != template.task_type:
-            raise InvalidInputError(
-                f"dataset {version.ref} is a {version.task} dataset; template {template.name!r} "
-                f"is for {template.task_type}"
-            )
-        code_dict = {"git_commit": code.git_commit, "diff_sha256": code.diff_sha256}
-        run = Run(
-            id=uuid7(),
-            project=project.slug,
-            dataset_version_id=version.id,
-            dataset_checksum=version.checksum,
-            split_checksum=version.split.checksum,
-            kind="train",
-            template=template.name,
-            model=variant.name,
-            role=variant.role,
-            run_key=run_key(version, template.name, variant.name, config, req.seed, code_dict),
-            seed=req.seed,
-            config=config,
-            code_version=code,
-            environment=env | {"n_bootstrap": req.n_bootstrap, "dataset": version.ref},
-            status=RunStatus.QUEUED,
-            created_at=utcnow(),
-        )
-        await repo.insert_run(session, run, project.id)
+        await repo.insert_run(session, run, r.project_id)
     folder = run_dir(settings.artifact_root, run.project, run.id)
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(
@@ -204,35 +230,17 @@ async def find_same_run(
     db: Database, settings: Settings, registry: Registry, req: RunRequest
 ) -> Run | None:
     """A succeeded run that computed exactly what ``req`` asks (same run key), if any."""
-    template = registry.template(req.template)
-    variant = template.variant(req.model)
-    if variant is None:
-        return None
-    config = config_dict(build_config(variant.config_type, req.overrides, variant.name))
-    slug, name, number = parse_ref(
-        req.dataset if "/" in req.dataset else f"{req.project}/{req.dataset}"
-    )
-    code = code_version(req.repo_dir)
+    r = await resolve(db, registry, req)
     async with db.session() as session:
-        project = await get_project_row(session, slug)
-        vrow = await dataset_repo.get_version_row(session, project, name, number)
-        version = await dataset_repo.to_domain(session, vrow, project.slug)
-        key = run_key(
-            version,
-            template.name,
-            variant.name,
-            config,
-            req.seed,
-            {"git_commit": code.git_commit, "diff_sha256": code.diff_sha256},
-        )
+        project = await get_project_row(session, r.version.project)
         for row in await repo.list_runs(
             session,
             project,
             status=RunStatus.SUCCEEDED.value,
-            template=template.name,
-            model=variant.name,
+            template=r.template.name,
+            model=r.variant.name,
         ):
-            if row.run_key == key and row.environment.get("n_bootstrap") == req.n_bootstrap:
+            if row.run_key == r.key and row.environment.get("n_bootstrap") == req.n_bootstrap:
                 return await repo.to_domain(session, row, project.slug)
     return None
 

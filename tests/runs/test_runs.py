@@ -234,7 +234,11 @@ def test_unknown_template_and_model(penguins: Env) -> None:
     assert r.exit_code == 2 and "is a classification dataset" in r.stderr
 
 
-def test_a_leak_fails_the_run_with_the_reason(ml: Env, tmp_path: Path) -> None:
+def test_a_leak_fails_the_run_with_the_reason(
+    ml: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outside any git work tree: a dirty checkout would add code.diff to the folder.
+    monkeypatch.chdir(tmp_path)
     # Every row twice: a test row then duplicates a train row far above the threshold.
     rows = pl.read_csv(PENGUINS, null_values=["NA"]).drop_nulls()
     leaky = pl.concat([rows, rows])
