@@ -11,7 +11,6 @@ the CI of the difference itself, which is tighter and is what decides the label.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -24,7 +23,13 @@ import polars as pl
 from modellab.datasets.schema import diff_schemas
 from modellab.domain import DatasetVersion, Run
 from modellab.errors import InvalidInputError
-from modellab.runs.artifacts import replace_dir, run_dir, write_bytes_atomic, write_json_atomic
+from modellab.runs.artifacts import (
+    file_hashes,
+    replace_dir,
+    run_dir,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as run_repo
@@ -71,12 +76,11 @@ def config_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _files(folder: Path) -> dict[str, str]:
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).as_posix()
-        if p.is_file() and not rel.startswith(SKIP_IN_ARTIFACT_DIFF) and not p.name.startswith("."):
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    return {
+        rel: digest
+        for rel, digest in file_hashes(folder).items()
+        if not rel.startswith(SKIP_IN_ARTIFACT_DIFF)
+    }
 
 
 def artifact_diff(a: Path, b: Path) -> dict[str, list[str]]:

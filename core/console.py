@@ -207,6 +207,18 @@ def print_projects(console: Console, projects: list[Project]) -> None:
     console.print(table)
 
 
+def headline_text(run: Run) -> str:
+    """``metric value [ci_low, ci_high]`` of a run's primary metric, or ``""``."""
+    primary = run.metrics.get("primary_metric")
+    est = run.metrics.get("headline", {}).get(primary or "", {})
+    if est.get("value") is None:
+        return ""
+    text = f"{primary} {est['value']:.4f}"
+    if est.get("ci_low") is not None:
+        text += f" [{est['ci_low']:.3f}, {est['ci_high']:.3f}]"
+    return text
+
+
 def print_runs(console: Console, runs: list[Run]) -> None:
     """Print one line per run with its headline metric."""
     if not runs:
@@ -219,13 +231,7 @@ def print_runs(console: Console, runs: list[Run]) -> None:
     for col in ("run", "status", "template", "model", "role", "dataset", "headline", "created"):
         table.add_column(col, overflow="fold")
     for r in runs:
-        primary = r.metrics.get("primary_metric")
-        est = r.metrics.get("headline", {}).get(primary or "", {})
-        headline = ""
-        if est.get("value") is not None:
-            headline = f"{primary} {est['value']:.4f}"
-            if est.get("ci_low") is not None:
-                headline += f" [{est['ci_low']:.3f}, {est['ci_high']:.3f}]"
+        headline = headline_text(r)
         _add(
             table,
             r.id[:13],

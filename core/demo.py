@@ -94,14 +94,6 @@ async def _run_once(
     return ended
 
 
-def _headline(run: Run) -> str:
-    primary = run.metrics.get("primary_metric", "")
-    est = run.metrics.get("headline", {}).get(primary, {})
-    if est.get("value") is None:
-        return ""
-    return f"{primary} {est['value']:.3f} (95% CI {est['ci_low']:.3f}..{est['ci_high']:.3f})"
-
-
 async def run_demo(
     db: Database, settings: Settings, out: Console, progress: Callable[[str], None]
 ) -> list[DatasetVersion]:
@@ -136,7 +128,7 @@ async def run_demo(
             runs.append(await _run_once(db, settings, out, rreq))
         base, cand = runs
         for r in runs:
-            out.print(f"  {r.model:<20} {r.role:<9} {_headline(r)}")
+            out.print(f"  {r.model:<20} {r.role:<9} {render.headline_text(r)}")
         verdict = (
             "meaningful" if cand.metrics.get("improvement_is_meaningful") else "not meaningful"
         )

@@ -29,7 +29,7 @@ from modellab.errors import ConflictError, InvalidInputError, ModelLabError
 from modellab.plugins import Registry
 from modellab.projects import create_project
 from modellab.runs import service as run_service
-from modellab.runs.artifacts import run_dir
+from modellab.runs.artifacts import file_hashes, run_dir, visible_files
 from modellab.runs.execute import execute_run
 from modellab.runs.metadata import find_lockfile
 from modellab.settings import Settings
@@ -57,14 +57,6 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _folder_files(folder: Path) -> list[tuple[str, Path]]:
-    return [
-        (p.relative_to(folder).as_posix(), p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
-    ]
-
-
 def _package_list() -> bytes:
     lines = sorted(
         f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]
@@ -90,7 +82,7 @@ async def export_pack(
     data_bytes = sum(f.bytes for f in version.provenance.files)
     with_data = include_data or data_bytes < DATA_LIMIT_BYTES
     entries: dict[str, bytes] = {}
-    for rel, path in _folder_files(folder):
+    for rel, path in visible_files(folder):
         if rel.startswith(("model/", "eval/")) or rel in ("run.json", "config.json"):
             entries[rel] = path.read_bytes()
     if (folder / "code.diff").exists():
@@ -312,9 +304,7 @@ async def reproduce_pack(
             return report
         new_eval = run_dir(settings.artifact_root, project, ended.id) / "eval"
         old_files = {k[len("eval/") :]: v for k, v in m["files"].items() if k.startswith("eval/")}
-        new_files = {
-            rel: hashlib.sha256(p.read_bytes()).hexdigest() for rel, p in _folder_files(new_eval)
-        }
+        new_files = file_hashes(new_eval)
         for rel in sorted(old_files.keys() | new_files.keys()):
             if old_files.get(rel) != new_files.get(rel):
                 state = (

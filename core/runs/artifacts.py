@@ -6,6 +6,8 @@ half-written file that looks complete.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -37,15 +39,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON with sorted keys and a trailing newline."""
-    raw = msgspec.json.encode(msgspec.to_builtins(obj))
-    formatted = msgspec.json.format(raw, indent=2)
-    write_bytes_atomic(path, _sort_keys(formatted) + b"\n")
-
-
-def _sort_keys(raw: bytes) -> bytes:
-    import json
-
-    return json.dumps(json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False).encode()
+    # to_builtins turns Structs, datetimes and enums into JSON values; json sorts keys.
+    text = json.dumps(msgspec.to_builtins(obj), indent=2, sort_keys=True, ensure_ascii=False)
+    write_bytes_atomic(path, text.encode() + b"\n")
 
 
 def replace_dir(tmp: Path, final: Path) -> None:
@@ -57,3 +53,18 @@ def replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(final)
+
+
+def visible_files(folder: Path) -> list[tuple[str, Path]]:
+    """``(relative posix path, path)`` of every file under ``folder``, sorted; files whose
+    name starts with a dot (temporary names while writing) are left out."""
+    return [
+        (p.relative_to(folder).as_posix(), p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    ]
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every visible file under ``folder``, by relative path."""
+    return {rel: hashlib.sha256(p.read_bytes()).hexdigest() for rel, p in visible_files(folder)}
