@@ -227,13 +227,7 @@ def failure_changes(
         sb.eval_json("failure_examples.json") or {},
     )
     out: dict[str, Any] = {}
-    if (
-        same_rows
-        and pa is not None
-        and pb is not None
-        and sb.run.template
-        and sb.version.task == "classification"
-    ):
+    if same_rows and pa is not None and pb is not None and sb.version.task == "classification":
         wrong_a = (pa["prediction"].cast(pl.String) != pa["truth"].cast(pl.String)).to_numpy()
         wrong_b = (pb["prediction"].cast(pl.String) != pb["truth"].cast(pl.String)).to_numpy()
         ids = pa["row_id"].to_numpy()
