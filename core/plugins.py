@@ -18,7 +18,7 @@ import pluggy
 
 from modellab import hookspecs
 from modellab.errors import InvalidInputError, PluginError
-from modellab.tasks import ROLES, Evaluator, Slicer, Template
+from modellab.tasks import ROLES, Deferred, Evaluator, Slicer, Template
 
 ENTRY_POINT_GROUP = "modellab"
 
@@ -66,6 +66,19 @@ class Registry:
             for _, s in sorted(self.slicers.items())
             if not s.task_types or task_type in s.task_types
         ]
+
+    def preload(self) -> None:
+        """Import every deferred fit and evaluate function now.
+
+        Workers and the server call this once at start, so a run's timings hold its own
+        work and not the first import of scikit-learn, XGBoost or EvalHarness.
+        """
+        functions: list[object] = [e.evaluate for e in self.evaluators.values()]
+        for template in self.templates.values():
+            functions.extend(v.fit for v in template.variants)
+        for function in functions:
+            if isinstance(function, Deferred):
+                function.load()
 
     def registered_by(self, plugin: str) -> dict[str, list[str]]:
         """Names of what ``plugin`` registered, per kind (templates, evaluators, slicers)."""

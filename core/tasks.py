@@ -42,27 +42,43 @@ class FittedModel(Protocol):
         """Return predictions for every row of ``frame``."""
 
 
-def deferred(target: str) -> Callable[..., Any]:
+class Deferred:
     """A callable that imports ``"package.module:function"`` on its first call.
 
-    Plugins register fit and evaluate functions through this so that discovering
-    plugins (``modellab plugins``, every CLI start) does not import scikit-learn,
-    XGBoost or EvalHarness.
+    Plugins register fit and evaluate functions through :func:`deferred` so that
+    discovering plugins (``modellab plugins``, every CLI start) does not import
+    scikit-learn, XGBoost or EvalHarness. Long-lived processes (workers, the server)
+    call :meth:`load` up front so that no run pays for imports.
     """
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"deferred() takes 'package.module:function', got {target!r}")
-    resolved: list[Callable[..., Any]] = []
 
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if not resolved:
-            resolved.append(getattr(importlib.import_module(module_name), attr))
-        return resolved[0](*args, **kwargs)
+    def __init__(self, target: str) -> None:
+        module_name, _, attr = target.partition(":")
+        if not module_name or not attr:
+            raise ValueError(f"deferred() takes 'package.module:function', got {target!r}")
+        self.target = target
+        self._module = module_name
+        self._attr = attr
+        self._resolved: Callable[..., Any] | None = None
+        self.__name__ = attr
+        self.__qualname__ = attr
+        self.__doc__ = f"Deferred call of {target}."
 
-    call.__name__ = attr
-    call.__qualname__ = attr
-    call.__doc__ = f"Deferred call of {target}."
-    return call
+    def load(self) -> Callable[..., Any]:
+        """Import the target now (once) and return it."""
+        if self._resolved is None:
+            self._resolved = getattr(importlib.import_module(self._module), self._attr)
+        return self._resolved
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"deferred({self.target!r})"
+
+
+def deferred(target: str) -> Deferred:
+    """Wrap ``"package.module:function"`` in a :class:`Deferred` callable."""
+    return Deferred(target)
 
 
 FitFunction = Callable[[Any, Any, int], FittedModel]

@@ -196,3 +196,27 @@ def test_plugins_command_reports_a_broken_plugin(
         in result.stderr
     )
     assert "Traceback" not in result.output
+
+
+def test_preload_imports_every_deferred_function() -> None:
+    """A worker calls preload() once so that no run pays for importing its plugin's code."""
+    from modellab.tasks import Deferred
+
+    registry = load_registry()
+    functions = [e.evaluate for e in registry.evaluators.values()] + [
+        v.fit for t in registry.templates.values() for v in t.variants
+    ]
+    deferred = [f for f in functions if isinstance(f, Deferred)]
+    assert deferred, "the built-in plugins register deferred functions"
+    registry.preload()
+    for fn in deferred:
+        module, _, attr = fn.target.partition(":")
+        assert module in sys.modules
+        assert fn.load() is getattr(sys.modules[module], attr)
+
+
+def test_deferred_refuses_a_target_without_a_function() -> None:
+    from modellab.tasks import deferred
+
+    with pytest.raises(ValueError, match=r"package\.module:function"):
+        deferred("modellab_classification.models")

@@ -39,6 +39,8 @@ def prepare_features(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_datetime64_any_dtype(col):
             days = col.astype("int64").astype(float) / DAY_NS
             out[name] = days.where(col.notna(), np.nan)
+        elif col.dtype == np.float64:
+            out[name] = col
         elif pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
             out[name] = col.astype(float)
         else:
@@ -98,16 +100,26 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         cols = self.columns if self.columns is not None else column_kinds(frame).categorical
         self.columns_ = list(cols)
         self.categories_ = [
-            np.array(sorted({str(v) for v in frame[c].dropna()}), dtype=object)
+            np.array(sorted({str(v) for v in pd.unique(frame[c].dropna())}), dtype=object)
             for c in self.columns_
         ]
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Cast the categorical columns to the learned categories."""
-        out = frame.copy()
+        # Shallow: the columns below are replaced, never written into, and pandas'
+        # copy-on-write keeps the caller's frame unchanged.
+        out = frame.copy(deep=False)
         for col, cats in zip(self.columns_, self.categories_, strict=True):
-            # Vectorized: strings keep missing values missing; unseen values become NaN.
-            strings = out[col].astype("string")
-            out[col] = pd.Categorical(strings, categories=list(cats))
+            values = out[col]
+            categories = pd.Index(cats, dtype=object)
+            missing = values.isna().to_numpy()
+            # Unseen values become missing. Matching the values as they are is right
+            # when they are strings already; when that misses more than the missing
+            # values (numbers in an object column, say), match their string form as fit did.
+            codes = categories.get_indexer(values)
+            if ((codes == -1) & ~missing).any():
+                codes = categories.get_indexer(values.astype("string").astype(object))
+            codes[missing] = -1
+            out[col] = pd.Categorical.from_codes(codes, categories=categories)
         return out

@@ -71,7 +71,8 @@ class Prepared:
     test_time: pd.Series | None = None
 
 
-def _frames(version: DatasetVersion, settings: Settings) -> Prepared:
+def load_run_frames(version: DatasetVersion, settings: Settings) -> Prepared:
+    """The train and test frames of a dataset version's split, as a run sees them."""
     frame = load_frame(settings.artifact_root, version)
     split = load_version_split(settings.artifact_root, version)
     cols = [*version.feature_columns, version.target]
@@ -168,7 +169,7 @@ def _train_and_evaluate(
     config = build_config(variant.config_type, run.config, variant.name)
     clock = PhaseClock()
     log.info("loading %s (%s rows)", version.ref, version.rows)
-    prepared = _frames(version, settings)
+    prepared = load_run_frames(version, settings)
     clock.lap("load")
     log.info(
         "fitting %s/%s on %d train rows, seed %d",

@@ -34,6 +34,15 @@ class WeightedMetrics(Protocol):
         """The same metrics restricted to ``positions`` (row order kept)."""
         ...
 
+    def row_values(self, names: Sequence[str]) -> NDArray[np.float64] | None:
+        """Per-row values ``v`` when the one metric in ``names`` is ``sum(w*v) / sum(w)``.
+
+        None when it is not (or more than one metric is asked for). The engine then
+        scores every such slice with one matrix product over all rows, instead of
+        gathering each slice's weight columns.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class Group:
@@ -88,13 +97,19 @@ def run_bootstrap(
     ranges = [(s, min(s + b, n_bootstrap)) for s in range(0, n_bootstrap, b)]
     local = threading.local()
 
+    means = _weighted_means(n, groups, names)
+
     def work(bounds: tuple[int, int]) -> dict[str, dict[str, Array]]:
         filler = getattr(local, "filler", None)
         if filler is None:
             filler = local.filler = ChunkFiller(n, b, seed, method)
         w = filler.fill(*bounds)
         out: dict[str, dict[str, Array]] = {}
+        if means is not None:
+            out.update(means.compute(w))
         for key, g in groups.items():
+            if key in out:
+                continue
             sub = w if g.positions is None else np.take(w, g.positions, axis=1)
             out[key] = g.metrics.compute(sub, list(g.names or names))
         return out
@@ -109,3 +124,46 @@ def run_bootstrap(
         for k, g in groups.items()
     }
     return BootstrapResult(estimates, replicates, n_bootstrap, seed, method)
+
+
+@dataclass(frozen=True)
+class _WeightedMeans:
+    """Slices whose metric is a weighted mean of per-row values, scored together.
+
+    Column ``2j`` of ``matrix`` holds slice ``j``'s values on its rows (zero elsewhere),
+    column ``2j+1`` its row indicator; one product with the weights gives every slice's
+    numerator and denominator. Weights are small integers, so with integer values (hits
+    for accuracy) the float64 sums are exact.
+    """
+
+    keys: tuple[tuple[str, str], ...]
+    matrix: Array
+
+    def compute(self, w: NDArray[Any]) -> dict[str, dict[str, Array]]:
+        sums = w.astype(np.float64) @ self.matrix
+        out: dict[str, dict[str, Array]] = {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for j, (key, name) in enumerate(self.keys):
+                out[key] = {name: sums[:, 2 * j] / sums[:, 2 * j + 1]}
+        return out
+
+
+def _weighted_means(
+    n: int, groups: Mapping[str, Group], names: Sequence[str]
+) -> _WeightedMeans | None:
+    columns: list[tuple[str, str, NDArray[np.intp], Array]] = []
+    for key, g in groups.items():
+        own = list(g.names or names)
+        if g.positions is None or len(own) != 1:
+            continue
+        values = g.metrics.row_values(own)
+        if values is not None:
+            columns.append((key, own[0], g.positions, values))
+    # One slice gains nothing over gathering its columns.
+    if len(columns) < 2:
+        return None
+    matrix = np.zeros((n, 2 * len(columns)), dtype=np.float64)
+    for j, (_, _, positions, values) in enumerate(columns):
+        matrix[positions, 2 * j] = values
+        matrix[positions, 2 * j + 1] = 1.0
+    return _WeightedMeans(tuple((key, name) for key, name, _, _ in columns), matrix)

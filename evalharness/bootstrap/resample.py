@@ -16,6 +16,8 @@ Resampling = Literal["poisson", "multinomial"]
 # Chunks of about this many float64 weights keep memory flat at 1M rows.
 _CHUNK_ELEMENTS = 8_000_000
 _LUT_BITS = 16
+# A table value no Poisson(1) count reaches on the grid: marks the cells a CDF step cuts.
+_AMBIGUOUS = 255
 
 
 def resolve_method(method: str, n: int, multinomial_max_rows: int) -> Resampling:
@@ -35,50 +37,33 @@ def replicate_generator(seed: int, replicate: int) -> np.random.Generator:
 
 
 @lru_cache(maxsize=1)
-def _poisson_tables() -> tuple[NDArray[np.uint16], NDArray[np.uint16], NDArray[np.float64]]:
-    """(thresholds, ambiguous cells, CDF) of Poisson(1) on a 16-bit grid.
+def _poisson_tables() -> tuple[NDArray[np.uint8], NDArray[np.float64]]:
+    """(lookup table, CDF) of Poisson(1) on a 16-bit grid.
 
     With ``u = (j + v) / 2**16`` for a 16-bit cell ``j`` and a uniform ``v``, the count is
     ``#{k: F(k) <= u}``. For a cell that no CDF value cuts, that equals
-    ``#{k: j >= ceil(F(k) * 2**16)}``; the few cells a CDF value cuts are resolved with ``v``.
+    ``#{k: j >= ceil(F(k) * 2**16)}``, which the table holds; the few cells a CDF value
+    cuts hold :data:`_AMBIGUOUS` and are resolved with ``v``.
     """
     cdf = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(25)])
     scaled = cdf * (1 << _LUT_BITS)
     ceil = np.ceil(scaled)
-    thresholds = ceil[ceil < (1 << _LUT_BITS)].astype(np.uint16)
+    table = np.zeros(1 << _LUT_BITS, dtype=np.uint8)
+    for t in ceil[ceil < (1 << _LUT_BITS)].astype(np.int64):
+        table[t:] += 1
     cut = (scaled != np.floor(scaled)) & (np.floor(scaled) < (1 << _LUT_BITS))
-    ambiguous = np.unique(np.floor(scaled[cut])).astype(np.uint16)
-    return thresholds, ambiguous, cdf
+    table[np.unique(np.floor(scaled[cut])).astype(np.int64)] = _AMBIGUOUS
+    return table, cdf
 
 
-class _Scratch:
-    """Reusable buffers: fresh large arrays cost a page fault per 4 KiB on first touch."""
-
-    def __init__(self, n: int) -> None:
-        self.counts = np.zeros(n, dtype=np.uint8)
-        self.flag = np.zeros(n, dtype=np.bool_)
-        self.hit = np.zeros(n, dtype=np.bool_)
-
-
-def _poisson_into(
-    out: NDArray[Any], rng: np.random.Generator, scratch: _Scratch | None = None
-) -> None:
-    thresholds, ambiguous, cdf = _poisson_tables()
+def _poisson_into(out: NDArray[Any], rng: np.random.Generator) -> None:
+    table, cdf = _poisson_tables()
     n = out.size
-    sc = scratch or _Scratch(n)
     words = rng.bit_generator.random_raw((n + 3) // 4)
     bits = np.asarray(words, dtype=np.uint64).view(np.uint16)[:n]
-    counts, flag, hit = sc.counts, sc.flag, sc.hit
-    counts.fill(0)
-    hit.fill(False)
-    for t in thresholds:
-        np.greater_equal(bits, t, out=flag)
-        counts += flag.view(np.uint8)
-    out[...] = counts
-    # A handful of equality tests beats np.isin, which sorts.
-    for a in ambiguous:
-        hit |= np.equal(bits, a, out=flag)
-    rows = np.flatnonzero(hit)
+    # One table lookup per row (the table fits in cache); then the rare ambiguous cells.
+    np.take(table, bits, out=out)
+    rows = np.flatnonzero(out == _AMBIGUOUS)
     if rows.size:
         u = (bits[rows].astype(np.float64) + rng.random(rows.size)) / (1 << _LUT_BITS)
         out[rows] = np.searchsorted(cdf, u, side="right")
@@ -115,14 +100,13 @@ class ChunkFiller:
     def __init__(self, n: int, b: int, seed: int, method: Resampling) -> None:
         self.n, self.seed, self.method = n, seed, method
         self.buffer = np.zeros((b, n), dtype=np.uint8)
-        self.scratch = _Scratch(n) if method == "poisson" else None
 
     def fill(self, start: int, stop: int) -> NDArray[np.uint8]:
         """The weights of replicates ``start..stop-1`` (a view of the reused buffer)."""
         out = self.buffer[: stop - start]
         for row, r in enumerate(range(start, stop)):
             if self.method == "poisson":
-                _poisson_into(out[row], replicate_generator(self.seed, r), self.scratch)
+                _poisson_into(out[row], replicate_generator(self.seed, r))
             else:
                 counts = replicate_counts(self.n, self.seed, r, self.method)
                 if counts.size and counts.max() > 255:

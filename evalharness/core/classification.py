@@ -14,6 +14,7 @@ from evalharness.bench.latency import LatencyResult
 from evalharness.bootstrap.engine import Group, run_bootstrap
 from evalharness.bootstrap.resample import resolve_method
 from evalharness.core import report as R
+from evalharness.core.background import in_background
 from evalharness.core.config import (
     AUTO_MULTINOMIAL_MAX_ROWS,
     BaselineResult,
@@ -27,6 +28,7 @@ from evalharness.core.leakage import check_leakage
 from evalharness.failures.selection import classification_failures
 from evalharness.metrics import classification as MC
 from evalharness.plots import classification as PC
+from evalharness.plots.collect import PlotSet
 from evalharness.plots.stress import stress_plot
 from evalharness.schemas import files as S
 from evalharness.slicing import fixed as F
@@ -37,12 +39,26 @@ from evalharness.stress.runner import StressCase, run_stress, severity_rng, stre
 DEFAULT_HEADLINE = ("accuracy", "roc_auc", "f1")
 
 
-def _predict_arrays(
-    predict: ClassifierPredict, frame: pd.DataFrame, labels: list[Any], f1_average: str
-) -> MC.ClassificationArrays:
-    y_pred, scores = predict(frame)
-    _, p, sc, _ = MC.encode(np.asarray(y_pred), np.asarray(y_pred), scores, labels)
-    return MC.build_arrays(p, p, sc, len(labels), f1_average)
+def _predict_batch(
+    predict: ClassifierPredict,
+    frames: dict[tuple[str, int], pd.DataFrame],
+    labels: list[Any],
+    f1_average: str,
+) -> dict[tuple[str, int], MC.ClassificationArrays]:
+    """Predict every frame in one call and split the answers back per frame."""
+    keys = sorted(frames)
+    if not keys:
+        return {}
+    y_pred, scores = predict(pd.concat([frames[key] for key in keys]))
+    y_pred = np.asarray(y_pred)
+    scores = None if scores is None else np.asarray(scores)
+    bounds = np.cumsum([0, *(len(frames[key]) for key in keys)])
+    out = {}
+    for key, start, stop in zip(keys, bounds[:-1], bounds[1:], strict=True):
+        part = y_pred[start:stop]
+        _, p, sc, _ = MC.encode(part, part, None if scores is None else scores[start:stop], labels)
+        out[key] = MC.build_arrays(p, p, sc, len(labels), f1_average)
+    return out
 
 
 def evaluate_classification(
@@ -64,10 +80,9 @@ def evaluate_classification(
 
     ``scores`` is ``(n, K)`` probabilities in ``classes`` order (or the positive-class column
     for binary). ``predict(frame) -> (y_pred, scores)`` enables the feature stress tests.
-    Leakage checks run first; on LeakageError nothing is written.
+    Leakage checks finish before anything is written; on LeakageError nothing is.
     """
     cfg = config or EvalConfig()
-    warnings = check_leakage(leakage, cfg) if leakage is not None else []
     R.check_baseline(baseline, run)
     if len(frame) != len(np.asarray(y_true)):
         raise ContractError(f"frame has {len(frame)} rows but y_true has {len(np.asarray(y_true))}")
@@ -136,30 +151,8 @@ def evaluate_classification(
         base_point = {m: (None if np.isnan(v[0]) else float(v[0])) for m, v in b_all.items()}
         if all(base_point.get(m) is not None for m in headline):
             groups["baseline"] = Group(b_arrays, None)
-    boot = run_bootstrap(n, groups, headline, cfg.n_bootstrap, cfg.seed, method)
-
-    records, ranking = R.slice_records(plan, boot, [primary], primary, hib)
-    search = None
-    if cfg.run_search and frame.shape[1] > 0:
-        search = search_weak_slices(
-            frame.reset_index(drop=True),
-            (y != p).astype(np.float64),
-            min_size=cfg.min_slice_size,
-            seed=cfg.seed,
-            fdr=cfg.fdr,
-            bins=cfg.search_bins,
-            max_confirm=cfg.search_max_confirm,
-        )
-    worst = None
-    if ranking:
-        wid = ranking[0]
-        worst = (wid, next(d.mask for d in plan.defs if d.id == wid))
-    failures = classification_failures(frame, y, p, labels, confidence, worst, cfg.n_failures)
-
-    b_section, deltas, meaningful, reason = R.baseline_section(
-        baseline, boot, headline, point, base_point, primary, MC.HIGHER_IS_BETTER
-    )
-
+    # Stress tests first and alone: a model's predictions may use every core, and
+    # OpenMP threads that share cores with the bootstrap thread slow down badly.
     stress_rows, scenarios = _stress(
         frame,
         y,
@@ -176,33 +169,52 @@ def evaluate_classification(
         base_point,
         key,
     )
-    plots: dict[str, bytes] = {}
-    plot_paths: dict[str, str] = {}
-
-    def add(name: str, make: Any) -> None:
-        for fmt in cfg.plot_formats:
-            rel = f"plots/{name}.{fmt}"
-            plots[rel] = make(fmt)
-            plot_paths[name if fmt == cfg.plot_formats[0] else f"{name}_{fmt}"] = rel
-
-    conf_m = arrays.confusion()
-    str_labels = [str(x) for x in labels]
-    add("confusion_matrix", lambda f: PC.confusion_matrix_plot(conf_m, str_labels, f))
-    if sc is not None:
-        if k == 2:
-            add("roc_curve", lambda f: PC.roc_plot(y, sc[:, 1], point["roc_auc"], f))
-            add("pr_curve", lambda f: PC.pr_plot(y, sc[:, 1], point["pr_auc"], f))
-        assert confidence is not None
-        conf_vals = confidence
-        add("calibration", lambda f: PC.calibration_plot(y == p, conf_vals, f))
-        add("confidence_histogram", lambda f: PC.confidence_histogram(y == p, conf_vals, f))
+    plots = PlotSet(cfg.plot_formats)
     stress_plot_path = None
     series = R.stress_series(
         stress_rows, {"candidate": point[primary], "baseline": (base_point or {}).get(primary)}
     )
     if series:
-        add("stress", lambda f: stress_plot(series, primary, f))
-        stress_plot_path = f"plots/stress.{cfg.plot_formats[0]}"
+        stress_plot_path = plots.add("stress", stress_plot, series, primary)
+    conf_m = arrays.confusion()
+    str_labels = [str(x) for x in labels]
+    plots.add("confusion_matrix", PC.confusion_matrix_plot, conf_m, str_labels)
+    if sc is not None:
+        if k == 2:
+            plots.add("roc_curve", PC.roc_plot, y, sc[:, 1], point["roc_auc"])
+            plots.add("pr_curve", PC.pr_plot, y, sc[:, 1], point["pr_auc"])
+        assert confidence is not None
+        plots.add("calibration", PC.calibration_plot, y == p, confidence)
+        plots.add("confidence_histogram", PC.confidence_histogram, y == p, confidence)
+    search = None
+    if cfg.run_search and frame.shape[1] > 0:
+        search = search_weak_slices(
+            frame.reset_index(drop=True),
+            (y != p).astype(np.float64),
+            min_size=cfg.min_slice_size,
+            seed=cfg.seed,
+            fdr=cfg.fdr,
+            bins=cfg.search_bins,
+            max_confirm=cfg.search_max_confirm,
+        )
+    # The bootstrap runs on a thread beside the leakage checks: both spend their time in
+    # NumPy kernels that release the GIL, and no result depends on which ends first.
+    # (Beside the plots or the search, which hold the GIL, both would crawl.)
+    pending_boot = in_background(
+        run_bootstrap, n, groups, headline, cfg.n_bootstrap, cfg.seed, method
+    )
+    warnings = check_leakage(leakage, cfg) if leakage is not None else []
+    boot = pending_boot.result()
+    records, ranking = R.slice_records(plan, boot, [primary], primary, hib)
+    worst = None
+    if ranking:
+        wid = ranking[0]
+        worst = (wid, next(d.mask for d in plan.defs if d.id == wid))
+    failures = classification_failures(frame, y, p, labels, confidence, worst, cfg.n_failures)
+
+    b_section, deltas, meaningful, reason = R.baseline_section(
+        baseline, boot, headline, point, base_point, primary, MC.HIGHER_IS_BETTER
+    )
 
     metrics_file = S.MetricsFile(
         schema_version=S.SCHEMA_VERSION,
@@ -241,8 +253,8 @@ def evaluate_classification(
             deltas=deltas,
             meaningful=meaningful,
             failures=failures,
-            plot_paths=plot_paths,
-            plots=plots,
+            plot_paths=plots.paths,
+            plots=plots.rendered(),
             latency=latency,
             warnings=warnings,
         )
@@ -304,23 +316,35 @@ def _stress(
                 b_sc = None if b_sc is None else b_sc[sample]
                 base_point = {metric: on_sample(b_p, b_sc)}
         models.append(("baseline", baseline.predict, b_p, b_sc))
+    # Candidate and baseline see the same corrupted frames; each model predicts all of
+    # them in one call (one feature preparation, one pass of the trees): a row's
+    # prediction does not depend on the rows predicted with it.
+    corrupted: dict[tuple[str, int], pd.DataFrame] = {}
+    for si, sev in enumerate(cfg.stress_severities):
+        corrupted["missing", si] = inject_missing(frame, sev, severity_rng(cfg.seed, 0, si))
+        if column is not None:
+            corrupted["shuffle", si] = shuffle_column(
+                frame, column, sev, severity_rng(cfg.seed, 2, si)
+            )
+    predicted = {
+        model: _predict_batch(pred_fn, corrupted, labels, f1_avg)
+        for model, pred_fn, _, _ in models
+        if pred_fn is not None
+    }
     cases: list[StressCase] = []
     for si, sev in enumerate(cfg.stress_severities):
         for model, pred_fn, mp, msc in models:
 
-            def missing(pred_fn: Any = pred_fn, si: int = si, sev: float = sev) -> Any:
-                corrupted = inject_missing(frame, sev, severity_rng(cfg.seed, 0, si))
-                got = _predict_arrays(pred_fn, corrupted, labels, f1_avg)
+            def missing(model: str = model, si: int = si) -> Any:
+                got = predicted[model]["missing", si]
                 return MC.build_arrays(y, got.p, got.scores, k, f1_avg)
 
             def noise(mp: Any = mp, msc: Any = msc, si: int = si, sev: float = sev) -> Any:
                 noisy = flip_labels(y, sev, k, severity_rng(cfg.seed, 1, si))
                 return MC.build_arrays(noisy, mp, msc, k, f1_avg)
 
-            def shuffled(pred_fn: Any = pred_fn, si: int = si, sev: float = sev) -> Any:
-                assert column is not None
-                corrupted = shuffle_column(frame, column, sev, severity_rng(cfg.seed, 2, si))
-                got = _predict_arrays(pred_fn, corrupted, labels, f1_avg)
+            def shuffled(model: str = model, si: int = si) -> Any:
+                got = predicted[model]["shuffle", si]
                 return MC.build_arrays(y, got.p, got.scores, k, f1_avg)
 
             no_predict = "no predict callable was given"

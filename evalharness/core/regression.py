@@ -13,6 +13,7 @@ from evalharness.bench.latency import LatencyResult
 from evalharness.bootstrap.engine import Group, run_bootstrap
 from evalharness.bootstrap.resample import resolve_method
 from evalharness.core import report as R
+from evalharness.core.background import in_background
 from evalharness.core.config import (
     AUTO_MULTINOMIAL_MAX_ROWS,
     BaselineResult,
@@ -27,6 +28,7 @@ from evalharness.core.leakage import check_leakage
 from evalharness.failures.selection import regression_failures
 from evalharness.metrics import regression as MR
 from evalharness.plots import regression as PR
+from evalharness.plots.collect import PlotSet
 from evalharness.plots.stress import stress_plot
 from evalharness.schemas import files as S
 from evalharness.slicing import fixed as F
@@ -58,10 +60,9 @@ def evaluate_regression(
 
     ``predict(frame) -> y_pred`` enables the noise and missing-value stress tests;
     ``refit(train_frame, train_target) -> predict`` enables the distribution-shift test.
-    Leakage checks run first; on LeakageError nothing is written.
+    Leakage checks finish before anything is written; on LeakageError nothing is.
     """
     cfg = config or EvalConfig()
-    warnings = check_leakage(leakage, cfg) if leakage is not None else []
     R.check_baseline(baseline, run)
     base = MR.prepare(y_true, y_pred)
     if len(frame) != base.n:
@@ -107,23 +108,8 @@ def evaluate_regression(
         b_vals = b_arrays.compute(np.ones((1, n)), MR.REGRESSION_METRICS)
         base_point = {m: (None if np.isnan(v[0]) else float(v[0])) for m, v in b_vals.items()}
         groups["baseline"] = Group(b_arrays, None)
-    boot = run_bootstrap(n, groups, headline, cfg.n_bootstrap, cfg.seed, method)
-    records, ranking = R.slice_records(plan, boot, [primary], primary, hib)
-    search = None
-    if cfg.run_search and frame.shape[1] > 0:
-        search = search_weak_slices(
-            frame.reset_index(drop=True),
-            np.abs(pred - y),
-            min_size=cfg.min_slice_size,
-            seed=cfg.seed,
-            fdr=cfg.fdr,
-            bins=cfg.search_bins,
-            max_confirm=cfg.search_max_confirm,
-        )
-    failures = regression_failures(frame, y, pred, cfg.n_failures)
-    b_section, deltas, meaningful, reason = R.baseline_section(
-        baseline, boot, headline, point, base_point, primary, MR.HIGHER_IS_BETTER
-    )
+    # Stress tests first and alone: refits and predictions may use every core, and
+    # OpenMP threads that share cores with the bootstrap thread slow down badly.
     stress_rows, scenarios = _stress(
         frame,
         y,
@@ -139,31 +125,45 @@ def evaluate_regression(
         point,
         base_point,
     )
-
-    plots: dict[str, bytes] = {}
-    plot_paths: dict[str, str] = {}
-
-    def add(name: str, make: Any) -> None:
-        for fmt in cfg.plot_formats:
-            rel = f"plots/{name}.{fmt}"
-            plots[rel] = make(fmt)
-            plot_paths[name if fmt == cfg.plot_formats[0] else f"{name}_{fmt}"] = rel
-
-    rows = PR.sample_rows(n, cfg.plot_max_points, cfg.seed)
-    add("residuals", lambda f: PR.residuals_plot(y[rows], pred[rows], f))
-    add("predicted_vs_actual", lambda f: PR.predicted_vs_actual_plot(y[rows], pred[rows], f))
-    add("error_histogram", lambda f: PR.error_histogram(pred - y, f))
-    q_defs = [d for d in defs if d.family == "target_quintile" and d.mask.any()]
-    q_names = [d.definition for d in q_defs]
-    q_mae = [float(np.abs(pred - y)[d.mask].mean()) for d in q_defs]
-    add("error_by_target_quantile", lambda f: PR.error_by_quantile_plot(q_names, q_mae, f))
+    plots = PlotSet(cfg.plot_formats)
     stress_plot_path = None
     series = R.stress_series(
         stress_rows, {"candidate": point[primary], "baseline": (base_point or {}).get(primary)}
     )
     if series:
-        add("stress", lambda f: stress_plot(series, primary, f))
-        stress_plot_path = f"plots/stress.{cfg.plot_formats[0]}"
+        stress_plot_path = plots.add("stress", stress_plot, series, primary)
+    rows = PR.sample_rows(n, cfg.plot_max_points, cfg.seed)
+    plots.add("residuals", PR.residuals_plot, y[rows], pred[rows])
+    plots.add("predicted_vs_actual", PR.predicted_vs_actual_plot, y[rows], pred[rows])
+    plots.add("error_histogram", PR.error_histogram, pred - y)
+    q_defs = [d for d in defs if d.family == "target_quintile" and d.mask.any()]
+    q_names = [d.definition for d in q_defs]
+    q_mae = [float(np.abs(pred - y)[d.mask].mean()) for d in q_defs]
+    plots.add("error_by_target_quantile", PR.error_by_quantile_plot, q_names, q_mae)
+    search = None
+    if cfg.run_search and frame.shape[1] > 0:
+        search = search_weak_slices(
+            frame.reset_index(drop=True),
+            np.abs(pred - y),
+            min_size=cfg.min_slice_size,
+            seed=cfg.seed,
+            fdr=cfg.fdr,
+            bins=cfg.search_bins,
+            max_confirm=cfg.search_max_confirm,
+        )
+    failures = regression_failures(frame, y, pred, cfg.n_failures)
+    # The bootstrap runs on a thread beside the leakage checks: both spend their time in
+    # NumPy kernels that release the GIL, and no result depends on which ends first.
+    # (Beside the plots or the search, which hold the GIL, both would crawl.)
+    pending_boot = in_background(
+        run_bootstrap, n, groups, headline, cfg.n_bootstrap, cfg.seed, method
+    )
+    warnings = check_leakage(leakage, cfg) if leakage is not None else []
+    boot = pending_boot.result()
+    records, ranking = R.slice_records(plan, boot, [primary], primary, hib)
+    b_section, deltas, meaningful, reason = R.baseline_section(
+        baseline, boot, headline, point, base_point, primary, MR.HIGHER_IS_BETTER
+    )
 
     metrics_file = S.MetricsFile(
         schema_version=S.SCHEMA_VERSION,
@@ -202,8 +202,8 @@ def evaluate_regression(
             deltas=deltas,
             meaningful=meaningful,
             failures=failures,
-            plot_paths=plot_paths,
-            plots=plots,
+            plot_paths=plots.paths,
+            plots=plots.rendered(),
             latency=latency,
             warnings=warnings,
         )

@@ -210,6 +210,12 @@ class ClassificationArrays:
             self.f1_average,
         )
 
+    def row_values(self, names: Sequence[str]) -> Array | None:
+        """Accuracy is the weighted mean of per-row hits; other metrics are not means."""
+        if list(names) == ["accuracy"]:
+            return self.correct.astype(np.float64)
+        return None
+
     def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, Array]:
         """Every metric in ``names`` for each weight row of ``w`` (shape ``(b, n)``)."""
         k = self.n_classes

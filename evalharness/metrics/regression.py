@@ -34,6 +34,12 @@ class RegressionArrays:
         """The same problem restricted to ``positions`` (row order kept)."""
         return build_arrays(self.y[positions], self.pred[positions])
 
+    def row_values(self, names: Sequence[str]) -> Array | None:
+        """MAE is the weighted mean of absolute errors; other metrics are not means."""
+        if list(names) == ["mae"]:
+            return self.abs_err
+        return None
+
     def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, Array]:
         """Every metric in ``names`` for each weight row of ``w``."""
         s = w @ self.value_matrix

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -25,6 +26,9 @@ STYLE: dict[str, object] = {
     "grid.alpha": 0.3,
     "lines.linewidth": 1.5,
 }
+# rcParams are process-wide: two figures drawn at once under rc_context (two runs
+# evaluated on two threads of one server) could restore each other's settings halfway.
+_RENDER_LOCK = threading.Lock()
 PNG_METADATA: dict[str, str | None] = {"Software": None}
 SVG_METADATA: dict[str, str | None] = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
@@ -39,7 +43,7 @@ def render(
     draw: Callable[[Figure, Axes], None], fmt: str, size: tuple[float, float] = (5.0, 4.0)
 ) -> bytes:
     """Draw on a fresh Agg figure (no pyplot, no global backend change) and return its bytes."""
-    with _style():
+    with _RENDER_LOCK, _style():
         fig = Figure(figsize=size, dpi=DPI)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)

@@ -54,11 +54,25 @@ def run_stress(
     seed: int,
     method: Resampling,
 ) -> list[StressResult]:
-    """Evaluate every case; ``clean`` maps model -> its uncorrupted metric value."""
+    """Evaluate every case; ``clean`` maps model -> its uncorrupted metric value.
+
+    Cases scored on the same rows share one bootstrap (one set of resampling weights):
+    cheaper, and the curves across severities are paired rather than each carrying its
+    own resampling noise.
+    """
+    built = [case.build() for case in cases]
+    by_size: dict[int, dict[str, Group]] = {}
+    for i, b in enumerate(built):
+        if b is not None:
+            by_size.setdefault(b.n, {})[str(i)] = Group(b, None)
+    intervals = {}
+    for n, groups in sorted(by_size.items()):
+        res = run_bootstrap(n, groups, [metric], n_bootstrap, seed + 1000, method)
+        intervals.update({key: res.interval(key, metric) for key in groups})
     rows = []
     for i, case in enumerate(cases):
-        built = case.build()
-        if built is None:
+        iv = intervals.get(str(i))
+        if iv is None:
             rows.append(
                 StressResult(
                     case.scenario,
@@ -73,10 +87,6 @@ def run_stress(
                 )
             )
             continue
-        res = run_bootstrap(
-            built.n, {"all": Group(built, None)}, [metric], n_bootstrap, seed + 1000 + i, method
-        )
-        iv = res.interval("all", metric)
         ref = clean.get(case.model)
         degr = None if iv.estimate is None or ref is None else iv.estimate - ref
         rows.append(

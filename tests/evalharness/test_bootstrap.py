@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from sklearn import metrics as skm
 
 from evalharness.bootstrap.engine import Group, run_bootstrap
@@ -139,3 +143,59 @@ def test_threads_do_not_change_numbers() -> None:
     two = run_bootstrap(n, groups, ["accuracy", "roc_auc"], 450, 1, "poisson", n_jobs=2)
     for m in ("accuracy", "roc_auc"):
         assert np.array_equal(one.replicates["overall"][m], two.replicates["overall"][m])
+
+
+class _NoRowValues:
+    """The same metrics with the weighted-mean shortcut switched off: every slice gathers."""
+
+    def __init__(self, inner: MC.ClassificationArrays | MR.RegressionArrays) -> None:
+        self.inner = inner
+
+    @property
+    def n(self) -> int:
+        return self.inner.n
+
+    def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, NDArray[np.float64]]:
+        return self.inner.compute(w, names)
+
+    def subset(self, positions: NDArray[np.intp]) -> _NoRowValues:
+        return _NoRowValues(self.inner.subset(positions))
+
+    def row_values(self, names: Sequence[str]) -> NDArray[np.float64] | None:
+        return None
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_weighted_mean_slices_equal_the_gathered_ones(task: str) -> None:
+    """Accuracy and MAE slices scored by one matrix product equal the per-slice gathers."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    if task == "classification":
+        y = rng.integers(0, 3, n)
+        p = np.where(rng.random(n) < 0.7, y, rng.integers(0, 3, n))
+        arrays: MC.ClassificationArrays | MR.RegressionArrays = MC.prepare(y, p, None, [0, 1, 2])[0]
+        metric = "accuracy"
+    else:
+        truth = rng.normal(size=n)
+        arrays = MR.prepare(truth, truth + rng.normal(size=n))
+        metric = "mae"
+    slices = {
+        "even": np.arange(0, n, 2).astype(np.intp),
+        "head": np.arange(0, 500).astype(np.intp),
+        "sparse": np.sort(rng.choice(n, 40, replace=False)).astype(np.intp),
+    }
+    fast = {"overall": Group(arrays, None)} | {
+        k: Group(arrays.subset(pos), pos, (metric,)) for k, pos in slices.items()
+    }
+    slow_arrays = _NoRowValues(arrays)
+    slow = {"overall": Group(slow_arrays, None)} | {
+        k: Group(slow_arrays.subset(pos), pos, (metric,)) for k, pos in slices.items()
+    }
+    a = run_bootstrap(n, fast, [metric], 300, seed=9, method="poisson")
+    b = run_bootstrap(n, slow, [metric], 300, seed=9, method="poisson")
+    assert arrays.row_values([metric]) is not None
+    for key in slices:
+        if task == "classification":  # integer hits: the sums are exact
+            assert np.array_equal(a.replicates[key][metric], b.replicates[key][metric])
+        else:
+            np.testing.assert_allclose(a.replicates[key][metric], b.replicates[key][metric], 1e-12)

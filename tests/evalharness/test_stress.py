@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.evalharness.conftest import FAST, Split, classify
 
@@ -31,3 +32,55 @@ def test_small_sets_are_stressed_on_every_row(cancer: Split, tmp_path: Path) -> 
     classify(cancer, tmp_path / "c")
     stress = json.loads((tmp_path / "c" / "stress.json").read_text())
     assert not any("seeded sample" in text for text in stress["scenarios"].values())
+
+
+def test_cases_on_the_same_rows_share_one_bootstrap() -> None:
+    """Two identical cases get identical intervals: the resampled rows are shared."""
+    import numpy as np
+
+    from evalharness.metrics import classification as MC
+    from evalharness.stress.runner import StressCase, run_stress
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    p = np.where(rng.random(400) < 0.8, y, 1 - y)
+
+    def build() -> MC.ClassificationArrays:
+        return MC.build_arrays(y, p, None, 2, "binary")
+
+    cases = [
+        StressCase("s", "candidate", 0.1, build, ""),
+        StressCase("s", "candidate", 0.3, build, ""),
+    ]
+    rows = run_stress(cases, {"candidate": 0.8}, "accuracy", 200, 0, "multinomial")
+    assert rows[0].ci_low is not None and rows[0].ci_high is not None
+    assert (rows[0].ci_low, rows[0].ci_high) == (rows[1].ci_low, rows[1].ci_high)
+
+
+def test_stress_predictions_are_batched_per_model(cancer: Split) -> None:
+    """Each model predicts all corrupted frames in one call; each frame gets its own rows."""
+    import numpy as np
+    import pandas as pd
+
+    from evalharness.core.classification import _predict_batch
+
+    calls: list[int] = []
+
+    def predict(frame: pd.DataFrame) -> tuple[Any, Any]:
+        calls.append(len(frame))
+        first = frame.iloc[:, 0].to_numpy()
+        score = np.clip(first / 30.0, 0, 1)
+        return (score > 0.5).astype(int), np.column_stack([1 - score, score])
+
+    frames = {
+        ("missing", 0): cancer.x_test.iloc[:30],
+        ("shuffle", 0): cancer.x_test.iloc[30:50],
+        ("missing", 1): cancer.x_test.iloc[50:90],
+    }
+    batched = _predict_batch(predict, frames, [0, 1], "binary")
+    assert calls == [90]
+    for key, frame in frames.items():
+        alone_pred, alone_scores = predict(frame)
+        assert list(batched[key].p) == list(np.asarray(alone_pred))
+        assert batched[key].scores is not None
+        np.testing.assert_array_equal(batched[key].scores, np.asarray(alone_scores))
