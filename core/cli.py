@@ -20,7 +20,7 @@ from rich.console import Console
 from modellab import __version__
 from modellab import console as render
 from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
-from modellab.errors import ModelLabError
+from modellab.errors import InvalidInputError, ModelLabError
 from modellab.plugins import load_registry
 from modellab.runs.artifacts import run_dir
 from modellab.settings import Settings
@@ -582,6 +582,54 @@ def demo_cmd() -> None:
     from modellab.demo import run_demo
 
     _run(lambda db, s: run_demo(db, s, _stdout(), _progress()))
+
+
+# --- the service ----------------------------------------------------------------------
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--parallel",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Runs trained at once by the embedded executor (without MODELLAB_REDIS_URL).",
+)
+def serve_cmd(host: str, port: int, parallel: int) -> None:
+    """Serve the JSON API (under /api; OpenAPI at /schema) and execute queued runs.
+
+    Without MODELLAB_REDIS_URL the server trains runs itself, each in a child process;
+    with it, runs go to `modellab worker` processes.
+    """
+    import uvicorn
+
+    from modellab.server.app import create_app
+    from modellab.server.executors import LocalExecutor
+
+    settings = Settings.from_env()
+    executor = None if settings.redis_url else (lambda db, s: LocalExecutor(db, s, parallel))
+    click.echo(f"ModelLab API on http://{host}:{port}/api (OpenAPI: /schema)", err=True)
+    uvicorn.run(create_app(settings, executor=executor), host=host, port=port, log_level="info")
+
+
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+@click.option(
+    "--jobs", default=2, show_default=True, type=click.IntRange(1, 64), help="Runs at once."
+)
+def worker_cmd(burst: bool, jobs: int) -> None:
+    """Execute runs queued through the API (needs MODELLAB_REDIS_URL and a shared database)."""
+    from modellab.server.worker import make_worker
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        raise InvalidInputError(
+            "modellab worker needs MODELLAB_REDIS_URL (redis://host:6379/0); without Redis, "
+            "`modellab serve` executes runs itself"
+        )
+    make_worker(settings, burst=burst, max_jobs=jobs).run()
 
 
 def main() -> None:

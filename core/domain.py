@@ -266,6 +266,7 @@ class Run(msgspec.Struct, frozen=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    timeout_seconds: float | None = None
     notes: list[Note] = []
 
 

@@ -46,3 +46,9 @@ async def list_projects(db: Database) -> list[Project]:
     """All projects, by slug."""
     async with db.session() as session:
         return await repo.list_projects(session)
+
+
+async def get_project(db: Database, slug: str) -> Project:
+    """The project ``slug``."""
+    async with db.session() as session:
+        return await repo.get_project(session, slug)

@@ -3,7 +3,7 @@
 ``MODELLAB_HOME`` (default ``./.modellab``) holds the SQLite database;
 ``MODELLAB_DATABASE_URL`` overrides the database; ``MODELLAB_ARTIFACT_ROOT`` (default
 ``./artifacts``) holds datasets and run artifacts; ``MODELLAB_MAX_UPLOAD_MB`` caps the
-size of a dataset file (default 1024).
+size of a dataset file (default 1024); ``MODELLAB_REDIS_URL`` sends runs to arq workers.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class Settings:
     database_url: str
     artifact_root: Path
     max_upload_bytes: int
+    #: arq's Redis; None runs queued runs in the server itself (the embedded executor)
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -45,6 +47,7 @@ class Settings:
             database_url=normalize_database_url(url),
             artifact_root=root,
             max_upload_bytes=int(limit_mb * 1024 * 1024),
+            redis_url=env.get("MODELLAB_REDIS_URL") or None,
         )
 
 

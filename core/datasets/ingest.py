@@ -36,6 +36,7 @@ from modellab.domain import (
     DataWarning,
     Note,
     Provenance,
+    SchemaDiff,
     SourceFile,
     SplitInfo,
     SplitStrategy,
@@ -542,3 +543,12 @@ async def add_note(db: Database, ref: str, text: str) -> DatasetVersion:
         await repo.append_note(session, row.id, text)
         await session.flush()
         return await repo.to_domain(session, row, project.slug)
+
+
+async def diff_versions(
+    db: Database, project: str, name: str, before: int, after: int
+) -> SchemaDiff:
+    """How the schema of dataset ``name`` changed from version ``before`` to ``after``."""
+    older = await get_dataset(db, f"{project}/{name}@{before}")
+    newer = await get_dataset(db, f"{project}/{name}@{after}")
+    return diff_schemas(older.schema, newer.schema, older.version)

@@ -30,12 +30,11 @@ from modellab.modeling.fitted import labels_of
 from modellab.plugins import Registry
 from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
 from modellab.runs.configs import build_config
-from modellab.runs.service import reproduce_command, run_document
+from modellab.runs.lifecycle import claim_run, end_run, load_run, remove_partial_outputs
+from modellab.runs.service import reproduce_command
 from modellab.settings import Settings
-from modellab.store import datasets as dataset_repo
 from modellab.store import runs as repo
 from modellab.store.database import Database
-from modellab.store.models import utcnow
 from modellab.tasks import BaselinePredictions, EvalRequest, FittedModel
 
 log = logging.getLogger("modellab.run")
@@ -264,20 +263,19 @@ def _failure_reason(exc: BaseException) -> str:
 
 
 async def execute_run(db: Database, settings: Settings, registry: Registry, run_id: str) -> Run:
-    """Claim ``run_id`` and execute it; return the run as it ended.
+    """Claim ``run_id`` and execute it in this process; return the run as it ended.
 
     A run that is not queued (already claimed by another delivery) is returned as it is.
     """
-    async with db.session() as session:
-        row, project = await repo.get_run_row(session, run_id)
-        claimed = await repo.claim(session, row.id, utcnow())
-    async with db.session() as session:
-        row, project = await repo.get_run_row(session, row.id)
-        run = await repo.to_domain(session, row, project.slug)
-        vrow = await dataset_repo.get_version_row_by_id(session, run.dataset_version_id)
-        version = await dataset_repo.to_domain(session, vrow, project.slug)
-    if not claimed:
+    run, _ = await load_run(db, run_id)
+    if not await claim_run(db, run.id):
         return run
+    return await execute_claimed(db, settings, registry, run.id)
+
+
+async def execute_claimed(db: Database, settings: Settings, registry: Registry, run_id: str) -> Run:
+    """Train and evaluate a run this process has claimed; record how it ended."""
+    run, version = await load_run(db, run_id)
     folder = run_dir(settings.artifact_root, run.project, run.id)
     folder.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(folder / "logs.txt", encoding="utf-8")
@@ -304,28 +302,9 @@ async def execute_run(db: Database, settings: Settings, registry: Registry, run_
         status, reason = RunStatus.FAILED, _failure_reason(exc)
         log.error("run %s failed: %s", run.id, reason)
         log.debug("%s", traceback.format_exc())
-        for leftover in (
-            "model",
-            ".model.tmp",
-            "eval",
-            "predictions.parquet",
-            ".predictions.parquet.tmp",
-        ):
-            target = folder / leftover
-            if target.is_dir():
-                shutil.rmtree(target, ignore_errors=True)
-            else:
-                target.unlink(missing_ok=True)
-        for partial in folder.glob(".eval*"):
-            shutil.rmtree(partial, ignore_errors=True)
+        remove_partial_outputs(folder)
     finally:
         for lg in loggers:
             lg.removeHandler(handler)
         handler.close()
-    async with db.session() as session:
-        await repo.finish(session, run.id, status, reason, metrics)
-    async with db.session() as session:
-        row, project = await repo.get_run_row(session, run.id)
-        ended = await repo.to_domain(session, row, project.slug)
-    write_json_atomic(folder / "run.json", run_document(ended, version))
-    return ended
+    return await end_run(db, settings, run.id, status, reason, metrics)

@@ -6,10 +6,12 @@ version and environment before it starts; without them it cannot be created.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shlex
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,8 @@ class RunRequest:
     n_bootstrap: int = 1000
     repo_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the run ends as timed_out when training takes longer (None: no limit)
+    timeout_seconds: float | None = None
 
 
 def run_key(
@@ -146,6 +150,10 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
 
     :raises InvalidInputError: unknown template, model, config key or value, dataset.
     """
+    if req.timeout_seconds is not None and not req.timeout_seconds > 0:
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds, got {req.timeout_seconds}"
+        )
     r = await resolve(db, registry, req)
     diff = git_diff(req.repo_dir or Path.cwd()) if r.code.git_dirty else None
     owner = registry.owners.get(("templates", r.template.name), "")
@@ -177,6 +185,7 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
         environment=env,
         status=RunStatus.QUEUED,
         created_at=utcnow(),
+        timeout_seconds=req.timeout_seconds,
     )
     async with db.session() as session:
         await repo.insert_run(session, run, r.project_id)
@@ -261,10 +270,79 @@ async def list_runs(
     limit: int = 100,
 ) -> list[Run]:
     """Runs of ``project``, newest first."""
+    page = await list_runs_page(
+        db, project, RunFilter(status=status, template=template, model=model), limit
+    )
+    return page.items
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a listing keeps."""
+
+    status: str | None = None
+    template: str | None = None
+    model: str | None = None
+    dataset_version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of runs and the cursor of the next page (None on the last page)."""
+
+    items: list[Run]
+    next_cursor: str | None
+
+
+def encode_cursor(run: Run) -> str:
+    """An opaque cursor pointing just past ``run`` in the newest-first order."""
+    raw = f"{run.created_at.isoformat()}|{run.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) a cursor points past; a bad cursor is invalid input."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, run_id = raw.split("|", 1)
+        when = datetime.fromisoformat(created)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInputError(
+            f"invalid cursor {cursor!r}: pass the next_cursor of the previous page"
+        ) from None
+    if when.tzinfo is None or len(run_id) != 36:
+        raise InvalidInputError(
+            f"invalid cursor {cursor!r}: pass the next_cursor of the previous page"
+        )
+    return when, run_id
+
+
+async def list_runs_page(
+    db: Database,
+    project: str,
+    where: RunFilter | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> RunPage:
+    """One page of ``project``'s runs, newest first (keyset pagination)."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInputError(f"limit must be between 1 and 1000, got {limit}")
+    where = where or RunFilter()
+    after = decode_cursor(cursor) if cursor else None
     async with db.session() as session:
         prow = await get_project_row(session, project)
-        rows = await repo.list_runs(session, prow, status, template, model, limit=limit)
-        return [await repo.to_domain(session, r, prow.slug) for r in rows]
+        rows = await repo.list_runs(
+            session,
+            prow,
+            where.status,
+            where.template,
+            where.model,
+            where.dataset_version_id,
+            limit=limit + 1,
+            after=after,
+        )
+        items = await repo.to_domain_many(session, rows[:limit], prow.slug)
+    return RunPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 
 
 async def add_note(db: Database, run_id: str, text: str) -> Run:
@@ -277,3 +355,14 @@ async def add_note(db: Database, run_id: str, text: str) -> Run:
         await repo.append_note(session, row.id, text)
         await session.flush()
         return await repo.to_domain(session, row, project.slug)
+
+
+async def cancel_run(db: Database, run_id: str) -> Run:
+    """Cancel a queued run at once; ask the process executing a running run to stop it.
+
+    :raises ConflictError: the run already ended.
+    """
+    async with db.session() as session:
+        row, _ = await repo.get_run_row(session, run_id)
+        await repo.request_cancel(session, row.id, utcnow())
+    return await get_run(db, row.id)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -107,6 +108,8 @@ class RunRow(Base):
     __table_args__ = (
         Index("ix_runs_project_created", "project_id", "created_at", "id"),
         Index("ix_runs_baseline_lookup", "dataset_version_id", "split_checksum", "role", "status"),
+        Index("ix_runs_project_status_created", "project_id", "status", "created_at", "id"),
+        Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
         CheckConstraint(
             "status in ('queued','running','succeeded','failed','cancelled','timed_out')",
             name="ck_runs_status",
@@ -138,6 +141,12 @@ class RunRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set by a cancel request while the run trains; the process that watches the run
+    # stops its training process and ends the run as cancelled.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Deliveries that claimed the run; the reaper re-queues a lost run once.
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class RunNoteRow(Base):

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modellab.domain import Note, Run, RunStatus
@@ -24,11 +24,24 @@ FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.T
 
 async def to_domain(session: AsyncSession, row: RunRow, project: str) -> Run:
     """Decode a row (and its notes) into a :class:`Run`."""
-    notes = await session.scalars(
-        select(RunNoteRow)
-        .where(RunNoteRow.run_id == row.id)
-        .order_by(RunNoteRow.created_at, RunNoteRow.id)
-    )
+    return (await to_domain_many(session, [row], project))[0]
+
+
+async def to_domain_many(session: AsyncSession, rows: list[RunRow], project: str) -> list[Run]:
+    """Decode rows of one project, loading all their notes with one query."""
+    notes: dict[str, list[Note]] = {row.id: [] for row in rows}
+    if rows:
+        found = await session.scalars(
+            select(RunNoteRow)
+            .where(RunNoteRow.run_id.in_(list(notes)))
+            .order_by(RunNoteRow.created_at, RunNoteRow.id)
+        )
+        for n in found:
+            notes[n.run_id].append(Note(created_at=n.created_at, text=n.text))
+    return [_decode(row, project, notes[row.id]) for row in rows]
+
+
+def _decode(row: RunRow, project: str, notes: list[Note]) -> Run:
     data: dict[str, Any] = {
         "id": row.id,
         "project": project,
@@ -51,7 +64,8 @@ async def to_domain(session: AsyncSession, row: RunRow, project: str) -> Run:
         "started_at": row.started_at,
         "finished_at": row.finished_at,
         "heartbeat_at": row.heartbeat_at,
-        "notes": [Note(created_at=n.created_at, text=n.text) for n in notes],
+        "timeout_seconds": row.timeout_seconds,
+        "notes": notes,
     }
     return msgspec.convert(data, Run)
 
@@ -78,6 +92,7 @@ async def insert_run(session: AsyncSession, run: Run, project_id: str) -> None:
             status_reason=run.status_reason,
             metrics=run.metrics,
             created_at=run.created_at,
+            timeout_seconds=run.timeout_seconds,
         )
     )
     await session.flush()
@@ -143,9 +158,102 @@ async def claim(session: AsyncSession, run_id: str, now: datetime) -> bool:
     result = await session.execute(
         update(RunRow)
         .where(RunRow.id == run_id, RunRow.status == RunStatus.QUEUED.value)
-        .values(status=RunStatus.RUNNING.value, started_at=now, heartbeat_at=now)
+        .values(
+            status=RunStatus.RUNNING.value,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=RunRow.attempts + 1,
+        )
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def heartbeat(session: AsyncSession, run_id: str, now: datetime) -> bool:
+    """Mark a running run as alive; False when it is no longer running."""
+    result = await session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.status == RunStatus.RUNNING.value)
+        .values(heartbeat_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def request_cancel(session: AsyncSession, run_id: str, now: datetime) -> RunStatus:
+    """Cancel a queued run at once, or ask the process watching a running run to stop it.
+
+    Returns the run's status after the request; a run that already ended is refused.
+    """
+    result = await session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.status == RunStatus.QUEUED.value)
+        .values(
+            status=RunStatus.CANCELLED.value,
+            status_reason="cancelled before it started",
+            finished_at=now,
+            cancel_requested_at=now,
+        )
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return RunStatus.CANCELLED
+    result = await session.execute(
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.status == RunStatus.RUNNING.value)
+        .values(cancel_requested_at=now)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return RunStatus.RUNNING
+    status = await session.scalar(select(RunRow.status).where(RunRow.id == run_id))
+    if status is None:
+        raise NotFoundError(f"no run {run_id!r}")
+    raise ConflictError(
+        f"run {run_id} already ended ({status}); only queued or running runs can be cancelled"
+    )
+
+
+async def watch_state(session: AsyncSession, run_id: str) -> tuple[str, datetime | None]:
+    """(status, cancel_requested_at) of a run, for the process that watches it."""
+    row = (
+        await session.execute(
+            select(RunRow.status, RunRow.cancel_requested_at).where(RunRow.id == run_id)
+        )
+    ).one()
+    return str(row[0]), row[1]
+
+
+async def stale_runs(session: AsyncSession, older_than: datetime) -> list[RunRow]:
+    """Running runs whose heartbeat stopped before ``older_than``."""
+    return list(
+        await session.scalars(
+            select(RunRow)
+            .where(RunRow.status == RunStatus.RUNNING.value, RunRow.heartbeat_at < older_than)
+            .order_by(RunRow.heartbeat_at, RunRow.id)
+        )
+    )
+
+
+async def requeue(session: AsyncSession, run_id: str, heartbeat_before: datetime) -> bool:
+    """Put a lost running run back in the queue (compare-and-set on its old heartbeat)."""
+    result = await session.execute(
+        update(RunRow)
+        .where(
+            RunRow.id == run_id,
+            RunRow.status == RunStatus.RUNNING.value,
+            RunRow.heartbeat_at < heartbeat_before,
+        )
+        .values(status=RunStatus.QUEUED.value, started_at=None, heartbeat_at=None)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def queued_run_ids(session: AsyncSession) -> list[str]:
+    """Ids of every queued run, oldest first."""
+    return list(
+        await session.scalars(
+            select(RunRow.id)
+            .where(RunRow.status == RunStatus.QUEUED.value)
+            .order_by(RunRow.created_at, RunRow.id)
+        )
+    )
 
 
 async def finish(
@@ -182,8 +290,14 @@ async def list_runs(
     model: str | None = None,
     dataset_version_id: str | None = None,
     limit: int = 100,
+    after: tuple[datetime, str] | None = None,
 ) -> list[RunRow]:
-    """Runs of ``project``, newest first, optionally filtered."""
+    """Runs of ``project``, newest first, optionally filtered.
+
+    ``after`` is a keyset cursor, the (created_at, id) of the last run of the previous
+    page: the query walks the (project, created_at, id) index instead of skipping rows,
+    so page 1000 costs what page 1 costs.
+    """
     query = select(RunRow).where(RunRow.project_id == project.id)
     if status:
         query = query.where(RunRow.status == status)
@@ -193,6 +307,14 @@ async def list_runs(
         query = query.where(RunRow.model == model)
     if dataset_version_id:
         query = query.where(RunRow.dataset_version_id == dataset_version_id)
+    if after is not None:
+        created, run_id = after
+        query = query.where(
+            or_(
+                RunRow.created_at < created,
+                and_(RunRow.created_at == created, RunRow.id < run_id),
+            )
+        )
     query = query.order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
     return list(await session.scalars(query))
 

@@ -1,0 +1,215 @@
+"""The job every executor runs: claim a run, train it in a child process, watch it.
+
+The embedded executor (inside ``modellab serve``) and ``modellab worker`` (arq) both
+call :func:`run_job`. The claim is a compare-and-set, so a job delivered twice executes
+once. Training happens in ``python -m modellab.runs.child`` so that it can be stopped:
+a cancel request ends the run as ``cancelled``, its timeout as ``timed_out``; a child
+that dies without recording an outcome ends the run as ``failed`` with the reason.
+While the child runs, this process heartbeats the run; the reaper fails (or re-queues)
+runs whose heartbeat stopped because the watching process itself was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from modellab.domain import Run, RunStatus
+from modellab.runs.artifacts import run_dir
+from modellab.runs.lifecycle import claim_run, end_run, load_run, remove_partial_outputs
+from modellab.settings import Settings
+from modellab.store import runs as repo
+from modellab.store.database import Database
+from modellab.store.models import utcnow
+
+log = logging.getLogger("modellab.jobs")
+
+FINAL = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
+
+
+@dataclass(frozen=True)
+class JobTiming:
+    """How often the watcher looks at its child and heartbeats the run."""
+
+    poll_seconds: float = 0.5
+    heartbeat_seconds: float = 2.0
+    # Time a stopped child gets to exit after SIGTERM before it is killed.
+    grace_seconds: float = 5.0
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a training process: this one's, with the settings pinned."""
+    env = dict(os.environ)
+    env["MODELLAB_HOME"] = str(settings.home)
+    env["MODELLAB_DATABASE_URL"] = settings.database_url
+    env["MODELLAB_ARTIFACT_ROOT"] = str(settings.artifact_root)
+    return env
+
+
+async def _stop(proc: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM the child's process group, then SIGKILL it if it lingers."""
+    if proc.returncode is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=wait)
+            return
+        except TimeoutError:
+            continue
+
+
+async def _drain(stream: asyncio.StreamReader | None, tail: collections.deque[str]) -> None:
+    # A child that writes much to stderr would block on a full pipe: read it all,
+    # keep the last lines for the failure reason.
+    if stream is None:
+        return
+    while line := await stream.readline():
+        tail.append(line.decode("utf-8", "replace").rstrip())
+
+
+async def run_job(
+    db: Database, settings: Settings, run_id: str, timing: JobTiming | None = None
+) -> Run:
+    """Execute ``run_id`` if this delivery claims it; return the run as it ended."""
+    timing = timing or JobTiming()
+    run, _ = await load_run(db, run_id)
+    if not await claim_run(db, run.id):
+        log.info("run %s was already claimed (%s): nothing to do", run.id, run.status.value)
+        return run
+    folder = run_dir(settings.artifact_root, run.project, run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "modellab.runs.child",
+        run.id,
+        env=child_environment(settings),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=20)
+    drain = asyncio.create_task(_drain(proc.stderr, tail))
+    started = time.monotonic()
+    last_beat = started
+    try:
+        outcome = await _watch(db, run, proc, timing, started, last_beat)
+    except BaseException:
+        # The watcher itself is going away (shutdown, cancelled task): take the child
+        # with it, so no training process outlives the process responsible for it.
+        await _stop(proc, timing.grace_seconds)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(drain, timeout=5)
+    if outcome is not None:
+        status, reason = outcome
+        remove_partial_outputs(folder)
+        return await end_run(db, settings, run.id, status, reason)
+    ended, _ = await load_run(db, run.id)
+    if ended.status in FINAL:
+        return ended
+    # The child exited without recording an outcome: it crashed or was killed.
+    remove_partial_outputs(folder)
+    code = proc.returncode
+    how = (
+        f"was killed by signal {-code}"
+        if code is not None and code < 0
+        else f"exited with code {code}"
+    )
+    detail = next((line for line in reversed(tail) if line.strip()), "")
+    reason = f"training process {how}" + (f": {detail}" if detail else "")
+    return await end_run(db, settings, run.id, RunStatus.FAILED, reason)
+
+
+async def _watch(
+    db: Database,
+    run: Run,
+    proc: asyncio.subprocess.Process,
+    timing: JobTiming,
+    started: float,
+    last_beat: float,
+) -> tuple[RunStatus, str] | None:
+    """Wait for the child; stop it on cancel or timeout and say how the run ended.
+
+    None when the child exited by itself.
+    """
+    while True:
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=timing.poll_seconds)
+            return None
+        except TimeoutError:
+            pass
+        now = time.monotonic()
+        async with db.session() as session:
+            if now - last_beat >= timing.heartbeat_seconds:
+                await repo.heartbeat(session, run.id, utcnow())
+                last_beat = now
+            status, cancel_requested = await repo.watch_state(session, run.id)
+        if cancel_requested is not None:
+            await _stop(proc, timing.grace_seconds)
+            return RunStatus.CANCELLED, "cancelled while running"
+        if status != RunStatus.RUNNING.value:
+            # Someone else ended the run (the reaper, after a lost heartbeat).
+            await _stop(proc, timing.grace_seconds)
+            return None
+        if run.timeout_seconds is not None and now - started > run.timeout_seconds:
+            await _stop(proc, timing.grace_seconds)
+            return RunStatus.TIMED_OUT, f"timed out after {run.timeout_seconds:g} s"
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """What the reaper did with a run whose heartbeat stopped."""
+
+    run_id: str
+    action: str  # "requeued" or "failed"
+
+
+async def reap_lost_runs(db: Database, settings: Settings, stale_after: float) -> list[Reaped]:
+    """End or re-queue running runs whose watcher stopped heartbeating.
+
+    A run that had not started training (no logs.txt yet) goes back to the queue once;
+    any other is marked failed with the reason. Re-queued runs must be submitted again
+    by the caller's executor.
+    """
+    now = utcnow()
+    cutoff = now.timestamp() - stale_after
+    async with db.session() as session:
+        stale = await repo.stale_runs(session, datetime.fromtimestamp(cutoff, UTC))
+    done = []
+    for row in stale:
+        run, _ = await load_run(db, row.id)
+        folder = run_dir(settings.artifact_root, run.project, run.id)
+        seen = run.heartbeat_at.isoformat() if run.heartbeat_at else "never"
+        if row.attempts <= 1 and not (folder / "logs.txt").exists():
+            async with db.session() as session:
+                requeued = await repo.requeue(session, run.id, datetime.fromtimestamp(cutoff, UTC))
+            if requeued:
+                log.warning("run %s lost its worker before training; re-queued", run.id)
+                done.append(Reaped(run.id, "requeued"))
+            continue
+        remove_partial_outputs(folder)
+        ended = await end_run(
+            db,
+            settings,
+            run.id,
+            RunStatus.FAILED,
+            f"the process running it stopped responding (last heartbeat {seen}); "
+            "its worker was killed or its machine lost",
+        )
+        if ended.status == RunStatus.FAILED:
+            log.warning("run %s lost its worker; marked failed", run.id)
+            done.append(Reaped(run.id, "failed"))
+    return done

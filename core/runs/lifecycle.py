@@ -1,0 +1,73 @@
+"""The states a run moves through, shared by every way of executing one.
+
+``claim_run`` is the compare-and-set ``queued -> running``; ``end_run`` records the
+final state once (a run that already ended keeps its state) and rewrites run.json.
+Light on imports: the processes that only watch runs never load scikit-learn.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from modellab.domain import DatasetVersion, Run, RunStatus
+from modellab.runs.artifacts import run_dir, write_json_atomic
+from modellab.runs.service import run_document
+from modellab.settings import Settings
+from modellab.store import datasets as dataset_repo
+from modellab.store import runs as repo
+from modellab.store.database import Database
+from modellab.store.models import utcnow
+
+PARTIAL_OUTPUTS = ("model", ".model.tmp", "eval", "predictions.parquet", ".predictions.parquet.tmp")
+
+
+def remove_partial_outputs(folder: Path) -> None:
+    """Remove what a run that did not succeed may have left half-written.
+
+    run.json, config.json and logs.txt stay: they say what was tried and why it ended.
+    """
+    for leftover in PARTIAL_OUTPUTS:
+        target = folder / leftover
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+    for partial in folder.glob(".eval*"):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+async def load_run(db: Database, run_id: str) -> tuple[Run, DatasetVersion]:
+    """The run ``run_id`` and its dataset version."""
+    async with db.session() as session:
+        row, project = await repo.get_run_row(session, run_id)
+        run = await repo.to_domain(session, row, project.slug)
+        vrow = await dataset_repo.get_version_row_by_id(session, run.dataset_version_id)
+        version = await dataset_repo.to_domain(session, vrow, project.slug)
+    return run, version
+
+
+async def claim_run(db: Database, run_id: str) -> bool:
+    """The compare-and-set ``queued -> running``; False when another delivery won."""
+    async with db.session() as session:
+        row, _ = await repo.get_run_row(session, run_id)
+        return await repo.claim(session, row.id, utcnow())
+
+
+async def end_run(
+    db: Database,
+    settings: Settings,
+    run_id: str,
+    status: RunStatus,
+    reason: str | None,
+    metrics: dict[str, Any] | None = None,
+) -> Run:
+    """Record how a run ended (unless it already has) and rewrite its run.json."""
+    async with db.session() as session:
+        await repo.finish(session, run_id, status, reason, metrics)
+    ended, version = await load_run(db, run_id)
+    folder = run_dir(settings.artifact_root, ended.project, ended.id)
+    if folder.is_dir():
+        write_json_atomic(folder / "run.json", run_document(ended, version))
+    return ended

@@ -1,0 +1,100 @@
+"""The Litestar application: ``create_app()`` builds it, ``modellab serve`` runs it.
+
+The app is a thin layer: controllers validate requests into msgspec Structs and call the
+same service functions the CLI calls. One init plugin hands the plugin registry to the
+app; the lifespan opens (and migrates) the database and starts the executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, cast
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins import InitPlugin
+
+from modellab import __version__
+from modellab.plugins import Registry, load_registry
+from modellab.server.controllers.artifacts import ArtifactController, CompareController
+from modellab.server.controllers.datasets import DatasetController
+from modellab.server.controllers.plugins import PluginController
+from modellab.server.controllers.projects import ProjectController
+from modellab.server.controllers.runs import RunController
+from modellab.server.executors import Executor, LocalExecutor
+from modellab.server.problems import EXCEPTION_HANDLERS
+from modellab.server.services import Services, services_of
+from modellab.settings import Settings
+from modellab.store.database import Database
+
+if TYPE_CHECKING:
+    from litestar.types import ExceptionHandlersMap
+
+ExecutorFactory = Callable[[Database, Settings], Executor]
+# Multipart framing and form fields on top of the file itself.
+FORM_OVERHEAD = 1024 * 1024
+
+
+class RegistryPlugin(InitPlugin):
+    """Bridges the pluggy registry into the app, as Datasette's plugins reach its views."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.state["registry"] = self.registry
+        return app_config
+
+
+def default_executor(db: Database, settings: Settings) -> Executor:
+    """arq workers when ``MODELLAB_REDIS_URL`` is set, else the embedded executor."""
+    if settings.redis_url:
+        from modellab.server.worker import ArqExecutor
+
+        return ArqExecutor(db, settings)
+    return LocalExecutor(db, settings)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    executor: ExecutorFactory | None = None,
+) -> Litestar:
+    """The ModelLab API: JSON under ``/api``, OpenAPI under ``/schema``."""
+    settings = settings or Settings.from_env()
+    registry = registry or load_registry()
+    make_executor = executor or default_executor
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        await db.migrate()
+        runner = make_executor(db, settings)
+        app.state["services"] = Services(db, settings, registry, runner)
+        await runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            await db.close()
+
+    return Litestar(
+        route_handlers=[
+            ProjectController,
+            DatasetController,
+            RunController,
+            ArtifactController,
+            CompareController,
+            PluginController,
+        ],
+        lifespan=[lifespan],
+        dependencies={"services": Provide(services_of, sync_to_thread=False)},
+        exception_handlers=cast("ExceptionHandlersMap", EXCEPTION_HANDLERS),
+        openapi_config=OpenAPIConfig(title="ModelLab", version=__version__, path="/schema"),
+        request_max_body_size=settings.max_upload_bytes + FORM_OVERHEAD,
+        plugins=[RegistryPlugin(registry)],
+    )

@@ -1,0 +1,1 @@
+"""One controller per domain: projects, datasets, runs, artifacts, reports, plugins."""

@@ -1,0 +1,163 @@
+"""A run's files: list, download (path-safe), the eval report as JSON, the repro pack.
+
+A requested path is a relative path inside the run's folder and nothing else: encoded
+dots or slashes, backslashes, absolute paths, ``#``, ``;``, NUL, hidden (temporary)
+names and symlinks that lead out of the folder all answer 404, as a missing file does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.response import File
+
+from modellab.errors import InvalidInputError, NotFoundError
+from modellab.repro import export_pack
+from modellab.runs import service
+from modellab.runs.artifacts import run_dir, visible_files
+from modellab.server.schemas import ArtifactFile, EvalReportOut
+from modellab.server.services import Services
+
+# Shown in the browser: images only, under a policy that lets them run nothing.
+INLINE = {".png": "image/png", ".svg": "image/svg+xml"}
+PLOT_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+MEDIA = {
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".parquet": "application/vnd.apache.parquet",
+}
+_ENCODED_TRICKS = re.compile(r"%(2e|2f|5c|00|23|3b|25)", re.IGNORECASE)
+_BAD_CHARACTERS = ("\\", "\x00", "#", ";", "%", ":")
+
+
+def resolve_artifact(folder: Path, rel: str, raw_path: bytes = b"") -> Path:
+    """The file ``rel`` names inside ``folder``; NotFoundError for anything else."""
+    missing = NotFoundError(f"no artifact {rel!r} in this run")
+    raw = raw_path.decode("latin-1")
+    if _ENCODED_TRICKS.search(raw) or any(c in rel for c in _BAD_CHARACTERS):
+        raise missing
+    parts = rel.split("/")
+    if rel.startswith("/") or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        raise missing
+    root = folder.resolve()
+    candidate = (folder / rel).resolve()
+    if not candidate.is_relative_to(root) or not candidate.is_file():
+        raise missing
+    return candidate
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ArtifactController(Controller):
+    """``/api/runs/{run_id}/artifacts``, ``/eval``, ``/repro``"""
+
+    path = "/api/runs/{run_id:str}"
+    tags = ("artifacts",)
+
+    @get("/artifacts")
+    async def list_artifacts(self, run_id: str, services: Services) -> list[ArtifactFile]:
+        """Every file of the run's folder, with its size and sha256."""
+        run = await service.get_run(services.db, run_id)
+        folder = run_dir(services.settings.artifact_root, run.project, run.id)
+        if not folder.is_dir():
+            return []
+        return [
+            ArtifactFile(rel, p.stat().st_size, _sha256(p))
+            for rel, p in visible_files(folder)
+            if not p.is_symlink()
+        ]
+
+    @get("/artifacts/{file_path:path}")
+    async def download(
+        self, run_id: str, file_path: str, request: Request[Any, Any, Any], services: Services
+    ) -> File:
+        """One file: plots inline under a strict CSP, everything else as an attachment."""
+        run = await service.get_run(services.db, run_id)
+        folder = run_dir(services.settings.artifact_root, run.project, run.id)
+        raw = request.scope.get("raw_path") or b""
+        path = resolve_artifact(folder, file_path.lstrip("/"), raw)
+        suffix = path.suffix.lower()
+        headers = {"X-Content-Type-Options": "nosniff"}
+        if suffix in INLINE:
+            headers["Content-Security-Policy"] = PLOT_CSP
+            return File(
+                path,
+                filename=path.name,
+                media_type=INLINE[suffix],
+                content_disposition_type="inline",
+                headers=headers,
+            )
+        return File(
+            path,
+            filename=path.name,
+            media_type=MEDIA.get(suffix, "application/octet-stream"),
+            content_disposition_type="attachment",
+            headers=headers,
+        )
+
+    @get("/eval")
+    async def eval_report(self, run_id: str, services: Services) -> EvalReportOut:
+        """The EvalHarness contract files as JSON (404 before the run has a report)."""
+        run = await service.get_run(services.db, run_id)
+        folder = run_dir(services.settings.artifact_root, run.project, run.id) / "eval"
+        if not (folder / "eval_summary.json").is_file():
+            raise NotFoundError(f"run {run.id} has no eval report (status {run.status.value})")
+        files = {p.name: msgspec.json.decode(p.read_bytes()) for p in sorted(folder.glob("*.json"))}
+        takeaway = folder / "takeaway.txt"
+        plots = (
+            [rel for rel, _ in visible_files(folder / "plots")]
+            if (folder / "plots").is_dir()
+            else []
+        )
+        return EvalReportOut(
+            run_id=run.id,
+            files=files,
+            takeaway=takeaway.read_text() if takeaway.is_file() else "",
+            plots=[f"eval/plots/{p}" for p in plots],
+        )
+
+    @get("/repro")
+    async def repro_pack(self, run_id: str, services: Services) -> File:
+        """The run's reproducibility pack (built on first request)."""
+        run = await service.get_run(services.db, run_id)
+        folder = run_dir(services.settings.artifact_root, run.project, run.id) / "repro"
+        pack = folder / f"{run.id}.tar.gz"
+        if not pack.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            await export_pack(services.db, services.settings, run.id, pack)
+        return File(
+            pack,
+            filename=pack.name,
+            media_type="application/gzip",
+            content_disposition_type="attachment",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+
+class CompareController(Controller):
+    """``/api/compare``"""
+
+    path = "/api/compare"
+    tags = ("compare",)
+
+    @get("/")
+    async def compare(self, a: str, b: str, services: Services) -> dict[str, Any]:
+        """Compare run ``a`` (before) with run ``b`` (after): what a person reads first."""
+        from modellab.compare import compare_runs
+
+        if a == b:
+            raise InvalidInputError("compare needs two different runs")
+        doc, _ = await compare_runs(services.db, services.settings, a, b)
+        return doc

@@ -1,0 +1,139 @@
+"""Datasets: upload a file (multipart, streamed to disk), list and inspect versions."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.status_codes import HTTP_201_CREATED
+
+from modellab.datasets import ingest
+from modellab.datasets.splits import SplitRequest
+from modellab.domain import DatasetVersion, SchemaDiff, SplitStrategy
+from modellab.errors import InvalidInputError, TooLargeError
+from modellab.ids import uuid7
+from modellab.server.services import Services
+
+CHUNK = 1024 * 1024
+SUFFIXES = {".csv", ".tsv", ".parquet"}
+
+
+@dataclass
+class DatasetUpload:
+    """The multipart form of a dataset upload: the file and what ``dataset add`` takes."""
+
+    file: UploadFile
+    name: str
+    target: str
+    task: str | None = None
+    split: SplitStrategy = SplitStrategy.RANDOM
+    test_size: float = 0.2
+    seed: int = 0
+    time_column: str | None = None
+    group_column: str | None = None
+    source: str | None = None
+    notes: str | None = None
+
+
+def _safe_filename(filename: str) -> str:
+    # The uploaded name is only a label: keep its last component's safe characters, so
+    # it can never steer where the file is written.
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    base = base.lstrip(".") or "upload.csv"
+    suffix = Path(base).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InvalidInputError(
+            f"file {filename!r}: upload a .csv, .tsv or .parquet file (got {suffix or 'no suffix'})"
+        )
+    return base[:200]
+
+
+async def _spool(upload: UploadFile, target: Path, limit: int) -> None:
+    """Copy the upload to ``target`` a chunk at a time, refusing it past ``limit``."""
+    written = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise TooLargeError(
+                    f"file {upload.filename!r} is over the {limit // (1024 * 1024)} MB upload "
+                    "limit (MODELLAB_MAX_UPLOAD_MB)"
+                )
+            out.write(chunk)
+
+
+class DatasetController(Controller):
+    """``/api/projects/{slug}/datasets``"""
+
+    path = "/api/projects/{slug:str}/datasets"
+    tags = ("datasets",)
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def upload(
+        self,
+        slug: str,
+        data: Annotated[DatasetUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        services: Services,
+    ) -> DatasetVersion:
+        """Add a dataset version from an uploaded file (same bytes: the same version).
+
+        A failed upload leaves nothing behind: no version, no file.
+        """
+        filename = _safe_filename(data.file.filename or "upload.csv")
+        staging = services.settings.home / "uploads" / uuid7()
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            path = staging / filename
+            await _spool(data.file, path, services.settings.max_upload_bytes)
+            request = ingest.AddRequest(
+                project=slug,
+                name=data.name,
+                path=path,
+                target=data.target,
+                task=data.task,
+                split=SplitRequest(
+                    strategy=data.split,
+                    test_size=data.test_size,
+                    seed=data.seed,
+                    time_column=data.time_column,
+                    group_column=data.group_column,
+                ),
+                source=data.source or f"upload:{data.file.filename}",
+                notes=data.notes,
+            )
+            result = await ingest.add_dataset(services.db, services.settings, request)
+        finally:
+            await data.file.close()
+            shutil.rmtree(staging, ignore_errors=True)
+        return result.version
+
+    @get("/")
+    async def list_versions(self, slug: str, services: Services) -> list[DatasetVersion]:
+        """Every version of every dataset of the project."""
+        return await ingest.list_datasets(services.db, slug)
+
+    @get("/{name:str}")
+    async def latest_version(self, slug: str, name: str, services: Services) -> DatasetVersion:
+        """The newest version of a dataset: schema, profile, split, provenance, notes."""
+        return await ingest.get_dataset(services.db, f"{slug}/{name}")
+
+    @get("/{name:str}/versions/{version:int}")
+    async def get_version(
+        self, slug: str, name: str, version: int, services: Services
+    ) -> DatasetVersion:
+        """One version of a dataset."""
+        return await ingest.get_dataset(services.db, f"{slug}/{name}@{version}")
+
+    @get("/{name:str}/diff")
+    async def diff_versions(
+        self, slug: str, name: str, services: Services, before: int, after: int
+    ) -> SchemaDiff:
+        """How the schema changed from version ``before`` to version ``after``."""
+        return await ingest.diff_versions(services.db, slug, name, before, after)

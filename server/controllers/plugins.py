@@ -1,0 +1,49 @@
+"""What is installed: plugins, templates, models with their config schemas."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, get
+
+from modellab import __version__
+from modellab.server.schemas import Health, ModelOut, PluginOut, PluginsOut, TemplateOut
+from modellab.server.services import Services
+
+
+class PluginController(Controller):
+    """``/api/plugins`` and ``/api/health``"""
+
+    tags = ("plugins",)
+
+    @get("/api/plugins")
+    async def plugins(self, services: Services) -> PluginsOut:
+        """Installed plugins; each model's config as JSON Schema, to build a form from."""
+        registry = services.registry
+        plugins = [
+            PluginOut(p.name, p.distribution, p.version, **registry.registered_by(p.name))
+            for p in sorted(registry.plugins, key=lambda p: p.name)
+        ]
+        templates = [
+            TemplateOut(
+                name=t.name,
+                task_type=t.task_type,
+                description=t.description,
+                plugin=registry.owners.get(("templates", t.name), ""),
+                models=[
+                    ModelOut(v.name, v.role, v.description, msgspec.json.schema(v.config_type))
+                    for v in t.variants
+                ],
+            )
+            for _, t in sorted(registry.templates.items())
+        ]
+        return PluginsOut(plugins, templates)
+
+    @get("/api/health")
+    async def health(self, services: Services) -> Health:
+        """The server is up; which executor and database kind it uses."""
+        return Health(
+            status="ok",
+            version=__version__,
+            executor=services.executor.name,
+            database=services.db.engine.dialect.name,
+        )

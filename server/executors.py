@@ -1,0 +1,106 @@
+"""Where queued runs execute: in this server (embedded) or on arq workers.
+
+Both call :func:`modellab.runs.job.run_job`, which claims the run with a
+compare-and-set and trains it in a child process, so the API never trains in its own
+process and stays responsive while runs train.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from modellab.runs.job import JobTiming, reap_lost_runs, run_job
+from modellab.settings import Settings
+from modellab.store import runs as repo
+from modellab.store.database import Database
+
+log = logging.getLogger("modellab.executor")
+
+
+class Executor(Protocol):
+    """Takes queued runs and sees that each executes once."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Begin taking runs (and pick up runs left queued by a previous server)."""
+
+    async def submit(self, run_id: str) -> None:
+        """Queue ``run_id`` for execution; returns at once."""
+
+    async def stop(self) -> None:
+        """Stop taking runs; stop the runs this process is executing."""
+
+
+class LocalExecutor:
+    """The embedded default: up to ``parallel`` runs at once, each in a child process.
+
+    A reaper loop fails (or re-queues once) runs whose heartbeat stopped, which happens
+    when a process executing runs on this database was killed.
+    """
+
+    name = "embedded"
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        parallel: int = 2,
+        timing: JobTiming | None = None,
+        reap_every: float = 10.0,
+        stale_after: float = 30.0,
+    ) -> None:
+        self.db, self.settings, self.timing = db, settings, timing or JobTiming()
+        self.slots = asyncio.Semaphore(parallel)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.reap_every, self.stale_after = reap_every, stale_after
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self.db.session() as session:
+            queued = await repo.queued_run_ids(session)
+        for run_id in queued:
+            await self.submit(run_id)
+        self._reaper = asyncio.create_task(self._reap_forever())
+
+    async def submit(self, run_id: str) -> None:
+        task = asyncio.create_task(self._execute(run_id))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _execute(self, run_id: str) -> None:
+        async with self.slots:
+            try:
+                ended = await run_job(self.db, self.settings, run_id, self.timing)
+                log.info("run %s ended %s", run_id, ended.status.value)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("run %s: the executor failed", run_id)
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.reap_every)
+            try:
+                for reaped in await reap_lost_runs(self.db, self.settings, self.stale_after):
+                    if reaped.action == "requeued":
+                        await self.submit(reaped.run_id)
+            except Exception:
+                log.exception("the reaper failed; trying again in %s s", self.reap_every)
+
+    async def drain(self) -> None:
+        """Wait until every submitted run has ended (tests, orderly shutdown)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*list(self.tasks), return_exceptions=True)

@@ -1,0 +1,122 @@
+"""Errors as RFC 9457 problem documents (``application/problem+json``).
+
+Every error answer has a stable ``type`` (a URI naming the kind of problem, one per
+error class), a ``title``, the HTTP ``status`` and a ``detail`` a person can act on.
+Unexpected errors answer 500 with a generic detail: never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from modellab.errors import ModelLabError
+
+log = logging.getLogger("modellab.server")
+
+PROBLEM_BASE = "https://modellab.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal server error",
+}
+_KINDS = {
+    400: "invalid-input",
+    401: "not-authenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    429: "too-many-requests",
+    500: "internal-error",
+}
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    #: per-field complaints of a request that failed validation
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem_response(status: int, kind: str, detail: str, **extra: Any) -> Response[Problem]:
+    """A problem+json response of ``status`` with a ``type`` ending in ``kind``."""
+    problem = Problem(
+        type=PROBLEM_BASE + kind,
+        title=_TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        **extra,
+    )
+    return Response(problem, status_code=status, media_type=MEDIA_TYPE)
+
+
+def modellab_error(_: Request[Any, Any, Any], exc: ModelLabError) -> Response[Problem]:
+    """Errors the services raise carry their own status and kind."""
+    return problem_response(exc.status_code, exc.kind, exc.message)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+    """Litestar's own errors: bad parameters, unknown routes, bodies over the limit."""
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        extra = exc.extra if isinstance(exc.extra, list) else None
+        fields = ", ".join(
+            f"{e.get('key', '?')}: {e.get('message', 'invalid')}"
+            for e in (extra or [])
+            if isinstance(e, dict)
+        )
+        detail = f"invalid request: {fields}" if fields else f"invalid request: {exc.detail}"
+        return problem_response(400, "invalid-input", detail, errors=extra)
+    if isinstance(exc, NotFoundException):
+        return problem_response(404, "not-found", "no such resource; see /schema for the API")
+    if isinstance(exc, NotAuthorizedException | PermissionDeniedException):
+        return problem_response(status, _KINDS[status], exc.detail)
+    if status == 413:
+        return problem_response(
+            413, "too-large", "the request body is over the upload limit (MODELLAB_MAX_UPLOAD_MB)"
+        )
+    return problem_response(status, _KINDS.get(status, "http-error"), str(exc.detail))
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """A bug: log it with its traceback, answer without one."""
+    log.exception("unexpected error answering %s %s", request.method, request.url.path)
+    return problem_response(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "the server failed to answer this request; the error is in the server log",
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    ModelLabError: modellab_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

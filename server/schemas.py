@@ -1,0 +1,115 @@
+"""Request and response bodies of the JSON API that are not domain objects.
+
+Projects, dataset versions and runs travel as the msgspec Structs of
+:mod:`modellab.domain`; this module holds what only the API needs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from modellab.domain import Run
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new project; the slug is derived from the name unless given."""
+
+    name: Name
+    slug: str | None = None
+
+
+class RunCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A run to queue: what ``modellab run`` takes, as JSON."""
+
+    project: Name
+    #: NAME or NAME@VERSION
+    dataset: Name
+    template: Name
+    model: Name
+    seed: Annotated[int, Meta(ge=0, le=2**32 - 1)] = 0
+    #: overrides of the model's config (see GET /api/plugins for each model's schema)
+    config: dict[str, Any] = {}
+    n_bootstrap: Annotated[int, Meta(ge=10, le=100_000)] = 1000
+    #: end the run as timed_out after this many seconds of training
+    timeout_seconds: Annotated[float, Meta(gt=0, le=7 * 24 * 3600)] | None = None
+
+
+class RunPage(msgspec.Struct):
+    """One page of runs, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    items: list[Run]
+    next_cursor: str | None
+
+
+class NoteCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A note to append ("what changed my mind")."""
+
+    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+
+
+class ArtifactFile(msgspec.Struct):
+    """One file of a run's folder."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class EvalReportOut(msgspec.Struct):
+    """The EvalHarness folder of a run: every JSON contract file, and the takeaway."""
+
+    run_id: str
+    files: dict[str, Any]
+    takeaway: str
+    plots: list[str]
+
+
+class ModelOut(msgspec.Struct):
+    """A model variant of a template, with the JSON Schema of its config."""
+
+    name: str
+    role: str
+    description: str
+    config_schema: dict[str, Any]
+
+
+class TemplateOut(msgspec.Struct):
+    """A task template and its models, baselines first."""
+
+    name: str
+    task_type: str
+    description: str
+    plugin: str
+    models: list[ModelOut]
+
+
+class PluginOut(msgspec.Struct):
+    """An installed plugin and the names of what it registers."""
+
+    name: str
+    distribution: str
+    version: str
+    templates: list[str]
+    evaluators: list[str]
+    slicers: list[str]
+
+
+class PluginsOut(msgspec.Struct):
+    """Everything the installed plugins register."""
+
+    plugins: list[PluginOut]
+    templates: list[TemplateOut]
+
+
+class Health(msgspec.Struct):
+    """Liveness, and which executor runs the runs."""
+
+    status: str
+    version: str
+    executor: str
+    database: str

@@ -1,0 +1,139 @@
+"""Distributed execution on arq: ``modellab worker`` and the API's enqueueing side.
+
+Jobs travel as JSON (never pickle). The job function is :func:`execute_run`, which
+calls the same :func:`modellab.runs.job.run_job` as the embedded executor: a job
+delivered twice claims the run once. Every worker also reaps runs whose heartbeat
+stopped (their worker was killed) and re-enqueues the ones it puts back in the queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.cron import cron
+from arq.worker import Worker, func
+
+from modellab.runs.job import JobTiming, reap_lost_runs, run_job
+from modellab.settings import Settings
+from modellab.store import runs as repo
+from modellab.store.database import Database
+
+log = logging.getLogger("modellab.worker")
+
+JOB = "execute_run"
+#: a run's heartbeat older than this marks its worker as lost
+STALE_AFTER_SECONDS = 30.0
+
+
+def serialize(obj: dict[str, Any]) -> bytes:
+    """arq job payloads as JSON: a worker never unpickles what is on the queue."""
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def deserialize(data: bytes) -> dict[str, Any]:
+    """The inverse of :func:`serialize`."""
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """arq's connection settings for ``url``, retrying while Redis restarts."""
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_retries = 30
+    settings.conn_retry_delay = 1
+    settings.retry_on_timeout = True
+    return settings
+
+
+async def execute_run(ctx: dict[str, Any], run_id: str) -> str:
+    """arq job: execute ``run_id`` (idempotent: a second delivery finds it claimed)."""
+    ended = await run_job(ctx["db"], ctx["settings"], run_id, ctx.get("timing"))
+    return ended.status.value
+
+
+async def reap(ctx: dict[str, Any]) -> None:
+    """arq cron job: fail or re-queue runs whose worker stopped heartbeating."""
+    for reaped in await reap_lost_runs(ctx["db"], ctx["settings"], STALE_AFTER_SECONDS):
+        if reaped.action == "requeued":
+            await ctx["redis"].enqueue_job(JOB, reaped.run_id)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Open (and migrate) the shared database."""
+    settings: Settings = ctx.get("settings") or Settings.from_env()
+    db = Database(settings.database_url)
+    await db.migrate()
+    ctx["settings"], ctx["db"] = settings, db
+    log.info(
+        "worker ready: database %s, artifacts %s", db.engine.dialect.name, settings.artifact_root
+    )
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """Close the database pool."""
+    await ctx["db"].close()
+
+
+def make_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    max_jobs: int = 2,
+    timing: JobTiming | None = None,
+) -> Worker:
+    """An arq worker executing ModelLab runs from ``settings.redis_url``."""
+    if not settings.redis_url:
+        raise ValueError("a worker needs MODELLAB_REDIS_URL")
+    return Worker(
+        functions=[func(execute_run, name=JOB, max_tries=1, timeout=None)],
+        cron_jobs=[cron(reap, second={0, 15, 30, 45}, run_at_startup=True)],
+        redis_settings=redis_settings(settings.redis_url),
+        on_startup=startup,
+        on_shutdown=shutdown,
+        burst=burst,
+        max_jobs=max_jobs,
+        # run_job watches its own time limit (the run's timeout); arq's would cancel
+        # the watcher and leave the decision to the reaper.
+        job_timeout=7 * 24 * 3600,
+        keep_result=60,
+        poll_delay=0.2,
+        ctx={"settings": settings, "timing": timing},
+        job_serializer=serialize,
+        job_deserializer=deserialize,
+    )
+
+
+class ArqExecutor:
+    """The API side of distributed execution: enqueue runs for ``modellab worker``."""
+
+    name = "arq"
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        assert settings.redis_url
+        self.db, self.settings = db, settings
+        self.pool: ArqRedis | None = None
+
+    async def start(self) -> None:
+        assert self.settings.redis_url
+        self.pool = await create_pool(
+            redis_settings(self.settings.redis_url),
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+        )
+        async with self.db.session() as session:
+            queued = await repo.queued_run_ids(session)
+        # Enqueue again what may never have reached Redis; a second delivery is harmless.
+        for run_id in queued:
+            await self.submit(run_id)
+
+    async def submit(self, run_id: str) -> None:
+        assert self.pool is not None, "start() the executor first"
+        await self.pool.enqueue_job(JOB, run_id)
+
+    async def stop(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
