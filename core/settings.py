@@ -3,7 +3,9 @@
 ``MODELLAB_HOME`` (default ``./.modellab``) holds the SQLite database;
 ``MODELLAB_DATABASE_URL`` overrides the database; ``MODELLAB_ARTIFACT_ROOT`` (default
 ``./artifacts``) holds datasets and run artifacts; ``MODELLAB_MAX_UPLOAD_MB`` caps the
-size of a dataset file (default 1024); ``MODELLAB_REDIS_URL`` sends runs to arq workers.
+size of a dataset file (default 1024); ``MODELLAB_REDIS_URL`` sends runs to arq workers;
+``MODELLAB_HEARTBEAT_SECONDS`` and ``MODELLAB_STALE_AFTER_SECONDS`` tune how lost workers
+are detected.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ class Settings:
     max_upload_bytes: int
     #: arq's Redis; None runs queued runs in the server itself (the embedded executor)
     redis_url: str | None = None
+    #: how often the process watching a run marks it alive
+    heartbeat_seconds: float = 2.0
+    #: a running run whose heartbeat is older than this lost its worker
+    stale_after_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -48,7 +54,22 @@ class Settings:
             artifact_root=root,
             max_upload_bytes=int(limit_mb * 1024 * 1024),
             redis_url=env.get("MODELLAB_REDIS_URL") or None,
+            heartbeat_seconds=_seconds(env, "MODELLAB_HEARTBEAT_SECONDS", 2.0),
+            stale_after_seconds=_seconds(env, "MODELLAB_STALE_AFTER_SECONDS", 30.0),
         )
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise InvalidInputError(f"{name} must be positive, got {raw!r}")
+    return value
 
 
 def normalize_database_url(url: str) -> str:

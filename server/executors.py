@@ -50,13 +50,13 @@ class LocalExecutor:
         settings: Settings,
         parallel: int = 2,
         timing: JobTiming | None = None,
-        reap_every: float = 10.0,
-        stale_after: float = 30.0,
+        reap_every: float = 5.0,
     ) -> None:
-        self.db, self.settings, self.timing = db, settings, timing or JobTiming()
+        self.db, self.settings = db, settings
+        self.timing = timing or JobTiming(heartbeat_seconds=settings.heartbeat_seconds)
         self.slots = asyncio.Semaphore(parallel)
         self.tasks: set[asyncio.Task[None]] = set()
-        self.reap_every, self.stale_after = reap_every, stale_after
+        self.reap_every = reap_every
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -85,7 +85,9 @@ class LocalExecutor:
         while True:
             await asyncio.sleep(self.reap_every)
             try:
-                for reaped in await reap_lost_runs(self.db, self.settings, self.stale_after):
+                for reaped in await reap_lost_runs(
+                    self.db, self.settings, self.settings.stale_after_seconds
+                ):
                     if reaped.action == "requeued":
                         await self.submit(reaped.run_id)
             except Exception:

@@ -8,6 +8,8 @@ stopped (their worker was killed) and re-enqueues the ones it puts back in the q
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -16,6 +18,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import cron
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from modellab.runs.job import JobTiming, reap_lost_runs, run_job
 from modellab.settings import Settings
@@ -25,8 +28,6 @@ from modellab.store.database import Database
 log = logging.getLogger("modellab.worker")
 
 JOB = "execute_run"
-#: a run's heartbeat older than this marks its worker as lost
-STALE_AFTER_SECONDS = 30.0
 
 
 def serialize(obj: dict[str, Any]) -> bytes:
@@ -57,7 +58,8 @@ async def execute_run(ctx: dict[str, Any], run_id: str) -> str:
 
 async def reap(ctx: dict[str, Any]) -> None:
     """arq cron job: fail or re-queue runs whose worker stopped heartbeating."""
-    for reaped in await reap_lost_runs(ctx["db"], ctx["settings"], STALE_AFTER_SECONDS):
+    settings: Settings = ctx["settings"]
+    for reaped in await reap_lost_runs(ctx["db"], settings, settings.stale_after_seconds):
         if reaped.action == "requeued":
             await ctx["redis"].enqueue_job(JOB, reaped.run_id)
 
@@ -78,6 +80,30 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["db"].close()
 
 
+class ResilientWorker(Worker):
+    """An arq worker that waits out a Redis outage instead of exiting.
+
+    Runs in progress go on (they need only the database); polling resumes when Redis
+    answers again, and runs whose queue entries a restart lost are enqueued again by
+    the API's executor.
+    """
+
+    redis_down = False
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            if not self.redis_down:
+                log.warning("lost Redis (%s); retrying every second", exc)
+            self.redis_down = True
+            await asyncio.sleep(1.0)
+            return
+        if self.redis_down:
+            log.info("Redis is back")
+            self.redis_down = False
+
+
 def make_worker(
     settings: Settings,
     *,
@@ -88,9 +114,9 @@ def make_worker(
     """An arq worker executing ModelLab runs from ``settings.redis_url``."""
     if not settings.redis_url:
         raise ValueError("a worker needs MODELLAB_REDIS_URL")
-    return Worker(
+    return ResilientWorker(
         functions=[func(execute_run, name=JOB, max_tries=1, timeout=None)],
-        cron_jobs=[cron(reap, second={0, 15, 30, 45}, run_at_startup=True)],
+        cron_jobs=[cron(reap, second=set(range(0, 60, 5)), run_at_startup=True)],
         redis_settings=redis_settings(settings.redis_url),
         on_startup=startup,
         on_shutdown=shutdown,
@@ -108,14 +134,21 @@ def make_worker(
 
 
 class ArqExecutor:
-    """The API side of distributed execution: enqueue runs for ``modellab worker``."""
+    """The API side of distributed execution: enqueue runs for ``modellab worker``.
+
+    A run is recorded as queued before it is enqueued, so nothing is lost when Redis is
+    down or restarts without its data: every ``resubmit_every`` seconds, runs still
+    queued after that long are enqueued again (a second delivery is harmless).
+    """
 
     name = "arq"
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, resubmit_every: float = 15.0) -> None:
         assert settings.redis_url
         self.db, self.settings = db, settings
         self.pool: ArqRedis | None = None
+        self.resubmit_every = resubmit_every
+        self._loop: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         assert self.settings.redis_url
@@ -124,16 +157,35 @@ class ArqExecutor:
             job_serializer=serialize,
             job_deserializer=deserialize,
         )
-        async with self.db.session() as session:
-            queued = await repo.queued_run_ids(session)
-        # Enqueue again what may never have reached Redis; a second delivery is harmless.
-        for run_id in queued:
-            await self.submit(run_id)
+        await self._resubmit(older_than=0.0)
+        self._loop = asyncio.create_task(self._resubmit_forever())
 
     async def submit(self, run_id: str) -> None:
         assert self.pool is not None, "start() the executor first"
-        await self.pool.enqueue_job(JOB, run_id)
+        try:
+            await self.pool.enqueue_job(JOB, run_id)
+        except (RedisError, OSError) as exc:
+            # The run is queued in the database; the resubmit loop sends it later.
+            log.warning("could not enqueue run %s (%s); will retry", run_id, exc)
+
+    async def _resubmit(self, older_than: float) -> None:
+        async with self.db.session() as session:
+            queued = await repo.queued_run_ids(session, older_than_seconds=older_than)
+        for run_id in queued:
+            await self.submit(run_id)
+
+    async def _resubmit_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.resubmit_every)
+            try:
+                await self._resubmit(older_than=self.resubmit_every)
+            except Exception:
+                log.exception("re-enqueueing queued runs failed; trying again later")
 
     async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
         if self.pool is not None:
             await self.pool.close()

@@ -51,6 +51,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
     env["MODELLAB_HOME"] = str(settings.home)
     env["MODELLAB_DATABASE_URL"] = settings.database_url
     env["MODELLAB_ARTIFACT_ROOT"] = str(settings.artifact_root)
+    # The child exits when this process is gone, so no training outlives its watcher.
+    env["MODELLAB_WATCHER_PID"] = str(os.getpid())
     return env
 
 
@@ -81,7 +83,7 @@ async def run_job(
     db: Database, settings: Settings, run_id: str, timing: JobTiming | None = None
 ) -> Run:
     """Execute ``run_id`` if this delivery claims it; return the run as it ended."""
-    timing = timing or JobTiming()
+    timing = timing or JobTiming(heartbeat_seconds=settings.heartbeat_seconds)
     run, _ = await load_run(db, run_id)
     if not await claim_run(db, run.id):
         log.info("run %s was already claimed (%s): nothing to do", run.id, run.status.value)

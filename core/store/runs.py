@@ -7,7 +7,7 @@ delivered twice executes once.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -245,15 +245,13 @@ async def requeue(session: AsyncSession, run_id: str, heartbeat_before: datetime
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-async def queued_run_ids(session: AsyncSession) -> list[str]:
-    """Ids of every queued run, oldest first."""
-    return list(
-        await session.scalars(
-            select(RunRow.id)
-            .where(RunRow.status == RunStatus.QUEUED.value)
-            .order_by(RunRow.created_at, RunRow.id)
-        )
-    )
+async def queued_run_ids(session: AsyncSession, older_than_seconds: float = 0.0) -> list[str]:
+    """Ids of the runs queued for at least ``older_than_seconds``, oldest first."""
+    query = select(RunRow.id).where(RunRow.status == RunStatus.QUEUED.value)
+    if older_than_seconds > 0:
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        query = query.where(RunRow.created_at <= cutoff)
+    return list(await session.scalars(query.order_by(RunRow.created_at, RunRow.id)))
 
 
 async def finish(

@@ -24,8 +24,17 @@ from tests.server.conftest import FAST, PENGUINS, Api
 BODY = {"project": "p", "dataset": "penguins", "template": "tabular-classification"}
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _child_pids(run_id: str) -> list[int]:
-    """Training processes of ``run_id``, found by their command line."""
+    """Live training processes of ``run_id``, found by their command line."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -34,7 +43,7 @@ def _child_pids(run_id: str) -> list[int]:
             cmd = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"modellab.runs.child" in cmd and run_id.encode() in cmd:
+        if b"modellab.runs.child" in cmd and run_id.encode() in cmd and alive(int(entry.name)):
             pids.append(int(entry.name))
     return pids
 
