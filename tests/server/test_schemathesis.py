@@ -18,6 +18,7 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from modellab.server.app import create_app
@@ -63,6 +64,7 @@ def test_generated_requests(live_url: str) -> None:
     checks = [not_a_server_error, response_schema_conformance]
     tested = []
     for result in api_schema.get_all_operations():
+        assert isinstance(result, Ok), f"the schema has an invalid operation: {result.err()}"
         operation = result.ok()
         if operation.path.endswith("/logs/stream"):
             continue
