@@ -56,3 +56,13 @@ class PluginError(ModelLabError):
     status_code = 500
     exit_code = 3
     kind = "plugin-error"
+
+
+class ContractViolationError(InvalidInputError):
+    """An uploaded EvalHarness folder does not follow the output contract."""
+
+    kind = "eval-contract-violation"
+
+    def __init__(self, message: str, violations: list[str]) -> None:
+        super().__init__(message)
+        self.violations = violations

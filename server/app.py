@@ -24,6 +24,7 @@ from modellab.server.controllers.datasets import DatasetController
 from modellab.server.controllers.plugins import PluginController
 from modellab.server.controllers.projects import ProjectController
 from modellab.server.controllers.runs import RunController
+from modellab.server.controllers.tracking import TrackingController
 from modellab.server.executors import Executor, LocalExecutor
 from modellab.server.problems import EXCEPTION_HANDLERS
 from modellab.server.services import Services, services_of
@@ -90,6 +91,7 @@ def create_app(
             ArtifactController,
             CompareController,
             PluginController,
+            TrackingController,
         ],
         lifespan=[lifespan],
         dependencies={"services": Provide(services_of, sync_to_thread=False)},

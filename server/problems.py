@@ -21,7 +21,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from modellab.errors import ModelLabError
+from modellab.errors import ContractViolationError, ModelLabError
 
 log = logging.getLogger("modellab.server")
 
@@ -79,6 +79,9 @@ def problem_response(status: int, kind: str, detail: str, **extra: Any) -> Respo
 
 def modellab_error(_: Request[Any, Any, Any], exc: ModelLabError) -> Response[Problem]:
     """Errors the services raise carry their own status and kind."""
+    if isinstance(exc, ContractViolationError):
+        errors = [{"message": v} for v in exc.violations]
+        return problem_response(exc.status_code, exc.kind, exc.message, errors=errors)
     return problem_response(exc.status_code, exc.kind, exc.message)
 
 

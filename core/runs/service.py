@@ -284,6 +284,10 @@ class RunFilter:
     template: str | None = None
     model: str | None = None
     dataset_version_id: str | None = None
+    #: keep runs whose latest value of ``metric`` lies in [metric_min, metric_max]
+    metric: str | None = None
+    metric_min: float | None = None
+    metric_max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +344,7 @@ async def list_runs_page(
             where.dataset_version_id,
             limit=limit + 1,
             after=after,
+            metric=(where.metric, where.metric_min, where.metric_max) if where.metric else None,
         )
         items = await repo.to_domain_many(session, rows[:limit], prow.slug)
     return RunPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)

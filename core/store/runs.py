@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from modellab.domain import Note, Run, RunStatus
 from modellab.errors import ConflictError, NotFoundError
 from modellab.ids import uuid7
-from modellab.store.models import DatasetVersionRow, ProjectRow, RunNoteRow, RunRow, utcnow
+from modellab.store.models import (
+    DatasetVersionRow,
+    ProjectRow,
+    RunLatestMetricRow,
+    RunNoteRow,
+    RunRow,
+    utcnow,
+)
 
 FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT)
 
@@ -289,6 +296,7 @@ async def list_runs(
     dataset_version_id: str | None = None,
     limit: int = 100,
     after: tuple[datetime, str] | None = None,
+    metric: tuple[str, float | None, float | None] | None = None,
 ) -> list[RunRow]:
     """Runs of ``project``, newest first, optionally filtered.
 
@@ -305,6 +313,16 @@ async def list_runs(
         query = query.where(RunRow.model == model)
     if dataset_version_id:
         query = query.where(RunRow.dataset_version_id == dataset_version_id)
+    if metric is not None:
+        key, low, high = metric
+        latest = select(RunLatestMetricRow.run_id).where(
+            RunLatestMetricRow.project_id == project.id, RunLatestMetricRow.key == key
+        )
+        if low is not None:
+            latest = latest.where(RunLatestMetricRow.value >= low)
+        if high is not None:
+            latest = latest.where(RunLatestMetricRow.value <= high)
+        query = query.where(RunRow.id.in_(latest))
     if after is not None:
         created, run_id = after
         query = query.where(

@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 from litestar.response import File
+from litestar.status_codes import HTTP_200_OK
 
+from modellab.domain import Run
 from modellab.errors import InvalidInputError, NotFoundError
 from modellab.repro import export_pack
-from modellab.runs import service
+from modellab.runs import service, tracking
 from modellab.runs.artifacts import run_dir, visible_files
+from modellab.server.controllers.tracking import EvalUpload, scratch_dir, spool_upload
 from modellab.server.schemas import ArtifactFile, EvalReportOut
 from modellab.server.services import Services
 
@@ -127,6 +133,18 @@ class ArtifactController(Controller):
             takeaway=takeaway.read_text() if takeaway.is_file() else "",
             plots=[f"eval/plots/{p}" for p in plots],
         )
+
+    @post("/eval", status_code=HTTP_200_OK)
+    async def attach_eval(
+        self,
+        run_id: str,
+        data: Annotated[EvalUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        services: Services,
+    ) -> Run:
+        """Attach an EvalHarness folder; 400 listing every contract violation."""
+        with tempfile.TemporaryDirectory(dir=scratch_dir(services)) as tmp:
+            archive = await spool_upload(data.file, Path(tmp), services.settings.max_upload_bytes)
+            return await tracking.attach_eval(services.db, services.settings, run_id, archive)
 
     @get("/repro")
     async def repro_pack(self, run_id: str, services: Services) -> File:

@@ -58,6 +58,9 @@ class RunController(Controller):
         dataset_version: Annotated[str | None, Parameter(max_length=36)] = None,
         limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
         cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        metric: Annotated[str | None, Parameter(max_length=250)] = None,
+        metric_min: float | None = None,
+        metric_max: float | None = None,
     ) -> RunPage:
         """Runs of a project, newest first; filters combine; ``next_cursor`` pages on."""
         page = await service.list_runs_page(
@@ -68,6 +71,9 @@ class RunController(Controller):
                 template=template,
                 model=model,
                 dataset_version_id=dataset_version,
+                metric=metric,
+                metric_min=metric_min,
+                metric_max=metric_max,
             ),
             limit,
             cursor,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from modellab.runs.job import JobTiming
@@ -123,3 +128,37 @@ def queued_api(api_factory: Callable[..., Api]) -> Api:
     a = api_factory(QueueOnly)
     a.ok("POST", "/api/projects", 201, json={"name": "p"})
     return a
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(app: Litestar) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a loopback port in this process; yield its URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(tmp_path: Path, database_url: str) -> Iterator[tuple[str, Settings]]:
+    """The API (runs stay queued) served on a loopback port: (url, settings)."""
+    settings = make_settings(tmp_path, database_url)
+    with serve(create_app(settings, executor=QueueOnly)) as url:
+        yield url, settings

@@ -6,56 +6,35 @@ out: it answers for as long as its run goes, and runs here stay queued.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from modellab.server.app import create_app
-from tests.server.conftest import PENGUINS, QueueOnly, make_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.server.conftest import PENGUINS, QueueOnly, make_settings, serve
 
 
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The API served by uvicorn on a free loopback port, with a project and a dataset."""
+    """The API on a loopback port, with a project and a dataset to find."""
     tmp = tmp_path_factory.mktemp("schemathesis")
     app_settings = make_settings(tmp, f"sqlite+aiosqlite:///{tmp / 'modellab.db'}")
-    app = create_app(app_settings, executor=QueueOnly)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    httpx.post(f"{url}/api/projects", json={"name": "p"}).raise_for_status()
-    with PENGUINS.open("rb") as f:
-        httpx.post(
-            f"{url}/api/projects/p/datasets",
-            files={"file": ("penguins.csv", f, "text/csv")},
-            data={"name": "penguins", "target": "sex"},
-        ).raise_for_status()
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(app_settings, executor=QueueOnly)) as url:
+        httpx.post(f"{url}/api/projects", json={"name": "p"}).raise_for_status()
+        with PENGUINS.open("rb") as f:
+            httpx.post(
+                f"{url}/api/projects/p/datasets",
+                files={"file": ("penguins.csv", f, "text/csv")},
+                data={"name": "penguins", "target": "sex"},
+            ).raise_for_status()
+        yield url
 
 
 def test_generated_requests(live_url: str) -> None:

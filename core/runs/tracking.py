@@ -1,0 +1,339 @@
+"""Runs logged by outside code: training scripts that do not use ModelLab's templates.
+
+A tracked run obeys the rules of every run: it names a stored dataset version (so its
+checksum and split are known), a seed and a code version, or it cannot be created. Its
+code then logs params and step-wise metrics in batches, uploads files, attaches an
+EvalHarness folder (checked against the contract) and finishes the run; from then on it
+has the same run page and comparisons as a template run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from sqlalchemy import insert, select, update
+
+from modellab.datasets.ingest import get_dataset
+from modellab.domain import CodeVersion, Run, RunStatus
+from modellab.errors import ConflictError, ContractViolationError, InvalidInputError
+from modellab.ids import uuid7
+from modellab.runs.artifacts import run_dir, write_json_atomic
+from modellab.runs.lifecycle import end_run, load_run
+from modellab.runs.service import run_document
+from modellab.settings import Settings
+from modellab.store import runs as repo
+from modellab.store.database import Database
+from modellab.store.models import RunLatestMetricRow, RunMetricRow, RunParamRow, RunRow, utcnow
+from modellab.store.projects import get_project_row
+
+TRACKED = "tracked"
+#: the template label of runs whose code lives outside ModelLab
+EXTERNAL_TEMPLATE = "external"
+MAX_BATCH = 10_000
+KEY_LIMIT = 250
+
+
+class MetricPoint(msgspec.Struct, frozen=True):
+    """One value of a metric at a step."""
+
+    key: str
+    value: float
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class TrackedRunRequest:
+    """What outside code says about the run it is about to train."""
+
+    project: str
+    dataset: str  # NAME or NAME@VERSION
+    name: str
+    seed: int
+    code_version: CodeVersion
+    config: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_key(key: str, what: str) -> str:
+    if not key or len(key) > KEY_LIMIT or any(c in key for c in "\x00\n\r"):
+        raise InvalidInputError(
+            f"{what} key {key!r} must be 1 to {KEY_LIMIT} printable characters on one line"
+        )
+    return key
+
+
+async def create_tracked_run(db: Database, settings: Settings, req: TrackedRunRequest) -> Run:
+    """Record a running tracked run; refuse it without dataset version, seed or code."""
+    if not req.name.strip() or len(req.name) > 200:
+        raise InvalidInputError("a tracked run needs a name of 1 to 200 characters")
+    if req.seed < 0:
+        raise InvalidInputError(f"seed must be a non-negative integer, got {req.seed}")
+    if not (req.code_version.git_commit or "").strip():
+        raise InvalidInputError(
+            "code_version.git_commit is required: a run must say which code it ran "
+            "(the commit of the training repository)"
+        )
+    version = await get_dataset(db, f"{req.project}/{req.dataset}")
+    identity = {
+        "dataset_checksum": version.checksum,
+        "split_checksum": version.split.checksum,
+        "name": req.name,
+        "config": req.config,
+        "seed": req.seed,
+        "commit": req.code_version.git_commit,
+        "diff": req.code_version.diff_sha256,
+    }
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+    now = utcnow()
+    run = Run(
+        id=uuid7(),
+        project=version.project,
+        dataset_version_id=version.id,
+        dataset_checksum=version.checksum,
+        split_checksum=version.split.checksum,
+        kind=TRACKED,
+        template=EXTERNAL_TEMPLATE,
+        model=req.name.strip(),
+        role="candidate",
+        run_key=key,
+        seed=req.seed,
+        config=req.config,
+        code_version=req.code_version,
+        environment=req.environment | {"dataset": version.ref},
+        status=RunStatus.RUNNING,
+        created_at=now,
+    )
+    async with db.session() as session:
+        project = await get_project_row(session, version.project)
+        await repo.insert_run(session, run, project.id)
+        await session.execute(update(RunRow).where(RunRow.id == run.id).values(started_at=now))
+    folder = run_dir(settings.artifact_root, run.project, run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(
+        folder / "config.json", {"name": run.model, "seed": run.seed, "config": run.config}
+    )
+    write_json_atomic(folder / "run.json", run_document(run, version))
+    return (await load_run(db, run.id))[0]
+
+
+async def _running_tracked(session: Any, run_id: str) -> RunRow:
+    row, _ = await repo.get_run_row(session, run_id)
+    if row.kind != TRACKED:
+        raise ConflictError(f"run {row.id} is a template run; only tracked runs take logs")
+    if row.status != RunStatus.RUNNING.value:
+        raise ConflictError(f"run {row.id} is {row.status}; logs go to running runs only")
+    return row
+
+
+async def log_batch(
+    db: Database,
+    run_id: str,
+    params: dict[str, Any] | None = None,
+    metrics: Sequence[MetricPoint] = (),
+) -> int:
+    """Store params and metric points in one transaction; return how many points."""
+    params = params or {}
+    if len(params) + len(metrics) > MAX_BATCH:
+        raise InvalidInputError(f"a batch holds at most {MAX_BATCH} params and metric points")
+    for k in params:
+        _check_key(k, "param")
+    for m in metrics:
+        _check_key(m.key, "metric")
+        if m.value != m.value or m.value in (float("inf"), float("-inf")):
+            raise InvalidInputError(f"metric {m.key!r} at step {m.step}: {m.value} is not finite")
+        if m.step < 0:
+            raise InvalidInputError(f"metric {m.key!r}: step must be >= 0, got {m.step}")
+    async with db.session() as session:
+        row = await _running_tracked(session, run_id)
+        if params:
+            existing = {
+                p.key: p.value
+                for p in await session.scalars(
+                    select(RunParamRow).where(
+                        RunParamRow.run_id == row.id, RunParamRow.key.in_(list(params))
+                    )
+                )
+            }
+            fresh = []
+            for k, v in params.items():
+                text = v if isinstance(v, str) else json.dumps(v)
+                if k in existing and existing[k] != text:
+                    raise ConflictError(
+                        f"param {k!r} is already {existing[k]!r}; params are set once per run"
+                    )
+                if k not in existing:
+                    fresh.append({"run_id": row.id, "key": k, "value": text})
+            if fresh:
+                await session.execute(insert(RunParamRow), fresh)
+        if metrics:
+            await session.execute(
+                insert(RunMetricRow),
+                [
+                    {"run_id": row.id, "key": m.key, "step": m.step, "value": m.value}
+                    for m in metrics
+                ],
+            )
+            newest: dict[str, MetricPoint] = {}
+            for m in metrics:
+                if m.key not in newest or m.step >= newest[m.key].step:
+                    newest[m.key] = m
+            latest = {
+                r.key: r
+                for r in await session.scalars(
+                    select(RunLatestMetricRow).where(
+                        RunLatestMetricRow.run_id == row.id,
+                        RunLatestMetricRow.key.in_(list(newest)),
+                    )
+                )
+            }
+            add = []
+            for k, m in newest.items():
+                if k not in latest:
+                    add.append(
+                        {
+                            "run_id": row.id,
+                            "project_id": row.project_id,
+                            "key": k,
+                            "step": m.step,
+                            "value": m.value,
+                        }
+                    )
+                elif m.step >= latest[k].step:
+                    latest[k].step, latest[k].value = m.step, m.value
+            if add:
+                await session.execute(insert(RunLatestMetricRow), add)
+    return len(metrics)
+
+
+async def metric_history(db: Database, run_id: str, key: str) -> list[MetricPoint]:
+    """Every logged value of metric ``key``, by step."""
+    async with db.session() as session:
+        row, _ = await repo.get_run_row(session, run_id)
+        found = await session.scalars(
+            select(RunMetricRow)
+            .where(RunMetricRow.run_id == row.id, RunMetricRow.key == key)
+            .order_by(RunMetricRow.step, RunMetricRow.id)
+        )
+        return [MetricPoint(r.key, r.value, r.step) for r in found]
+
+
+async def run_params(db: Database, run_id: str) -> dict[str, str]:
+    """The params of a run, by key."""
+    async with db.session() as session:
+        row, _ = await repo.get_run_row(session, run_id)
+        found = await session.scalars(
+            select(RunParamRow).where(RunParamRow.run_id == row.id).order_by(RunParamRow.key)
+        )
+        return {p.key: p.value for p in found}
+
+
+def _safe_relative(path: str) -> str:
+    parts = path.replace("\\", "/").split("/")
+    if (
+        not path
+        or path.startswith("/")
+        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+        or any(c in path for c in "\x00#;%:")
+    ):
+        raise InvalidInputError(
+            f"artifact path {path!r}: use a relative path of plain names (no '..', no "
+            "leading dot or slash)"
+        )
+    return "/".join(parts)
+
+
+async def add_artifact(
+    db: Database, settings: Settings, run_id: str, path: str, source: Path
+) -> str:
+    """Move ``source`` into the run's folder as ``files/<path>``; return that path."""
+    rel = "files/" + _safe_relative(path)
+    async with db.session() as session:
+        row = await _running_tracked(session, run_id)
+        project = (await repo.get_run_row(session, row.id))[1]
+    folder = run_dir(settings.artifact_root, project.slug, row.id)
+    target = folder / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid7()}.tmp")
+    shutil.move(str(source), tmp)
+    tmp.replace(target)
+    return rel
+
+
+def _extract_eval(archive: Path, into: Path) -> None:
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for m in members:
+                if not (m.isfile() or m.isdir()):
+                    raise InvalidInputError(f"eval archive: {m.name!r} is not a file or folder")
+            tar.extractall(into, filter="data")
+    except (tarfile.TarError, EOFError) as exc:
+        raise InvalidInputError(f"eval archive: not a readable tar archive: {exc}") from None
+
+
+async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Path) -> Run:
+    """Install an EvalHarness folder (a tar archive) as the run's ``eval/``.
+
+    :raises ContractViolationError: listing every way the folder breaks the contract.
+    """
+    from evalharness.schemas.validate import validate_folder
+
+    async with db.session() as session:
+        row = await _running_tracked(session, run_id)
+        project = (await repo.get_run_row(session, row.id))[1]
+    folder = run_dir(settings.artifact_root, project.slug, row.id)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".eval-") as tmp:
+        staging = Path(tmp) / "eval"
+        staging.mkdir()
+        _extract_eval(archive, staging)
+        # An archive of the folder itself (eval/...) or of its contents both work.
+        inner = staging / "eval"
+        root = inner if inner.is_dir() and not (staging / "eval_summary.json").exists() else staging
+        violations = validate_folder(root)
+        if violations:
+            raise ContractViolationError(
+                f"the eval folder breaks the EvalHarness contract in {len(violations)} "
+                f"way(s): {'; '.join(violations[:5])}",
+                violations,
+            )
+        summary = msgspec.json.decode((root / "eval_summary.json").read_bytes())
+        final = folder / "eval"
+        if final.exists():
+            shutil.rmtree(final)
+        root.rename(final)
+    metrics = {
+        "headline": summary["headline"],
+        "primary_metric": summary["primary_metric"],
+        "baseline": summary.get("baseline"),
+        "improvement_is_meaningful": summary.get("improvement_is_meaningful"),
+        "n_test": summary.get("n_examples"),
+        "warnings": summary.get("warnings", []),
+    }
+    async with db.session() as session:
+        await session.execute(update(RunRow).where(RunRow.id == row.id).values(metrics=metrics))
+    return (await load_run(db, row.id))[0]
+
+
+async def finish_tracked(
+    db: Database, settings: Settings, run_id: str, status: RunStatus, reason: str | None
+) -> Run:
+    """End a tracked run as succeeded or failed; its logs are closed from then on."""
+    if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+        raise InvalidInputError(f"a tracked run finishes as succeeded or failed, not {status}")
+    async with db.session() as session:
+        row = await _running_tracked(session, run_id)
+        metrics = dict(row.metrics or {})
+        latest = await session.scalars(
+            select(RunLatestMetricRow).where(RunLatestMetricRow.run_id == row.id)
+        )
+        metrics["latest"] = {m.key: m.value for m in sorted(latest, key=lambda m: m.key)}
+    return await end_run(db, settings, row.id, status, reason, metrics)

@@ -1,0 +1,160 @@
+"""The tracking API: outside training code logs its runs into ModelLab."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from msgspec import Meta
+
+from modellab.domain import CodeVersion, Run, RunStatus
+from modellab.errors import TooLargeError
+from modellab.runs import tracking
+from modellab.runs.tracking import MetricPoint
+from modellab.server.services import Services
+
+ParamValue = str | int | float | bool
+
+
+class TrackedRunCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A run that outside code is about to train: the same rules as every run."""
+
+    project: str
+    #: NAME or NAME@VERSION of a stored dataset version
+    dataset: str
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    seed: Annotated[int, Meta(ge=0, le=2**63 - 1)]
+    code_version: CodeVersion
+    config: dict[str, Any] = {}
+    environment: dict[str, Any] = {}
+
+
+class LogBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Params (set once each) and metric points, stored in one transaction."""
+
+    params: dict[str, ParamValue] = {}
+    metrics: list[MetricPoint] = []
+
+
+class Logged(msgspec.Struct):
+    """How many metric points a batch stored."""
+
+    metrics: int
+    params: int
+
+
+class Finish(msgspec.Struct, forbid_unknown_fields=True):
+    """How a tracked run ended."""
+
+    status: RunStatus = RunStatus.SUCCEEDED
+    reason: str | None = None
+
+
+class StoredFile(msgspec.Struct):
+    """Where an uploaded file now lives in the run's folder."""
+
+    path: str
+
+
+@dataclass
+class FileUpload:
+    """One file and the relative path to keep it under (``files/<path>``)."""
+
+    file: UploadFile
+    path: str
+
+
+@dataclass
+class EvalUpload:
+    """An EvalHarness folder as a tar archive (``tar czf eval.tgz -C RUN eval``)."""
+
+    file: UploadFile
+
+
+async def spool_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
+    target = folder / "upload"
+    written = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(1024 * 1024):
+            written += len(chunk)
+            if written > limit:
+                raise TooLargeError(
+                    f"file {upload.filename!r} is over the upload limit (MODELLAB_MAX_UPLOAD_MB)"
+                )
+            out.write(chunk)
+    return target
+
+
+class TrackingController(Controller):
+    """``/api/tracked-runs`` and the logging endpoints of a tracked run."""
+
+    tags = ("tracking",)
+
+    @post("/api/tracked-runs", status_code=HTTP_201_CREATED)
+    async def create_tracked_run(self, data: TrackedRunCreate, services: Services) -> Run:
+        """Start a tracked run (status running) on a stored dataset version."""
+        return await tracking.create_tracked_run(
+            services.db,
+            services.settings,
+            tracking.TrackedRunRequest(
+                project=data.project,
+                dataset=data.dataset,
+                name=data.name,
+                seed=data.seed,
+                code_version=data.code_version,
+                config=dict(data.config),
+                environment=dict(data.environment),
+            ),
+        )
+
+    @post("/api/runs/{run_id:str}/log", status_code=HTTP_200_OK)
+    async def log_batch(self, run_id: str, data: LogBatch, services: Services) -> Logged:
+        """Log params and metric points (at most 10,000 per batch)."""
+        n = await tracking.log_batch(services.db, run_id, dict(data.params), data.metrics)
+        return Logged(metrics=n, params=len(data.params))
+
+    @get("/api/runs/{run_id:str}/params")
+    async def get_params(self, run_id: str, services: Services) -> dict[str, str]:
+        """The run's params (values as logged; numbers as JSON text)."""
+        return await tracking.run_params(services.db, run_id)
+
+    @get("/api/runs/{run_id:str}/metrics/{key:str}")
+    async def metric_history(self, run_id: str, key: str, services: Services) -> list[MetricPoint]:
+        """Every value of one metric, by step."""
+        return await tracking.metric_history(services.db, run_id, key)
+
+    @post("/api/runs/{run_id:str}/files", status_code=HTTP_201_CREATED)
+    async def upload_file(
+        self,
+        run_id: str,
+        data: Annotated[FileUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        services: Services,
+    ) -> StoredFile:
+        """Keep a file of the run under ``files/<path>`` (streamed to disk)."""
+        with tempfile.TemporaryDirectory(dir=scratch_dir(services)) as tmp:
+            source = await spool_upload(data.file, Path(tmp), services.settings.max_upload_bytes)
+            rel = await tracking.add_artifact(
+                services.db, services.settings, run_id, data.path, source
+            )
+        return StoredFile(rel)
+
+    @post("/api/runs/{run_id:str}/finish", status_code=HTTP_200_OK)
+    async def finish(self, run_id: str, data: Finish, services: Services) -> Run:
+        """End the run as succeeded or failed."""
+        return await tracking.finish_tracked(
+            services.db, services.settings, run_id, data.status, data.reason
+        )
+
+
+def scratch_dir(services: Services) -> Path:
+    folder = services.settings.home / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,144 @@
+"""Outside training code logs into ModelLab with modellab.client over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+
+from modellab.client import ApiError, Client
+from modellab.settings import Settings
+from tests.evalharness.conftest import _split, classify
+from tests.server.conftest import PENGUINS
+
+CODE = {"modellab_version": "outside", "git_commit": "0123abcd", "git_dirty": False}
+
+
+def _setup(url: str) -> None:
+    httpx.post(f"{url}/api/projects", json={"name": "p"}).raise_for_status()
+    with PENGUINS.open("rb") as f:
+        httpx.post(
+            f"{url}/api/projects/p/datasets",
+            files={"file": ("penguins.csv", f, "text/csv")},
+            data={"name": "penguins", "target": "sex"},
+        ).raise_for_status()
+
+
+def test_outside_code_logs_a_full_run(live: tuple[str, Settings], tmp_path: Path) -> None:
+    url, settings = live
+    _setup(url)
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    split = _split(x, y, LogisticRegression(max_iter=2000))
+    eval_dir = tmp_path / "eval"
+    classify(split, eval_dir)  # the outside project's own EvalHarness report
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"\x00\x01" * 100)
+
+    with Client(url) as client:
+        run = client.start_run(
+            "p", "penguins@1", name="my-gbm", seed=7, config={"depth": 6}, code_version=CODE
+        )
+        assert run.data["status"] == "running" and run.data["kind"] == "tracked"
+        run.log_params({"optimizer": "adam", "layers": 3})
+        for step in range(2500):  # three batches: 1000, 1000, and 500 at finish
+            run.log_metric("loss", 1.0 / (step + 1), step)
+        run.log_metrics({"val_acc": 0.9}, step=2499)
+        stored = run.upload_file(weights, "model/weights.bin")
+        assert stored == "files/model/weights.bin"
+        attached = run.attach_eval(eval_dir)
+        assert attached["metrics"]["primary_metric"]
+        ended = run.finish()
+    assert ended["status"] == "succeeded"
+    assert ended["metrics"]["latest"]["loss"] == pytest.approx(1 / 2500)
+    history = httpx.get(f"{url}/api/runs/{run.id}/metrics/loss").json()
+    assert len(history) == 2500 and history[0] == {"key": "loss", "value": 1.0, "step": 0}
+    assert httpx.get(f"{url}/api/runs/{run.id}/params").json() == {
+        "layers": "3",
+        "optimizer": "adam",
+    }
+    # The same run page as a template run: eval report, files, filters.
+    report = httpx.get(f"{url}/api/runs/{run.id}/eval").json()
+    assert "metrics.json" in report["files"]
+    files = {f["path"] for f in httpx.get(f"{url}/api/runs/{run.id}/artifacts").json()}
+    assert {"files/model/weights.bin", "eval/eval_summary.json", "run.json"} <= files
+    page = httpx.get(
+        f"{url}/api/projects/p/runs", params={"metric": "loss", "metric_max": 0.001}
+    ).json()
+    assert [r["id"] for r in page["items"]] == [run.id]
+    none = httpx.get(f"{url}/api/projects/p/runs", params={"metric": "loss", "metric_min": 0.5})
+    assert none.json()["items"] == []
+    folder = settings.artifact_root / "p" / run.id
+    assert json.loads((folder / "run.json").read_text())["run"]["status"] == "succeeded"
+
+
+def test_a_run_without_code_version_or_dataset_is_refused(live: tuple[str, Settings]) -> None:
+    url, _ = live
+    _setup(url)
+    with Client(url) as client:
+        with pytest.raises(ApiError) as missing_commit:
+            client.start_run(
+                "p", "penguins", name="x", seed=0, code_version=CODE | {"git_commit": ""}
+            )
+        assert missing_commit.value.status == 400
+        assert "git_commit" in missing_commit.value.problem["detail"]
+        with pytest.raises(ApiError) as no_data:
+            client.start_run("p", "nothing", name="x", seed=0, code_version=CODE)
+        assert no_data.value.status == 404
+        bad_seed = httpx.post(
+            f"{url}/api/tracked-runs",
+            json={"project": "p", "dataset": "penguins", "name": "x", "code_version": CODE},
+        )
+        assert bad_seed.status_code == 400 and "seed" in bad_seed.json()["detail"]
+
+
+def test_a_broken_eval_folder_is_refused_with_its_violations(
+    live: tuple[str, Settings], tmp_path: Path
+) -> None:
+    url, _ = live
+    _setup(url)
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    split = _split(x, y, LogisticRegression(max_iter=2000))
+    eval_dir = tmp_path / "eval"
+    classify(split, eval_dir)
+    (eval_dir / "metrics.json").unlink()
+    (eval_dir / "takeaway.txt").write_text("too short")
+    with Client(url) as client:
+        run = client.start_run("p", "penguins", name="x", seed=0, code_version=CODE)
+        with pytest.raises(ApiError) as refused:
+            run.attach_eval(eval_dir)
+        problem: dict[str, Any] = refused.value.problem
+        assert refused.value.status == 400
+        assert problem["type"].endswith("/eval-contract-violation")
+        messages = [e["message"] for e in problem["errors"]]
+        assert any("metrics.json: missing" in m for m in messages)
+        assert not (Path(str(client.run(run.id)["id"])) / "eval").exists()
+        assert httpx.get(f"{url}/api/runs/{run.id}/eval").status_code == 404
+        # Logs are for running runs only, and params are set once.
+        run.log_params({"lr": 0.1})
+        with pytest.raises(ApiError) as twice:
+            run.log_params({"lr": 0.2})
+        assert twice.value.status == 409
+        run.finish("failed", "diverged")
+        with pytest.raises(ApiError) as closed:
+            run.log_params({"other": 1})
+        assert closed.value.status == 409
+        assert client.run(run.id)["status_reason"] == "diverged"
+
+
+def test_artifact_names_cannot_escape_the_run(live: tuple[str, Settings], tmp_path: Path) -> None:
+    url, settings = live
+    _setup(url)
+    source = tmp_path / "f.txt"
+    source.write_text("x")
+    with Client(url) as client:
+        run = client.start_run("p", "penguins", name="x", seed=0, code_version=CODE)
+        for name in ("../escape.txt", "/abs.txt", "a/../../b", ".hidden", "a\\..\\b"):
+            with pytest.raises(ApiError) as refused:
+                run.upload_file(source, name)
+            assert refused.value.status == 400, name
+    assert not (settings.artifact_root / "p" / "escape.txt").exists()
