@@ -22,14 +22,14 @@ from typing import Any
 import msgspec
 from sqlalchemy import insert, select, update
 
-from modellab.datasets.ingest import get_dataset
+from modellab.datasets.ingest import parse_ref
 from modellab.domain import CodeVersion, Run, RunStatus
 from modellab.errors import ConflictError, ContractViolationError, InvalidInputError
 from modellab.ids import uuid7
-from modellab.runs.artifacts import run_dir, write_json_atomic
+from modellab.runs.artifacts import run_dir
 from modellab.runs.lifecycle import end_run, load_run
-from modellab.runs.service import run_document
 from modellab.settings import Settings
+from modellab.store import datasets as dataset_repo
 from modellab.store import runs as repo
 from modellab.store.database import Database
 from modellab.store.models import RunLatestMetricRow, RunMetricRow, RunParamRow, RunRow, utcnow
@@ -71,8 +71,18 @@ def _check_key(key: str, what: str) -> str:
     return key
 
 
-async def create_tracked_run(db: Database, settings: Settings, req: TrackedRunRequest) -> Run:
-    """Record a running tracked run; refuse it without dataset version, seed or code."""
+async def create_tracked_run(
+    db: Database,
+    settings: Settings,
+    req: TrackedRunRequest,
+    params: dict[str, Any] | None = None,
+    metrics: Sequence[MetricPoint] = (),
+) -> Run:
+    """Record a running tracked run, with a first batch of params and metrics.
+
+    Refused without a stored dataset version, a seed or a code version. One transaction;
+    run.json is written when the run finishes (the database holds it meanwhile).
+    """
     if not req.name.strip() or len(req.name) > 200:
         raise InvalidInputError("a tracked run needs a name of 1 to 200 characters")
     if req.seed < 0:
@@ -82,47 +92,44 @@ async def create_tracked_run(db: Database, settings: Settings, req: TrackedRunRe
             "code_version.git_commit is required: a run must say which code it ran "
             "(the commit of the training repository)"
         )
-    version = await get_dataset(db, f"{req.project}/{req.dataset}")
-    identity = {
-        "dataset_checksum": version.checksum,
-        "split_checksum": version.split.checksum,
-        "name": req.name,
-        "config": req.config,
-        "seed": req.seed,
-        "commit": req.code_version.git_commit,
-        "diff": req.code_version.diff_sha256,
-    }
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+    _check_batch(params or {}, metrics)
+    slug, name, number = parse_ref(f"{req.project}/{req.dataset}")
     now = utcnow()
-    run = Run(
-        id=uuid7(),
-        project=version.project,
-        dataset_version_id=version.id,
-        dataset_checksum=version.checksum,
-        split_checksum=version.split.checksum,
-        kind=TRACKED,
-        template=EXTERNAL_TEMPLATE,
-        model=req.name.strip(),
-        role="candidate",
-        run_key=key,
-        seed=req.seed,
-        config=req.config,
-        code_version=req.code_version,
-        environment=req.environment | {"dataset": version.ref},
-        status=RunStatus.RUNNING,
-        created_at=now,
-    )
     async with db.session() as session:
-        project = await get_project_row(session, version.project)
-        await repo.insert_run(session, run, project.id)
-        await session.execute(update(RunRow).where(RunRow.id == run.id).values(started_at=now))
-    folder = run_dir(settings.artifact_root, run.project, run.id)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(
-        folder / "config.json", {"name": run.model, "seed": run.seed, "config": run.config}
-    )
-    write_json_atomic(folder / "run.json", run_document(run, version))
-    return (await load_run(db, run.id))[0]
+        target = await _dataset_target(db, session, slug, name, number)
+        identity = {
+            "dataset_checksum": target.checksum,
+            "split_checksum": target.split_checksum,
+            "name": req.name,
+            "config": req.config,
+            "seed": req.seed,
+            "commit": req.code_version.git_commit,
+            "diff": req.code_version.diff_sha256,
+        }
+        key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
+        run = Run(
+            id=uuid7(),
+            project=slug,
+            dataset_version_id=target.version_id,
+            dataset_checksum=target.checksum,
+            split_checksum=target.split_checksum,
+            kind=TRACKED,
+            template=EXTERNAL_TEMPLATE,
+            model=req.name.strip(),
+            role="candidate",
+            run_key=key,
+            seed=req.seed,
+            config=req.config,
+            code_version=req.code_version,
+            environment=req.environment | {"dataset": f"{slug}/{name}@{target.version}"},
+            status=RunStatus.RUNNING,
+            created_at=now,
+            started_at=now,
+        )
+        await session.execute(insert(RunRow), [repo.row_values(run, target.project_id)])
+        if params or metrics:
+            await _store_batch(session, run.id, target.project_id, params or {}, metrics, new=True)
+    return run
 
 
 async def _running_tracked(session: Any, run_id: str) -> RunRow:
@@ -134,14 +141,31 @@ async def _running_tracked(session: Any, run_id: str) -> RunRow:
     return row
 
 
-async def log_batch(
-    db: Database,
-    run_id: str,
-    params: dict[str, Any] | None = None,
-    metrics: Sequence[MetricPoint] = (),
-) -> int:
-    """Store params and metric points in one transaction; return how many points."""
-    params = params or {}
+@dataclass(frozen=True)
+class _Target:
+    project_id: str
+    version_id: str
+    version: int
+    checksum: str
+    split_checksum: str
+
+
+async def _dataset_target(
+    db: Database, session: Any, slug: str, name: str, number: int | None
+) -> _Target:
+    # Dataset versions never change once stored, so each database's named versions
+    # are looked up once.
+    cache: dict[tuple[str, str, int], _Target] = db.cache.setdefault("tracking_targets", {})
+    if number is not None and (slug, name, number) in cache:
+        return cache[slug, name, number]
+    project = await get_project_row(session, slug)
+    vrow = await dataset_repo.get_version_row(session, project, name, number)
+    target = _Target(project.id, vrow.id, vrow.version, vrow.checksum, str(vrow.split["checksum"]))
+    cache[slug, name, vrow.version] = target
+    return target
+
+
+def _check_batch(params: dict[str, Any], metrics: Sequence[MetricPoint]) -> None:
     if len(params) + len(metrics) > MAX_BATCH:
         raise InvalidInputError(f"a batch holds at most {MAX_BATCH} params and metric points")
     for k in params:
@@ -152,65 +176,96 @@ async def log_batch(
             raise InvalidInputError(f"metric {m.key!r} at step {m.step}: {m.value} is not finite")
         if m.step < 0:
             raise InvalidInputError(f"metric {m.key!r}: step must be >= 0, got {m.step}")
+
+
+async def _store_batch(
+    session: Any,
+    run_id: str,
+    project_id: str,
+    params: dict[str, Any],
+    metrics: Sequence[MetricPoint],
+    new: bool = False,
+) -> None:
+    """Insert a batch; ``new``: the run was created in this transaction (nothing stored)."""
+    if params and new:
+        rows = [
+            {"run_id": run_id, "key": k, "value": v if isinstance(v, str) else json.dumps(v)}
+            for k, v in params.items()
+        ]
+        await session.execute(insert(RunParamRow), rows)
+    elif params:
+        existing = {
+            p.key: p.value
+            for p in await session.scalars(
+                select(RunParamRow).where(
+                    RunParamRow.run_id == run_id, RunParamRow.key.in_(list(params))
+                )
+            )
+        }
+        fresh = []
+        for k, v in params.items():
+            text = v if isinstance(v, str) else json.dumps(v)
+            if k in existing and existing[k] != text:
+                raise ConflictError(
+                    f"param {k!r} is already {existing[k]!r}; params are set once per run"
+                )
+            if k not in existing:
+                fresh.append({"run_id": run_id, "key": k, "value": text})
+        if fresh:
+            await session.execute(insert(RunParamRow), fresh)
+    if not metrics:
+        return
+    await session.execute(
+        insert(RunMetricRow),
+        [{"run_id": run_id, "key": m.key, "step": m.step, "value": m.value} for m in metrics],
+    )
+    newest: dict[str, MetricPoint] = {}
+    for m in metrics:
+        if m.key not in newest or m.step >= newest[m.key].step:
+            newest[m.key] = m
+    latest = (
+        {}
+        if new
+        else {
+            r.key: r
+            for r in await session.scalars(
+                select(RunLatestMetricRow).where(
+                    RunLatestMetricRow.run_id == run_id,
+                    RunLatestMetricRow.key.in_(list(newest)),
+                )
+            )
+        }
+    )
+    add = []
+    for k, m in newest.items():
+        if k not in latest:
+            add.append(
+                {
+                    "run_id": run_id,
+                    "project_id": project_id,
+                    "key": k,
+                    "step": m.step,
+                    "value": m.value,
+                }
+            )
+        elif m.step >= latest[k].step:
+            latest[k].step, latest[k].value = m.step, m.value
+    if add:
+        await session.execute(insert(RunLatestMetricRow), add)
+
+
+async def log_batch(
+    db: Database,
+    run_id: str,
+    params: dict[str, Any] | None = None,
+    metrics: Sequence[MetricPoint] = (),
+) -> int:
+    """Store params and metric points in one transaction; return how many points."""
+    params = params or {}
+    _check_batch(params, metrics)
     async with db.session() as session:
         row = await _running_tracked(session, run_id)
-        if params:
-            existing = {
-                p.key: p.value
-                for p in await session.scalars(
-                    select(RunParamRow).where(
-                        RunParamRow.run_id == row.id, RunParamRow.key.in_(list(params))
-                    )
-                )
-            }
-            fresh = []
-            for k, v in params.items():
-                text = v if isinstance(v, str) else json.dumps(v)
-                if k in existing and existing[k] != text:
-                    raise ConflictError(
-                        f"param {k!r} is already {existing[k]!r}; params are set once per run"
-                    )
-                if k not in existing:
-                    fresh.append({"run_id": row.id, "key": k, "value": text})
-            if fresh:
-                await session.execute(insert(RunParamRow), fresh)
-        if metrics:
-            await session.execute(
-                insert(RunMetricRow),
-                [
-                    {"run_id": row.id, "key": m.key, "step": m.step, "value": m.value}
-                    for m in metrics
-                ],
-            )
-            newest: dict[str, MetricPoint] = {}
-            for m in metrics:
-                if m.key not in newest or m.step >= newest[m.key].step:
-                    newest[m.key] = m
-            latest = {
-                r.key: r
-                for r in await session.scalars(
-                    select(RunLatestMetricRow).where(
-                        RunLatestMetricRow.run_id == row.id,
-                        RunLatestMetricRow.key.in_(list(newest)),
-                    )
-                )
-            }
-            add = []
-            for k, m in newest.items():
-                if k not in latest:
-                    add.append(
-                        {
-                            "run_id": row.id,
-                            "project_id": row.project_id,
-                            "key": k,
-                            "step": m.step,
-                            "value": m.value,
-                        }
-                    )
-                elif m.step >= latest[k].step:
-                    latest[k].step, latest[k].value = m.step, m.value
-            if add:
-                await session.execute(insert(RunLatestMetricRow), add)
+        await _store_batch(session, row.id, row.project_id, params, metrics)
     return len(metrics)
 
 
@@ -291,6 +346,7 @@ async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Pa
         row = await _running_tracked(session, run_id)
         project = (await repo.get_run_row(session, row.id))[1]
     folder = run_dir(settings.artifact_root, project.slug, row.id)
+    folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".eval-") as tmp:
         staging = Path(tmp) / "eval"
         staging.mkdir()
@@ -336,4 +392,7 @@ async def finish_tracked(
             select(RunLatestMetricRow).where(RunLatestMetricRow.run_id == row.id)
         )
         metrics["latest"] = {m.key: m.value for m in sorted(latest, key=lambda m: m.key)}
+        project = (await repo.get_run_row(session, row.id))[1]
+    run_dir(settings.artifact_root, project.slug, row.id).mkdir(parents=True, exist_ok=True)
+    # end_run writes run.json and config.json's counterpart lives in the database.
     return await end_run(db, settings, row.id, status, reason, metrics)

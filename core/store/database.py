@@ -34,9 +34,15 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets the server read while a worker writes, and with synchronous=NORMAL a
+    # commit no longer waits for the disk (a power cut may lose the last commits, never
+    # corrupt the file).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -51,8 +57,10 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine: AsyncEngine = create_async_engine(url)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+            event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        #: lookups of immutable rows (dataset versions), kept for this database's lifetime
+        self.cache: dict[str, Any] = {}
 
     async def migrate(self) -> None:
         """Upgrade the schema to the newest migration."""

@@ -77,31 +77,35 @@ def _decode(row: RunRow, project: str, notes: list[Note]) -> Run:
     return msgspec.convert(data, Run)
 
 
+def row_values(run: Run, project_id: str) -> dict[str, Any]:
+    """The column values of a new run's row."""
+    return {
+        "id": run.id,
+        "project_id": project_id,
+        "dataset_version_id": run.dataset_version_id,
+        "dataset_checksum": run.dataset_checksum,
+        "split_checksum": run.split_checksum,
+        "kind": run.kind,
+        "template": run.template,
+        "model": run.model,
+        "role": run.role,
+        "run_key": run.run_key,
+        "seed": run.seed,
+        "config": run.config,
+        "code_version": msgspec.to_builtins(run.code_version),
+        "environment": run.environment,
+        "status": run.status.value,
+        "status_reason": run.status_reason,
+        "metrics": run.metrics,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "timeout_seconds": run.timeout_seconds,
+    }
+
+
 async def insert_run(session: AsyncSession, run: Run, project_id: str) -> None:
-    """Insert a new queued run."""
-    session.add(
-        RunRow(
-            id=run.id,
-            project_id=project_id,
-            dataset_version_id=run.dataset_version_id,
-            dataset_checksum=run.dataset_checksum,
-            split_checksum=run.split_checksum,
-            kind=run.kind,
-            template=run.template,
-            model=run.model,
-            role=run.role,
-            run_key=run.run_key,
-            seed=run.seed,
-            config=run.config,
-            code_version=msgspec.to_builtins(run.code_version),
-            environment=run.environment,
-            status=run.status.value,
-            status_reason=run.status_reason,
-            metrics=run.metrics,
-            created_at=run.created_at,
-            timeout_seconds=run.timeout_seconds,
-        )
-    )
+    """Insert a new run."""
+    session.add(RunRow(**row_values(run, project_id)))
     await session.flush()
 
 

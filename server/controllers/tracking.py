@@ -35,6 +35,9 @@ class TrackedRunCreate(msgspec.Struct, forbid_unknown_fields=True):
     code_version: CodeVersion
     config: dict[str, Any] = {}
     environment: dict[str, Any] = {}
+    #: a first batch of params and metric points, stored with the run in one call
+    params: dict[str, ParamValue] = {}
+    metrics: list[MetricPoint] = []
 
 
 class LogBatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -101,7 +104,7 @@ class TrackingController(Controller):
     @post("/api/tracked-runs", status_code=HTTP_201_CREATED)
     async def create_tracked_run(self, data: TrackedRunCreate, services: Services) -> Run:
         """Start a tracked run (status running) on a stored dataset version."""
-        return await tracking.create_tracked_run(
+        run = await tracking.create_tracked_run(
             services.db,
             services.settings,
             tracking.TrackedRunRequest(
@@ -113,7 +116,10 @@ class TrackingController(Controller):
                 config=dict(data.config),
                 environment=dict(data.environment),
             ),
+            dict(data.params),
+            data.metrics,
         )
+        return run
 
     @post("/api/runs/{run_id:str}/log", status_code=HTTP_200_OK)
     async def log_batch(self, run_id: str, data: LogBatch, services: Services) -> Logged:

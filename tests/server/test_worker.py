@@ -25,7 +25,8 @@ from modellab.store.database import open_database
 from tests.server.conftest import PENGUINS, Api, make_settings
 from tests.server.test_run_lifecycle import BODY, _child_pids, _wait_for, alive
 
-pytestmark = pytest.mark.usefixtures("postgres_url")
+# Workers on other machines share one database: these tests run on PostgreSQL only.
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 def _free_port() -> int:
@@ -118,8 +119,6 @@ class Cluster:
 def cluster(
     api_factory: Callable[..., Api], redis: Redis, tmp_path: Path, database_url: str
 ) -> Iterator[Cluster]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the distributed tests run on PostgreSQL")
     api = api_factory(lambda db, s: ArqExecutor(db, s, resubmit_every=2.0), redis_url=redis.url)
     api.ok("POST", "/api/projects", 201, json={"name": "p"})
     settings = make_settings(tmp_path, database_url)

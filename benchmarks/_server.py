@@ -1,0 +1,60 @@
+"""Start `modellab serve` in a child process on a free port, for the API benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def modellab_server(home: Path, database_url: str | None = None) -> Iterator[str]:
+    """`modellab serve` with its own home (SQLite unless ``database_url``); yields its URL."""
+    port = free_port()
+    env = dict(os.environ) | {
+        "MODELLAB_HOME": str(home),
+        "MODELLAB_ARTIFACT_ROOT": str(home / "artifacts"),
+        "MODELLAB_DATABASE_URL": database_url or "",
+    }
+    env.pop("MODELLAB_REDIS_URL", None)
+    code = "from modellab.cli import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("modellab serve did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
