@@ -96,7 +96,8 @@ def main() -> None:
         worst = max(worst, ratio)
 
         def ms(values: list[float]) -> str:
-            return f"p50 {percentile(values, 50) * 1000:6.1f} p95 {percentile(values, 95) * 1000:6.1f} ms"
+            p50, p95 = percentile(values, 50) * 1000, percentile(values, 95) * 1000
+            return f"p50 {p50:6.1f} p95 {p95:6.1f} ms"
 
         print(f"{label:11} idle {ms(idle)} | load {ms(load)} | p95 ratio {ratio:.2f}x")
     print(f"worst p95 ratio {worst:.2f}x   target <= 3x   {'OK' if worst <= 3 else 'MISSED'}")
