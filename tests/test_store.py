@@ -33,7 +33,10 @@ async def test_migrations_create_exactly_the_models(database_url: str) -> None:
                 "dataset_notes",
                 "dataset_versions",
                 "projects",
+                "run_latest_metrics",
+                "run_metrics",
                 "run_notes",
+                "run_params",
                 "runs",
             ]
 
