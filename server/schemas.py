@@ -113,3 +113,40 @@ class Health(msgspec.Struct):
     version: str
     executor: str
     database: str
+
+
+class RunSide(msgspec.Struct):
+    """One of the two runs of a comparison."""
+
+    id: str
+    template: str
+    model: str
+    seed: int
+
+
+class Comparison(msgspec.Struct):
+    """Run A (before) against run B (after): what ``modellab compare`` prints.
+
+    Each part's rows are documented in the CLI's ``compare --json`` output.
+    """
+
+    a: RunSide
+    b: RunSide
+    like_for_like: bool
+    paired_bootstrap: dict[str, Any] | None
+    metrics: list[dict[str, Any]]
+    slices: list[dict[str, Any]]
+    failures: dict[str, Any]
+    config: dict[str, Any]
+    dataset: dict[str, Any]
+    artifacts: dict[str, list[str]]
+    notes: dict[str, list[dict[str, str]]]
+    plots: list[str]
+    #: where the comparison was written, relative to run B's folder
+    folder: str
+
+
+class Params(msgspec.Struct):
+    """The params of a run (values as logged; numbers as JSON text)."""
+
+    params: dict[str, str]

@@ -26,7 +26,7 @@ from modellab.repro import export_pack
 from modellab.runs import service, tracking
 from modellab.runs.artifacts import run_dir, visible_files
 from modellab.server.controllers.tracking import EvalUpload, scratch_dir, spool_upload
-from modellab.server.schemas import ArtifactFile, EvalReportOut
+from modellab.server.schemas import ArtifactFile, Comparison, EvalReportOut
 from modellab.server.services import Services
 
 # Shown in the browser: images only, under a policy that lets them run nothing.
@@ -171,11 +171,12 @@ class CompareController(Controller):
     tags = ("compare",)
 
     @get("/")
-    async def compare(self, a: str, b: str, services: Services) -> dict[str, Any]:
+    async def compare(self, a: str, b: str, services: Services) -> Comparison:
         """Compare run ``a`` (before) with run ``b`` (after): what a person reads first."""
         from modellab.compare import compare_runs
 
         if a == b:
             raise InvalidInputError("compare needs two different runs")
-        doc, _ = await compare_runs(services.db, services.settings, a, b)
-        return doc
+        doc, folder = await compare_runs(services.db, services.settings, a, b)
+        run_b = folder.parent.parent
+        return msgspec.convert(doc | {"folder": folder.relative_to(run_b).as_posix()}, Comparison)

@@ -19,6 +19,7 @@ from modellab.domain import CodeVersion, Run, RunStatus
 from modellab.errors import TooLargeError
 from modellab.runs import tracking
 from modellab.runs.tracking import MetricPoint
+from modellab.server.schemas import Params
 from modellab.server.services import Services
 
 ParamValue = str | int | float | bool
@@ -128,9 +129,9 @@ class TrackingController(Controller):
         return Logged(metrics=n, params=len(data.params))
 
     @get("/api/runs/{run_id:str}/params")
-    async def get_params(self, run_id: str, services: Services) -> dict[str, str]:
+    async def get_params(self, run_id: str, services: Services) -> Params:
         """The run's params (values as logged; numbers as JSON text)."""
-        return await tracking.run_params(services.db, run_id)
+        return Params(await tracking.run_params(services.db, run_id))
 
     @get("/api/runs/{run_id:str}/metrics/{key:str}")
     async def metric_history(self, run_id: str, key: str, services: Services) -> list[MetricPoint]:

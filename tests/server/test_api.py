@@ -70,6 +70,7 @@ def test_train_evaluate_compare_through_the_api(api: Api) -> None:
 
     diff = api.ok("GET", "/api/compare", params={"a": done["id"], "b": cand["id"]})
     assert diff["like_for_like"] is True and diff["metrics"]
+    assert diff["folder"] == f"compare/{done['id']}" and diff["plots"]
     noted = api.ok("POST", f"/api/runs/{cand['id']}/notes", 201, json={"text": "deeper trees won"})
     assert noted["notes"][-1]["text"] == "deeper trees won"
 

@@ -57,7 +57,7 @@ def test_outside_code_logs_a_full_run(live: tuple[str, Settings], tmp_path: Path
     assert ended["metrics"]["latest"]["loss"] == pytest.approx(1 / 2500)
     history = httpx.get(f"{url}/api/runs/{run.id}/metrics/loss").json()
     assert len(history) == 2500 and history[0] == {"key": "loss", "value": 1.0, "step": 0}
-    assert httpx.get(f"{url}/api/runs/{run.id}/params").json() == {
+    assert httpx.get(f"{url}/api/runs/{run.id}/params").json()["params"] == {
         "layers": "3",
         "optimizer": "adam",
     }
