@@ -188,4 +188,4 @@ class ArqExecutor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
         if self.pool is not None:
-            await self.pool.close()
+            await self.pool.aclose()
