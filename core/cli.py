@@ -597,7 +597,14 @@ def demo_cmd() -> None:
     type=click.IntRange(1, 64),
     help="Runs trained at once by the embedded executor (without MODELLAB_REDIS_URL).",
 )
-def serve_cmd(host: str, port: int, parallel: int) -> None:
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="End runs that train longer than this many seconds as timed_out "
+    "(for runs that set no timeout of their own; embedded executor).",
+)
+def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> None:
     """Serve the JSON API (under /api; OpenAPI at /schema) and execute queued runs.
 
     Without MODELLAB_REDIS_URL the server trains runs itself, each in a child process;
@@ -605,11 +612,19 @@ def serve_cmd(host: str, port: int, parallel: int) -> None:
     """
     import uvicorn
 
+    from modellab.runs.job import JobTiming
     from modellab.server.app import create_app
     from modellab.server.executors import LocalExecutor
 
     settings = Settings.from_env()
-    executor = None if settings.redis_url else (lambda db, s: LocalExecutor(db, s, parallel))
+    timing = JobTiming(
+        heartbeat_seconds=settings.heartbeat_seconds, default_timeout_seconds=timeout
+    )
+    executor = (
+        None
+        if settings.redis_url
+        else (lambda db, s: LocalExecutor(db, s, parallel, timing=timing))
+    )
     click.echo(f"ModelLab API on http://{host}:{port}/api (OpenAPI: /schema)", err=True)
     uvicorn.run(create_app(settings, executor=executor), host=host, port=port, log_level="info")
 
@@ -619,7 +634,14 @@ def serve_cmd(host: str, port: int, parallel: int) -> None:
 @click.option(
     "--jobs", default=2, show_default=True, type=click.IntRange(1, 64), help="Runs at once."
 )
-def worker_cmd(burst: bool, jobs: int) -> None:
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="End runs that train longer than this many seconds as timed_out "
+    "(for runs that set no timeout of their own).",
+)
+def worker_cmd(burst: bool, jobs: int, timeout: float | None) -> None:
     """Execute runs queued through the API (needs MODELLAB_REDIS_URL and a shared database)."""
     from modellab.server.worker import make_worker
 
@@ -629,7 +651,12 @@ def worker_cmd(burst: bool, jobs: int) -> None:
             "modellab worker needs MODELLAB_REDIS_URL (redis://host:6379/0); without Redis, "
             "`modellab serve` executes runs itself"
         )
-    make_worker(settings, burst=burst, max_jobs=jobs).run()
+    from modellab.runs.job import JobTiming
+
+    timing = JobTiming(
+        heartbeat_seconds=settings.heartbeat_seconds, default_timeout_seconds=timeout
+    )
+    make_worker(settings, burst=burst, max_jobs=jobs, timing=timing).run()
 
 
 def main() -> None:

@@ -43,6 +43,8 @@ class JobTiming:
     heartbeat_seconds: float = 2.0
     # Time a stopped child gets to exit after SIGTERM before it is killed.
     grace_seconds: float = 5.0
+    #: the time limit of runs that set none (`modellab worker --timeout`)
+    default_timeout_seconds: float | None = None
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
@@ -166,9 +168,10 @@ async def _watch(
             # Someone else ended the run (the reaper, after a lost heartbeat).
             await _stop(proc, timing.grace_seconds)
             return None
-        if run.timeout_seconds is not None and now - started > run.timeout_seconds:
+        limit = run.timeout_seconds or timing.default_timeout_seconds
+        if limit is not None and now - started > limit:
             await _stop(proc, timing.grace_seconds)
-            return RunStatus.TIMED_OUT, f"timed out after {run.timeout_seconds:g} s"
+            return RunStatus.TIMED_OUT, f"timed out after {limit:g} s"
 
 
 @dataclass(frozen=True)

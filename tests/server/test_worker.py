@@ -103,10 +103,10 @@ class Cluster:
     env: dict[str, str]
     workers: list[subprocess.Popen[bytes]]
 
-    def worker(self, jobs: int = 2) -> subprocess.Popen[bytes]:
+    def worker(self, jobs: int = 2, *extra: str) -> subprocess.Popen[bytes]:
         code = "from modellab.cli import main; main()"
         proc = subprocess.Popen(
-            [sys.executable, "-c", code, "worker", "--jobs", str(jobs)],
+            [sys.executable, "-c", code, "worker", "--jobs", str(jobs), *extra],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -159,6 +159,16 @@ def test_a_worker_executes_runs_queued_through_the_api(cluster: Cluster) -> None
     for run in (first, second):
         ended = api.wait(run["id"])
         assert ended["status"] == "succeeded", ended["status_reason"]
+
+
+def test_worker_timeout_ends_long_runs_as_timed_out(cluster: Cluster) -> None:
+    api = cluster.api
+    long = {"n_estimators": 100000, "early_stopping_rounds": 100000}
+    run = _queue(api, model="xgboost", config=long)
+    cluster.worker(2, "--timeout", "6")
+    ended = api.wait(run["id"], timeout=90)
+    assert ended["status"] == "timed_out" and "timed out after 6 s" in ended["status_reason"]
+    assert _child_pids(run["id"]) == []
 
 
 def test_a_job_delivered_twice_executes_once(cluster: Cluster) -> None:
