@@ -40,6 +40,26 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
     return out
 
 
+def summary(
+    create_rate: float,
+    create: list[float],
+    steps: list[float],
+    listing: list[float],
+    filtering: list[float],
+) -> dict[str, float]:
+    """The numbers printed for one tracking server."""
+    return {
+        "create_rate": create_rate,
+        "create_p50": percentile(create, 50),
+        "create_p95": percentile(create, 95),
+        "steps_p95": percentile(steps, 95),
+        "list_p50": percentile(listing, 50),
+        "list_p95": percentile(listing, 95),
+        "filter_p50": percentile(filtering, 50),
+        "filter_p95": percentile(filtering, 95),
+    }
+
+
 def bench_modellab(runs: int, home: Path) -> dict[str, float]:
     with modellab_server(home) as url, httpx.Client(base_url=url) as http:
         http.post("/api/projects", json={"name": "bench"}).raise_for_status()
@@ -90,16 +110,7 @@ def bench_modellab(runs: int, home: Path) -> dict[str, float]:
             ).raise_for_status(),
             50,
         )
-    return {
-        "create_rate": create_rate,
-        "create_p50": percentile(create_lat, 50),
-        "create_p95": percentile(create_lat, 95),
-        "steps_p95": percentile(step_lat, 95),
-        "list_p50": percentile(list_lat, 50),
-        "list_p95": percentile(list_lat, 95),
-        "filter_p50": percentile(filter_lat, 50),
-        "filter_p95": percentile(filter_lat, 95),
-    }
+    return summary(create_rate, create_lat, step_lat, list_lat, filter_lat)
 
 
 def bench_mlflow(runs: int, home: Path) -> dict[str, float] | None:
@@ -179,16 +190,7 @@ def bench_mlflow(runs: int, home: Path) -> dict[str, float] | None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {
-        "create_rate": create_rate,
-        "create_p50": percentile(create_lat, 50),
-        "create_p95": percentile(create_lat, 95),
-        "steps_p95": percentile(step_lat, 95),
-        "list_p50": percentile(list_lat, 50),
-        "list_p95": percentile(list_lat, 95),
-        "filter_p50": percentile(filter_lat, 50),
-        "filter_p95": percentile(filter_lat, 95),
-    }
+    return summary(create_rate, create_lat, step_lat, list_lat, filter_lat)
 
 
 def main() -> None:

@@ -586,6 +586,14 @@ def demo_cmd() -> None:
 
 # --- the service ----------------------------------------------------------------------
 
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="End runs that train longer than this many seconds as timed_out "
+    "(for runs that set no timeout of their own).",
+)
+
 
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -597,13 +605,7 @@ def demo_cmd() -> None:
     type=click.IntRange(1, 64),
     help="Runs trained at once by the embedded executor (without MODELLAB_REDIS_URL).",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="End runs that train longer than this many seconds as timed_out "
-    "(for runs that set no timeout of their own; embedded executor).",
-)
+@timeout_option
 def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> None:
     """Serve the JSON API (under /api; OpenAPI at /schema) and execute queued runs.
 
@@ -617,9 +619,7 @@ def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> Non
     from modellab.server.executors import LocalExecutor
 
     settings = Settings.from_env()
-    timing = JobTiming(
-        heartbeat_seconds=settings.heartbeat_seconds, default_timeout_seconds=timeout
-    )
+    timing = JobTiming.from_settings(settings, timeout)
     executor = (
         None
         if settings.redis_url
@@ -634,13 +634,7 @@ def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> Non
 @click.option(
     "--jobs", default=2, show_default=True, type=click.IntRange(1, 64), help="Runs at once."
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="End runs that train longer than this many seconds as timed_out "
-    "(for runs that set no timeout of their own).",
-)
+@timeout_option
 def worker_cmd(burst: bool, jobs: int, timeout: float | None) -> None:
     """Execute runs queued through the API (needs MODELLAB_REDIS_URL and a shared database)."""
     from modellab.server.worker import make_worker
@@ -653,9 +647,7 @@ def worker_cmd(burst: bool, jobs: int, timeout: float | None) -> None:
         )
     from modellab.runs.job import JobTiming
 
-    timing = JobTiming(
-        heartbeat_seconds=settings.heartbeat_seconds, default_timeout_seconds=timeout
-    )
+    timing = JobTiming.from_settings(settings, timeout)
     make_worker(settings, burst=burst, max_jobs=jobs, timing=timing).run()
 
 

@@ -53,7 +53,7 @@ class LocalExecutor:
         reap_every: float = 5.0,
     ) -> None:
         self.db, self.settings = db, settings
-        self.timing = timing or JobTiming(heartbeat_seconds=settings.heartbeat_seconds)
+        self.timing = timing or JobTiming.from_settings(settings)
         self.slots = asyncio.Semaphore(parallel)
         self.tasks: set[asyncio.Task[None]] = set()
         self.reap_every = reap_every

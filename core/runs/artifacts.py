@@ -29,6 +29,18 @@ def run_dir(artifact_root: Path, project_slug: str, run_id: str) -> Path:
     return artifact_root / check_slug(project_slug) / run_id
 
 
+def is_plain_relative(path: str) -> bool:
+    """Whether ``path`` is ``name/name/...`` of plain names inside a run's folder.
+
+    Refused: absolute paths, empty, ``.`` and ``..`` parts, hidden (temporary) names,
+    backslashes, NUL, ``#``, ``;``, ``%`` and ``:``. Uploads and downloads both check
+    this, so a path one accepts the other serves.
+    """
+    if not path or path.startswith("/") or any(c in path for c in "\\\x00#;%:"):
+        return False
+    return all(p not in ("", ".", "..") and not p.startswith(".") for p in path.split("/"))
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +77,15 @@ def visible_files(folder: Path) -> list[tuple[str, Path]]:
     ]
 
 
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def file_hashes(folder: Path) -> dict[str, str]:
     """sha256 of every visible file under ``folder``, by relative path."""
-    return {rel: hashlib.sha256(p.read_bytes()).hexdigest() for rel, p in visible_files(folder)}
+    return {rel: sha256_of(p) for rel, p in visible_files(folder)}

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -30,7 +29,13 @@ from modellab.modeling.fitted import labels_of
 from modellab.plugins import Registry
 from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
 from modellab.runs.configs import build_config
-from modellab.runs.lifecycle import claim_run, end_run, load_run, remove_partial_outputs
+from modellab.runs.lifecycle import (
+    claim_run,
+    end_run,
+    load_run,
+    metrics_from_eval,
+    remove_partial_outputs,
+)
 from modellab.runs.service import reproduce_command
 from modellab.settings import Settings
 from modellab.store import runs as repo
@@ -240,19 +245,6 @@ def _train_and_evaluate(
     log.info("timing: %s", clock.summary())
 
 
-def _metrics_from_eval(folder: Path) -> dict[str, Any]:
-    """The numbers a run keeps in the database, read back from the contract files."""
-    summary = msgspec.json.decode((folder / "eval" / "eval_summary.json").read_bytes())
-    return {
-        "headline": summary["headline"],
-        "primary_metric": summary["primary_metric"],
-        "baseline": summary["baseline"],
-        "improvement_is_meaningful": summary["improvement_is_meaningful"],
-        "n_test": summary["n_examples"],
-        "warnings": summary.get("warnings", []),
-    }
-
-
 def _failure_reason(exc: BaseException) -> str:
     kind = type(exc).__name__
     if kind == "LeakageError":
@@ -296,7 +288,7 @@ async def execute_claimed(db: Database, settings: Settings, registry: Registry, 
         await asyncio.to_thread(
             _train_and_evaluate, run, version, registry, settings, folder, baseline
         )
-        metrics = _metrics_from_eval(folder)
+        metrics = metrics_from_eval(folder)
         log.info("run %s succeeded", run.id)
     except Exception as exc:
         status, reason = RunStatus.FAILED, _failure_reason(exc)

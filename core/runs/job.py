@@ -32,8 +32,6 @@ from modellab.store.models import utcnow
 
 log = logging.getLogger("modellab.jobs")
 
-FINAL = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
-
 
 @dataclass(frozen=True)
 class JobTiming:
@@ -45,6 +43,13 @@ class JobTiming:
     grace_seconds: float = 5.0
     #: the time limit of runs that set none (`modellab worker --timeout`)
     default_timeout_seconds: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, default_timeout: float | None = None) -> JobTiming:
+        """The settings' heartbeat period, and a time limit for runs that set none."""
+        return cls(
+            heartbeat_seconds=settings.heartbeat_seconds, default_timeout_seconds=default_timeout
+        )
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
@@ -85,7 +90,7 @@ async def run_job(
     db: Database, settings: Settings, run_id: str, timing: JobTiming | None = None
 ) -> Run:
     """Execute ``run_id`` if this delivery claims it; return the run as it ended."""
-    timing = timing or JobTiming(heartbeat_seconds=settings.heartbeat_seconds)
+    timing = timing or JobTiming.from_settings(settings)
     run, _ = await load_run(db, run_id)
     if not await claim_run(db, run.id):
         log.info("run %s was already claimed (%s): nothing to do", run.id, run.status.value)
@@ -122,7 +127,7 @@ async def run_job(
         remove_partial_outputs(folder)
         return await end_run(db, settings, run.id, status, reason)
     ended, _ = await load_run(db, run.id)
-    if ended.status in FINAL:
+    if ended.status in repo.FINAL:
         return ended
     # The child exited without recording an outcome: it crashed or was killed.
     remove_partial_outputs(folder)

@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from modellab.domain import DatasetVersion, Run, RunStatus
 from modellab.runs.artifacts import run_dir, write_json_atomic
 from modellab.runs.service import run_document
@@ -71,3 +73,16 @@ async def end_run(
     if folder.is_dir():
         write_json_atomic(folder / "run.json", run_document(ended, version))
     return ended
+
+
+def metrics_from_eval(folder: Path) -> dict[str, Any]:
+    """The numbers a run keeps in the database, read back from the contract files."""
+    summary = msgspec.json.decode((folder / "eval" / "eval_summary.json").read_bytes())
+    return {
+        "headline": summary["headline"],
+        "primary_metric": summary["primary_metric"],
+        "baseline": summary["baseline"],
+        "improvement_is_meaningful": summary["improvement_is_meaningful"],
+        "n_test": summary["n_examples"],
+        "warnings": summary.get("warnings", []),
+    }

@@ -26,13 +26,20 @@ from modellab.datasets.ingest import parse_ref
 from modellab.domain import CodeVersion, Run, RunStatus
 from modellab.errors import ConflictError, ContractViolationError, InvalidInputError
 from modellab.ids import uuid7
-from modellab.runs.artifacts import run_dir
-from modellab.runs.lifecycle import end_run, load_run
+from modellab.runs.artifacts import is_plain_relative, run_dir
+from modellab.runs.lifecycle import end_run, load_run, metrics_from_eval
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as repo
 from modellab.store.database import Database
-from modellab.store.models import RunLatestMetricRow, RunMetricRow, RunParamRow, RunRow, utcnow
+from modellab.store.models import (
+    ProjectRow,
+    RunLatestMetricRow,
+    RunMetricRow,
+    RunParamRow,
+    RunRow,
+    utcnow,
+)
 from modellab.store.projects import get_project_row
 
 TRACKED = "tracked"
@@ -132,13 +139,13 @@ async def create_tracked_run(
     return run
 
 
-async def _running_tracked(session: Any, run_id: str) -> RunRow:
-    row, _ = await repo.get_run_row(session, run_id)
+async def _running_tracked(session: Any, run_id: str) -> tuple[RunRow, ProjectRow]:
+    row, project = await repo.get_run_row(session, run_id)
     if row.kind != TRACKED:
         raise ConflictError(f"run {row.id} is a template run; only tracked runs take logs")
     if row.status != RunStatus.RUNNING.value:
         raise ConflictError(f"run {row.id} is {row.status}; logs go to running runs only")
-    return row
+    return row, project
 
 
 @dataclass(frozen=True)
@@ -264,7 +271,7 @@ async def log_batch(
     params = params or {}
     _check_batch(params, metrics)
     async with db.session() as session:
-        row = await _running_tracked(session, run_id)
+        row, _ = await _running_tracked(session, run_id)
         await _store_batch(session, row.id, row.project_id, params, metrics)
     return len(metrics)
 
@@ -292,18 +299,14 @@ async def run_params(db: Database, run_id: str) -> dict[str, str]:
 
 
 def _safe_relative(path: str) -> str:
-    parts = path.replace("\\", "/").split("/")
-    if (
-        not path
-        or path.startswith("/")
-        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
-        or any(c in path for c in "\x00#;%:")
-    ):
+    # Windows-style separators are accepted as separators, then checked like any path.
+    normalized = path.replace("\\", "/")
+    if not is_plain_relative(normalized):
         raise InvalidInputError(
             f"artifact path {path!r}: use a relative path of plain names (no '..', no "
             "leading dot or slash)"
         )
-    return "/".join(parts)
+    return normalized
 
 
 async def add_artifact(
@@ -312,8 +315,7 @@ async def add_artifact(
     """Move ``source`` into the run's folder as ``files/<path>``; return that path."""
     rel = "files/" + _safe_relative(path)
     async with db.session() as session:
-        row = await _running_tracked(session, run_id)
-        project = (await repo.get_run_row(session, row.id))[1]
+        row, project = await _running_tracked(session, run_id)
     folder = run_dir(settings.artifact_root, project.slug, row.id)
     target = folder / rel
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -343,8 +345,7 @@ async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Pa
     from evalharness.schemas.validate import validate_folder
 
     async with db.session() as session:
-        row = await _running_tracked(session, run_id)
-        project = (await repo.get_run_row(session, row.id))[1]
+        row, project = await _running_tracked(session, run_id)
     folder = run_dir(settings.artifact_root, project.slug, row.id)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".eval-") as tmp:
@@ -361,19 +362,11 @@ async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Pa
                 f"way(s): {'; '.join(violations[:5])}",
                 violations,
             )
-        summary = msgspec.json.decode((root / "eval_summary.json").read_bytes())
         final = folder / "eval"
         if final.exists():
             shutil.rmtree(final)
         root.rename(final)
-    metrics = {
-        "headline": summary["headline"],
-        "primary_metric": summary["primary_metric"],
-        "baseline": summary.get("baseline"),
-        "improvement_is_meaningful": summary.get("improvement_is_meaningful"),
-        "n_test": summary.get("n_examples"),
-        "warnings": summary.get("warnings", []),
-    }
+    metrics = metrics_from_eval(folder)
     async with db.session() as session:
         await session.execute(update(RunRow).where(RunRow.id == row.id).values(metrics=metrics))
     return (await load_run(db, row.id))[0]
@@ -386,13 +379,12 @@ async def finish_tracked(
     if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED):
         raise InvalidInputError(f"a tracked run finishes as succeeded or failed, not {status}")
     async with db.session() as session:
-        row = await _running_tracked(session, run_id)
+        row, project = await _running_tracked(session, run_id)
         metrics = dict(row.metrics or {})
         latest = await session.scalars(
             select(RunLatestMetricRow).where(RunLatestMetricRow.run_id == row.id)
         )
         metrics["latest"] = {m.key: m.value for m in sorted(latest, key=lambda m: m.key)}
-        project = (await repo.get_run_row(session, row.id))[1]
     run_dir(settings.artifact_root, project.slug, row.id).mkdir(parents=True, exist_ok=True)
     # end_run writes run.json and config.json's counterpart lives in the database.
     return await end_run(db, settings, row.id, status, reason, metrics)

@@ -7,9 +7,7 @@ names and symlinks that lead out of the folder all answer 404, as a missing file
 
 from __future__ import annotations
 
-import hashlib
 import re
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,10 +22,11 @@ from modellab.domain import Run
 from modellab.errors import InvalidInputError, NotFoundError
 from modellab.repro import export_pack
 from modellab.runs import service, tracking
-from modellab.runs.artifacts import run_dir, visible_files
-from modellab.server.controllers.tracking import EvalUpload, scratch_dir, spool_upload
+from modellab.runs.artifacts import is_plain_relative, run_dir, sha256_of, visible_files
+from modellab.server.controllers.tracking import EvalUpload
 from modellab.server.schemas import ArtifactFile, Comparison, EvalReportOut
 from modellab.server.services import Services
+from modellab.server.uploads import scratch, spool_upload
 
 # Shown in the browser: images only, under a policy that lets them run nothing.
 INLINE = {".png": "image/png", ".svg": "image/svg+xml"}
@@ -39,31 +38,19 @@ MEDIA = {
     ".parquet": "application/vnd.apache.parquet",
 }
 _ENCODED_TRICKS = re.compile(r"%(2e|2f|5c|00|23|3b|25)", re.IGNORECASE)
-_BAD_CHARACTERS = ("\\", "\x00", "#", ";", "%", ":")
 
 
 def resolve_artifact(folder: Path, rel: str, raw_path: bytes = b"") -> Path:
     """The file ``rel`` names inside ``folder``; NotFoundError for anything else."""
     missing = NotFoundError(f"no artifact {rel!r} in this run")
     raw = raw_path.decode("latin-1")
-    if _ENCODED_TRICKS.search(raw) or any(c in rel for c in _BAD_CHARACTERS):
-        raise missing
-    parts = rel.split("/")
-    if rel.startswith("/") or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+    if _ENCODED_TRICKS.search(raw) or not is_plain_relative(rel):
         raise missing
     root = folder.resolve()
     candidate = (folder / rel).resolve()
     if not candidate.is_relative_to(root) or not candidate.is_file():
         raise missing
     return candidate
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ArtifactController(Controller):
@@ -80,7 +67,7 @@ class ArtifactController(Controller):
         if not folder.is_dir():
             return []
         return [
-            ArtifactFile(rel, p.stat().st_size, _sha256(p))
+            ArtifactFile(rel, p.stat().st_size, sha256_of(p))
             for rel, p in visible_files(folder)
             if not p.is_symlink()
         ]
@@ -142,8 +129,9 @@ class ArtifactController(Controller):
         services: Services,
     ) -> Run:
         """Attach an EvalHarness folder; 400 listing every contract violation."""
-        with tempfile.TemporaryDirectory(dir=scratch_dir(services)) as tmp:
-            archive = await spool_upload(data.file, Path(tmp), services.settings.max_upload_bytes)
+        with scratch(services.settings) as tmp:
+            archive = tmp / "upload"
+            await spool_upload(data.file, archive, services.settings.max_upload_bytes)
             return await tracking.attach_eval(services.db, services.settings, run_id, archive)
 
     @get("/repro")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -17,11 +16,10 @@ from litestar.status_codes import HTTP_201_CREATED
 from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
 from modellab.domain import DatasetVersion, SchemaDiff, SplitStrategy
-from modellab.errors import InvalidInputError, TooLargeError
-from modellab.ids import uuid7
+from modellab.errors import InvalidInputError
 from modellab.server.services import Services
+from modellab.server.uploads import scratch, spool_upload
 
-CHUNK = 1024 * 1024
 SUFFIXES = {".csv", ".tsv", ".parquet"}
 
 
@@ -55,20 +53,6 @@ def _safe_filename(filename: str) -> str:
     return base[:200]
 
 
-async def _spool(upload: UploadFile, target: Path, limit: int) -> None:
-    """Copy the upload to ``target`` a chunk at a time, refusing it past ``limit``."""
-    written = 0
-    with target.open("wb") as out:
-        while chunk := await upload.read(CHUNK):
-            written += len(chunk)
-            if written > limit:
-                raise TooLargeError(
-                    f"file {upload.filename!r} is over the {limit // (1024 * 1024)} MB upload "
-                    "limit (MODELLAB_MAX_UPLOAD_MB)"
-                )
-            out.write(chunk)
-
-
 class DatasetController(Controller):
     """``/api/projects/{slug}/datasets``"""
 
@@ -87,31 +71,29 @@ class DatasetController(Controller):
         A failed upload leaves nothing behind: no version, no file.
         """
         filename = _safe_filename(data.file.filename or "upload.csv")
-        staging = services.settings.home / "uploads" / uuid7()
-        staging.mkdir(parents=True, exist_ok=True)
         try:
-            path = staging / filename
-            await _spool(data.file, path, services.settings.max_upload_bytes)
-            request = ingest.AddRequest(
-                project=slug,
-                name=data.name,
-                path=path,
-                target=data.target,
-                task=data.task,
-                split=SplitRequest(
-                    strategy=data.split,
-                    test_size=data.test_size,
-                    seed=data.seed,
-                    time_column=data.time_column,
-                    group_column=data.group_column,
-                ),
-                source=data.source or f"upload:{data.file.filename}",
-                notes=data.notes,
-            )
-            result = await ingest.add_dataset(services.db, services.settings, request)
+            with scratch(services.settings) as staging:
+                path = staging / filename
+                await spool_upload(data.file, path, services.settings.max_upload_bytes)
+                request = ingest.AddRequest(
+                    project=slug,
+                    name=data.name,
+                    path=path,
+                    target=data.target,
+                    task=data.task,
+                    split=SplitRequest(
+                        strategy=data.split,
+                        test_size=data.test_size,
+                        seed=data.seed,
+                        time_column=data.time_column,
+                        group_column=data.group_column,
+                    ),
+                    source=data.source or f"upload:{data.file.filename}",
+                    notes=data.notes,
+                )
+                result = await ingest.add_dataset(services.db, services.settings, request)
         finally:
             await data.file.close()
-            shutil.rmtree(staging, ignore_errors=True)
         return result.version
 
     @get("/")

@@ -16,8 +16,8 @@ from modellab.runs import service
 from modellab.runs.artifacts import run_dir
 from modellab.server.schemas import NoteCreate, RunCreate, RunPage
 from modellab.server.services import Services
+from modellab.store.runs import FINAL as FINAL_STATES
 
-FINAL = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
 LOG_CHUNK = 256 * 1024
 
 
@@ -125,7 +125,7 @@ class RunController(Controller):
                     offset += len(data)
                     yield data.decode("utf-8", "replace")
                     continue
-                if current.status in FINAL:
+                if current.status in FINAL_STATES:
                     return
                 await asyncio.sleep(0.5)
                 current = await service.get_run(services.db, current.id)

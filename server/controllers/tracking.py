@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -16,11 +14,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Meta
 
 from modellab.domain import CodeVersion, Run, RunStatus
-from modellab.errors import TooLargeError
 from modellab.runs import tracking
 from modellab.runs.tracking import MetricPoint
 from modellab.server.schemas import Params
 from modellab.server.services import Services
+from modellab.server.uploads import scratch, spool_upload
 
 ParamValue = str | int | float | bool
 
@@ -83,20 +81,6 @@ class EvalUpload:
     file: UploadFile
 
 
-async def spool_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
-    target = folder / "upload"
-    written = 0
-    with target.open("wb") as out:
-        while chunk := await upload.read(1024 * 1024):
-            written += len(chunk)
-            if written > limit:
-                raise TooLargeError(
-                    f"file {upload.filename!r} is over the upload limit (MODELLAB_MAX_UPLOAD_MB)"
-                )
-            out.write(chunk)
-    return target
-
-
 class TrackingController(Controller):
     """``/api/tracked-runs`` and the logging endpoints of a tracked run."""
 
@@ -146,8 +130,9 @@ class TrackingController(Controller):
         services: Services,
     ) -> StoredFile:
         """Keep a file of the run under ``files/<path>`` (streamed to disk)."""
-        with tempfile.TemporaryDirectory(dir=scratch_dir(services)) as tmp:
-            source = await spool_upload(data.file, Path(tmp), services.settings.max_upload_bytes)
+        with scratch(services.settings) as tmp:
+            source = tmp / "upload"
+            await spool_upload(data.file, source, services.settings.max_upload_bytes)
             rel = await tracking.add_artifact(
                 services.db, services.settings, run_id, data.path, source
             )
@@ -159,9 +144,3 @@ class TrackingController(Controller):
         return await tracking.finish_tracked(
             services.db, services.settings, run_id, data.status, data.reason
         )
-
-
-def scratch_dir(services: Services) -> Path:
-    folder = services.settings.home / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from litestar import Litestar
@@ -44,6 +45,17 @@ class QueueOnly:
 
     async def stop(self) -> None:
         return None
+
+
+def seed_project(url: str, slug: str = "p") -> None:
+    """Create project ``slug`` with the penguins dataset, over plain HTTP."""
+    httpx.post(f"{url}/api/projects", json={"name": slug}).raise_for_status()
+    with PENGUINS.open("rb") as f:
+        httpx.post(
+            f"{url}/api/projects/{slug}/datasets",
+            files={"file": ("penguins.csv", f, "text/csv")},
+            data={"name": "penguins", "target": "sex"},
+        ).raise_for_status()
 
 
 @dataclass

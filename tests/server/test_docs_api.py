@@ -14,18 +14,12 @@ import httpx
 
 from modellab.settings import Settings
 from tests.conftest import REPO
-from tests.server.conftest import PENGUINS, free_port
+from tests.server.conftest import free_port, seed_project
 
 
 def test_the_client_example_runs(live: tuple[str, Settings]) -> None:
     url, _ = live
-    httpx.post(f"{url}/api/projects", json={"name": "demo"}).raise_for_status()
-    with PENGUINS.open("rb") as f:
-        httpx.post(
-            f"{url}/api/projects/demo/datasets",
-            files={"file": ("penguins.csv", f, "text/csv")},
-            data={"name": "penguins", "target": "sex"},
-        ).raise_for_status()
+    seed_project(url, "demo")
     text = (REPO / "docs" / "api.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     assert blocks, "docs/api.md lost its example"

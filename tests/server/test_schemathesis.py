@@ -18,7 +18,7 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from modellab.server.app import create_app
-from tests.server.conftest import PENGUINS, QueueOnly, make_settings, serve
+from tests.server.conftest import QueueOnly, make_settings, seed_project, serve
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +27,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("schemathesis")
     app_settings = make_settings(tmp, f"sqlite+aiosqlite:///{tmp / 'modellab.db'}")
     with serve(create_app(app_settings, executor=QueueOnly)) as url:
-        httpx.post(f"{url}/api/projects", json={"name": "p"}).raise_for_status()
-        with PENGUINS.open("rb") as f:
-            httpx.post(
-                f"{url}/api/projects/p/datasets",
-                files={"file": ("penguins.csv", f, "text/csv")},
-                data={"name": "penguins", "target": "sex"},
-            ).raise_for_status()
+        seed_project(url)
         yield url
 
 

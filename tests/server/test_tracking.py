@@ -14,24 +14,14 @@ from sklearn.linear_model import LogisticRegression
 from modellab.client import ApiError, Client
 from modellab.settings import Settings
 from tests.evalharness.conftest import _split, classify
-from tests.server.conftest import PENGUINS
+from tests.server.conftest import seed_project
 
 CODE = {"modellab_version": "outside", "git_commit": "0123abcd", "git_dirty": False}
 
 
-def _setup(url: str) -> None:
-    httpx.post(f"{url}/api/projects", json={"name": "p"}).raise_for_status()
-    with PENGUINS.open("rb") as f:
-        httpx.post(
-            f"{url}/api/projects/p/datasets",
-            files={"file": ("penguins.csv", f, "text/csv")},
-            data={"name": "penguins", "target": "sex"},
-        ).raise_for_status()
-
-
 def test_outside_code_logs_a_full_run(live: tuple[str, Settings], tmp_path: Path) -> None:
     url, settings = live
-    _setup(url)
+    seed_project(url)
     x, y = load_breast_cancer(return_X_y=True, as_frame=True)
     split = _split(x, y, LogisticRegression(max_iter=2000))
     eval_dir = tmp_path / "eval"
@@ -78,7 +68,7 @@ def test_outside_code_logs_a_full_run(live: tuple[str, Settings], tmp_path: Path
 
 def test_a_run_without_code_version_or_dataset_is_refused(live: tuple[str, Settings]) -> None:
     url, _ = live
-    _setup(url)
+    seed_project(url)
     with Client(url) as client:
         with pytest.raises(ApiError) as missing_commit:
             client.start_run(
@@ -100,7 +90,7 @@ def test_a_broken_eval_folder_is_refused_with_its_violations(
     live: tuple[str, Settings], tmp_path: Path
 ) -> None:
     url, _ = live
-    _setup(url)
+    seed_project(url)
     x, y = load_breast_cancer(return_X_y=True, as_frame=True)
     split = _split(x, y, LogisticRegression(max_iter=2000))
     eval_dir = tmp_path / "eval"
@@ -132,7 +122,7 @@ def test_a_broken_eval_folder_is_refused_with_its_violations(
 
 def test_artifact_names_cannot_escape_the_run(live: tuple[str, Settings], tmp_path: Path) -> None:
     url, settings = live
-    _setup(url)
+    seed_project(url)
     source = tmp_path / "f.txt"
     source.write_text("x")
     with Client(url) as client:

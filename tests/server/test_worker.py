@@ -22,17 +22,11 @@ import pytest
 
 from modellab.server.worker import ArqExecutor
 from modellab.store.database import open_database
-from tests.server.conftest import PENGUINS, Api, make_settings
+from tests.server.conftest import PENGUINS, Api, free_port, make_settings
 from tests.server.test_run_lifecycle import BODY, _child_pids, _wait_for, alive
 
 # Workers on other machines share one database: these tests run on PostgreSQL only.
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -89,7 +83,7 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but redis-server is missing: .ci/run installs it")
         pytest.skip("redis-server not installed (apt-get install redis-server; see .ci/run)")
-    server = Redis(_free_port(), tmp_path)
+    server = Redis(free_port(), tmp_path)
     server.start()
     yield server
     server.stop()

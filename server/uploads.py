@@ -1,0 +1,38 @@
+"""Uploaded files: copied to disk a chunk at a time, refused past the size limit."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from litestar.datastructures import UploadFile
+
+from modellab.errors import TooLargeError
+from modellab.settings import Settings
+
+CHUNK = 1024 * 1024
+
+
+@contextmanager
+def scratch(settings: Settings) -> Iterator[Path]:
+    """A private folder under ``MODELLAB_HOME/uploads``, removed when the block ends."""
+    root = settings.home / "uploads"
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        yield Path(tmp)
+
+
+async def spool_upload(upload: UploadFile, target: Path, limit: int) -> None:
+    """Copy the upload to ``target`` a chunk at a time, refusing it past ``limit`` bytes."""
+    written = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(CHUNK):
+            written += len(chunk)
+            if written > limit:
+                raise TooLargeError(
+                    f"file {upload.filename!r} is over the {limit // (1024 * 1024)} MB upload "
+                    "limit (MODELLAB_MAX_UPLOAD_MB)"
+                )
+            out.write(chunk)
