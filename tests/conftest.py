@@ -106,12 +106,24 @@ def postgres_url() -> Iterator[str]:
         finally:
             await conn.close()
 
+    async def drop_database(name: str) -> None:
+        # FORCE terminates the database's other sessions. An autovacuum worker still
+        # attached to it belongs to no role we may signal, so wait for it and retry.
+        for attempt in range(40):
+            try:
+                await admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+                if attempt == 39:
+                    raise
+                await asyncio.sleep(0.25)
+
     asyncio.run(admin_exec(f'CREATE DATABASE "{name}"'))
     base, _, _ = admin.rpartition("/")
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(admin_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_database(name))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
