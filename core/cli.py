@@ -19,8 +19,9 @@ from rich.console import Console
 
 from modellab import __version__
 from modellab import console as render
+from modellab.access.actor import LOCAL_ACTOR, Actor
 from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
-from modellab.errors import InvalidInputError, ModelLabError
+from modellab.errors import InvalidInputError, ModelLabError, NotAuthenticatedError
 from modellab.plugins import load_registry
 from modellab.runs.artifacts import run_dir
 from modellab.settings import Settings
@@ -48,9 +49,25 @@ def _run(fn: Callable[[Database, Settings], Awaitable[T]]) -> T:
 
     async def main() -> T:
         async with open_database(settings.database_url) as db:
-            return await fn(db, settings)
+            return await fn(db.as_actor(await _actor(db)), settings)
 
     return asyncio.run(main())
+
+
+async def _actor(db: Database) -> Actor:
+    """``MODELLAB_TOKEN``'s user, else the local user (the single user of a local setup)."""
+    secret = os.environ.get("MODELLAB_TOKEN")
+    if not secret:
+        return LOCAL_ACTOR
+    from modellab.access.tokens import resolve_token
+
+    actor = await resolve_token(db, secret.strip())
+    if actor is None:
+        raise NotAuthenticatedError(
+            "MODELLAB_TOKEN is not a valid API token (revoked or mistyped); "
+            "create one with: modellab token create"
+        )
+    return actor
 
 
 def _print_json(obj: Any) -> None:
@@ -595,6 +612,63 @@ timeout_option = click.option(
 )
 
 
+# --- API tokens -------------------------------------------------------------------
+
+
+@cli.group(cls=ModelLabGroup)
+def token() -> None:
+    """API tokens for the CLI (MODELLAB_TOKEN), the Python client and scripts."""
+
+
+@token.command("create")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.option("--project", help="Limit the token to this project.")
+@click.option("--read-only", is_flag=True, help="The token may read, never change.")
+@click.option("--json", "as_json", is_flag=True, help="Print the token as JSON.")
+def token_create(name: str, project: str | None, read_only: bool, as_json: bool) -> None:
+    """Create an API token for the current user; the secret is shown only this once."""
+    from modellab.access.tokens import create_token
+
+    new = _run(lambda db, _s: create_token(db, name, project, read_only))
+    if as_json:
+        _print_json(new)
+        return
+    click.echo(new.secret)
+    scope = f"project {project}" if project else "all your projects"
+    mode = "read-only" if read_only else "read and write"
+    click.echo(
+        f"token {new.token.id} ({mode}, {scope}); it is shown only once: keep it secret. "
+        "Use it as MODELLAB_TOKEN or 'Authorization: Bearer <token>'.",
+        err=True,
+    )
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the tokens as JSON.")
+def token_list(as_json: bool) -> None:
+    """The current user's tokens (never their secrets)."""
+    from modellab.access.tokens import list_tokens
+
+    found = _run(lambda db, _s: list_tokens(db))
+    if as_json:
+        _print_json(found)
+        return
+    for t in found:
+        state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+        mode = "read-only" if t.read_only else "read-write"
+        click.echo(f"{t.id}  {t.name}  {t.project or '*'}  {mode}  {state}")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+def token_revoke(token_id: str) -> None:
+    """Revoke token TOKEN_ID: it stops working at once."""
+    from modellab.access.tokens import revoke_token
+
+    _run(lambda db, _s: revoke_token(db, token_id))
+    click.echo(f"revoked token {token_id}")
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -616,9 +690,11 @@ def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> Non
 
     from modellab.runs.job import JobTiming
     from modellab.server.app import create_app
+    from modellab.server.auth.binding import check_bind
     from modellab.server.executors import LocalExecutor
 
     settings = Settings.from_env()
+    check_bind(host, settings)
     timing = JobTiming.from_settings(settings, timeout)
     executor = (
         None

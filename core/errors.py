@@ -66,3 +66,28 @@ class ContractViolationError(InvalidInputError):
     def __init__(self, message: str, violations: list[str]) -> None:
         super().__init__(message)
         self.violations = violations
+
+
+class NotAuthenticatedError(ModelLabError):
+    """The request carries no valid session or token, or a sign-in link was refused."""
+
+    status_code = 401
+    kind = "not-authenticated"
+
+
+class ForbiddenError(ModelLabError):
+    """The user sees the project but their role or token does not allow this change."""
+
+    status_code = 403
+    kind = "forbidden"
+
+
+class RateLimitedError(ModelLabError):
+    """Too many requests from one email or client address; retry after ``retry_after`` s."""
+
+    status_code = 429
+    kind = "too-many-requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

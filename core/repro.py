@@ -21,6 +21,7 @@ from importlib.metadata import distributions
 from pathlib import Path
 from typing import Any
 
+from modellab.access.actor import Role
 from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
 from modellab.datasets.storage import dataset_dir
@@ -263,7 +264,7 @@ async def reproduce_pack(
             version = (await ingest.add_dataset(db, settings, req)).version
         else:
             async with db.session() as session:
-                prow = await get_project_row(session, project)
+                prow = await get_project_row(session, project, Role.EDITOR)
                 row = await dataset_repo.find_by_checksum(
                     session, prow.id, d["name"], d["checksum"]
                 )

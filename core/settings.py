@@ -6,6 +6,12 @@
 size of a dataset file (default 1024); ``MODELLAB_REDIS_URL`` sends runs to arq workers;
 ``MODELLAB_HEARTBEAT_SECONDS`` and ``MODELLAB_STALE_AFTER_SECONDS`` tune how lost workers
 are detected.
+
+Sign-in: ``MODELLAB_PUBLIC_URL`` (the address people open; links are built from it)
+turns sign-in on. ``MODELLAB_SMTP_URL`` (``smtp://user:password@host:port``, or
+``smtps://`` for TLS) and ``MODELLAB_MAIL_FROM`` send magic links;
+``MODELLAB_OIDC_CLIENT_ID``, ``MODELLAB_OIDC_CLIENT_SECRET`` and ``MODELLAB_OIDC_ISSUER``
+(default Google's) enable sign-in with Google or another OpenID provider.
 """
 
 from __future__ import annotations
@@ -31,6 +37,23 @@ class Settings:
     heartbeat_seconds: float = 2.0
     #: a running run whose heartbeat is older than this lost its worker
     stale_after_seconds: float = 30.0
+    #: where people reach the server; None runs in local mode as the single local user
+    public_url: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "ModelLab <modellab@localhost>"
+    oidc_issuer: str = "https://accounts.google.com"
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+
+    @property
+    def sign_in_enabled(self) -> bool:
+        """Requests need a session or a token (else all run as the local user)."""
+        return self.public_url is not None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Sign-in with Google (or another OpenID provider) is configured."""
+        return self.public_url is not None and bool(self.oidc_client_id)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -56,7 +79,25 @@ class Settings:
             redis_url=env.get("MODELLAB_REDIS_URL") or None,
             heartbeat_seconds=_seconds(env, "MODELLAB_HEARTBEAT_SECONDS", 2.0),
             stale_after_seconds=_seconds(env, "MODELLAB_STALE_AFTER_SECONDS", 30.0),
+            public_url=_public_url(env.get("MODELLAB_PUBLIC_URL")),
+            smtp_url=env.get("MODELLAB_SMTP_URL") or None,
+            mail_from=env.get("MODELLAB_MAIL_FROM") or "ModelLab <modellab@localhost>",
+            oidc_issuer=env.get("MODELLAB_OIDC_ISSUER") or "https://accounts.google.com",
+            oidc_client_id=env.get("MODELLAB_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=env.get("MODELLAB_OIDC_CLIENT_SECRET") or None,
         )
+
+
+def _public_url(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    url = raw.rstrip("/")
+    if not url.startswith(("http://", "https://")) or "?" in url or "#" in url:
+        raise InvalidInputError(
+            f"MODELLAB_PUBLIC_URL must be an http(s) address like https://modellab.example.com, "
+            f"got {raw!r}"
+        )
+    return url
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:

@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING, cast
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
 
 from modellab import __version__
 from modellab.plugins import Registry, load_registry
+from modellab.server.auth.middleware import AuthMiddleware
+from modellab.server.controllers.access import MemberController, TokenController
 from modellab.server.controllers.artifacts import ArtifactController, CompareController
+from modellab.server.controllers.auth import AuthController
 from modellab.server.controllers.datasets import DatasetController
 from modellab.server.controllers.plugins import PluginController
 from modellab.server.controllers.projects import ProjectController
@@ -75,7 +79,7 @@ def create_app(
         db = Database(settings.database_url)
         await db.migrate()
         runner = make_executor(db, settings)
-        app.state["services"] = Services(db, settings, registry, runner)
+        app.state["services"] = Services(db, settings, registry, runner, system_db=db)
         await runner.start()
         try:
             yield
@@ -92,7 +96,11 @@ def create_app(
             CompareController,
             PluginController,
             TrackingController,
+            AuthController,
+            TokenController,
+            MemberController,
         ],
+        middleware=[DefineMiddleware(AuthMiddleware)],
         lifespan=[lifespan],
         dependencies={"services": Provide(services_of, sync_to_thread=False)},
         exception_handlers=cast("ExceptionHandlersMap", EXCEPTION_HANDLERS),

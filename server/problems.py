@@ -21,7 +21,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from modellab.errors import ContractViolationError, ModelLabError
+from modellab.errors import ContractViolationError, ModelLabError, RateLimitedError
 
 log = logging.getLogger("modellab.server")
 
@@ -36,6 +36,7 @@ _TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Content too large",
+    429: "Too many requests",
     415: "Unsupported media type",
     422: "Unprocessable content",
     500: "Internal server error",
@@ -82,6 +83,10 @@ def modellab_error(_: Request[Any, Any, Any], exc: ModelLabError) -> Response[Pr
     if isinstance(exc, ContractViolationError):
         errors = [{"message": v} for v in exc.violations]
         return problem_response(exc.status_code, exc.kind, exc.message, errors=errors)
+    if isinstance(exc, RateLimitedError):
+        response = problem_response(exc.status_code, exc.kind, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     return problem_response(exc.status_code, exc.kind, exc.message)
 
 

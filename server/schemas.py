@@ -150,3 +150,51 @@ class Params(msgspec.Struct):
     """The params of a run (values as logged; numbers as JSON text)."""
 
     params: dict[str, str]
+
+
+Email = Annotated[str, Meta(min_length=3, max_length=320)]
+
+
+class MagicLinkRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Ask for a sign-in link by email."""
+
+    email: Email
+
+
+class Accepted(msgspec.Struct):
+    """A request taken for processing in the background."""
+
+    detail: str
+
+
+class SignInMethods(msgspec.Struct):
+    """What the sign-in page offers, and who is signed in (null when nobody)."""
+
+    sign_in_required: bool
+    magic_link: bool
+    google: bool
+    email: str | None = None
+
+
+class Me(msgspec.Struct):
+    """The signed-in user and how the request was authenticated."""
+
+    email: str
+    via: str
+    read_only: bool
+    project: str | None = None
+
+
+class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new API token, optionally limited to one project and read-only."""
+
+    name: Name = "api"
+    project: str | None = None
+    read_only: bool = False
+
+
+class MemberSet(msgspec.Struct, forbid_unknown_fields=True):
+    """Give ``email`` a role in the project."""
+
+    email: Email
+    role: str

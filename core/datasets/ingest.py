@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from modellab.access.actor import Role
 from modellab.datasets import reading
 from modellab.datasets.profile import profile_frame
 from modellab.datasets.reading import ParsedTable, Progress, ScanResult
@@ -449,7 +450,7 @@ async def add_dataset(
     check_name(req.name)
     req.split.validate()
     async with db.session() as session:
-        project = await get_project_row(session, req.project)
+        project = await get_project_row(session, req.project, Role.EDITOR)
     root = datasets_root(settings.artifact_root, project.slug)
     root.mkdir(parents=True, exist_ok=True)
     staging_dir = root / f".staging-{uuid7()}"
@@ -538,7 +539,7 @@ async def add_note(db: Database, ref: str, text: str) -> DatasetVersion:
         raise InvalidInputError("a note needs some text")
     slug, name, version = parse_ref(ref)
     async with db.session() as session:
-        project = await get_project_row(session, slug)
+        project = await get_project_row(session, slug, Role.EDITOR)
         row = await repo.get_version_row(session, project, name, version)
         await repo.append_note(session, row.id, text)
         await session.flush()

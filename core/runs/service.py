@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from modellab.access.actor import Role
 from modellab.datasets.ingest import parse_ref
 from modellab.domain import CodeVersion, DatasetVersion, Run, RunStatus
 from modellab.errors import InvalidInputError
@@ -107,8 +108,12 @@ class Resolved:
     key: str
 
 
-async def resolve(db: Database, registry: Registry, req: RunRequest) -> Resolved:
+async def resolve(
+    db: Database, registry: Registry, req: RunRequest, need: Role = Role.VIEWER
+) -> Resolved:
     """Check ``req`` and find what it names; the run key says what it would compute.
+
+    ``need`` is the role the user must hold in the project (editor to create the run).
 
     :raises InvalidInputError: unknown template, model, config key or value, dataset.
     """
@@ -133,7 +138,7 @@ async def resolve(db: Database, registry: Registry, req: RunRequest) -> Resolved
         )
     code = code_version(req.repo_dir)
     async with db.session() as session:
-        project = await get_project_row(session, req.project)
+        project = await get_project_row(session, req.project, need)
         vrow = await dataset_repo.get_version_row(session, project, name, number)
         version = await dataset_repo.to_domain(session, vrow, project.slug)
     if version.task != template.task_type:
@@ -154,7 +159,7 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
         raise InvalidInputError(
             f"timeout must be a positive number of seconds, got {req.timeout_seconds}"
         )
-    r = await resolve(db, registry, req)
+    r = await resolve(db, registry, req, Role.EDITOR)
     diff = git_diff(req.repo_dir or Path.cwd()) if r.code.git_dirty else None
     owner = registry.owners.get(("templates", r.template.name), "")
     plugin = next((p for p in registry.plugins if p.name == owner), None)
@@ -356,7 +361,7 @@ async def add_note(db: Database, run_id: str, text: str) -> Run:
     if not text:
         raise InvalidInputError("a note needs some text")
     async with db.session() as session:
-        row, project = await repo.get_run_row(session, run_id)
+        row, project = await repo.get_run_row(session, run_id, Role.EDITOR)
         await repo.append_note(session, row.id, text)
         await session.flush()
         return await repo.to_domain(session, row, project.slug)
@@ -368,6 +373,6 @@ async def cancel_run(db: Database, run_id: str) -> Run:
     :raises ConflictError: the run already ended.
     """
     async with db.session() as session:
-        row, _ = await repo.get_run_row(session, run_id)
+        row, _ = await repo.get_run_row(session, run_id, Role.EDITOR)
         await repo.request_cancel(session, row.id, utcnow())
     return await get_run(db, row.id)

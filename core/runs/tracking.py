@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import insert, select, update
 
+from modellab.access.actor import Role
 from modellab.datasets.ingest import parse_ref
 from modellab.domain import CodeVersion, Run, RunStatus
 from modellab.errors import ConflictError, ContractViolationError, InvalidInputError
@@ -140,7 +141,7 @@ async def create_tracked_run(
 
 
 async def _running_tracked(session: Any, run_id: str) -> tuple[RunRow, ProjectRow]:
-    row, project = await repo.get_run_row(session, run_id)
+    row, project = await repo.get_run_row(session, run_id, Role.EDITOR)
     if row.kind != TRACKED:
         raise ConflictError(f"run {row.id} is a template run; only tracked runs take logs")
     if row.status != RunStatus.RUNNING.value:
@@ -160,15 +161,15 @@ class _Target:
 async def _dataset_target(
     db: Database, session: Any, slug: str, name: str, number: int | None
 ) -> _Target:
-    # Dataset versions never change once stored, so each database's named versions
-    # are looked up once.
+    # The user's access is checked on every call; dataset versions never change once
+    # stored, so each database's named versions are looked up once.
+    project = await get_project_row(session, slug, Role.EDITOR)
     cache: dict[tuple[str, str, int], _Target] = db.cache.setdefault("tracking_targets", {})
-    if number is not None and (slug, name, number) in cache:
-        return cache[slug, name, number]
-    project = await get_project_row(session, slug)
+    if number is not None and (project.id, name, number) in cache:
+        return cache[project.id, name, number]
     vrow = await dataset_repo.get_version_row(session, project, name, number)
     target = _Target(project.id, vrow.id, vrow.version, vrow.checksum, str(vrow.split["checksum"]))
-    cache[slug, name, vrow.version] = target
+    cache[project.id, name, vrow.version] = target
     return target
 
 

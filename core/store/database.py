@@ -6,6 +6,7 @@ fresh ``MODELLAB_HOME`` works without a separate setup step.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from modellab.access.actor import Actor
 
 MIGRATIONS = "modellab.store:migrations"
 
@@ -47,7 +50,15 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    """One engine plus a session factory; ``open()`` migrates to head."""
+    """One engine plus a session factory; ``open()`` migrates to head.
+
+    A plain Database is the system's (executors, reapers, migrations) and sees every
+    project; :meth:`as_actor` gives the view of one user, whose sessions are scoped to
+    that user's projects.
+    """
+
+    #: the user whose sessions these are; None for the system
+    actor: Actor | None = None
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -71,10 +82,26 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(upgrade)
 
+    def as_actor(self, actor: Actor) -> Database:
+        """The same database (engine, pool, cache) seen as ``actor``."""
+        view = copy.copy(self)
+        view.actor = actor
+        return view
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        The session carries the actor for the repositories' scoping; on PostgreSQL the
+        user id also goes into a transaction-local setting that row-level security reads.
+        """
         async with self.sessions() as session, session.begin():
+            session.info["actor"] = self.actor
+            if self.actor is not None and self.engine.dialect.name == "postgresql":
+                await session.execute(
+                    text("SELECT set_config('modellab.user_id', :user_id, true)"),
+                    {"user_id": self.actor.user_id},
+                )
             yield session
 
     async def close(self) -> None:

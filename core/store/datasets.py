@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from modellab.access.actor import Role
 from modellab.domain import DatasetVersion, Note
 from modellab.errors import ConflictError, NotFoundError
 from modellab.ids import uuid7
 from modellab.store.models import DatasetNoteRow, DatasetVersionRow, ProjectRow, utcnow
+from modellab.store.scope import check_access
 
 
 def _builtins(value: Any) -> Any:
@@ -102,8 +104,12 @@ async def get_version_row(
 async def get_version_row_by_id(session: AsyncSession, version_id: str) -> DatasetVersionRow:
     """The dataset version with primary key ``version_id``."""
     row = await session.get(DatasetVersionRow, version_id)
+    missing = f"no dataset version with id {version_id!r}"
     if row is None:
-        raise NotFoundError(f"no dataset version with id {version_id!r}")
+        raise NotFoundError(missing)
+    project = await session.get(ProjectRow, row.project_id)
+    assert project is not None
+    await check_access(session, project, Role.VIEWER, missing)
     return row
 
 

@@ -14,6 +14,7 @@ import msgspec
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from modellab.access.actor import Role
 from modellab.domain import Note, Run, RunStatus
 from modellab.errors import ConflictError, NotFoundError
 from modellab.ids import uuid7
@@ -25,6 +26,8 @@ from modellab.store.models import (
     RunRow,
     utcnow,
 )
+from modellab.store.projects import get_project_row
+from modellab.store.scope import check_access, visible_projects
 
 FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT)
 
@@ -114,16 +117,14 @@ RUN_REF = re.compile(
 )
 
 
-async def _by_reference(session: AsyncSession, ref: str) -> tuple[RunRow, ProjectRow]:
+async def _by_reference(session: AsyncSession, ref: str, need: Role) -> tuple[RunRow, ProjectRow]:
     """``PROJECT/DATASET[@VERSION]:MODEL``: the newest succeeded run of MODEL on it."""
     m = RUN_REF.match(ref)
     if m is None:
         raise NotFoundError(
             f"invalid run reference {ref!r}; expected PROJECT/DATASET[@VERSION]:MODEL"
         )
-    project = await session.scalar(select(ProjectRow).where(ProjectRow.slug == m["project"]))
-    if project is None:
-        raise NotFoundError(f"no project {m['project']!r}")
+    project = await get_project_row(session, m["project"], need)
     query = (
         select(RunRow)
         .join(DatasetVersionRow, DatasetVersionRow.id == RunRow.dataset_version_id)
@@ -144,23 +145,36 @@ async def _by_reference(session: AsyncSession, ref: str) -> tuple[RunRow, Projec
     return row, project
 
 
-async def get_run_row(session: AsyncSession, run_id: str) -> tuple[RunRow, ProjectRow]:
+async def get_run_row(
+    session: AsyncSession, run_id: str, need: Role = Role.VIEWER
+) -> tuple[RunRow, ProjectRow]:
     """The run ``run_id``: a full id, a unique prefix of 8+ characters, or a reference
-    ``PROJECT/DATASET[@VERSION]:MODEL`` (the newest succeeded run of that model)."""
+    ``PROJECT/DATASET[@VERSION]:MODEL`` (the newest succeeded run of that model).
+
+    A run of a project the user is not a member of is not found, like a missing one;
+    a role below ``need`` is a :class:`ForbiddenError`.
+    """
     if ":" in run_id:
-        return await _by_reference(session, run_id)
+        return await _by_reference(session, run_id, need)
     query = select(RunRow, ProjectRow).join(ProjectRow, ProjectRow.id == RunRow.project_id)
+    # Prefixes are matched among the user's projects only, so another project's runs can
+    # neither be found nor make a prefix ambiguous.
+    condition = visible_projects(session)
+    if condition is not None:
+        query = query.where(condition)
     if len(run_id) == 36:
         found = (await session.execute(query.where(RunRow.id == run_id))).all()
     elif len(run_id) >= 8:
         found = (await session.execute(query.where(RunRow.id.startswith(run_id)).limit(2))).all()
     else:
         found = []
+    missing = f"no run {run_id!r}; list runs with: modellab runs --project P"
     if not found:
-        raise NotFoundError(f"no run {run_id!r}; list runs with: modellab runs --project P")
+        raise NotFoundError(missing)
     if len(found) > 1:
         raise ConflictError(f"run id prefix {run_id!r} is ambiguous; give more characters")
     run_row, project_row = found[0]
+    await check_access(session, project_row, need, missing)
     return run_row, project_row
 
 

@@ -6,6 +6,7 @@ import msgspec
 from litestar import Controller, get
 
 from modellab import __version__
+from modellab.server.auth.middleware import PUBLIC
 from modellab.server.schemas import Health, ModelOut, PluginOut, PluginsOut, TemplateOut
 from modellab.server.services import Services
 
@@ -38,7 +39,7 @@ class PluginController(Controller):
         ]
         return PluginsOut(plugins, templates)
 
-    @get("/api/health")
+    @get("/api/health", opt={PUBLIC: True})
     async def health(self, services: Services) -> Health:
         """The server is up; which executor and database kind it uses."""
         return Health(

@@ -1,0 +1,1 @@
+"""Who is asking: users, project membership and roles, API tokens."""
