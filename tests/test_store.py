@@ -30,14 +30,20 @@ async def test_migrations_create_exactly_the_models(database_url: str) -> None:
             assert await conn.run_sync(diff) == []
             assert await conn.run_sync(tables) == [
                 "alembic_version",
+                "api_tokens",
                 "dataset_notes",
                 "dataset_versions",
+                "magic_links",
+                "project_members",
                 "projects",
                 "run_latest_metrics",
                 "run_metrics",
                 "run_notes",
                 "run_params",
                 "runs",
+                "sessions",
+                "sign_in_states",
+                "users",
             ]
 
 

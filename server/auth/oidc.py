@@ -246,15 +246,20 @@ class OidcClient:
             raise OidcError("discovery", f"The signing keys at {metadata.jwks_uri} list no keys.")
         keys: dict[str, jwt.PyJWK] = {}
         for entry in entries:
+            # Tokens are matched to keys by kid alone; a key meant for encryption never
+            # vouches for a signature.
             if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
                 continue
+            kid = entry.get("kid")
+            if not isinstance(kid, str):
+                continue
             try:
-                key = jwt.PyJWK(entry)
+                # PyJWK binds each key to one algorithm and jwt.decode enforces it, so a key
+                # of a refused algorithm can never match a token that passed the alg check.
+                keys[kid] = jwt.PyJWK(entry)
             except jwt.PyJWTError:
                 # Providers may publish key types this client cannot use; the rest still count.
                 continue
-            if key.algorithm_name in ALLOWED_ALGORITHMS:
-                keys[str(entry.get("kid", ""))] = key
         self._keys = keys
         return keys
 
@@ -266,15 +271,12 @@ class OidcClient:
         if kid not in keys and not fresh:
             # An unknown kid usually means the provider rotated its keys since we cached them.
             keys = await self._fetch_keys()
-        if kid in keys:
-            return keys[kid]
-        # A token may omit kid when the provider publishes a single key (RFC 7517 4.5).
-        if not kid and len(keys) == 1:
-            return next(iter(keys.values()))
-        raise OidcError(
-            "signature",
-            "The sign-in provider signed the ID token with a key it does not publish.",
-        )
+        if kid not in keys:
+            raise OidcError(
+                "signature",
+                "The sign-in provider signed the ID token with a key it does not publish.",
+            )
+        return keys[kid]
 
     async def _exchange(self, code: str, code_verifier: str) -> str:
         metadata = await self._discover()
