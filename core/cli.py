@@ -48,7 +48,7 @@ def _run(fn: Callable[[Database, Settings], Awaitable[T]]) -> T:
     settings = Settings.from_env()
 
     async def main() -> T:
-        async with open_database(settings.database_url) as db:
+        async with open_database(settings.database_url, settings.migration_database_url) as db:
             return await fn(db.as_actor(await _actor(db)), settings)
 
     return asyncio.run(main())
@@ -444,6 +444,7 @@ def run_cmd(
 @click.option("--model")
 @click.option("--limit", type=int, default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print as CSV (safe to open in a spreadsheet).")
 def runs_cmd(
     project: str,
     status: str | None,
@@ -451,13 +452,17 @@ def runs_cmd(
     model: str | None,
     limit: int,
     as_json: bool,
+    as_csv: bool,
 ) -> None:
     """List the runs of a project, newest first."""
+    from modellab.runs import csv_export
     from modellab.runs import service as run_service
 
     settings = Settings.from_env()
     runs = _run(lambda db, _s: run_service.list_runs(db, project, status, template, model, limit))
-    if as_json:
+    if as_csv:
+        click.echo(csv_export.runs_csv(runs), nl=False)
+    elif as_json:
         _print_json([_run_summary(r, settings) for r in runs])
     else:
         render.print_runs(_stdout(), runs)

@@ -31,6 +31,8 @@ class Settings:
     database_url: str
     artifact_root: Path
     max_upload_bytes: int
+    #: the tables' owner, for migrations; None migrates as ``database_url``'s role
+    migration_database_url: str | None = None
     #: arq's Redis; None runs queued runs in the server itself (the embedded executor)
     redis_url: str | None = None
     #: how often the process watching a run marks it alive
@@ -75,6 +77,11 @@ class Settings:
             home=home,
             database_url=normalize_database_url(url),
             artifact_root=root,
+            migration_database_url=(
+                normalize_database_url(env["MODELLAB_MIGRATION_DATABASE_URL"])
+                if env.get("MODELLAB_MIGRATION_DATABASE_URL")
+                else None
+            ),
             max_upload_bytes=int(limit_mb * 1024 * 1024),
             redis_url=env.get("MODELLAB_REDIS_URL") or None,
             heartbeat_seconds=_seconds(env, "MODELLAB_HEARTBEAT_SECONDS", 2.0),

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, cast
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -30,7 +30,9 @@ from modellab.server.controllers.projects import ProjectController
 from modellab.server.controllers.runs import RunController
 from modellab.server.controllers.tracking import TrackingController
 from modellab.server.executors import Executor, LocalExecutor
+from modellab.server.input_guard import refuse_nul
 from modellab.server.problems import EXCEPTION_HANDLERS
+from modellab.server.schemas import JSON_BODY_LIMIT
 from modellab.server.services import Services, services_of
 from modellab.settings import Settings
 from modellab.store.database import Database
@@ -77,7 +79,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = Database(settings.database_url)
-        await db.migrate()
+        await db.migrate(settings.migration_database_url)
         runner = make_executor(db, settings)
         app.state["services"] = Services(db, settings, registry, runner, system_db=db)
         await runner.start()
@@ -90,21 +92,26 @@ def create_app(
     return Litestar(
         route_handlers=[
             ProjectController,
-            DatasetController,
+            # The controllers that take file uploads, under the upload limit; everything
+            # else reads at most JSON_BODY_LIMIT bytes.
+            Router(
+                "/",
+                route_handlers=[DatasetController, ArtifactController, TrackingController],
+                request_max_body_size=settings.max_upload_bytes + FORM_OVERHEAD,
+            ),
             RunController,
-            ArtifactController,
             CompareController,
             PluginController,
-            TrackingController,
             AuthController,
             TokenController,
             MemberController,
         ],
         middleware=[DefineMiddleware(AuthMiddleware)],
+        before_request=refuse_nul,
         lifespan=[lifespan],
         dependencies={"services": Provide(services_of, sync_to_thread=False)},
         exception_handlers=cast("ExceptionHandlersMap", EXCEPTION_HANDLERS),
         openapi_config=OpenAPIConfig(title="ModelLab", version=__version__, path="/schema"),
-        request_max_body_size=settings.max_upload_bytes + FORM_OVERHEAD,
+        request_max_body_size=JSON_BODY_LIMIT,
         plugins=[RegistryPlugin(registry)],
     )

@@ -19,9 +19,12 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.handlers import HTTPRouteHandler
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError
 
 from modellab.errors import ContractViolationError, ModelLabError, RateLimitedError
+from modellab.server.schemas import JSON_BODY_LIMIT
 
 log = logging.getLogger("modellab.server")
 
@@ -90,7 +93,7 @@ def modellab_error(_: Request[Any, Any, Any], exc: ModelLabError) -> Response[Pr
     return problem_response(exc.status_code, exc.kind, exc.message)
 
 
-def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Problem]:
     """Litestar's own errors: bad parameters, unknown routes, bodies over the limit."""
     status = exc.status_code
     if isinstance(exc, ValidationException):
@@ -107,9 +110,17 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Proble
     if isinstance(exc, NotAuthorizedException | PermissionDeniedException):
         return problem_response(status, _KINDS[status], exc.detail)
     if status == 413:
-        return problem_response(
-            413, "too-large", "the request body is over the upload limit (MODELLAB_MAX_UPLOAD_MB)"
+        handler = request.scope.get("route_handler")
+        limit = (
+            handler.resolve_request_max_body_size()
+            if isinstance(handler, HTTPRouteHandler)
+            else None
         )
+        if limit == JSON_BODY_LIMIT:
+            detail = f"the JSON body is over the {JSON_BODY_LIMIT // (1024 * 1024)} MB limit"
+        else:
+            detail = "the request body is over the upload limit (MODELLAB_MAX_UPLOAD_MB)"
+        return problem_response(413, "too-large", detail)
     return problem_response(status, _KINDS.get(status, "http-error"), str(exc.detail))
 
 
@@ -123,8 +134,34 @@ def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+def too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Problem]:
+    """A request body nested deeper than the decoder goes is bad input, not a bug."""
+    # msgspec says so in its message; any other RecursionError is a bug in the server.
+    if "deserializing" not in str(exc):
+        return unexpected_error(request, exc)
+    return problem_response(400, "invalid-input", "invalid request: the body is nested too deeply")
+
+
+#: PostgreSQL's "character not in repertoire" and "untranslatable character": text the
+#: database cannot store (a NUL in a multipart field, say) is the client's mistake.
+_BAD_TEXT_SQLSTATES = {"22021", "22P05"}
+
+
+def database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Problem]:
+    """Text the database cannot store is bad input; anything else is a bug."""
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state not in _BAD_TEXT_SQLSTATES:
+        return unexpected_error(request, exc)
+    return problem_response(
+        400, "invalid-input", "invalid request: text contains a character that cannot be stored"
+    )
+
+
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    DBAPIError: database_error,
     ModelLabError: modellab_error,
     HTTPException: http_error,
+    RecursionError: too_deep,
     Exception: unexpected_error,
 }

@@ -16,6 +16,11 @@ from modellab.domain import Run
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 
 
+#: The largest JSON request body the API reads (uploads have their own, larger limit:
+#: MODELLAB_MAX_UPLOAD_MB). A tracking batch of 10,000 metric points is about 1 MB.
+JSON_BODY_LIMIT = 16 * 1024 * 1024
+
+
 class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A new project; the slug is derived from the name unless given."""
 

@@ -68,7 +68,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     """Open (and migrate) the shared database."""
     settings: Settings = ctx.get("settings") or Settings.from_env()
     db = Database(settings.database_url)
-    await db.migrate()
+    await db.migrate(settings.migration_database_url)
     ctx["settings"], ctx["db"] = settings, db
     log.info(
         "worker ready: database %s, artifacts %s", db.engine.dialect.name, settings.artifact_root

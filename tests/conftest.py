@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import uuid
@@ -16,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from modellab.cli import cli
 from modellab.settings import normalize_database_url
+from modellab.store.database import open_database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -126,10 +128,52 @@ def postgres_url() -> Iterator[str]:
         asyncio.run(drop_database(name))
 
 
+#: The role the app and the workers connect as in the PostgreSQL tests: it owns no table,
+#: is no superuser and cannot bypass row-level security, as in production. The test role
+#: (MODELLAB_TEST_POSTGRES_URL) owns the tables and runs the migrations.
+APP_ROLE = "modellab_app_test"
+
+
+@pytest.fixture
+def app_role_url(postgres_url: str) -> str:
+    """``postgres_url``'s database, reached as the app role (created once per cluster)."""
+    import asyncpg
+
+    async def ensure_role() -> None:
+        conn = await asyncpg.connect(postgres_url)
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE)
+            if not exists:
+                # Another test process may make it first.
+                with contextlib.suppress(asyncpg.DuplicateObjectError):
+                    await conn.execute(
+                        f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_ROLE}' "
+                        "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
+                    )
+        finally:
+            await conn.close()
+
+    asyncio.run(ensure_role())
+    scheme, _, rest = postgres_url.partition("://")
+    host = rest.partition("@")[2]
+    return f"{scheme}://{APP_ROLE}:{APP_ROLE}@{host}"
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each store test runs on SQLite and on a real PostgreSQL."""
+    """Each store test runs on SQLite and on a real PostgreSQL.
+
+    On PostgreSQL the database is migrated by the tables' owner and the URL returned is
+    the app role's, so every test there runs under row-level security.
+    """
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'modellab.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return normalize_database_url(url)
+    owner = normalize_database_url(request.getfixturevalue("postgres_url"))
+    app = normalize_database_url(request.getfixturevalue("app_role_url"))
+
+    async def migrate() -> None:
+        async with open_database(app, owner):
+            pass
+
+    asyncio.run(migrate())
+    return app

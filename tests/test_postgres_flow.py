@@ -11,12 +11,15 @@ from tests.conftest import REPO, Env
 
 
 def test_datasets_and_runs_on_postgres(
-    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, app_role_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Two roles, as in production: the CLI migrates as the tables' owner and works as an
+    # app role under row-level security.
     env = {
         "MODELLAB_HOME": str(tmp_path / "home"),
         "MODELLAB_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
-        "MODELLAB_DATABASE_URL": postgres_url,
+        "MODELLAB_DATABASE_URL": app_role_url,
+        "MODELLAB_MIGRATION_DATABASE_URL": postgres_url,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -31,7 +31,7 @@ async def _main(run_id: str) -> None:
     from modellab.store.database import open_database
 
     settings = Settings.from_env()
-    async with open_database(settings.database_url) as db:
+    async with open_database(settings.database_url, settings.migration_database_url) as db:
         await execute_claimed(db, settings, load_registry(), run_id)
 
 

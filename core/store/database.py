@@ -17,6 +17,7 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -73,14 +74,30 @@ class Database:
         #: lookups of immutable rows (dataset versions), kept for this database's lifetime
         self.cache: dict[str, Any] = {}
 
-    async def migrate(self) -> None:
-        """Upgrade the schema to the newest migration."""
+    async def migrate(self, owner_url: str | None = None) -> None:
+        """Upgrade the schema to the newest migration.
+
+        With ``owner_url`` the migrations run as that role (the tables' owner), and this
+        database's own role is granted what it needs to read and write rows, and no
+        more: on PostgreSQL the app and the workers then own no table, so row-level
+        security binds them.
+        """
 
         def upgrade(conn: Connection) -> None:
             command.upgrade(alembic_config(conn), "head")
 
-        async with self.engine.begin() as conn:
-            await conn.run_sync(upgrade)
+        owner = create_async_engine(owner_url) if owner_url else self.engine
+        try:
+            async with owner.begin() as conn:
+                if owner.dialect.name == "postgresql":
+                    # Migrations may move rows; they act for the system, not for a user.
+                    await conn.execute(text("SELECT set_config('modellab.system', 'on', true)"))
+                await conn.run_sync(upgrade)
+                if owner is not self.engine and owner.dialect.name == "postgresql":
+                    await _grant_rows(conn, self.engine.url.username or "")
+        finally:
+            if owner is not self.engine:
+                await owner.dispose()
 
     def as_actor(self, actor: Actor) -> Database:
         """The same database (engine, pool, cache) seen as ``actor``."""
@@ -97,11 +114,16 @@ class Database:
         """
         async with self.sessions() as session, session.begin():
             session.info["actor"] = self.actor
-            if self.actor is not None and self.engine.dialect.name == "postgresql":
-                await session.execute(
-                    text("SELECT set_config('modellab.user_id', :user_id, true)"),
-                    {"user_id": self.actor.user_id},
-                )
+            if self.engine.dialect.name == "postgresql":
+                # Transaction-local (the third argument), so a pooled connection carries
+                # nothing over to the next user.
+                if self.actor is None:
+                    await session.execute(text("SELECT set_config('modellab.system', 'on', true)"))
+                else:
+                    await session.execute(
+                        text("SELECT set_config('modellab.user_id', :user_id, true)"),
+                        {"user_id": self.actor.user_id},
+                    )
             yield session
 
     async def close(self) -> None:
@@ -109,12 +131,26 @@ class Database:
         await self.engine.dispose()
 
 
+async def _grant_rows(conn: AsyncConnection, role: str) -> None:
+    """Let ``role`` read and write rows (under row-level security), and nothing else."""
+    if not role:
+        raise ValueError("the database URL names no user to grant access to")
+    name = conn.dialect.identifier_preparer.quote(role)
+    for statement in (
+        f"GRANT USAGE ON SCHEMA public TO {name}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {name}",
+        f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {name}",
+    ):
+        await conn.execute(text(statement))
+
+
 @asynccontextmanager
-async def open_database(url: str) -> AsyncIterator[Database]:
-    """Open (and migrate) the database at ``url`` for the duration of the block."""
+async def open_database(url: str, owner_url: str | None = None) -> AsyncIterator[Database]:
+    """Open (and migrate, as ``owner_url`` when given) the database at ``url``."""
     db = Database(url)
     try:
-        await db.migrate()
+        await db.migrate(owner_url)
         yield db
     finally:
         await db.close()

@@ -17,6 +17,7 @@ from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
 from modellab.domain import DatasetVersion, SchemaDiff, SplitStrategy
 from modellab.errors import InvalidInputError
+from modellab.server.input_guard import refuse_nul_fields
 from modellab.server.services import Services
 from modellab.server.uploads import scratch, spool_upload
 
@@ -41,9 +42,12 @@ class DatasetUpload:
 
 
 def _safe_filename(filename: str) -> str:
-    # The uploaded name is only a label: keep its last component's safe characters, so
-    # it can never steer where the file is written.
-    base = re.sub(r"[^A-Za-z0-9._-]", "_", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    # Browsers send a bare file name; a path here comes from a crafted request.
+    if any(c in filename for c in "/\\\x00") or filename in {".", ".."}:
+        raise InvalidInputError(f"file name {filename!r}: send a plain file name without folders")
+    # The uploaded name is only a label: keep its safe characters, so it can never steer
+    # where the file is written.
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
     base = base.lstrip(".") or "upload.csv"
     suffix = Path(base).suffix.lower()
     if suffix not in SUFFIXES:
@@ -70,8 +74,9 @@ class DatasetController(Controller):
 
         A failed upload leaves nothing behind: no version, no file.
         """
-        filename = _safe_filename(data.file.filename or "upload.csv")
         try:
+            refuse_nul_fields(data)
+            filename = _safe_filename(data.file.filename or "upload.csv")
             with scratch(services.settings) as staging:
                 path = staging / filename
                 await spool_upload(data.file, path, services.settings.max_upload_bytes)

@@ -12,7 +12,7 @@ from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from modellab.domain import Run, RunStatus
-from modellab.runs import service
+from modellab.runs import csv_export, service
 from modellab.runs.artifacts import run_dir
 from modellab.server.schemas import NoteCreate, RunCreate, RunPage
 from modellab.server.services import Services
@@ -79,6 +79,24 @@ class RunController(Controller):
             cursor,
         )
         return RunPage(page.items, page.next_cursor)
+
+    @get("/api/projects/{slug:str}/runs.csv", media_type="text/csv; charset=utf-8")
+    async def export_runs(
+        self,
+        slug: str,
+        services: Services,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 1000,
+    ) -> Response[str]:
+        """The project's newest runs as CSV (formula-like cells neutralized)."""
+        runs = await service.list_runs(services.db, slug, limit=limit)
+        return Response(
+            csv_export.runs_csv(runs),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{slug}-runs.csv"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @get("/api/runs/{run_id:str}")
     async def get_run(self, run_id: str, services: Services) -> Run:

@@ -16,7 +16,7 @@ from msgspec import Meta
 from modellab.domain import CodeVersion, Run, RunStatus
 from modellab.runs import tracking
 from modellab.runs.tracking import MetricPoint
-from modellab.server.schemas import Params
+from modellab.server.schemas import JSON_BODY_LIMIT, Params
 from modellab.server.services import Services
 from modellab.server.uploads import scratch, spool_upload
 
@@ -82,11 +82,15 @@ class EvalUpload:
 
 
 class TrackingController(Controller):
-    """``/api/tracked-runs`` and the logging endpoints of a tracked run."""
+    """``/api/tracked-runs`` and the logging endpoints of a tracked run.
+
+    Served under the upload limit (see ``create_app``); its JSON endpoints keep the
+    JSON limit.
+    """
 
     tags = ("tracking",)
 
-    @post("/api/tracked-runs", status_code=HTTP_201_CREATED)
+    @post("/api/tracked-runs", status_code=HTTP_201_CREATED, request_max_body_size=JSON_BODY_LIMIT)
     async def create_tracked_run(self, data: TrackedRunCreate, services: Services) -> Run:
         """Start a tracked run (status running) on a stored dataset version."""
         run = await tracking.create_tracked_run(
@@ -106,7 +110,9 @@ class TrackingController(Controller):
         )
         return run
 
-    @post("/api/runs/{run_id:str}/log", status_code=HTTP_200_OK)
+    @post(
+        "/api/runs/{run_id:str}/log", status_code=HTTP_200_OK, request_max_body_size=JSON_BODY_LIMIT
+    )
     async def log_batch(self, run_id: str, data: LogBatch, services: Services) -> Logged:
         """Log params and metric points (at most 10,000 per batch)."""
         n = await tracking.log_batch(services.db, run_id, dict(data.params), data.metrics)
@@ -138,7 +144,11 @@ class TrackingController(Controller):
             )
         return StoredFile(rel)
 
-    @post("/api/runs/{run_id:str}/finish", status_code=HTTP_200_OK)
+    @post(
+        "/api/runs/{run_id:str}/finish",
+        status_code=HTTP_200_OK,
+        request_max_body_size=JSON_BODY_LIMIT,
+    )
     async def finish(self, run_id: str, data: Finish, services: Services) -> Run:
         """End the run as succeeded or failed."""
         return await tracking.finish_tracked(

@@ -1,0 +1,494 @@
+"""The attacks the suite tries; each gets a clean refusal and changes nothing.
+
+Path traversal on every path-taking endpoint, markup and spreadsheet formulas in
+everything a user names or writes, mass assignment, oversized and malformed bodies, and
+forged, replayed or expired credentials. Cross-site POSTs and the walk over every route
+live in ``test_access.py`` and ``test_magic_link.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import tarfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, update
+
+from modellab.access.users import User, ensure_user
+from modellab.cli import cli
+from modellab.server.auth.sessions import COOKIE, create_session
+from modellab.store.database import open_database
+from modellab.store.models import Base, SessionRow, utcnow
+from tests.server.conftest import PENGUINS, Api
+from tests.server.test_access import As, signed_in  # noqa: F401  (a fixture)
+
+Signed = tuple[Api, As, As]
+
+CODE = {"modellab_version": "0.1.0", "git_commit": "abc", "git_dirty": False}
+
+
+def _snapshot(api: Api) -> tuple[dict[str, int], list[str]]:
+    """Row counts of every table, and every file under the test's folder."""
+
+    async def counts() -> dict[str, int]:
+        async with open_database(api.settings.database_url) as db, db.session() as s:
+            return {
+                t.name: int((await s.execute(select(func.count()).select_from(t))).scalar_one())
+                for t in Base.metadata.sorted_tables
+            }
+
+    root = api.settings.home.parent
+    files = sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and "modellab.db" not in p.name
+    )
+    return asyncio.run(counts()), files
+
+
+def _refused(response: Any, *statuses: int) -> dict[str, Any]:
+    """A clean refusal: an expected status and a problem document, never a traceback."""
+    assert response.status_code in statuses, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "Traceback" not in response.text
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == response.status_code and problem["detail"]
+    return problem
+
+
+def _tracked(who: As, project: str = "a", **extra: Any) -> str:
+    body = {"project": project, "dataset": "penguins", "name": "t", "seed": 0, "code_version": CODE}
+    run_id: str = who.ok("POST", "/api/tracked-runs", 201, json=body | extra)["id"]
+    return run_id
+
+
+# --- path traversal -------------------------------------------------------------------
+
+#: paths as they appear in a URL: dot segments, encoded separators, NUL, absolute
+URL_PATHS = [
+    "../run.json",
+    "../../../../etc/passwd",
+    "eval/../../x",
+    "%2e%2e/run.json",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "..%2f..%2frun.json",
+    "..%5c..%5crun.json",
+    "%252e%252e%252frun.json",
+    "..\\..\\run.json",
+    "/etc/passwd",
+    "//etc/passwd",
+    "config.json%00.png",
+]
+
+#: names as they appear in a form field or an archive member
+NAMES = [
+    "../escape.txt",
+    "../../escape.txt",
+    "a/../../escape.txt",
+    "/tmp/escape.txt",
+    "..\\escape.txt",
+    "a\\..\\..\\escape.txt",
+    "nul\x00.txt",
+    "..",
+    "",
+]
+
+
+def test_traversal_in_artifact_paths_finds_nothing(signed_in: Signed) -> None:  # noqa: F811
+    api, alice, _ = signed_in
+    run_id = _tracked(alice)
+    before = _snapshot(api)
+    for path in URL_PATHS:
+        response = alice.call("GET", f"/api/runs/{run_id}/artifacts/{path}")
+        # Routing may already refuse some (404 or 400); none may reach a file.
+        _refused(response, 400, 404)
+        assert "root:" not in response.text
+    assert _snapshot(api) == before
+
+
+def test_traversal_in_ids_and_slugs_finds_nothing(signed_in: Signed) -> None:  # noqa: F811
+    api, alice, _ = signed_in
+    before = _snapshot(api)
+    for value in ("..", "..%2f..%2fetc", "%2e%2e", "a%00b", "a%2fb"):
+        for template in (
+            "/api/projects/{v}",
+            "/api/projects/{v}/runs",
+            "/api/projects/{v}/datasets/{v}",
+            "/api/runs/{v}",
+            "/api/runs/{v}/artifacts",
+            "/api/runs/{v}/repro",
+        ):
+            # The client drops dot segments, so ".." may land on another route (405).
+            _refused(alice.call("GET", template.format(v=value)), 400, 404, 405)
+    for slug in ("../x", "..", "a/b", "a\\b", "x\x00"):
+        _refused(alice.call("POST", "/api/projects", json={"name": "x", "slug": slug}), 400)
+    assert _snapshot(api) == before
+
+
+def test_traversal_in_uploaded_file_names_is_refused(signed_in: Signed) -> None:  # noqa: F811
+    api, alice, _ = signed_in
+    run_id = _tracked(alice)
+    before = _snapshot(api)
+    for name in NAMES:
+        response = alice.call(
+            "POST",
+            f"/api/runs/{run_id}/files",
+            files={"file": ("f.txt", b"payload", "text/plain")},
+            data={"path": name},
+        )
+        _refused(response, 400)
+        if "\x00" in name:
+            continue  # multipart headers cannot carry a NUL: the client sends "%00"
+        dataset = PENGUINS.read_bytes()
+        upload = alice.call(
+            "POST",
+            "/api/projects/a/datasets",
+            files={"file": (name + ".csv" if name else "", dataset, "text/csv")},
+            data={"name": "evil", "target": "sex"},
+        )
+        _refused(upload, 400)
+    assert _snapshot(api) == before
+
+
+def _archive(member: tarfile.TarInfo, data: bytes = b"{}") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    return buffer.getvalue()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = 2 if kind == tarfile.REGTYPE else 0
+    info.linkname = target
+    return info
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        _member("../escape.json"),
+        _member("eval/../../escape.json"),
+        _member("/tmp/escape.json"),
+        _member("eval/link", tarfile.SYMTYPE, "/etc/passwd"),
+        _member("eval/hard", tarfile.LNKTYPE, "../../run.json"),
+        _member("eval/dev", tarfile.CHRTYPE),
+        _member("eval/fifo", tarfile.FIFOTYPE),
+    ],
+    ids=["parent", "nested-parent", "absolute", "symlink", "hardlink", "device", "fifo"],
+)
+def test_eval_archives_cannot_write_outside_the_run(
+    signed_in: Signed,  # noqa: F811
+    member: tarfile.TarInfo,
+) -> None:
+    api, alice, _ = signed_in
+    run_id = _tracked(alice)
+    before = _snapshot(api)
+    response = alice.call(
+        "POST",
+        f"/api/runs/{run_id}/eval",
+        files={"file": ("eval.tgz", _archive(member), "application/gzip")},
+    )
+    _refused(response, 400, 422)
+    assert _snapshot(api) == before
+
+
+# --- markup and formulas --------------------------------------------------------------
+
+SCRIPT = "<script>alert('x')</script>"
+IMG = '<img src=x onerror="alert(1)">'
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+RICH = "[bold red]not markup[/bold red]"
+
+
+def test_markup_and_formulas_come_back_as_text(
+    signed_in: Signed,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    api, alice, _ = signed_in
+    alice.ok("POST", "/api/projects", 201, json={"name": SCRIPT, "slug": "marked"})
+    with PENGUINS.open("rb") as f:
+        alice.ok(
+            "POST",
+            "/api/projects/marked/datasets",
+            201,
+            files={"file": ("penguins.csv", f, "text/csv")},
+            data={"name": "penguins", "target": "sex", "notes": IMG},
+        )
+    run_id = _tracked(
+        alice,
+        "marked",
+        name=FORMULA,
+        config={"note": SCRIPT, "n": -1},
+        params={"@cmd": "+1+1", "k": RICH},
+    )
+    alice.ok("POST", f"/api/runs/{run_id}/notes", 201, json={"text": "-2+3"})
+    alice.ok("POST", f"/api/runs/{run_id}/notes", 201, json={"text": IMG})
+
+    # JSON is data: the exact strings, in a JSON document, never an HTML page.
+    for url in (
+        "/api/projects/marked",
+        f"/api/runs/{run_id}",
+        f"/api/runs/{run_id}/params",
+        "/api/projects/marked/datasets/penguins",
+    ):
+        response = alice.call("GET", url)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/json")
+    assert alice.ok("GET", "/api/projects/marked")["name"] == SCRIPT
+    run = alice.ok("GET", f"/api/runs/{run_id}")
+    assert run["model"] == FORMULA and run["config"]["note"] == SCRIPT
+    assert [n["text"] for n in run["notes"]] == ["-2+3", IMG]
+    shown = alice.ok("GET", "/api/projects/marked/datasets/penguins")
+    assert [n["text"] for n in shown["notes"]] == [IMG]
+
+    # CSV export: text cells that a spreadsheet would run start with an apostrophe.
+    export = alice.call("GET", "/api/projects/marked/runs.csv")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert export.headers["content-disposition"].startswith("attachment")
+    assert export.headers["x-content-type-options"] == "nosniff"
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert len(rows) == 1 and rows[0]["id"] == run_id
+    assert rows[0]["model"] == "'" + FORMULA
+    assert rows[0]["notes"] == "'-2+3\n" + IMG
+    for row in rows:
+        for column, cell in row.items():
+            assert not cell.startswith(("=", "+", "@")), (column, cell)
+            assert not cell.startswith("-") or _is_number(cell), (column, cell)
+
+    # The CLI prints the same CSV, and its tables show brackets as typed (no rich markup).
+    token = alice.headers["Authorization"].removeprefix("Bearer ")
+    env = {
+        "MODELLAB_HOME": str(api.settings.home),
+        "MODELLAB_ARTIFACT_ROOT": str(api.settings.artifact_root),
+        "MODELLAB_DATABASE_URL": api.settings.database_url,
+        "MODELLAB_TOKEN": token,
+    }
+    runner = CliRunner()
+    printed = runner.invoke(cli, ["runs", "-p", "marked", "--csv"], env=env)
+    assert printed.exit_code == 0, printed.output
+    assert printed.output == export.text
+    _tracked(alice, "marked", name=RICH)
+    table = runner.invoke(cli, ["runs", "-p", "marked"], env=env | {"COLUMNS": "400"})
+    assert table.exit_code == 0, table.output
+    assert FORMULA in table.output and RICH in table.output
+
+    # The HTML pages escape what they echo.
+    page = api.client.get("/auth/magic-link", params={"token": f'"><script>{SCRIPT}'})
+    assert page.status_code == 200 and "<script>" not in page.text
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def test_nul_characters_are_refused_wherever_text_enters(signed_in: Signed) -> None:  # noqa: F811
+    # PostgreSQL cannot store NUL; SQLite would. Both refuse it the same way, up front.
+    api, alice, _ = signed_in
+    run_id = _tracked(alice)
+    before = _snapshot(api)
+    tracked = {"project": "a", "dataset": "penguins", "name": "t", "seed": 0, "code_version": CODE}
+    attempts: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", "/api/projects/a/runs?model=a%00b", {}),
+        ("GET", "/api/projects/a%00b/runs", {}),
+        ("POST", "/api/projects", {"json": {"name": "a\x00b"}}),
+        ("POST", f"/api/runs/{run_id}/notes", {"json": {"text": "before\x00after"}}),
+        ("POST", "/api/tracked-runs", {"json": tracked | {"config": {"k": "v\x00"}}}),
+        ("POST", "/api/tracked-runs", {"json": tracked | {"params": {"k\x00": 1}}}),
+        ("POST", f"/api/runs/{run_id}/log", {"json": {"params": {"k": "\x00"}}}),
+        ("POST", "/api/auth/magic-link", {"json": {"email": "a\x00@b.c"}}),
+        (
+            "POST",
+            "/api/projects/a/datasets",
+            {
+                "files": {"file": ("p.csv", PENGUINS.read_bytes(), "text/csv")},
+                "data": {"name": "penguins2", "target": "sex", "notes": "x\x00y"},
+            },
+        ),
+    ]
+    for method, url, kwargs in attempts:
+        problem = _refused(alice.call(method, url, **kwargs), 400)
+        assert "NUL" in problem["detail"] or "cannot be stored" in problem["detail"], url
+    assert _snapshot(api) == before
+
+
+# --- mass assignment ------------------------------------------------------------------
+
+
+def test_mass_assignment_is_refused_everywhere(signed_in: Signed) -> None:  # noqa: F811
+    api, alice, bob = signed_in
+    run_id = _tracked(alice)
+    before = _snapshot(api)
+    base_run = {
+        "project": "a",
+        "dataset": "penguins",
+        "template": "tabular-classification",
+        "model": "most_frequent",
+    }
+    base_tracked = {
+        "project": "a",
+        "dataset": "penguins",
+        "name": "t",
+        "seed": 0,
+        "code_version": CODE,
+    }
+    attempts: list[tuple[str, str, dict[str, Any]]] = [
+        ("POST", "/api/projects", {"name": "c", "owner": "bob@example.com"}),
+        ("POST", "/api/projects", {"name": "c", "created_at": "2020-01-01T00:00:00Z"}),
+        ("POST", "/api/runs", base_run | {"status": "succeeded"}),
+        ("POST", "/api/runs", base_run | {"project_id": "x"}),
+        ("POST", "/api/runs", base_run | {"id": "00000000-0000-7000-8000-000000000009"}),
+        ("POST", "/api/tracked-runs", base_tracked | {"status": "succeeded"}),
+        ("POST", "/api/tracked-runs", base_tracked | {"role": "baseline"}),
+        ("POST", "/api/tracked-runs", base_tracked | {"metrics_summary": {"auc": 1}}),
+        ("POST", f"/api/runs/{run_id}/notes", {"text": "x", "created_at": "2020-01-01"}),
+        ("POST", f"/api/runs/{run_id}/log", {"params": {}, "run_id": "other"}),
+        ("POST", f"/api/runs/{run_id}/finish", {"status": "succeeded", "project": "b"}),
+        ("POST", "/api/tokens", {"name": "x", "user_id": "someone"}),
+        ("POST", "/api/tokens", {"name": "x", "token_hash": "0" * 64}),
+        ("PUT", "/api/projects/a/members", {"email": "b@x.y", "role": "owner", "project": "b"}),
+        ("POST", "/api/auth/magic-link", {"email": "a@b.c", "user_id": "x"}),
+    ]
+    for method, url, body in attempts:
+        problem = _refused(alice.call(method, url, json=body), 400)
+        assert "unknown field" in problem["detail"] or "invalid" in problem["detail"], url
+    # A role outside the three is refused too.
+    _refused(
+        alice.call("PUT", "/api/projects/a/members", json={"email": "b@x.y", "role": "admin"}),
+        400,
+    )
+    assert _snapshot(api) == before
+    assert alice.ok("GET", f"/api/runs/{run_id}")["status"] == "running"
+    assert [p["slug"] for p in bob.ok("GET", "/api/projects")] == ["b"]
+
+
+# --- oversized and malformed bodies ---------------------------------------------------
+
+MALFORMED: list[bytes] = [
+    b"",
+    b"{",
+    b"[]",
+    b"null",
+    b'"text"',
+    b"\xff\xfe\x00{",
+    b'{"name": 1}',
+    b'{"text": {"$gt": ""}}',
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"name": "x"' + b', "a": 1' * 10 + b"}",
+]
+
+
+def test_malformed_and_oversized_json_bodies_are_refused(signed_in: Signed) -> None:  # noqa: F811
+    api, alice, _ = signed_in
+    run_id = _tracked(alice)
+    before = _snapshot(api)
+    endpoints = [
+        ("POST", "/api/projects"),
+        ("POST", "/api/runs"),
+        ("POST", "/api/tracked-runs"),
+        ("POST", f"/api/runs/{run_id}/notes"),
+        ("POST", f"/api/runs/{run_id}/log"),
+        ("POST", f"/api/runs/{run_id}/finish"),
+        ("POST", "/api/tokens"),
+        ("PUT", "/api/projects/a/members"),
+    ]
+    json_type = {"Content-Type": "application/json"}
+    for method, url in endpoints:
+        for body in MALFORMED:
+            _refused(alice.call(method, url, content=body, headers=json_type), 400)
+        huge = b'{"text": "' + b"x" * (17 * 1024 * 1024) + b'"}'
+        problem = _refused(alice.call(method, url, content=huge, headers=json_type), 413)
+        assert "16 MB" in problem["detail"]
+    # A note just over its own limit, well under the body limit.
+    long_note = {"text": "x" * 10_001}
+    _refused(alice.call("POST", f"/api/runs/{run_id}/notes", json=long_note), 400)
+    # Form uploads that are not forms, or lack the file.
+    _refused(alice.call("POST", "/api/projects/a/datasets", content=b"{}", headers=json_type), 400)
+    _refused(alice.call("POST", "/api/projects/a/datasets", data={"name": "x"}), 400)
+    assert _snapshot(api) == before
+
+
+# --- credentials ----------------------------------------------------------------------
+
+
+def _session_cookie(api: Api, email: str, age: timedelta | None = None) -> str:
+    """A real session of ``email``, pushed ``age`` into the past when given."""
+
+    async def make() -> str:
+        async with open_database(api.settings.database_url) as db:
+            row = await ensure_user(db, email)
+            secret = await create_session(db, User(row.id, row.email, row.name))
+            if age is not None:
+                async with db.session() as s:
+                    await s.execute(
+                        update(SessionRow)
+                        .where(SessionRow.user_id == row.id)
+                        .values(expires_at=utcnow() - age)
+                    )
+            return secret
+
+    return asyncio.run(make())
+
+
+def test_forged_expired_and_revoked_credentials_are_refused(
+    signed_in: Signed,  # noqa: F811
+) -> None:
+    api, alice, _ = signed_in
+    token = alice.headers["Authorization"].removeprefix("Bearer ")
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    good_cookie = _session_cookie(api, "carol@example.com")
+    expired_cookie = _session_cookie(api, "dave@example.com", age=timedelta(seconds=1))
+    before = _snapshot(api)
+    body = {"name": "sneaky"}
+    headers_tried: list[dict[str, str]] = [
+        {"Authorization": "Bearer mlt_" + "A" * 43},
+        {"Authorization": f"Bearer {tampered}"},
+        {"Authorization": f"Bearer {token} extra"},
+        {"Authorization": f"Basic {token}"},
+        {"Authorization": "Bearer "},
+        {"Cookie": f"{COOKIE}={expired_cookie}"},
+        {"Cookie": f"{COOKIE}={good_cookie}x"},
+        {"Cookie": f"{COOKIE}=" + "A" * 43},
+        {"Cookie": f"{COOKIE}="},
+    ]
+    api.client.cookies.clear()
+    for headers in headers_tried:
+        origin = {"Origin": "http://testserver.local"}
+        for method, url in (("GET", "/api/projects"), ("POST", "/api/projects")):
+            response = api.client.request(
+                method, url, headers=headers | origin, json=body if method == "POST" else None
+            )
+            _refused(response, 401)
+    assert _snapshot(api) == before
+
+    # A token revoked by its owner stops working at once.
+    token_id = alice.ok("GET", "/api/tokens")[0]["id"]
+    alice.ok("DELETE", f"/api/tokens/{token_id}", 204)
+    _refused(alice.call("GET", "/api/projects"), 401)
+    # A session ended by sign-out stops working at once.
+    cookies = {COOKIE: good_cookie}
+    headers = {"Origin": "http://testserver.local"}
+    assert api.client.get("/api/auth/me", cookies=cookies).status_code == 200
+    api.client.post("/api/auth/sign-out", cookies=cookies, headers=headers)
+    api.client.cookies.clear()
+    _refused(api.client.get("/api/auth/me", cookies=cookies), 401)
+
+
+def test_api_tokens_never_appear_in_listings(signed_in: Signed) -> None:  # noqa: F811
+    _, alice, _ = signed_in
+    token = alice.headers["Authorization"].removeprefix("Bearer ")
+    listed = json.dumps(alice.ok("GET", "/api/tokens"))
+    assert token not in listed and token[4:20] not in listed
