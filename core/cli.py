@@ -658,6 +658,8 @@ def token_list(as_json: bool) -> None:
     if as_json:
         _print_json(found)
         return
+    if not found:
+        click.echo("No API tokens yet. Create one with: modellab token create --name NAME")
     for t in found:
         state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
         mode = "read-only" if t.read_only else "read-write"

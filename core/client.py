@@ -16,6 +16,7 @@ Errors from the server raise :class:`ApiError` carrying the problem document.
 from __future__ import annotations
 
 import io
+import os
 import platform
 import subprocess
 import tarfile
@@ -141,9 +142,15 @@ class TrackedRun:
 
 
 class Client:
-    """The ModelLab API at ``url``; ``token`` is sent as a bearer token when given."""
+    """The ModelLab API at ``url``, as the user of the API token ``token``.
+
+    The token (``modellab token create``) goes out as ``Authorization: Bearer``; without
+    one the client uses ``MODELLAB_TOKEN``, like the CLI, and else sends none (a local
+    server without sign-in needs none).
+    """
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0) -> None:
+        token = token if token is not None else os.environ.get("MODELLAB_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
 

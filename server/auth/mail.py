@@ -38,6 +38,12 @@ def send(smtp_url: str | None, message: EmailMessage) -> None:
     smtp_class = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
     port = parts.port or (465 if parts.scheme == "smtps" else 25)
     with smtp_class(parts.hostname, port, timeout=30) as smtp:
+        if parts.scheme == "smtp":
+            smtp.ehlo()
+            # Encrypt whenever the server can, before any password crosses the wire.
+            if smtp.has_extn("starttls"):
+                smtp.starttls()
+                smtp.ehlo()
         if parts.username:
             smtp.login(unquote(parts.username), unquote(parts.password or ""))
         smtp.send_message(message)

@@ -350,3 +350,25 @@ def test_serve_refuses_a_public_address_without_sign_in(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "refusing to serve on 0.0.0.0" in result.output
     assert "MODELLAB_PUBLIC_URL" in result.output
+
+
+def test_the_python_client_sends_its_token(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modellab.client import ApiError, Client
+    from modellab.server.app import create_app
+    from tests.server.conftest import make_settings, serve
+
+    settings = make_settings(tmp_path, database_url, public_url=PUBLIC_URL)
+    with serve(create_app(settings, executor=QueueOnly)) as url:
+        token = token_for(settings, "carol@example.com")
+        with Client(url, token=token) as client:
+            assert client.request("GET", "/api/auth/me")["email"] == "carol@example.com"
+        # Without a token argument the client reads MODELLAB_TOKEN, like the CLI.
+        monkeypatch.setenv("MODELLAB_TOKEN", token)
+        with Client(url) as client:
+            assert client.request("GET", "/api/auth/me")["via"] == "token"
+        monkeypatch.delenv("MODELLAB_TOKEN")
+        with Client(url) as client, pytest.raises(ApiError) as refused:
+            client.request("GET", "/api/projects")
+        assert refused.value.status == 401

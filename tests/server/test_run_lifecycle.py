@@ -180,6 +180,8 @@ def test_artifact_paths_outside_the_run_are_not_found(
     secret.write_text("top secret")
     (folder / "outside").symlink_to(secret)
     response = api.client.get(f"/api/runs/{run['id']}/artifacts/{path}")
-    assert response.status_code == 404, (path, response.status_code)
+    # A NUL is refused (400) before routing, for every endpoint; the rest are not found.
+    expected = 400 if "%00" in path else 404
+    assert response.status_code == expected, (path, response.status_code)
     assert "top secret" not in response.text
     assert api.client.get(f"/api/runs/{run['id']}/artifacts/run.json").status_code == 200
