@@ -29,6 +29,7 @@ from modellab.server.controllers.plugins import PluginController
 from modellab.server.controllers.projects import ProjectController
 from modellab.server.controllers.runs import RunController
 from modellab.server.controllers.tracking import TrackingController
+from modellab.server.controllers.web import index, web_router
 from modellab.server.executors import Executor, LocalExecutor
 from modellab.server.input_guard import refuse_nul
 from modellab.server.problems import EXCEPTION_HANDLERS
@@ -103,6 +104,8 @@ def create_app(
             CompareController,
             PluginController,
             AuthController,
+            index,
+            web_router(),
             TokenController,
             MemberController,
         ],

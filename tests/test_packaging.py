@@ -154,3 +154,19 @@ def test_console_script_and_plugins_from_the_wheels(venv: Path, tmp_path: Path) 
     assert "demo/penguins@1" in demo.stdout
     # migrations ship with the wheel: the database was created from them
     assert (tmp_path / "h" / "modellab.db").exists()
+
+
+def test_the_web_ui_ships_with_the_wheel(venv: Path, tmp_path: Path) -> None:
+    script = (
+        "from modellab.server.controllers.web import WEB_DIR\n"
+        "names = sorted(str(p.relative_to(WEB_DIR)) for p in WEB_DIR.rglob('*') if p.is_file())\n"
+        "print('\\n'.join(names))\n"
+    )
+    result = subprocess.run(
+        [venv / "bin" / "python", "-c", script], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    shipped = set(result.stdout.split())
+    source = REPO / "server" / "web"
+    expected = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
+    assert shipped == expected

@@ -273,6 +273,9 @@ def test_mass_assignment_of_owner_project_or_status_is_refused(
 
 
 PUBLIC_ROUTES = {
+    # The UI's page and static files: they hold no data; their API calls need a user.
+    "/",
+    "/ui/{file_path:path}",
     "/api/health",
     "/api/auth/methods",
     "/api/auth/magic-link",

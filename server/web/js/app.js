@@ -1,0 +1,89 @@
+// The router: hash URLs (#/p/demo, #/runs/ID, #/compare?a=..&b=..) so every page can be
+// shared by URL and the server serves one page.
+import { ApiError, get } from "./api.js";
+import { h, replace } from "./dom.js";
+import { comparePage } from "./views/compare.js";
+import { datasetPage } from "./views/dataset.js";
+import { newRunPage } from "./views/newrun.js";
+import { pluginsPage } from "./views/plugins.js";
+import { projectPage } from "./views/project.js";
+import { projectsPage } from "./views/projects.js";
+import { runPage } from "./views/run.js";
+import { signInPage } from "./views/signin.js";
+
+const routes = [
+  [/^\/$/, projectsPage],
+  [/^\/plugins$/, pluginsPage],
+  [/^\/sign-in$/, signInPage],
+  [/^\/p\/([^/]+)$/, projectPage],
+  [/^\/p\/([^/]+)\/datasets\/([^/]+)$/, datasetPage],
+  [/^\/p\/([^/]+)\/new-run$/, newRunPage],
+  [/^\/runs\/([^/]+)$/, runPage],
+  [/^\/compare$/, comparePage],
+];
+
+let current = { stop: () => {} };
+
+/** What a page gets: where to render, its URL parts, and a way to register cleanup. */
+function context(main, params, query) {
+  const timers = [];
+  return {
+    main,
+    params: params.map(decodeURIComponent),
+    query,
+    every(ms, fn) {
+      timers.push(setInterval(fn, ms));
+    },
+    stop() {
+      timers.forEach(clearInterval);
+    },
+  };
+}
+
+/** Show an error in words where the page would be. */
+export function showError(main, error) {
+  if (error instanceof ApiError && error.status === 401) {
+    location.hash = "#/sign-in";
+    return;
+  }
+  replace(
+    main,
+    h("h1", {}, error instanceof ApiError && error.status === 404 ? "Not found" : "Something went wrong"),
+    h("p", { class: "error", role: "alert" }, error.message || String(error)),
+    h("p", {}, h("a", { href: "#/" }, "Back to projects")),
+  );
+}
+
+async function route() {
+  current.stop();
+  const main = document.getElementById("main");
+  const [path, search] = (location.hash.slice(1) || "/").split("?");
+  const query = new URLSearchParams(search || "");
+  for (const [pattern, page] of routes) {
+    const m = pattern.exec(path);
+    if (!m) continue;
+    current = context(main, m.slice(1), query);
+    try {
+      await page(current);
+    } catch (error) {
+      showError(main, error);
+    }
+    main.focus({ preventScroll: true });
+    return;
+  }
+  showError(main, new ApiError(404, { detail: `There is no page ${path}.` }));
+}
+
+async function who() {
+  try {
+    const me = await get("/api/auth/me");
+    const who = document.getElementById("who");
+    replace(who, me.via === "local" ? "local mode" : me.email);
+  } catch {
+    // Not signed in: the pages themselves send people to sign in.
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();
+who();

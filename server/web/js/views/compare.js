@@ -1,0 +1,193 @@
+import { get, post } from "../api.js";
+import { h, replace, seg, sortableTable } from "../dom.js";
+
+const num = (v, d = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
+
+function verdictClass(row) {
+  if (row.verdict === "within noise" || row.cis_overlap) return "noise";
+  return (row.delta > 0) === row.higher_is_better ? "better" : "worse";
+}
+
+function pickForm(ctx, runs) {
+  const choose = (id, label, value) =>
+    h(
+      "label",
+      { for: id },
+      label,
+      h(
+        "select",
+        { id },
+        runs.map((r) => h("option", { value: r.id, selected: r.id === value }, `${r.id.slice(0, 13)} · ${r.model} · ${r.status}`)),
+      ),
+    );
+  return h(
+    "form",
+    {
+      class: "row",
+      onsubmit: (event) => {
+        event.preventDefault();
+        location.hash = `#/compare?a=${seg(document.getElementById("compare-a").value)}&b=${seg(document.getElementById("compare-b").value)}`;
+      },
+    },
+    choose("compare-a", "Run A (before)", ctx.query.get("a")),
+    choose("compare-b", "Run B (after)", ctx.query.get("b")),
+    h("button", { type: "submit" }, "Compare"),
+  );
+}
+
+function noteBox(runId, list) {
+  const text = h("textarea", { id: `note-${runId}`, rows: 2, required: true, maxlength: 10000 });
+  const error = h("p", { class: "field-error", role: "alert" });
+  return h(
+    "form",
+    {
+      class: "stack",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        replace(error);
+        try {
+          const run = await post(`/api/runs/${seg(runId)}/notes`, { text: text.value });
+          const last = run.notes[run.notes.length - 1];
+          list.append(h("li", {}, `${last.created_at.slice(0, 19)}: `, last.text));
+          text.value = "";
+        } catch (e) {
+          replace(error, e.message);
+        }
+      },
+    },
+    h("label", { for: `note-${runId}` }, "What changed my mind (appended, never edited)", text),
+    error,
+    h("button", { type: "submit", class: "secondary" }, "Add note to run B"),
+  );
+}
+
+/** Two runs side by side: what improved, what got worse, and why we believe it. */
+export async function comparePage(ctx) {
+  const a = ctx.query.get("a");
+  const b = ctx.query.get("b");
+  const header = h("h1", {}, "Compare runs");
+  if (!a || !b) {
+    const anchor = b || a;
+    const project = anchor ? (await get(`/api/runs/${seg(anchor)}`)).project : null;
+    if (!project) {
+      replace(ctx.main, header, h("p", {}, "Pick two runs in a project's runs table, then press \u201cCompare selected\u201d."));
+      return;
+    }
+    const runs = (await get(`/api/projects/${seg(project)}/runs?limit=200`)).items;
+    replace(ctx.main, header, pickForm(ctx, runs));
+    return;
+  }
+  const c = await get(`/api/compare?a=${seg(a)}&b=${seg(b)}`);
+  const better = c.metrics.filter((m) => verdictClass(m) === "better");
+  const worse = c.metrics.filter((m) => verdictClass(m) === "worse");
+  const notesA = h("ul", {}, c.notes.a.map((n) => h("li", {}, `${n.created_at.slice(0, 19)}: `, n.text)));
+  const notesB = h("ul", {}, c.notes.b.map((n) => h("li", {}, `${n.created_at.slice(0, 19)}: `, n.text)));
+  const run = (side) => h("a", { href: `#/runs/${seg(side.id)}` }, `${side.model} (${side.id.slice(0, 13)})`);
+  const configRows = [
+    ...Object.entries(c.config.changed ?? {}).map(([k, v]) => [k, JSON.stringify(v.a), JSON.stringify(v.b)]),
+    ...Object.entries(c.config.added ?? {}).map(([k, v]) => [k, "—", JSON.stringify(v)]),
+    ...Object.entries(c.config.removed ?? {}).map(([k, v]) => [k, JSON.stringify(v), "—"]),
+  ];
+  const modes = Object.entries(c.failures.failure_modes ?? {});
+  replace(
+    ctx.main,
+    header,
+    h("p", {}, "A: ", run(c.a), " → B: ", run(c.b)),
+    c.like_for_like ? null : h("p", { class: "warn", role: "note" }, "Not like-for-like: the runs used different dataset versions or splits."),
+    h("h2", {}, "Summary"),
+    h(
+      "ul",
+      {},
+      h("li", { class: "better" }, `Improved: ${better.map((m) => m.metric).join(", ") || "nothing beyond noise"}`),
+      h("li", { class: "worse" }, `Got worse: ${worse.map((m) => m.metric).join(", ") || "nothing beyond noise"}`),
+      h("li", {}, `Failures: ${c.failures.new?.length ?? 0} new, ${c.failures.fixed?.length ?? 0} fixed, ${c.failures.still_failing ?? 0} still failing`),
+    ),
+    h("h2", {}, "Metrics"),
+    sortableTable(
+      [
+        { key: "metric", label: "Metric", value: (m) => m.metric },
+        { key: "a", label: "A", value: (m) => num(m.a), sort: (m) => m.a, num: true },
+        { key: "b", label: "B", value: (m) => num(m.b), sort: (m) => m.b, num: true },
+        { key: "delta", label: "B − A", value: (m) => num(m.delta), sort: (m) => m.delta, num: true },
+        { key: "paired", label: "Paired 95% CI of the difference", value: (m) => (m.paired ? `[${num(m.paired.ci_low, 3)}, ${num(m.paired.ci_high, 3)}]` : "—") },
+        { key: "verdict", label: "Verdict", value: (m) => m.verdict ?? "", cell: (m) => h("span", { class: verdictClass(m) }, m.verdict ?? "") },
+      ],
+      c.metrics,
+    ),
+    h("h2", {}, "Slice shifts"),
+    c.slices.length
+      ? sortableTable(
+          [
+            { key: "slice", label: "Slice", value: (s) => s.slice },
+            { key: "n", label: "Rows", value: (s) => s.n, num: true },
+            { key: "a", label: "A", value: (s) => num(s.a, 3), sort: (s) => s.a, num: true },
+            { key: "b", label: "B", value: (s) => num(s.b, 3), sort: (s) => s.b, num: true },
+            { key: "delta", label: "B − A", value: (s) => num(s.delta, 3), sort: (s) => s.delta, num: true },
+            { key: "shifted", label: "Shifted", value: (s) => (s.shifted ? "yes" : s.cis_overlap ? "within noise" : "no") },
+          ],
+          c.slices,
+          { initial: { key: "delta", ascending: true } },
+        )
+      : h("p", { class: "muted" }, "No slices in common."),
+    h("h2", {}, "Failures"),
+    h("p", {}, `New (failing in B only): ${(c.failures.new ?? []).join(", ") || "none"}`),
+    h("p", {}, `Fixed (failing in A only): ${(c.failures.fixed ?? []).join(", ") || "none"}`),
+    modes.length
+      ? sortableTable(
+          [
+            { key: "mode", label: "Failure mode", value: ([k]) => k },
+            { key: "a", label: "A", value: ([, v]) => v.a, num: true },
+            { key: "b", label: "B", value: ([, v]) => v.b, num: true },
+            { key: "delta", label: "B − A", value: ([, v]) => v.delta, num: true },
+          ],
+          modes,
+        )
+      : null,
+    h("h2", {}, "Config"),
+    configRows.length
+      ? sortableTable(
+          [
+            { key: "key", label: "Key", value: (r) => r[0] },
+            { key: "a", label: "A", value: (r) => r[1] },
+            { key: "b", label: "B", value: (r) => r[2] },
+          ],
+          configRows,
+        )
+      : h("p", { class: "muted" }, "Same config."),
+    h("h2", {}, "Dataset"),
+    h(
+      "p",
+      {},
+      c.dataset.same_data ? `Same data (${c.dataset.a.ref})` : `A: ${c.dataset.a.ref}, B: ${c.dataset.b.ref}`,
+      c.dataset.same_split ? ", same split." : ", different splits.",
+      c.dataset.schema?.added?.length || c.dataset.schema?.removed?.length
+        ? ` Schema: +${c.dataset.schema.added.join(", ") || "none"}, −${c.dataset.schema.removed.join(", ") || "none"}.`
+        : "",
+    ),
+    h("h2", {}, "Artifacts"),
+    h(
+      "ul",
+      {},
+      ["added", "removed", "changed"].map((k) => h("li", {}, `${k}: ${(c.artifacts[k] ?? []).length ? c.artifacts[k].join(", ") : "none"}`)),
+    ),
+    h("h2", {}, "Plots (A left, B right)"),
+    h(
+      "div",
+      { class: "plots" },
+      c.plots.map((plot) =>
+        h(
+          "figure",
+          {},
+          h("img", {
+            src: `/api/runs/${seg(c.b.id)}/artifacts/${`${c.folder}/${plot}`.split("/").map(seg).join("/")}`,
+            alt: `${plot.split("/").pop()}: run A on the left, run B on the right`,
+            loading: "lazy",
+          }),
+          h("figcaption", { class: "muted" }, plot.split("/").pop()),
+        ),
+      ),
+    ),
+    h("h2", {}, "Notes"),
+    h("div", { class: "grid" }, h("div", {}, h("h3", {}, "Run A"), notesA), h("div", {}, h("h3", {}, "Run B"), notesB, noteBox(c.b.id, notesB))),
+  );
+}

@@ -1,0 +1,176 @@
+import { get, post } from "../api.js";
+import { h, replace, seg } from "../dom.js";
+
+/** The object schema behind a msgspec JSON Schema (which wraps it in $ref/$defs). */
+function objectSchema(schema) {
+  const ref = schema.$ref?.split("/").pop();
+  return ref ? schema.$defs[ref] : schema;
+}
+
+/** One input per config field, typed and bounded by the schema; returns [node, read]. */
+function configField(name, spec) {
+  const id = `config-${name}`;
+  const error = h("p", { class: "field-error", id: `${id}-error`, role: "alert" });
+  const enumValues = spec.enum ?? spec.anyOf?.flatMap((s) => s.enum ?? (s.type === "null" ? [null] : []));
+  let input;
+  let read;
+  if (enumValues?.length) {
+    input = h(
+      "select",
+      { id, "aria-describedby": `${id}-error` },
+      enumValues.map((v) => h("option", { value: JSON.stringify(v), selected: v === spec.default }, v === null ? "none" : String(v))),
+    );
+    read = () => JSON.parse(input.value);
+  } else if (spec.type === "boolean") {
+    input = h("input", { id, type: "checkbox", checked: Boolean(spec.default) });
+    read = () => input.checked;
+  } else if (spec.type === "integer" || spec.type === "number") {
+    input = h("input", {
+      id,
+      type: "number",
+      step: spec.type === "integer" ? "1" : "any",
+      min: spec.minimum ?? spec.exclusiveMinimum,
+      max: spec.maximum ?? spec.exclusiveMaximum,
+      value: spec.default ?? "",
+      "aria-describedby": `${id}-error`,
+    });
+    read = () => {
+      const value = Number(input.value);
+      const problems = [];
+      if (input.value === "" || Number.isNaN(value)) problems.push("enter a number");
+      if (spec.type === "integer" && !Number.isInteger(value)) problems.push("enter a whole number");
+      if (spec.minimum !== undefined && value < spec.minimum) problems.push(`at least ${spec.minimum}`);
+      if (spec.exclusiveMinimum !== undefined && value <= spec.exclusiveMinimum) problems.push(`more than ${spec.exclusiveMinimum}`);
+      if (spec.maximum !== undefined && value > spec.maximum) problems.push(`at most ${spec.maximum}`);
+      replace(error, problems.length ? `${name}: ${problems.join(", ")}` : "");
+      if (problems.length) throw new Error(`${name} is not valid`);
+      return value;
+    };
+  } else {
+    input = h("input", { id, value: spec.default ?? "" });
+    read = () => input.value;
+  }
+  return [h("div", {}, h("label", { for: id }, name, input), error), () => [name, read(), spec.default]];
+}
+
+/** Start a run: dataset version, template, model, its config form, seed. */
+export async function newRunPage(ctx) {
+  const [slug] = ctx.params;
+  const [plugins, datasets, runs] = await Promise.all([
+    get("/api/plugins"),
+    get(`/api/projects/${seg(slug)}/datasets`),
+    get(`/api/projects/${seg(slug)}/runs?limit=500`),
+  ]);
+  if (!datasets.length) {
+    replace(ctx.main, h("h1", {}, "New run"), h("p", {}, "This project has no dataset yet. ", h("a", { href: `#/p/${seg(slug)}` }, "Upload one"), " first."));
+    return;
+  }
+  const datasetSelect = h(
+    "select",
+    { id: "run-dataset" },
+    datasets.map((d) => {
+      const ref = `${d.name}@${d.version}`;
+      return h("option", { value: ref, selected: ctx.query.get("dataset") === ref, "data-task": d.task, "data-id": d.id }, `${ref} (${d.task})`);
+    }),
+  );
+  const templateSelect = h("select", { id: "run-template" });
+  const modelSelect = h("select", { id: "run-model" });
+  const seed = h("input", { id: "run-seed", type: "number", min: 0, step: 1, value: 0 });
+  const configBox = h("fieldset", {}, h("legend", {}, "Config"));
+  const hint = h("p", { role: "status" });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  let readers = [];
+
+  const selectedDataset = () => datasets.find((d) => `${d.name}@${d.version}` === datasetSelect.value);
+  const templates = () => plugins.templates.filter((t) => t.task_type === selectedDataset().task);
+  const template = () => plugins.templates.find((t) => t.name === templateSelect.value);
+  const model = () => template()?.models.find((m) => m.name === modelSelect.value);
+  const hasBaseline = () =>
+    runs.items.some((r) => r.role === "baseline" && r.status === "succeeded" && r.dataset_version_id === selectedDataset().id && r.template === templateSelect.value);
+
+  const fillTemplates = () => {
+    replace(templateSelect, templates().map((t) => h("option", { value: t.name }, t.name)));
+    fillModels();
+  };
+  const fillModels = () => {
+    replace(modelSelect, (template()?.models ?? []).map((m) => h("option", { value: m.name }, `${m.name} (${m.role})`)));
+    fillConfig();
+  };
+  const fillConfig = () => {
+    const m = model();
+    const schema = m ? objectSchema(m.config_schema) : { properties: {} };
+    const fields = Object.entries(schema.properties ?? {}).map(([name, spec]) => configField(name, spec));
+    readers = fields.map(([, read]) => read);
+    replace(configBox, h("legend", {}, "Config"), m?.description ? h("p", { class: "muted" }, m.description) : null, fields.length ? fields.map(([node]) => node) : h("p", { class: "muted" }, "Nothing to tune."));
+    replace(
+      hint,
+      m?.role === "candidate" && !hasBaseline()
+        ? h("span", { class: "warn" }, "No finished baseline on this dataset version yet: the candidate's improvement would not be meaningful. Tick \u201crun the baseline first\u201d.")
+        : "",
+    );
+    baselineFirst.checked = m?.role === "candidate" && !hasBaseline();
+  };
+  const baselineFirst = h("input", { id: "run-baseline-first", type: "checkbox" });
+  datasetSelect.addEventListener("change", fillTemplates);
+  templateSelect.addEventListener("change", fillModels);
+  modelSelect.addEventListener("change", fillConfig);
+
+  const submit = h("button", { type: "submit" }, "Start run");
+  const form = h(
+    "form",
+    {
+      class: "stack",
+      // Our own checks name the field and the rule; the browser's bubbles do neither well.
+      novalidate: true,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        error.hidden = true;
+        let config;
+        try {
+          config = Object.fromEntries(
+            readers.map((read) => read()).filter(([, value, fallback]) => value !== fallback).map(([name, value]) => [name, value]),
+          );
+        } catch (e) {
+          replace(error, "Fix the config fields marked above.");
+          error.hidden = false;
+          return;
+        }
+        const body = { project: slug, dataset: datasetSelect.value, template: templateSelect.value, seed: Number(seed.value) || 0 };
+        submit.disabled = true;
+        try {
+          if (baselineFirst.checked) {
+            // The candidate's eval compares against a finished baseline, so wait for it.
+            const baseline = template().models.find((m) => m.role === "baseline");
+            let first = await post("/api/runs", { ...body, model: baseline.name });
+            while (!["succeeded", "failed", "cancelled", "timed_out"].includes(first.status)) {
+              replace(hint, `Training the baseline ${baseline.name} first: ${first.status}…`);
+              await new Promise((resolve) => setTimeout(resolve, 1000));
+              first = await get(`/api/runs/${seg(first.id)}`);
+            }
+            if (first.status !== "succeeded") {
+              throw new Error(`The baseline run ended ${first.status}: ${first.status_reason ?? "see its page"}.`);
+            }
+          }
+          const run = await post("/api/runs", { ...body, model: modelSelect.value, config });
+          location.hash = `#/runs/${seg(run.id)}`;
+        } catch (e) {
+          replace(error, e.message);
+          error.hidden = false;
+        } finally {
+          submit.disabled = false;
+        }
+      },
+    },
+    h("label", { for: "run-dataset" }, "Dataset version", datasetSelect),
+    h("label", { for: "run-template" }, "Template", templateSelect),
+    h("label", { for: "run-model" }, "Model", modelSelect),
+    configBox,
+    h("label", { for: "run-seed" }, "Seed", seed),
+    h("label", { for: "run-baseline-first", class: "row" }, baselineFirst, "Run the baseline first"),
+    hint,
+    error,
+    submit,
+  );
+  replace(ctx.main, h("p", {}, h("a", { href: `#/p/${seg(slug)}` }, `← ${slug}`)), h("h1", {}, "New run"), form);
+  fillTemplates();
+}

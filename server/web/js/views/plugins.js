@@ -1,0 +1,28 @@
+import { get } from "../api.js";
+import { h, replace } from "../dom.js";
+
+/** Installed task plugins and what each registers. */
+export async function pluginsPage({ main }) {
+  const { plugins, templates } = await get("/api/plugins");
+  replace(
+    main,
+    h("h1", {}, "Plugins"),
+    plugins.length
+      ? h(
+          "ul",
+          {},
+          plugins.map((p) => h("li", {}, h("strong", {}, p.name), ` — ${p.distribution ?? ""} ${p.version ?? ""}`)),
+        )
+      : h("p", { class: "muted" }, "No plugins installed (entry-point group \u201cmodellab\u201d)."),
+    h("h2", {}, "Templates"),
+    templates.map((t) =>
+      h(
+        "div",
+        { class: "card" },
+        h("h3", {}, `${t.name} (${t.task_type})`),
+        h("p", { class: "muted" }, t.description),
+        h("ul", {}, t.models.map((m) => h("li", {}, h("strong", {}, m.name), ` [${m.role}] `, m.description))),
+      ),
+    ),
+  );
+}

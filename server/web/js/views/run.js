@@ -1,0 +1,271 @@
+import { ApiError, get } from "../api.js";
+import { estimate, h, replace, seg, sortableTable, status } from "../dom.js";
+
+const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
+const num = (v, d = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
+
+/** A run's log, tailed while it runs (the API serves it from a byte offset). */
+function logTail(ctx, run) {
+  const pre = h("pre", { "aria-label": "training log", tabindex: 0 });
+  let offset = 0;
+  const pull = async () => {
+    const response = await fetch(`/api/runs/${seg(run.id)}/logs?offset=${offset}`);
+    if (!response.ok) return;
+    const text = await response.text();
+    offset = Number(response.headers.get("X-Next-Offset") ?? offset + text.length);
+    if (text) {
+      pre.append(document.createTextNode(text));
+      pre.scrollTop = pre.scrollHeight;
+    }
+  };
+  pull();
+  if (!FINAL.has(run.status)) ctx.every(1500, pull);
+  return pre;
+}
+
+function metricsTable(files) {
+  const m = files["metrics.json"];
+  const ci = files["confidence_intervals.json"]?.intervals ?? {};
+  if (!m) return h("p", { class: "muted" }, "No metrics.");
+  const rows = Object.entries(m.metrics).map(([name, value]) => ({
+    name,
+    value,
+    ci: ci[name],
+    baseline: m.baseline?.metrics?.[name],
+    delta: m.deltas?.[name],
+    better: m.higher_is_better?.[name],
+  }));
+  const deltaCell = (r) => {
+    if (!r.delta) return "—";
+    const within = r.delta.ci_low !== null && r.delta.ci_low <= 0 && r.delta.ci_high >= 0;
+    const good = (r.delta.value > 0) === r.better;
+    return h(
+      "span",
+      { class: within ? "noise" : good ? "better" : "worse" },
+      `${r.delta.value > 0 ? "+" : ""}${num(r.delta.value)} [${num(r.delta.ci_low, 3)}, ${num(r.delta.ci_high, 3)}]`,
+      within ? " (within noise)" : "",
+    );
+  };
+  return h(
+    "div",
+    {},
+    m.improvement_is_meaningful
+      ? null
+      : h("p", { class: "warn", role: "note" }, "Improvement not meaningful: ", m.improvement_reason ?? "no baseline"),
+    sortableTable(
+      [
+        { key: "name", label: "Metric", value: (r) => r.name },
+        { key: "value", label: "Value (95% CI)", value: (r) => (r.ci ? `${num(r.value)} [${num(r.ci.ci_low, 3)}, ${num(r.ci.ci_high, 3)}]` : num(r.value)), sort: (r) => r.value, num: true },
+        { key: "baseline", label: "Baseline", value: (r) => num(r.baseline), sort: (r) => r.baseline, num: true },
+        { key: "delta", label: "Delta vs baseline", value: (r) => r.delta?.value, cell: deltaCell, num: true },
+      ],
+      rows,
+    ),
+  );
+}
+
+/** Failure examples, optionally only those of one slice (class and key-feature slices). */
+function failureTable(examples, slice) {
+  let shown = examples;
+  let note = null;
+  if (slice) {
+    const [family, ...rest] = slice.id.split(":");
+    if (family === "class") {
+      shown = examples.filter((e) => String(e.truth) === rest.join(":"));
+    } else if (family === "key_feature") {
+      const [column, ...value] = rest;
+      const wanted = value.join(":").replace(/^'(.*)'$/, "$1");
+      shown = examples.filter((e) => String(e.input_summary?.[column]) === wanted);
+    } else {
+      note = h("p", { class: "muted" }, `Examples are not matched to ${slice.family} slices; all are shown.`);
+    }
+  }
+  if (!shown.length) return h("p", { class: "muted" }, slice ? `No failure examples in slice ${slice.id}.` : "No failure examples.");
+  return h(
+    "div",
+    {},
+    note,
+    sortableTable(
+      [
+        { key: "id", label: "Example", value: (e) => e.example_id },
+        { key: "category", label: "Failure mode", value: (e) => e.category, cell: (e) => h("span", { class: "pill" }, e.category) },
+        { key: "truth", label: "Truth", value: (e) => String(e.truth) },
+        { key: "prediction", label: "Prediction", value: (e) => String(e.prediction) },
+        { key: "confidence", label: "Confidence", value: (e) => (e.confidence === null ? "—" : num(e.confidence, 3)), sort: (e) => e.confidence, num: true },
+        { key: "reason", label: "Why", value: (e) => e.reason },
+        { key: "inputs", label: "Inputs", value: (e) => Object.entries(e.input_summary ?? {}).map(([k, v]) => `${k}=${v}`).join(", ") },
+      ],
+      shown,
+    ),
+  );
+}
+
+function slicesTable(slices, metric, onPick) {
+  const rows = slices.filter((s) => s.status !== "too_small");
+  if (!rows.length) return h("p", { class: "muted" }, "No slice was large enough to evaluate.");
+  return sortableTable(
+    [
+      { key: "id", label: "Slice", value: (s) => s.id, cell: (s) => h("button", { type: "button", class: "secondary", onclick: () => onPick(s) }, s.id) },
+      { key: "definition", label: "Definition", value: (s) => s.definition },
+      { key: "n", label: "Rows", value: (s) => s.n, num: true },
+      { key: "metric", label: `${metric} (95% CI)`, value: (s) => estimate(s.metrics?.[metric], 3), sort: (s) => s.metrics?.[metric]?.value, num: true },
+      { key: "delta", label: "Delta vs overall", value: (s) => estimate(s.delta?.[metric], 3), sort: (s) => s.delta?.[metric]?.value, num: true },
+      { key: "status", label: "Flag", value: (s) => s.status, cell: (s) => (s.status === "ok" ? "" : h("span", { class: "warn" }, s.status)) },
+    ],
+    rows,
+    { initial: { key: "delta", ascending: true } },
+  );
+}
+
+function stressTable(stress) {
+  if (!stress?.rows?.length) return h("p", { class: "muted" }, "No stress tests.");
+  return sortableTable(
+    [
+      { key: "scenario", label: "Scenario", value: (r) => r.scenario },
+      { key: "severity", label: "Severity", value: (r) => r.severity, num: true },
+      { key: "value", label: `${stress.metric} (95% CI)`, value: (r) => estimate(r, 3), sort: (r) => r.value, num: true },
+      { key: "degradation", label: "Degradation", value: (r) => num(r.degradation, 3), sort: (r) => r.degradation, num: true },
+    ],
+    stress.rows,
+  );
+}
+
+function copyButton(text) {
+  const said = h("span", { role: "status", class: "muted" });
+  return h(
+    "span",
+    { class: "row" },
+    h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        onclick: async () => {
+          try {
+            await navigator.clipboard.writeText(text);
+            replace(said, "Copied.");
+          } catch {
+            replace(said, "Copy failed: select the command and copy it by hand.");
+          }
+        },
+      },
+      "Copy",
+    ),
+    said,
+  );
+}
+
+/** One run: status, live log, provenance, metrics with CIs, plots, slices, failures, stress. */
+export async function runPage(ctx) {
+  const [id] = ctx.params;
+  let run = await get(`/api/runs/${seg(id)}`);
+  const statusBox = h("p", { "aria-live": "polite" }, status(run.status), run.status_reason ? ` — ${run.status_reason}` : "");
+  const reportBox = h("div");
+  const drawReport = async () => {
+    if (run.status !== "succeeded") {
+      replace(reportBox, h("p", { class: "muted" }, FINAL.has(run.status) ? "This run has no report." : "The report appears when the run succeeds."));
+      return;
+    }
+    let report;
+    try {
+      report = await get(`/api/runs/${seg(run.id)}/eval`);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        replace(reportBox, h("p", { class: "muted" }, "This run has no eval report."));
+        return;
+      }
+      throw e;
+    }
+    const files = report.files;
+    const slicesJson = files["slices.json"] ?? { slices: [], metric: "" };
+    const examples = files["failure_examples.json"]?.examples ?? [];
+    const failuresBox = h("div", {}, failureTable(examples, null));
+    const pickSlice = (slice) => {
+      replace(failuresBox, h("p", {}, `Failures in slice ${slice.id}: `, h("button", { type: "button", class: "secondary", onclick: () => replace(failuresBox, failureTable(examples, null)) }, "show all")), failureTable(examples, slice));
+      failuresBox.scrollIntoView({ block: "nearest" });
+    };
+    const counts = files["failure_examples.json"]?.category_counts ?? {};
+    replace(
+      reportBox,
+      h("h2", {}, "Takeaway"),
+      h("p", {}, report.takeaway),
+      h("h2", {}, "Metrics"),
+      metricsTable(files),
+      h("h2", {}, "Plots"),
+      h(
+        "div",
+        { class: "plots" },
+        report.plots.map((plot) =>
+          h(
+            "figure",
+            {},
+            h("img", { src: `/api/runs/${seg(run.id)}/artifacts/${plot.split("/").map(seg).join("/")}`, alt: `plot ${plot.split("/").pop()} of run ${run.id.slice(0, 13)}`, loading: "lazy" }),
+            h("figcaption", { class: "muted" }, plot.split("/").pop()),
+          ),
+        ),
+      ),
+      h("h2", {}, "Slices"),
+      h("p", { class: "muted" }, "Sorted by delta against the whole test set; pick a slice to see its failure examples."),
+      slicesTable(slicesJson.slices, slicesJson.metric, pickSlice),
+      h("h2", {}, "Failure examples"),
+      h("p", {}, Object.entries(counts).map(([k, v]) => h("span", { class: "pill" }, `${k}: ${v}`)).flatMap((p) => [p, " "])),
+      failuresBox,
+      h("h2", {}, "Stress tests"),
+      stressTable(files["stress.json"]),
+    );
+  };
+
+  const reproduce = `modellab repro export ${run.id} -o run.tar.gz && modellab reproduce run.tar.gz`;
+  const code = run.code_version ?? {};
+  const notes = h("ul", {}, run.notes.map((n) => h("li", {}, `${n.created_at.slice(0, 19)}: `, n.text)));
+  replace(
+    ctx.main,
+    h("p", {}, h("a", { href: `#/p/${seg(run.project)}` }, `← ${run.project}`)),
+    h("h1", {}, `${run.model} on ${run.environment?.dataset ?? run.dataset_version_id}`),
+    statusBox,
+    h(
+      "div",
+      { class: "grid" },
+      h(
+        "div",
+        { class: "card" },
+        h("h2", {}, "Provenance"),
+        h(
+          "dl",
+          {},
+          [
+            ["Run", run.id],
+            ["Template", `${run.template} · ${run.model} (${run.role})`],
+            ["Seed", run.seed],
+            ["Dataset checksum", run.dataset_checksum],
+            ["Split checksum", run.split_checksum],
+            ["Commit", `${code.git_commit ?? "—"}${code.git_dirty ? " (dirty)" : ""}`],
+            ["ModelLab", code.modellab_version ?? "—"],
+            ["Python", run.environment?.python ?? "—"],
+          ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
+        ),
+      ),
+      h("div", { class: "card" }, h("h2", {}, "Config"), h("pre", {}, JSON.stringify(run.config, null, 2))),
+    ),
+    h("h2", {}, "Reproduce"),
+    h("p", {}, h("code", {}, reproduce), " ", copyButton(reproduce)),
+    h("p", {}, h("a", { href: `/api/runs/${seg(run.id)}/repro` }, "Download the reproducibility pack")),
+    h("p", {}, h("a", { href: `#/compare?b=${seg(run.id)}` }, "Compare with another run")),
+    h("h2", {}, "Log"),
+    logTail(ctx, run),
+    reportBox,
+    h("h2", {}, "Notes"),
+    notes,
+  );
+  await drawReport();
+  if (!FINAL.has(run.status)) {
+    ctx.every(2000, async () => {
+      const fresh = await get(`/api/runs/${seg(run.id)}`);
+      if (fresh.status !== run.status) {
+        run = fresh;
+        replace(statusBox, status(run.status), run.status_reason ? ` — ${run.status_reason}` : "");
+        if (FINAL.has(run.status)) await drawReport();
+      }
+    });
+  }
+}

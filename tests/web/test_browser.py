@@ -1,0 +1,223 @@
+"""The web UI in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+The walk is the core promise through the UI on a server started here (real training in
+child processes): create a project, upload a CSV, read its profile, run baseline and
+candidate, open the report and see a plot and a failure slice, copy the reproduce
+command, compare the two runs. No page may log a console error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from modellab.server.app import create_app
+from modellab.server.executors import LocalExecutor
+from tests.server.conftest import FAST, PENGUINS, make_settings, serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+XSS = "<img src=x onerror=alert(1)>"
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def _chromium_or_skip() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI=true but /usr/bin/chromium is missing: .ci/run installs Debian's chromium")
+    pytest.skip("Chromium not installed: apt-get install chromium (see .ci/run)")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'modellab.db'}")
+    app = create_app(settings, executor=lambda db, s: LocalExecutor(db, s, parallel=2, timing=FAST))
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    _chromium_or_skip()
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Watched:
+    """A page whose console errors, page errors and dialogs are collected."""
+
+    def __init__(self, browser: Any, url: str, shots: Path) -> None:
+        self.context = browser.new_context(
+            viewport={"width": 1280, "height": 900},
+            permissions=["clipboard-read", "clipboard-write"],
+        )
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.url = url
+        self.shots = shots
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        #: every refused request, to say which one a console error was about
+        self.refused: list[str] = []
+        self.page.on(
+            "response",
+            lambda r: self.refused.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        self.page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog: Any) -> None:
+        # An alert() means injected script ran; dismiss it so the page goes on.
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def expect_refused(self, status: int) -> None:
+        """The test provoked a refused request: Chromium logs it as an error, drop that."""
+        logged = f"the server responded with a status of {status}"
+        found = [e for e in self.errors if logged in e]
+        assert found, f"no refused request with status {status} was logged: {self.errors}"
+        self.errors.remove(found[0])
+
+    def go(self, fragment: str) -> None:
+        self.page.goto(f"{self.url}/#{fragment}")
+
+    def shot(self, name: str) -> None:
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def ui(browser: Any, server: str, tmp_path: Path) -> Iterator[Watched]:
+    watched = Watched(browser, server, tmp_path / "screenshots")
+    try:
+        yield watched
+    finally:
+        watched.context.close()
+    assert watched.errors == [], (watched.errors, watched.refused)
+    assert watched.dialogs == []
+
+
+def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
+    page = ui.page
+    ui.go("/")
+    page.get_by_role("heading", name="Projects").wait_for()
+    page.get_by_text("No projects yet").wait_for()
+    ui.shot("projects")
+
+    page.get_by_label("New project name").fill("Penguins lab")
+    page.get_by_role("button", name="Create project").click()
+    page.get_by_role("heading", name="Penguins lab").wait_for()
+
+    # A refused upload shows the server's words next to the field, and nothing is kept.
+    page.get_by_label("CSV, TSV or Parquet file").set_input_files(str(PENGUINS))
+    page.get_by_label("Dataset name").fill("penguins")
+    page.get_by_label("Target column").fill("no_such_column")
+    page.get_by_role("button", name="Upload").click()
+    error = page.locator("#dataset-error")
+    error.get_by_text("no_such_column").wait_for()
+    ui.expect_refused(400)
+    page.get_by_label("Target column").fill("sex")
+    page.get_by_role("button", name="Upload").click()
+
+    page.get_by_role("heading", name="penguins v1").wait_for()
+    page.get_by_role("heading", name="Missing values per column").wait_for()
+    page.get_by_role("heading", name="Label balance").wait_for()
+    assert page.get_by_role("cell", name="bill_length_mm", exact=True).count() == 1
+    ui.shot("dataset")
+
+    page.get_by_role("link", name="Train on this version").click()
+    page.get_by_role("heading", name="New run").wait_for()
+    page.get_by_label("Model").select_option("xgboost")
+    assert page.get_by_label("Run the baseline first").is_checked()
+    page.get_by_label("n_estimators").fill("0")
+    page.get_by_role("button", name="Start run").click()
+    page.get_by_text("n_estimators: at least 1").wait_for()
+    page.get_by_label("n_estimators").fill("50")
+    ui.shot("new-run")
+    page.get_by_role("button", name="Start run").click()
+
+    # The candidate's page: live status until it succeeds, then the report.
+    page.get_by_role("heading", name="Takeaway").wait_for(timeout=180_000)
+    assert page.locator(".status").first.inner_text() == "succeeded"
+    page.get_by_role("heading", name="Metrics").wait_for()
+    assert page.get_by_text("Improvement not meaningful").count() == 0
+    plot = page.locator(".plots img").first
+    plot.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plot.element_handle())
+    assert (plot.get_attribute("alt") or "").startswith("plot ")
+    # A slice's failure examples.
+    page.locator("table button.secondary").first.click()
+    page.get_by_text("Failures in slice").wait_for()
+    # The reproduce command, copied.
+    command = page.locator("code").filter(has_text="modellab reproduce").inner_text()
+    page.get_by_role("button", name="Copy").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == command
+    ui.shot("run")
+
+    # Compare from the runs table.
+    page.get_by_role("link", name="← penguins-lab").click()
+    boxes = page.get_by_role("checkbox")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.get_by_role("button", name="Compare selected").click()
+    page.get_by_role("heading", name="Compare runs").wait_for()
+    page.get_by_role("heading", name="Plots (A left, B right)").wait_for()
+    assert "#/compare?a=" in page.url
+    plots = page.locator(".plots img")
+    assert plots.count() >= 3
+    for i in range(plots.count()):
+        plots.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=plots.nth(i).element_handle()
+        )
+    page.get_by_label("What changed my mind").fill("xgboost wins on bill length")
+    page.get_by_role("button", name="Add note to run B").click()
+    page.get_by_text("xgboost wins on bill length").wait_for()
+    ui.shot("compare")
+
+    # Shareable: the same URL opens the same comparison in a fresh page.
+    again = ui.context.new_page()
+    again.goto(page.url)
+    again.get_by_role("heading", name="Slice shifts").wait_for()
+
+
+def test_user_text_is_shown_as_text(ui: Watched) -> None:
+    httpx.post(f"{ui.url}/api/projects", json={"name": XSS, "slug": "xss"}).raise_for_status()
+    ui.go("/")
+    page = ui.page
+    page.get_by_text(XSS, exact=True).wait_for()
+    assert page.locator("main img").count() == 0
+    ui.go("/p/xss")
+    page.get_by_role("heading", name=XSS).wait_for()
+
+
+def test_errors_are_words_and_unknown_pages_say_so(ui: Watched) -> None:
+    ui.go("/p/nope")
+    page = ui.page
+    page.get_by_role("alert").get_by_text("no project 'nope'").wait_for()
+    ui.go("/no/such/page")
+    page.get_by_text("There is no page /no/such/page.").wait_for()
+    ui.expect_refused(404)
