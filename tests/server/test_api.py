@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.server.conftest import PENGUINS, Api
 
 PROBLEM = "application/problem+json"
@@ -16,6 +18,9 @@ def _upload_penguins(api: Api) -> dict[str, Any]:
     return result
 
 
+# SQLite only: training on PostgreSQL (under row-level security) is walked end to end by
+# test_postgres_flow.py and the worker tests; this loop is the slowest test there is.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_train_evaluate_compare_through_the_api(api: Api) -> None:
     version = _upload_penguins(api)
     assert version["version"] == 1

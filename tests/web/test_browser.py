@@ -214,6 +214,41 @@ def test_user_text_is_shown_as_text(ui: Watched) -> None:
     page.get_by_role("heading", name=XSS).wait_for()
 
 
+def test_members_are_added_and_refusals_are_shown(ui: Watched) -> None:
+    httpx.post(f"{ui.url}/api/projects", json={"name": "team"}).raise_for_status()
+    ui.go("/p/team")
+    page = ui.page
+    page.get_by_role("heading", name="Members").wait_for()
+    page.get_by_text("local@localhost · owner").wait_for()
+    page.locator("#member-email").fill("ada@example.com")
+    page.locator("#member-role").select_option("editor")
+    page.get_by_role("button", name="Add or change").click()
+    page.get_by_text("ada@example.com · editor").wait_for()
+    # The last owner cannot leave: the API's words appear by the form.
+    page.get_by_role("button", name="remove local@localhost").click()
+    page.locator("#member-error").get_by_text("owner").wait_for()
+    ui.expect_refused(409)
+    ui.shot("members")
+
+
+def test_a_narrow_window_does_not_scroll_sideways(ui: Watched) -> None:
+    httpx.post(f"{ui.url}/api/projects", json={"name": "narrow " * 10}).raise_for_status()
+    page = ui.page
+    page.set_viewport_size({"width": 380, "height": 800})
+    ui.go("/")
+    page.get_by_role("heading", name="Projects").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    # Keyboard: the skip link is first in the tab order and moves focus to the content
+    # without changing the page.
+    first = "document.querySelector('a[href], button, input, select, textarea')"
+    assert page.evaluate(f"{first}.textContent") == "Skip to content"
+    url = page.url
+    page.focus("a.skip")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    assert page.url == url
+
+
 def test_errors_are_words_and_unknown_pages_say_so(ui: Watched) -> None:
     ui.go("/p/nope")
     page = ui.page

@@ -84,6 +84,11 @@ async function who() {
   }
 }
 
+// The skip link must not touch the #fragment: that is the router's.
+document.querySelector("a.skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main").focus();
+});
 window.addEventListener("hashchange", route);
 route();
 who();

@@ -1,5 +1,6 @@
 import { get, upload } from "../api.js";
 import { estimate, h, replace, seg, sortableTable, status } from "../dom.js";
+import { membersBox } from "./members.js";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 
@@ -182,7 +183,9 @@ export async function projectPage(ctx) {
       : h("p", { class: "muted" }, "No datasets yet: upload a CSV below."),
     h("details", { open: datasets.length === 0 }, h("summary", {}, "Upload a dataset"), uploadForm(slug)),
     h("h2", {}, "Runs"),
-    h("p", {}, h("a", { href: `#/p/${seg(slug)}/new-run` }, "New run")),
+    h("p", {}, h("a", { href: `#/p/${seg(slug)}/new-run` }, "New run"), " · ", h("a", { href: `/api/projects/${seg(slug)}/runs.csv` }, "Download as CSV")),
     runsBox,
+    h("h2", {}, "Members"),
+    await membersBox(slug),
   );
 }

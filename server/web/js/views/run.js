@@ -218,42 +218,48 @@ export async function runPage(ctx) {
   const reproduce = `modellab repro export ${run.id} -o run.tar.gz && modellab reproduce run.tar.gz`;
   const code = run.code_version ?? {};
   const notes = h("ul", {}, run.notes.map((n) => h("li", {}, `${n.created_at.slice(0, 19)}: `, n.text)));
+  const provenance = h(
+    "div",
+    { class: "grid" },
+    h(
+      "div",
+      { class: "card" },
+      h("h2", {}, "Provenance"),
+      h(
+        "dl",
+        {},
+        [
+          ["Run", run.id],
+          ["Template", `${run.template} · ${run.model} (${run.role})`],
+          ["Seed", run.seed],
+          ["Dataset checksum", run.dataset_checksum],
+          ["Split checksum", run.split_checksum],
+          ["Commit", `${code.git_commit ?? "—"}${code.git_dirty ? " (dirty)" : ""}`],
+          ["ModelLab", code.modellab_version ?? "—"],
+          ["Python", run.environment?.python ?? "—"],
+        ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
+      ),
+    ),
+    h("div", { class: "card" }, h("h2", {}, "Config"), h("pre", {}, JSON.stringify(run.config, null, 2))),
+  );
+  const reproduceBox = [
+    h("h2", {}, "Reproduce"),
+    h("p", {}, h("code", {}, reproduce), " ", copyButton(reproduce)),
+    h("p", {}, h("a", { href: `/api/runs/${seg(run.id)}/repro` }, "Download the reproducibility pack")),
+  ];
+  const log = [h("h2", {}, "Log"), logTail(ctx, run)];
   replace(
     ctx.main,
     h("p", {}, h("a", { href: `#/p/${seg(run.project)}` }, `← ${run.project}`)),
     h("h1", {}, `${run.model} on ${run.environment?.dataset ?? run.dataset_version_id}`),
     statusBox,
-    h(
-      "div",
-      { class: "grid" },
-      h(
-        "div",
-        { class: "card" },
-        h("h2", {}, "Provenance"),
-        h(
-          "dl",
-          {},
-          [
-            ["Run", run.id],
-            ["Template", `${run.template} · ${run.model} (${run.role})`],
-            ["Seed", run.seed],
-            ["Dataset checksum", run.dataset_checksum],
-            ["Split checksum", run.split_checksum],
-            ["Commit", `${code.git_commit ?? "—"}${code.git_dirty ? " (dirty)" : ""}`],
-            ["ModelLab", code.modellab_version ?? "—"],
-            ["Python", run.environment?.python ?? "—"],
-          ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
-        ),
-      ),
-      h("div", { class: "card" }, h("h2", {}, "Config"), h("pre", {}, JSON.stringify(run.config, null, 2))),
-    ),
-    h("h2", {}, "Reproduce"),
-    h("p", {}, h("code", {}, reproduce), " ", copyButton(reproduce)),
-    h("p", {}, h("a", { href: `/api/runs/${seg(run.id)}/repro` }, "Download the reproducibility pack")),
     h("p", {}, h("a", { href: `#/compare?b=${seg(run.id)}` }, "Compare with another run")),
-    h("h2", {}, "Log"),
-    logTail(ctx, run),
+    // While a run trains its log matters most; once it ends, its report does.
+    FINAL.has(run.status) ? null : log,
     reportBox,
+    provenance,
+    reproduceBox,
+    FINAL.has(run.status) ? log : null,
     h("h2", {}, "Notes"),
     notes,
   );

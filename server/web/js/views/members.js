@@ -1,0 +1,67 @@
+import { api, get } from "../api.js";
+import { h, replace, seg } from "../dom.js";
+
+/** A project's members: list, add or change a role, remove (owners only; the API says so). */
+export async function membersBox(slug) {
+  const box = h("div");
+  const error = h("p", { class: "field-error", id: "member-error", role: "alert" });
+  const draw = async () => {
+    const members = await get(`/api/projects/${seg(slug)}/members`);
+    const email = h("input", { id: "member-email", type: "email", required: true, "aria-describedby": "member-error" });
+    const role = h("select", { id: "member-role" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
+    replace(
+      box,
+      h(
+        "ul",
+        {},
+        members.map((m) =>
+          h(
+            "li",
+            {},
+            `${m.email} · ${m.role} `,
+            h(
+              "button",
+              {
+                type: "button",
+                class: "secondary",
+                "aria-label": `remove ${m.email}`,
+                onclick: async () => {
+                  replace(error);
+                  try {
+                    await api("DELETE", `/api/projects/${seg(slug)}/members/${seg(m.email)}`);
+                    await draw();
+                  } catch (e) {
+                    replace(error, e.message);
+                  }
+                },
+              },
+              "Remove",
+            ),
+          ),
+        ),
+      ),
+      h(
+        "form",
+        {
+          class: "row",
+          onsubmit: async (event) => {
+            event.preventDefault();
+            replace(error);
+            try {
+              await api("PUT", `/api/projects/${seg(slug)}/members`, { email: email.value, role: role.value });
+              await draw();
+            } catch (e) {
+              replace(error, e.message);
+            }
+          },
+        },
+        h("label", { for: "member-email" }, "Email", email),
+        h("label", { for: "member-role" }, "Role", role),
+        h("button", { type: "submit" }, "Add or change"),
+      ),
+      error,
+    );
+  };
+  await draw();
+  return box;
+}
