@@ -34,9 +34,14 @@ if TYPE_CHECKING:
 
 SENT = "If this address can sign in, a link is on its way. It works once, for 15 minutes."
 PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"
+    ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": under it browsers send "Origin: null" with the confirm form's
+    # POST, which the Origin check must refuse. "same-origin" still keeps the link's
+    # token from leaking to other sites.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -45,6 +50,7 @@ def _page(title: str, body: str, status: int = 200) -> Response[str]:
     text = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>"
+        '<link rel="icon" href="data:,">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
         '<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto">'
         f"<h1>{html.escape(title)}</h1>{body}</body></html>"

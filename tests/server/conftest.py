@@ -150,10 +150,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Litestar) -> Iterator[str]:
+def serve(app: Litestar, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a loopback port in this process; yield its URL."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="error")
+        uvicorn.Config(app, host="127.0.0.1", port=port or free_port(), log_level="error")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -180,6 +180,19 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     # Compare from the runs table.
     page.get_by_role("link", name="← penguins-lab").click()
     boxes = page.get_by_role("checkbox")
+    boxes.nth(1).wait_for()
+    assert boxes.count() == 2
+    # Filters: by model, and by a metric range.
+    page.locator("#filter-model").select_option("xgboost")
+    page.wait_for_function("document.querySelectorAll('tbody input[type=checkbox]').length === 1")
+    page.locator("#filter-model").select_option("")
+    page.locator("#filter-metric").select_option("accuracy")
+    page.locator("#filter-min").fill("0.8")
+    page.locator("#filter-min").dispatch_event("change")
+    page.wait_for_function("document.querySelectorAll('tbody input[type=checkbox]').length === 1")
+    assert "xgboost" in page.locator("tbody tr").first.inner_text()
+    page.locator("#filter-metric").select_option("")
+    page.wait_for_function("document.querySelectorAll('tbody input[type=checkbox]').length === 2")
     boxes.nth(0).check()
     boxes.nth(1).check()
     page.get_by_role("button", name="Compare selected").click()
@@ -212,6 +225,19 @@ def test_user_text_is_shown_as_text(ui: Watched) -> None:
     assert page.locator("main img").count() == 0
     ui.go("/p/xss")
     page.get_by_role("heading", name=XSS).wait_for()
+    # A column and a note with markup, through an upload.
+    rows = "\n".join(f"{i % 7},{'yes' if i % 2 else 'no'}" for i in range(60))
+    csv_bytes = f'"{XSS}",label\n{rows}\n'.encode()
+    httpx.post(
+        f"{ui.url}/api/projects/xss/datasets",
+        files={"file": ("x.csv", csv_bytes, "text/csv")},
+        data={"name": "marked", "target": "label", "notes": XSS},
+    ).raise_for_status()
+    ui.go("/p/xss/datasets/marked")
+    page.get_by_role("heading", name="Schema").wait_for()
+    assert page.get_by_role("cell", name=XSS, exact=True).count() == 1
+    assert page.get_by_text(f": {XSS}").count() >= 1  # the note
+    assert page.locator("main img").count() == 0
 
 
 def test_members_are_added_and_refusals_are_shown(ui: Watched) -> None:

@@ -1,6 +1,6 @@
 // The router: hash URLs (#/p/demo, #/runs/ID, #/compare?a=..&b=..) so every page can be
 // shared by URL and the server serves one page.
-import { ApiError, get } from "./api.js";
+import { ApiError, get, post } from "./api.js";
 import { h, replace } from "./dom.js";
 import { comparePage } from "./views/compare.js";
 import { datasetPage } from "./views/dataset.js";
@@ -74,13 +74,24 @@ async function route() {
   showError(main, new ApiError(404, { detail: `There is no page ${path}.` }));
 }
 
+/** Who is signed in, and a way out when it is a session. */
 async function who() {
+  const box = document.getElementById("who");
   try {
     const me = await get("/api/auth/me");
-    const who = document.getElementById("who");
-    replace(who, me.via === "local" ? "local mode" : me.email);
+    if (me.via === "local") {
+      replace(box, "local mode");
+      return;
+    }
+    const out = h("button", { type: "button", class: "secondary" }, "Sign out");
+    out.addEventListener("click", async () => {
+      await post("/api/auth/sign-out");
+      replace(box);
+      location.hash = "#/sign-in";
+    });
+    replace(box, `${me.email} `, me.via === "session" ? out : null);
   } catch {
-    // Not signed in: the pages themselves send people to sign in.
+    replace(box);  // Not signed in: the pages themselves send people to sign in.
   }
 }
 
@@ -90,5 +101,9 @@ document.querySelector("a.skip").addEventListener("click", (event) => {
   document.getElementById("main").focus();
 });
 window.addEventListener("hashchange", route);
+// Signing in and out changes who is shown.
+window.addEventListener("hashchange", () => {
+  if (location.hash === "#/" || location.hash === "#/sign-in") who();
+});
 route();
 who();

@@ -47,11 +47,20 @@ export function runsTable(runs, onCompare) {
   return h("div", {}, sortableTable(columns, runs, { initial: { key: "created", ascending: false } }), h("p", {}, compareButton));
 }
 
-/** Filters over the runs, applied in the page. */
+const metricValue = (run, name) => run.metrics?.headline?.[name]?.value;
+
+/** Filters over the runs, applied in the page; a metric range keeps runs inside it. */
 function filtered(runs, filters) {
-  return runs.filter((r) =>
-    Object.entries(filters).every(([key, value]) => !value || String(key === "dataset" ? r.environment?.dataset : r[key]) === value),
-  );
+  const { metric, min, max, ...exact } = filters;
+  return runs.filter((r) => {
+    const matches = Object.entries(exact).every(
+      ([key, value]) => !value || String(key === "dataset" ? r.environment?.dataset : r[key]) === value,
+    );
+    if (!matches || !metric) return matches;
+    const value = metricValue(r, metric);
+    if (value === undefined || value === null) return false;
+    return (min === "" || min === undefined || value >= Number(min)) && (max === "" || max === undefined || value <= Number(max));
+  });
 }
 
 function filterBar(runs, filters, onChange) {
@@ -74,6 +83,9 @@ function filterBar(runs, filters, onChange) {
     choices("template", runs.map((r) => r.template)),
     choices("model", runs.map((r) => r.model)),
     choices("dataset", runs.map((r) => String(r.environment?.dataset ?? ""))),
+    choices("metric", runs.flatMap((r) => Object.keys(r.metrics?.headline ?? {}))),
+    h("label", { for: "filter-min" }, "min", h("input", { id: "filter-min", type: "number", step: "any", value: filters.min ?? "", onchange: (e) => onChange("min", e.target.value) })),
+    h("label", { for: "filter-max" }, "max", h("input", { id: "filter-max", type: "number", step: "any", value: filters.max ?? "", onchange: (e) => onChange("max", e.target.value) })),
   );
 }
 
