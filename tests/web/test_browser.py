@@ -275,6 +275,15 @@ def test_a_narrow_window_does_not_scroll_sideways(ui: Watched) -> None:
     assert page.url == url
 
 
+def test_the_plugins_page_lists_templates_and_models(ui: Watched) -> None:
+    ui.go("/plugins")
+    page = ui.page
+    page.get_by_role("heading", name="tabular-classification (classification)").wait_for()
+    page.get_by_role("heading", name="tabular-regression (regression)").wait_for()
+    assert page.get_by_text("xgboost", exact=True).count() >= 2
+    ui.shot("plugins")
+
+
 def test_errors_are_words_and_unknown_pages_say_so(ui: Watched) -> None:
     ui.go("/p/nope")
     page = ui.page

@@ -25,6 +25,9 @@ def signed_server(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[tuple[str
         public_url=url,
         smtp_url=f"smtp://127.0.0.1:{smtp_port}",
         mail_from="ModelLab <signin@example.com>",
+        # Google is offered too; this test only checks that the page says so.
+        oidc_client_id="client",
+        oidc_client_secret="secret",
     )
     with serve(create_app(settings, executor=QueueOnly), port=port) as served:
         assert served == url
@@ -45,6 +48,8 @@ def test_sign_in_by_magic_link_and_out_again(
         page.get_by_role("heading", name="Sign in to ModelLab").wait_for()
         ui.expect_refused(401)
         ui.expect_refused(401)  # /api/auth/me, asked by the header
+        google = page.get_by_role("link", name="Sign in with Google")
+        assert google.get_attribute("href") == "/auth/google/start"
         ui.shot("sign-in")
         page.get_by_label("Email address").fill("ada@example.com")
         page.get_by_role("button", name="Email me a sign-in link").click()
