@@ -18,6 +18,18 @@ from modellab.store.database import open_database
 from tests.server.conftest import PENGUINS, Api, QueueOnly
 
 PUBLIC_URL = "http://testserver.local"
+CODE = {"modellab_version": "0.1.0", "git_commit": "abc", "git_dirty": False}
+
+
+def tracked_body(project: str, name: str = "t") -> dict[str, Any]:
+    """A valid tracked-run request on ``project``'s penguins dataset."""
+    return {
+        "project": project,
+        "dataset": "penguins",
+        "name": name,
+        "seed": 0,
+        "code_version": CODE,
+    }
 
 
 def token_for(
@@ -50,6 +62,24 @@ class As:
         assert response.status_code == status, response.text
         return response.json() if response.content else None
 
+    def upload_penguins(self, slug: str, **form: str) -> Any:
+        """Upload the penguins CSV to ``slug`` as dataset ``penguins`` (target ``sex``)."""
+        with PENGUINS.open("rb") as f:
+            return self.ok(
+                "POST",
+                f"/api/projects/{slug}/datasets",
+                201,
+                files={"file": ("penguins.csv", f, "text/csv")},
+                data={"name": "penguins", "target": "sex", **form},
+            )
+
+    def track(self, project: str, **extra: Any) -> str:
+        """Start a tracked run in ``project``; ``extra`` overrides fields of the request."""
+        run_id: str = self.ok("POST", "/api/tracked-runs", 201, json=tracked_body(project) | extra)[
+            "id"
+        ]
+        return run_id
+
 
 @pytest.fixture
 def signed_in(api_factory: Callable[..., Api]) -> tuple[Api, As, As]:
@@ -59,15 +89,8 @@ def signed_in(api_factory: Callable[..., Api]) -> tuple[Api, As, As]:
     bob = As(api, token_for(api.settings, "bob@example.com"))
     alice.ok("POST", "/api/projects", 201, json={"name": "a"})
     bob.ok("POST", "/api/projects", 201, json={"name": "b"})
-    for who, slug in ((alice, "a"), (bob, "b")):
-        with PENGUINS.open("rb") as f:
-            who.ok(
-                "POST",
-                f"/api/projects/{slug}/datasets",
-                201,
-                files={"file": ("penguins.csv", f, "text/csv")},
-                data={"name": "penguins", "target": "sex"},
-            )
+    alice.upload_penguins("a")
+    bob.upload_penguins("b")
     return api, alice, bob
 
 
@@ -158,13 +181,7 @@ def test_a_non_member_cannot_create_in_another_project(signed_in: tuple[Api, As,
         "model": "most_frequent",
     }
     assert bob.call("POST", "/api/runs", json=body).status_code == 404
-    tracked = {
-        "project": "a",
-        "dataset": "penguins",
-        "name": "x",
-        "seed": 0,
-        "code_version": {"modellab_version": "0.1.0", "git_commit": "abc", "git_dirty": False},
-    }
+    tracked = tracked_body("a", "x")
     assert bob.call("POST", "/api/tracked-runs", json=tracked).status_code == 404
     assert alice.ok("POST", "/api/tracked-runs", 201, json=tracked)["project"] == "a"
     with PENGUINS.open("rb") as f:

@@ -27,11 +27,9 @@ from modellab.server.auth.sessions import COOKIE, create_session
 from modellab.store.database import open_database
 from modellab.store.models import Base, SessionRow, utcnow
 from tests.server.conftest import PENGUINS, Api
-from tests.server.test_access import As, signed_in  # noqa: F401  (a fixture)
+from tests.server.test_access import As, signed_in, tracked_body  # noqa: F401  (a fixture)
 
 Signed = tuple[Api, As, As]
-
-CODE = {"modellab_version": "0.1.0", "git_commit": "abc", "git_dirty": False}
 
 
 def _snapshot(api: Api) -> tuple[dict[str, int], list[str]]:
@@ -61,12 +59,6 @@ def _refused(response: Any, *statuses: int) -> dict[str, Any]:
     problem: dict[str, Any] = response.json()
     assert problem["status"] == response.status_code and problem["detail"]
     return problem
-
-
-def _tracked(who: As, project: str = "a", **extra: Any) -> str:
-    body = {"project": project, "dataset": "penguins", "name": "t", "seed": 0, "code_version": CODE}
-    run_id: str = who.ok("POST", "/api/tracked-runs", 201, json=body | extra)["id"]
-    return run_id
 
 
 # --- path traversal -------------------------------------------------------------------
@@ -103,7 +95,7 @@ NAMES = [
 
 def test_traversal_in_artifact_paths_finds_nothing(signed_in: Signed) -> None:  # noqa: F811
     api, alice, _ = signed_in
-    run_id = _tracked(alice)
+    run_id = alice.track("a")
     before = _snapshot(api)
     for path in URL_PATHS:
         response = alice.call("GET", f"/api/runs/{run_id}/artifacts/{path}")
@@ -134,7 +126,7 @@ def test_traversal_in_ids_and_slugs_finds_nothing(signed_in: Signed) -> None:  #
 
 def test_traversal_in_uploaded_file_names_is_refused(signed_in: Signed) -> None:  # noqa: F811
     api, alice, _ = signed_in
-    run_id = _tracked(alice)
+    run_id = alice.track("a")
     before = _snapshot(api)
     for name in NAMES:
         response = alice.call(
@@ -190,7 +182,7 @@ def test_eval_archives_cannot_write_outside_the_run(
     member: tarfile.TarInfo,
 ) -> None:
     api, alice, _ = signed_in
-    run_id = _tracked(alice)
+    run_id = alice.track("a")
     before = _snapshot(api)
     response = alice.call(
         "POST",
@@ -215,16 +207,8 @@ def test_markup_and_formulas_come_back_as_text(
 ) -> None:
     api, alice, _ = signed_in
     alice.ok("POST", "/api/projects", 201, json={"name": SCRIPT, "slug": "marked"})
-    with PENGUINS.open("rb") as f:
-        alice.ok(
-            "POST",
-            "/api/projects/marked/datasets",
-            201,
-            files={"file": ("penguins.csv", f, "text/csv")},
-            data={"name": "penguins", "target": "sex", "notes": IMG},
-        )
-    run_id = _tracked(
-        alice,
+    alice.upload_penguins("marked", notes=IMG)
+    run_id = alice.track(
         "marked",
         name=FORMULA,
         config={"note": SCRIPT, "n": -1},
@@ -277,7 +261,7 @@ def test_markup_and_formulas_come_back_as_text(
     printed = runner.invoke(cli, ["runs", "-p", "marked", "--csv"], env=env)
     assert printed.exit_code == 0, printed.output
     assert printed.output == export.text
-    _tracked(alice, "marked", name=RICH)
+    alice.track("marked", name=RICH)
     table = runner.invoke(cli, ["runs", "-p", "marked"], env=env | {"COLUMNS": "400"})
     assert table.exit_code == 0, table.output
     assert FORMULA in table.output and RICH in table.output
@@ -298,9 +282,9 @@ def _is_number(cell: str) -> bool:
 def test_nul_characters_are_refused_wherever_text_enters(signed_in: Signed) -> None:  # noqa: F811
     # PostgreSQL cannot store NUL; SQLite would. Both refuse it the same way, up front.
     api, alice, _ = signed_in
-    run_id = _tracked(alice)
+    run_id = alice.track("a")
     before = _snapshot(api)
-    tracked = {"project": "a", "dataset": "penguins", "name": "t", "seed": 0, "code_version": CODE}
+    tracked = tracked_body("a")
     attempts: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", "/api/projects/a/runs?model=a%00b", {}),
         ("GET", "/api/projects/a%00b/runs", {}),
@@ -330,7 +314,7 @@ def test_nul_characters_are_refused_wherever_text_enters(signed_in: Signed) -> N
 
 def test_mass_assignment_is_refused_everywhere(signed_in: Signed) -> None:  # noqa: F811
     api, alice, bob = signed_in
-    run_id = _tracked(alice)
+    run_id = alice.track("a")
     before = _snapshot(api)
     base_run = {
         "project": "a",
@@ -338,13 +322,7 @@ def test_mass_assignment_is_refused_everywhere(signed_in: Signed) -> None:  # no
         "template": "tabular-classification",
         "model": "most_frequent",
     }
-    base_tracked = {
-        "project": "a",
-        "dataset": "penguins",
-        "name": "t",
-        "seed": 0,
-        "code_version": CODE,
-    }
+    base_tracked = tracked_body("a")
     attempts: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/api/projects", {"name": "c", "owner": "bob@example.com"}),
         ("POST", "/api/projects", {"name": "c", "created_at": "2020-01-01T00:00:00Z"}),
@@ -393,7 +371,7 @@ MALFORMED: list[bytes] = [
 
 def test_malformed_and_oversized_json_bodies_are_refused(signed_in: Signed) -> None:  # noqa: F811
     api, alice, _ = signed_in
-    run_id = _tracked(alice)
+    run_id = alice.track("a")
     before = _snapshot(api)
     endpoints = [
         ("POST", "/api/projects"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from modellab.access.actor import Actor
 from modellab.store.database import Database
 from modellab.store.models import RunMetricRow, RunRow
 from tests.conftest import APP_ROLE
-from tests.server.conftest import PENGUINS, Api, QueueOnly
+from tests.server.conftest import Api, QueueOnly
 from tests.server.test_access import PUBLIC_URL, As, token_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -47,16 +48,27 @@ def _asyncpg_url(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-async def _fetch(url: str, sql: str, *args: Any, user: str | None = None) -> list[Any]:
-    """Run one query in its own transaction; as ``user`` when given, else with no user."""
+@asynccontextmanager
+async def _transaction(
+    url: str, user: str | None = None, system: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection in one transaction: as ``user``, as the system, or with neither set."""
     conn = await asyncpg.connect(_asyncpg_url(url))
     try:
         async with conn.transaction():
             if user is not None:
                 await conn.execute("SELECT set_config('modellab.user_id', $1, true)", user)
-            return list(await conn.fetch(sql, *args))
+            if system:
+                await conn.execute("SELECT set_config('modellab.system', 'on', true)")
+            yield conn
     finally:
         await conn.close()
+
+
+async def _fetch(url: str, sql: str, *args: Any, user: str | None = None) -> list[Any]:
+    """Run one query in its own transaction; as ``user`` when given, else with no user."""
+    async with _transaction(url, user) as conn:
+        return list(await conn.fetch(sql, *args))
 
 
 async def _project_tables(url: str) -> list[str]:
@@ -70,14 +82,7 @@ def _fill(who: As, slug: str) -> str:
     """A project with a noted dataset, a queued run and a tracked run with params,
     metrics and a note; returns the tracked run's id."""
     who.ok("POST", "/api/projects", 201, json={"name": slug})
-    with PENGUINS.open("rb") as f:
-        who.ok(
-            "POST",
-            f"/api/projects/{slug}/datasets",
-            201,
-            files={"file": ("penguins.csv", f, "text/csv")},
-            data={"name": "penguins", "target": "sex", "notes": f"{slug}'s note"},
-        )
+    who.upload_penguins(slug, notes=f"{slug}'s note")
     body = {
         "project": slug,
         "dataset": "penguins",
@@ -85,14 +90,7 @@ def _fill(who: As, slug: str) -> str:
         "model": "most_frequent",
     }
     who.ok("POST", "/api/runs", 202, json=body)
-    tracked = {
-        "project": slug,
-        "dataset": "penguins",
-        "name": "tracked",
-        "seed": 0,
-        "code_version": {"modellab_version": "0.1.0", "git_commit": "abc", "git_dirty": False},
-    }
-    run_id: str = who.ok("POST", "/api/tracked-runs", 201, json=tracked)["id"]
+    run_id = who.track(slug, name="tracked")
     metrics = [{"key": "loss", "value": 1.0 / (step + 1), "step": step} for step in range(3)]
     who.ok("POST", f"/api/runs/{run_id}/log", json={"params": {"lr": 0.1}, "metrics": metrics})
     who.ok("POST", f"/api/runs/{run_id}/notes", 201, json={"text": f"{slug} run note"})
@@ -111,27 +109,15 @@ def world(api_factory: Callable[..., Api], database_url: str, postgres_url: str)
 
 
 async def _system_ids(url: str) -> tuple[dict[str, str], dict[str, str]]:
-    conn = await asyncpg.connect(_asyncpg_url(url))
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('modellab.system', 'on', true)")
-            users = {r["email"]: r["id"] for r in await conn.fetch("SELECT email, id FROM users")}
-            projects = {
-                r["slug"]: r["id"] for r in await conn.fetch("SELECT slug, id FROM projects")
-            }
-    finally:
-        await conn.close()
+    async with _transaction(url, system=True) as conn:
+        users = {r["email"]: r["id"] for r in await conn.fetch("SELECT email, id FROM users")}
+        projects = {r["slug"]: r["id"] for r in await conn.fetch("SELECT slug, id FROM projects")}
     return users, projects
 
 
 async def _counts_as_system(url: str, tables: list[str]) -> dict[str, int]:
-    conn = await asyncpg.connect(_asyncpg_url(url))
-    try:
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('modellab.system', 'on', true)")
-            return {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in tables}
-    finally:
-        await conn.close()
+    async with _transaction(url, system=True) as conn:
+        return {t: int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in tables}
 
 
 async def test_every_project_table_has_row_level_security_enabled_and_forced(
@@ -230,13 +216,8 @@ async def test_writes_to_another_project_change_nothing(world: World) -> None:
     before = await _counts_as_system(world.owner_url, tables)
 
     async def as_alice(sql: str, *args: Any) -> str:
-        conn = await asyncpg.connect(_asyncpg_url(world.app_url))
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('modellab.user_id', $1, true)", alice)
-                return str(await conn.execute(sql, *args))
-        finally:
-            await conn.close()
+        async with _transaction(world.app_url, alice) as conn:
+            return str(await conn.execute(sql, *args))
 
     assert (
         await as_alice("UPDATE runs SET status = 'failed' WHERE project_id = $1", b) == "UPDATE 0"
