@@ -36,6 +36,22 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
+/**
+ * An event handler that keeps the page from reloading, clears errorBox, runs action and
+ * shows its failure in errorBox in words (every form and button that calls the API).
+ */
+export function reporting(errorBox, action) {
+  return async (event) => {
+    event.preventDefault();
+    replace(errorBox);
+    try {
+      await action(event);
+    } catch (e) {
+      replace(errorBox, e.message);
+    }
+  };
+}
+
 /** A path segment for links built from names and ids. */
 export const seg = (value) => encodeURIComponent(String(value));
 

@@ -12,8 +12,8 @@ into itself the function runs as the tables' owner (SECURITY DEFINER), and the p
 ``project_members`` admits that role before it asks the function. (A SET clause of
 ``modellab.system`` on the function would be simpler, but PostgreSQL lets only superusers
 put custom settings there.) The function still returns only the current user's
-memberships. Policies call it inside a
-scalar subquery so that it runs once per statement, not once per row.
+memberships. Policies call it inside a scalar subquery so that it runs once per
+statement, not once per row.
 
 SQLite has no row-level security: there, scoping in the repositories is the only guard.
 
@@ -86,11 +86,11 @@ def upgrade() -> None:
     for table, condition in POLICIES.items():
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        op.execute(f"CREATE POLICY system ON {table} USING ({SYSTEM})")
         if table == "projects":
             # A new project has no members yet: any signed-in user may insert one (the
             # repository adds its owner in the same transaction); reading, changing and
             # deleting it take membership.
-            op.execute(f"CREATE POLICY system ON {table} USING ({SYSTEM})")
             op.execute(f"CREATE POLICY members_read ON {table} FOR SELECT USING ({condition})")
             op.execute(
                 f"CREATE POLICY members_update ON {table} FOR UPDATE "
@@ -102,7 +102,6 @@ def upgrade() -> None:
                 f"WITH CHECK ({USER} IS NOT NULL)"
             )
         else:
-            op.execute(f"CREATE POLICY system ON {table} USING ({SYSTEM})")
             op.execute(f"CREATE POLICY members ON {table} USING ({condition})")
         if table == "project_members":
             # The creator of a new project becomes its first member (its owner); nobody

@@ -1,5 +1,5 @@
 import { get, post } from "../api.js";
-import { h, replace, seg, sortableTable } from "../dom.js";
+import { h, replace, reporting, seg, sortableTable } from "../dom.js";
 
 const num = (v, d = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 
@@ -42,18 +42,12 @@ function noteBox(runId, list) {
     "form",
     {
       class: "stack",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        replace(error);
-        try {
-          const run = await post(`/api/runs/${seg(runId)}/notes`, { text: text.value });
-          const last = run.notes[run.notes.length - 1];
-          list.append(h("li", {}, `${last.created_at.slice(0, 19)}: `, last.text));
-          text.value = "";
-        } catch (e) {
-          replace(error, e.message);
-        }
-      },
+      onsubmit: reporting(error, async () => {
+        const run = await post(`/api/runs/${seg(runId)}/notes`, { text: text.value });
+        const last = run.notes[run.notes.length - 1];
+        list.append(h("li", {}, `${last.created_at.slice(0, 19)}: `, last.text));
+        text.value = "";
+      }),
     },
     h("label", { for: `note-${runId}` }, "What changed my mind (appended, never edited)", text),
     error,

@@ -1,5 +1,5 @@
 import { api, get } from "../api.js";
-import { h, replace, seg } from "../dom.js";
+import { h, replace, reporting, seg } from "../dom.js";
 
 /** A project's members: list, add or change a role, remove (owners only; the API says so). */
 export async function membersBox(slug) {
@@ -25,15 +25,10 @@ export async function membersBox(slug) {
                 type: "button",
                 class: "secondary",
                 "aria-label": `remove ${m.email}`,
-                onclick: async () => {
-                  replace(error);
-                  try {
-                    await api("DELETE", `/api/projects/${seg(slug)}/members/${seg(m.email)}`);
-                    await draw();
-                  } catch (e) {
-                    replace(error, e.message);
-                  }
-                },
+                onclick: reporting(error, async () => {
+                  await api("DELETE", `/api/projects/${seg(slug)}/members/${seg(m.email)}`);
+                  await draw();
+                }),
               },
               "Remove",
             ),
@@ -44,16 +39,10 @@ export async function membersBox(slug) {
         "form",
         {
           class: "row",
-          onsubmit: async (event) => {
-            event.preventDefault();
-            replace(error);
-            try {
-              await api("PUT", `/api/projects/${seg(slug)}/members`, { email: email.value, role: role.value });
-              await draw();
-            } catch (e) {
-              replace(error, e.message);
-            }
-          },
+          onsubmit: reporting(error, async () => {
+            await api("PUT", `/api/projects/${seg(slug)}/members`, { email: email.value, role: role.value });
+            await draw();
+          }),
         },
         h("label", { for: "member-email" }, "Email", email),
         h("label", { for: "member-role" }, "Role", role),

@@ -1,5 +1,5 @@
 import { get, upload } from "../api.js";
-import { estimate, h, replace, seg, sortableTable, status } from "../dom.js";
+import { estimate, h, replace, reporting, seg, sortableTable, status } from "../dom.js";
 import { membersBox } from "./members.js";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
@@ -100,9 +100,7 @@ function uploadForm(slug) {
     "form",
     {
       class: "stack",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        replace(error);
+      onsubmit: reporting(error, async () => {
         const form = new FormData();
         form.append("file", file.files[0]);
         form.append("name", name.value);
@@ -112,13 +110,11 @@ function uploadForm(slug) {
         try {
           const version = await upload(`/api/projects/${seg(slug)}/datasets`, form, (f) => (progress.value = f));
           location.hash = `#/p/${seg(slug)}/datasets/${seg(version.name)}`;
-        } catch (e) {
-          replace(error, e.message);
         } finally {
           progress.hidden = true;
           button.disabled = false;
         }
-      },
+      }),
     },
     h("label", { for: "dataset-file" }, "CSV, TSV or Parquet file", file),
     error,

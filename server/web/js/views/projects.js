@@ -1,5 +1,5 @@
 import { get, post } from "../api.js";
-import { h, replace, seg } from "../dom.js";
+import { h, replace, reporting, seg } from "../dom.js";
 
 /** All projects the user belongs to, and a form to create one. */
 export async function projectsPage({ main }) {
@@ -10,16 +10,10 @@ export async function projectsPage({ main }) {
     "form",
     {
       class: "stack",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        replace(error);
-        try {
-          const created = await post("/api/projects", { name: name.value });
-          location.hash = `#/p/${seg(created.slug)}`;
-        } catch (e) {
-          replace(error, e.message);
-        }
-      },
+      onsubmit: reporting(error, async () => {
+        const created = await post("/api/projects", { name: name.value });
+        location.hash = `#/p/${seg(created.slug)}`;
+      }),
     },
     h("label", { for: "project-name" }, "New project name", name),
     error,
