@@ -6,15 +6,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from modellab.settings import Settings
-from modellab.store.database import open_database
-from modellab.store.models import Base, ProjectRow, RunRow
+from modellab.domain import RunStatus
+from modellab.runs import service as run_service
+from modellab.settings import Settings, normalize_database_url
+from modellab.store import runs as runs_repo
+from modellab.store.database import Database, alembic_config, open_database
+from modellab.store.models import (
+    Base,
+    DatasetVersionRow,
+    ProjectRow,
+    RunLatestMetricRow,
+    RunRow,
+)
 
 
 async def test_migrations_create_exactly_the_models(database_url: str) -> None:
@@ -104,3 +115,131 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
     )
     assert pg.database_url == "postgresql+asyncpg://u@h/db"
     assert pg.max_upload_bytes == 5 * 1024 * 1024
+
+
+def _owner_url(database_url: str, request: pytest.FixtureRequest) -> str:
+    """Who may migrate ``database_url``: on PostgreSQL the tables' owner, not the app."""
+    if database_url.startswith("sqlite"):
+        return database_url
+    return normalize_database_url(request.getfixturevalue("postgres_url"))
+
+
+async def _project_with_runs(db: Database, n: int) -> None:
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    async with db.session() as s:
+        s.add(ProjectRow(id="p1", slug="p", name="P", created_at=when))
+        await s.flush()
+        s.add(
+            DatasetVersionRow(
+                id="d1",
+                project_id="p1",
+                name="d",
+                version=1,
+                checksum="c",
+                task="t",
+                target="y",
+                rows=1,
+                n_columns=1,
+                feature_columns=[],
+                schema=[],
+                profile={},
+                split={},
+                provenance={},
+                created_at=when,
+            )
+        )
+        await s.flush()
+        for i in range(n):
+            s.add(
+                RunRow(
+                    id=f"r{i}",
+                    project_id="p1",
+                    dataset_version_id="d1",
+                    dataset_checksum="c",
+                    split_checksum="s",
+                    kind="train",
+                    template="tabular",
+                    model=f"m{i % 2}",
+                    seed=0,
+                    config={},
+                    code_version={"modellab_version": "0", "git_commit": None, "git_dirty": False},
+                    environment={},
+                    status="running",
+                    metrics={},
+                    created_at=when,
+                )
+            )
+
+
+def _ended(accuracy: float) -> dict[str, object]:
+    return {
+        "primary_metric": "accuracy",
+        "headline": {
+            "accuracy": {"value": accuracy, "ci_low": accuracy - 0.1, "ci_high": accuracy + 0.1},
+            "log_loss": {"value": None},  # not computed: not indexed
+        },
+    }
+
+
+async def test_trained_runs_are_filtered_by_their_headline_metrics(database_url: str) -> None:
+    """Runs end with an eval report, not logged metrics; the metric filters still see them."""
+    async with open_database(database_url) as db:
+        await _project_with_runs(db, 3)
+        async with db.session() as s:
+            for i, accuracy in enumerate((0.6, 0.8, 0.9)):
+                assert await runs_repo.finish(
+                    s, f"r{i}", RunStatus.SUCCEEDED, None, _ended(accuracy)
+                )
+            # A run that already ended is not indexed twice.
+            assert not await runs_repo.finish(s, "r0", RunStatus.FAILED, None, _ended(0.1))
+        page = await run_service.list_runs_page(
+            db, "p", run_service.RunFilter(metric="accuracy", metric_min=0.7)
+        )
+        assert sorted(r.id for r in page.items) == ["r1", "r2"]
+        page = await run_service.list_runs_page(
+            db, "p", run_service.RunFilter(metric="accuracy", metric_max=0.85, model="m0")
+        )
+        assert [r.id for r in page.items] == ["r0"]
+        facets = await run_service.run_facets(db, "p")
+        assert facets == run_service.RunFacets(
+            statuses=["succeeded"],
+            templates=["tabular"],
+            models=["m0", "m1"],
+            dataset_versions=["d1"],
+            metrics=["accuracy"],
+        )
+
+
+async def test_migration_0007_indexes_runs_that_ended_before_it(
+    database_url: str, request: pytest.FixtureRequest
+) -> None:
+    owner = _owner_url(database_url, request)
+    async with open_database(database_url, owner if owner != database_url else None) as db:
+        await _project_with_runs(db, 2)
+        async with db.session() as s:
+            await s.execute(
+                update(RunRow).values(status="succeeded", metrics=_ended(0.75))
+            )  # as the code before 0007 left them: no run_latest_metrics rows
+            s.add(
+                RunLatestMetricRow(run_id="r1", project_id="p1", key="accuracy", step=9, value=0.5)
+            )
+
+    def back_to_0006(conn: Connection) -> None:
+        command.downgrade(alembic_config(conn), "0006")
+
+    engine = create_async_engine(owner)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(back_to_0006)
+    finally:
+        await engine.dispose()
+    async with open_database(database_url, owner if owner != database_url else None) as db:
+        async with db.session() as s:
+            rows = (
+                await s.scalars(select(RunLatestMetricRow).order_by(RunLatestMetricRow.run_id))
+            ).all()
+        # r0 gets its headline value; r1's logged value stays.
+        assert [(r.run_id, r.key, r.step, r.value) for r in rows] == [
+            ("r0", "accuracy", 0, 0.75),
+            ("r1", "accuracy", 9, 0.5),
+        ]

@@ -78,9 +78,16 @@ async def end_run(
 def metrics_from_eval(folder: Path) -> dict[str, Any]:
     """The numbers a run keeps in the database, read back from the contract files."""
     summary = msgspec.json.decode((folder / "eval" / "eval_summary.json").read_bytes())
+    metrics = msgspec.json.decode((folder / "eval" / "metrics.json").read_bytes())
     return {
         "headline": summary["headline"],
         "primary_metric": summary["primary_metric"],
+        # Which way is better, so listings can rank runs without the eval folder.
+        "higher_is_better": {
+            name: better
+            for name, better in sorted(metrics.get("higher_is_better", {}).items())
+            if name in summary["headline"]
+        },
         "baseline": summary["baseline"],
         "improvement_is_meaningful": summary["improvement_is_meaningful"],
         "n_test": summary["n_examples"],

@@ -355,6 +355,26 @@ async def list_runs_page(
     return RunPage(items, encode_cursor(items[-1]) if len(rows) > limit else None)
 
 
+@dataclass(frozen=True)
+class RunFacets:
+    """What a project's runs can be filtered by: each field's distinct values, sorted."""
+
+    statuses: list[str]
+    templates: list[str]
+    models: list[str]
+    #: dataset version ids
+    dataset_versions: list[str]
+    #: metric names: tracked runs' logged metrics and trained runs' headline metrics
+    metrics: list[str]
+
+
+async def run_facets(db: Database, project: str) -> RunFacets:
+    """The filter choices of ``project``'s runs listing."""
+    async with db.session() as session:
+        prow = await get_project_row(session, project)
+        return RunFacets(**await repo.facets(session, prow))
+
+
 async def add_note(db: Database, run_id: str, text: str) -> Run:
     """Append a timestamped note ("what changed my mind") to a run."""
     text = text.strip()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modellab.access.actor import Role
@@ -301,8 +301,52 @@ async def finish(
             RunRow.status.in_([RunStatus.RUNNING.value, RunStatus.QUEUED.value]),
         )
         .values(**values)
+        .returning(RunRow.project_id)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    project_id = result.scalar_one_or_none()
+    if project_id is None:
+        return False
+    if metrics:
+        await index_headline(session, run_id, project_id, metrics)
+    return True
+
+
+def headline_values(metrics: dict[str, Any]) -> dict[str, float]:
+    """The headline metric values of a trained run's ``metrics`` (name to value)."""
+    headline = metrics.get("headline")
+    if not isinstance(headline, dict):
+        return {}
+    values = {}
+    for name, estimate in headline.items():
+        value = estimate.get("value") if isinstance(estimate, dict) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values[str(name)] = float(value)
+    return values
+
+
+async def index_headline(
+    session: AsyncSession, run_id: str, project_id: str, metrics: dict[str, Any]
+) -> None:
+    """Put a trained run's headline metrics where run listings filter on metrics.
+
+    Tracked runs fill ``run_latest_metrics`` as they log; a trained run's numbers come
+    from its eval report at the end, so the metric filters of the runs listing (and of
+    the UI's runs table) see both kinds of run.
+    """
+    values = headline_values(metrics)
+    logged = await session.scalars(
+        select(RunLatestMetricRow.key).where(RunLatestMetricRow.run_id == run_id)
+    )
+    for key in logged:  # a value the run logged itself stays
+        values.pop(key, None)
+    if values:
+        await session.execute(
+            insert(RunLatestMetricRow),
+            [
+                {"run_id": run_id, "project_id": project_id, "key": k, "step": 0, "value": v}
+                for k, v in sorted(values.items())
+            ],
+        )
 
 
 async def list_runs(
@@ -351,6 +395,27 @@ async def list_runs(
         )
     query = query.order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
     return list(await session.scalars(query))
+
+
+async def facets(session: AsyncSession, project: ProjectRow) -> dict[str, list[str]]:
+    """The distinct values a runs listing of ``project`` can filter on, sorted."""
+
+    async def distinct_of(column: Any) -> list[str]:
+        rows = await session.scalars(
+            select(column).where(RunRow.project_id == project.id).distinct()
+        )
+        return sorted(str(v) for v in rows if v is not None)
+
+    metrics = await session.scalars(
+        select(RunLatestMetricRow.key).where(RunLatestMetricRow.project_id == project.id).distinct()
+    )
+    return {
+        "statuses": await distinct_of(RunRow.status),
+        "templates": await distinct_of(RunRow.template),
+        "models": await distinct_of(RunRow.model),
+        "dataset_versions": await distinct_of(RunRow.dataset_version_id),
+        "metrics": sorted(metrics),
+    }
 
 
 async def latest_baseline(

@@ -80,6 +80,11 @@ class RunController(Controller):
         )
         return RunPage(page.items, page.next_cursor)
 
+    @get("/api/projects/{slug:str}/runs/facets")
+    async def run_facets(self, slug: str, services: Services) -> service.RunFacets:
+        """The values the runs listing can filter on (statuses, templates, models, ...)."""
+        return await service.run_facets(services.db, slug)
+
     @get("/api/projects/{slug:str}/runs.csv", media_type="text/csv; charset=utf-8")
     async def export_runs(
         self,

@@ -140,6 +140,8 @@ def test_another_projects_resources_look_exactly_like_missing_ones(
         ("GET", "/api/projects/{p}/datasets/penguins/versions/1", {}),
         ("GET", "/api/projects/{p}/datasets/penguins/diff?before=1&after=1", {}),
         ("GET", "/api/projects/{p}/runs", {}),
+        ("GET", "/api/projects/{p}/runs/facets", {}),
+        ("GET", "/api/projects/{p}/runs.csv", {}),
         ("GET", "/api/projects/{p}/members", {}),
         ("PUT", "/api/projects/{p}/members", {"json": {"email": "x@y.z", "role": "viewer"}}),
         ("GET", "/api/runs/{r}", {}),

@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from modellab.client import Client
 from modellab.server.app import create_app
 from modellab.server.executors import LocalExecutor
-from tests.server.conftest import FAST, PENGUINS, make_settings, serve
+from tests.server.conftest import FAST, PENGUINS, make_settings, seed_project, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<img src=x onerror=alert(1)>"
@@ -184,15 +185,28 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     assert boxes.count() == 2
     # Filters: by model, and by a metric range.
     page.locator("#filter-model").select_option("xgboost")
-    page.wait_for_function("document.querySelectorAll('tbody input[type=checkbox]').length === 1")
+    page.wait_for_function(
+        "() => document.querySelectorAll('tbody input[type=checkbox]').length === 1"
+    )
     page.locator("#filter-model").select_option("")
     page.locator("#filter-metric").select_option("accuracy")
-    page.locator("#filter-min").fill("0.8")
-    page.locator("#filter-min").dispatch_event("change")
-    page.wait_for_function("document.querySelectorAll('tbody input[type=checkbox]').length === 1")
+    page.locator("#filter-metric_min").fill("0.8")
+    page.locator("#filter-metric_min").dispatch_event("change")
+    page.wait_for_function(
+        "() => document.querySelectorAll('tbody input[type=checkbox]').length === 1"
+    )
     assert "xgboost" in page.locator("tbody tr").first.inner_text()
+    # The filters are in the URL: a reload (or a shared link) shows the same runs.
+    assert page.url.endswith("?metric=accuracy&metric_min=0.8")
+    page.reload()
+    page.wait_for_function(
+        "() => document.querySelectorAll('tbody input[type=checkbox]').length === 1"
+    )
+    assert page.locator("#filter-metric_min").input_value() == "0.8"
     page.locator("#filter-metric").select_option("")
-    page.wait_for_function("document.querySelectorAll('tbody input[type=checkbox]').length === 2")
+    page.wait_for_function(
+        "() => document.querySelectorAll('tbody input[type=checkbox]').length === 2"
+    )
     boxes.nth(0).check()
     boxes.nth(1).check()
     page.get_by_role("button", name="Compare selected").click()
@@ -291,3 +305,37 @@ def test_errors_are_words_and_unknown_pages_say_so(ui: Watched) -> None:
     ui.go("/no/such/page")
     page.get_by_text("There is no page /no/such/page.").wait_for()
     ui.expect_refused(404)
+
+
+def test_the_runs_table_pages_and_filters_on_the_server(ui: Watched) -> None:
+    """More runs than a page: the table loads 50, more on demand, and filters search all."""
+    seed_project(ui.url, "many")
+    code = {"modellab_version": "outside", "git_commit": "0123abcd", "git_dirty": False}
+    with Client(ui.url) as client:
+        for i in range(60):
+            run = client.start_run("many", "penguins", name=f"sweep-{i}", seed=i, code_version=code)
+            run.log_metric("loss", i / 100, 0)
+            run.flush()
+            if i % 3 == 0:
+                run.finish("failed", "diverged")
+    page = ui.page
+    ui.go("/p/many")
+    page.get_by_text("The newest 50 matching runs.").wait_for()
+    rows = page.locator("tbody tr")
+    assert rows.count() == 50
+    page.get_by_role("button", name="Load 50 more").click()
+    page.get_by_text("60 runs.").wait_for()
+    assert rows.count() == 60
+    # Failed runs are among the oldest too: the filter finds all 20, not those of one page.
+    page.locator("#filter-status").select_option("failed")
+    page.get_by_text("20 runs match.").wait_for()
+    # A metric range, on the server, combined with the status.
+    page.locator("#filter-metric").select_option("loss")
+    page.locator("#filter-metric_max").fill("0.3")
+    page.locator("#filter-metric_max").dispatch_event("change")
+    page.get_by_text("11 runs match.").wait_for()  # i in 0, 3, ..., 30
+    assert page.get_by_role("columnheader", name="loss").count() == 1
+    assert "#/p/many?status=failed&metric=loss&metric_max=0.3" in page.url
+    page.locator("#filter-status").select_option("")
+    page.get_by_text("31 runs match.").wait_for()
+    ui.shot("runs-filtered")

@@ -14,10 +14,11 @@ function headlineValue(run) {
   return primary ? run.metrics.headline?.[primary]?.value ?? null : null;
 }
 
-/** The runs table: sortable, filterable, refreshed while any run is unfinished. */
-export function runsTable(runs, onCompare) {
+/** The runs table: sortable, with a box per run to pick two for a comparison. */
+export function runsTable(runs, refs, metric, onCompare) {
   const picked = new Set();
   const compareButton = h("button", { type: "button", class: "secondary", disabled: true }, "Compare selected");
+  const hint = h("span", { class: "muted" }, "Tick two runs to compare them.");
   compareButton.addEventListener("click", () => onCompare([...picked]));
   const columns = [
     {
@@ -32,6 +33,7 @@ export function runsTable(runs, onCompare) {
             if (e.target.checked) picked.add(r.id);
             else picked.delete(r.id);
             compareButton.disabled = picked.size !== 2;
+            replace(hint, picked.size === 2 ? "" : picked.size > 2 ? "Tick exactly two runs." : "Tick two runs to compare them.");
           },
         }),
     },
@@ -40,53 +42,153 @@ export function runsTable(runs, onCompare) {
     { key: "template", label: "Template", value: (r) => r.template },
     { key: "model", label: "Model", value: (r) => r.model },
     { key: "role", label: "Role", value: (r) => r.role },
-    { key: "dataset", label: "Dataset", value: (r) => r.environment?.dataset ?? r.dataset_version_id },
-    { key: "metric", label: "Headline (95% CI)", value: headline, sort: headlineValue, num: true },
-    { key: "created", label: "Created", value: (r) => r.created_at },
+    { key: "dataset", label: "Dataset", value: (r) => refs[r.dataset_version_id] ?? r.environment?.dataset ?? r.dataset_version_id },
+    metric
+      ? { key: "metric", label: metric, value: (r) => (metricValue(r, metric) === null ? "—" : Number(metricValue(r, metric)).toFixed(4)), sort: (r) => metricValue(r, metric), num: true }
+      : { key: "metric", label: "Headline (95% CI)", value: headline, sort: headlineValue, num: true },
+    { key: "created", label: "Created (UTC)", value: (r) => r.created_at.slice(0, 19).replace("T", " ") },
   ];
-  return h("div", {}, sortableTable(columns, runs, { initial: { key: "created", ascending: false } }), h("p", {}, compareButton));
+  return h(
+    "div",
+    {},
+    sortableTable(columns, runs, { caption: "Runs of this project, newest first", initial: { key: "created", ascending: false } }),
+    h("p", { class: "row" }, compareButton, hint),
+  );
 }
 
-const metricValue = (run, name) => run.metrics?.headline?.[name]?.value;
+const PAGE = 50;
+/** The runs listing's filters, in the API's names; they live in the page's URL. */
+const FILTERS = ["status", "template", "model", "dataset_version", "metric", "metric_min", "metric_max"];
 
-/** Filters over the runs, applied in the page; a metric range keeps runs inside it. */
-function filtered(runs, filters) {
-  const { metric, min, max, ...exact } = filters;
-  return runs.filter((r) => {
-    const matches = Object.entries(exact).every(
-      ([key, value]) => !value || String(key === "dataset" ? r.environment?.dataset : r[key]) === value,
-    );
-    if (!matches || !metric) return matches;
-    const value = metricValue(r, metric);
-    if (value === undefined || value === null) return false;
-    return (min === "" || min === undefined || value >= Number(min)) && (max === "" || max === undefined || value <= Number(max));
-  });
-}
+/** A run's value of metric: a trained run's headline value, or a tracked run's latest. */
+const metricValue = (run, name) => run.metrics?.headline?.[name]?.value ?? run.metrics?.latest?.[name] ?? null;
 
-function filterBar(runs, filters, onChange) {
-  const choices = (key, values) =>
+/** The filter bar: choices come from the API's facets, so they cover every run. */
+function filterBar(facets, refs, filters, onChange) {
+  const choices = (key, label, values, name = (v) => v) =>
     h(
       "label",
       { for: `filter-${key}` },
-      key,
+      label,
       h(
         "select",
-        { id: `filter-${key}`, onchange: (e) => onChange(key, e.target.value) },
+        { id: `filter-${key}`, onchange: (e) => onChange({ [key]: e.target.value }) },
         h("option", { value: "" }, "all"),
-        [...new Set(values)].sort().map((v) => h("option", { value: v, selected: filters[key] === v }, v)),
+        values.map((v) => h("option", { value: v, selected: filters[key] === v }, name(v))),
       ),
+    );
+  const bound = (key, label) =>
+    h(
+      "label",
+      { for: `filter-${key}` },
+      label,
+      h("input", {
+        id: `filter-${key}`,
+        type: "number",
+        step: "any",
+        value: filters[key] ?? "",
+        disabled: !filters.metric,
+        title: filters.metric ? null : "pick a metric first",
+        onchange: (e) => onChange({ [key]: e.target.value }),
+      }),
     );
   return h(
     "div",
     { class: "row", role: "group", "aria-label": "Filter runs" },
-    choices("status", runs.map((r) => r.status)),
-    choices("template", runs.map((r) => r.template)),
-    choices("model", runs.map((r) => r.model)),
-    choices("dataset", runs.map((r) => String(r.environment?.dataset ?? ""))),
-    choices("metric", runs.flatMap((r) => Object.keys(r.metrics?.headline ?? {}))),
-    h("label", { for: "filter-min" }, "min", h("input", { id: "filter-min", type: "number", step: "any", value: filters.min ?? "", onchange: (e) => onChange("min", e.target.value) })),
-    h("label", { for: "filter-max" }, "max", h("input", { id: "filter-max", type: "number", step: "any", value: filters.max ?? "", onchange: (e) => onChange("max", e.target.value) })),
+    choices("status", "Status", facets.statuses),
+    choices("template", "Template", facets.templates),
+    choices("model", "Model", facets.models),
+    choices("dataset_version", "Dataset version", facets.dataset_versions, (id) => refs[id] ?? id),
+    choices("metric", "Metric", facets.metrics),
+    bound("metric_min", "at least"),
+    bound("metric_max", "at most"),
   );
+}
+
+/** The runs table, searched on the server: filters from the URL, pages of 50, live. */
+function runsSection(ctx, slug, refs) {
+  const box = h("div", { "aria-live": "polite", "aria-busy": "true" });
+  const filters = Object.fromEntries(FILTERS.map((k) => [k, ctx.query.get(k) ?? ""]));
+  let runs = [];
+  let next = null;
+  let facets = { statuses: [], templates: [], models: [], dataset_versions: [], metrics: [] };
+  const query = (extra) => {
+    const q = new URLSearchParams();
+    for (const k of FILTERS) if (filters[k] !== "" && (filters.metric || !k.startsWith("metric_"))) q.set(k, filters[k]);
+    for (const [k, v] of Object.entries(extra)) q.set(k, v);
+    return q;
+  };
+  const fetchRuns = (extra) => get(`/api/projects/${seg(slug)}/runs?${query(extra)}`);
+  const draw = () => {
+    const anyFilter = FILTERS.some((k) => filters[k] !== "");
+    const picked = filters.metric;
+    const table = runsTable(runs, refs, picked, ([a, b]) => (location.hash = `#/compare?a=${seg(a)}&b=${seg(b)}`));
+    const more = h("button", { type: "button", class: "secondary", onclick: reporting(said, loadMore) }, `Load ${PAGE} more`);
+    replace(
+      box,
+      filterBar(facets, refs, filters, change),
+      runs.length
+        ? [
+            table,
+            h(
+              "p",
+              { class: "row" },
+              h("span", { class: "muted" }, next ? `The newest ${runs.length} matching runs.` : `${runs.length} ${runs.length === 1 ? "run" : "runs"}${anyFilter ? " match" : ""}.`, " Sorting orders the runs shown; filters search them all."),
+              next ? more : null,
+            ),
+          ]
+        : h("p", { class: "muted" }, anyFilter ? "No run matches these filters." : ["No runs yet. ", h("a", { href: `#/p/${seg(slug)}/new-run` }, "Start one"), "."]),
+      said,
+    );
+    box.setAttribute("aria-busy", "false");
+  };
+  const said = h("p", { class: "field-error", role: "alert" });
+  // A poll that started before the filters changed must not overwrite what they found.
+  let generation = 0;
+  const load = async (count) => {
+    const mine = ++generation;
+    const page = await fetchRuns({ limit: Math.min(Math.max(count, PAGE), 1000) });
+    if (mine !== generation) return;
+    runs = page.items;
+    next = page.next_cursor;
+  };
+  const loadMore = async () => {
+    const mine = ++generation;
+    const page = await fetchRuns({ limit: PAGE, cursor: next });
+    if (mine !== generation) return;
+    runs = [...runs, ...page.items];
+    next = page.next_cursor;
+    draw();
+  };
+  const change = async (update) => {
+    Object.assign(filters, update);
+    const q = query({});
+    // The URL keeps the filters, to share or to come back to; no new history entry each.
+    history.replaceState(null, "", `#/p/${seg(slug)}${q.size ? `?${q}` : ""}`);
+    box.setAttribute("aria-busy", "true");
+    try {
+      await load(PAGE);
+      draw();
+    } catch (e) {
+      replace(said, e.message);
+    }
+  };
+  const refresh = async () => {
+    const before = JSON.stringify(runs.map((r) => [r.id, r.status]));
+    [facets] = await Promise.all([get(`/api/projects/${seg(slug)}/runs/facets`), load(runs.length)]);
+    if (JSON.stringify(runs.map((r) => [r.id, r.status])) !== before) draw();
+  };
+  let tick = 0;
+  // Unfinished runs are watched every 2 s; otherwise new runs show up within 10 s.
+  ctx.every(2000, () => {
+    tick += 1;
+    if (runs.some((r) => !FINAL.has(r.status)) || tick % 5 === 0) refresh().catch((e) => replace(said, e.message));
+  });
+  const start = async () => {
+    [facets] = await Promise.all([get(`/api/projects/${seg(slug)}/runs/facets`), load(PAGE)]);
+    draw();
+  };
+  return { box, start };
 }
 
 function uploadForm(slug) {
@@ -125,16 +227,56 @@ function uploadForm(slug) {
   );
 }
 
-function bestAgainstBaseline(runs) {
+/** The better of two runs by their primary metric (null when they cannot be ranked). */
+function better(a, b) {
+  const name = a.metrics.primary_metric;
+  const higher = a.metrics.higher_is_better?.[name];
+  if (higher === undefined || name !== b.metrics.primary_metric) return null;
+  return (metricValue(a, name) > metricValue(b, name)) === higher ? a : b;
+}
+
+/** The best finished candidate (by its primary metric, per dataset version) against its baseline. */
+function bestAgainstBaseline(slug, runs, refs) {
   const done = runs.filter((r) => r.status === "succeeded" && r.metrics?.primary_metric);
-  const candidate = done.find((r) => r.role === "candidate");
-  const baseline = done.find((r) => r.role === "baseline" && (!candidate || r.dataset_version_id === candidate.dataset_version_id));
-  if (!candidate && !baseline) return h("p", { class: "muted" }, "No finished runs yet: start a baseline first.");
-  const row = (label, run) =>
-    run
-      ? h("p", {}, `${label}: `, h("a", { href: `#/runs/${seg(run.id)}` }, run.model), ` — ${headline(run)}`)
-      : h("p", { class: "muted" }, `${label}: none yet`);
-  return h("div", { class: "card" }, row("Newest candidate", candidate), row("Its baseline", baseline));
+  const candidates = done.filter((r) => r.role === "candidate");
+  if (!done.length) return h("p", { class: "muted" }, "No finished runs yet. Train a baseline first: every candidate is judged against it.");
+  if (!candidates.length) return h("p", { class: "muted" }, "Only baselines so far. ", h("a", { href: `#/p/${seg(slug)}/new-run` }, "Train a candidate"), " to see whether it beats them.");
+  // Newest first: the newest dataset version's candidates are the ones that matter now.
+  const version = candidates[0].dataset_version_id;
+  let best = null;
+  let ranked = true;
+  for (const run of candidates.filter((r) => r.dataset_version_id === version && r.template === candidates[0].template)) {
+    if (!best) best = run;
+    else {
+      const winner = better(run, best);
+      if (winner === null) ranked = false;
+      else best = winner;
+    }
+  }
+  const primary = best.metrics.primary_metric;
+  const baseline = done.find((r) => r.role === "baseline" && r.dataset_version_id === version && r.template === best.template && r.created_at <= best.created_at);
+  const delta = best.metrics.baseline?.deltas?.[primary];
+  const within = delta && delta.ci_low !== null && delta.ci_low <= 0 && delta.ci_high >= 0;
+  const good = delta && (delta.value > 0) === best.metrics.higher_is_better?.[primary];
+  const link = (run) => h("a", { href: `#/runs/${seg(run.id)}` }, `${run.model} (${run.id.slice(0, 13)})`);
+  return h(
+    "div",
+    { class: "card" },
+    h("p", {}, `${ranked ? "Best" : "Newest"} candidate on ${refs[version] ?? version}: `, link(best), ` — ${primary} ${estimate(best.metrics.headline?.[primary])}`),
+    baseline
+      ? h("p", {}, "Its baseline: ", link(baseline), ` — ${primary} ${estimate(baseline.metrics.headline?.[primary])}`)
+      : h("p", { class: "warn" }, "No baseline on this dataset version: the candidate's numbers cannot be judged."),
+    delta
+      ? h(
+          "p",
+          {},
+          "Difference: ",
+          h("span", { class: within ? "noise" : good ? "better" : "worse" }, `${delta.value > 0 ? "+" : ""}${Number(delta.value).toFixed(4)} [${Number(delta.ci_low).toFixed(3)}, ${Number(delta.ci_high).toFixed(3)}]`, within ? " (within noise)" : good ? " (better)" : " (worse)"),
+        )
+      : null,
+    baseline ? h("p", {}, h("a", { href: `#/compare?a=${seg(baseline.id)}&b=${seg(best.id)}` }, "Compare the two")) : null,
+    h("p", { class: "muted" }, "Brackets are 95% bootstrap confidence intervals."),
+  );
 }
 
 /** A project: datasets, the best candidate against its baseline, and live runs. */
@@ -142,43 +284,19 @@ export async function projectPage(ctx) {
   const [slug] = ctx.params;
   // The project first: a missing one then costs one refused request, not two.
   const project = await get(`/api/projects/${seg(slug)}`);
-  const datasets = await get(`/api/projects/${seg(slug)}/datasets`);
-  const runsBox = h("div", { "aria-live": "polite" });
-  const bestBox = h("div");
-  const filters = {};
-  let runs = [];
-  const draw = () => {
-    replace(
-      runsBox,
-      runs.length
-        ? [
-            filterBar(runs, filters, (key, value) => {
-              filters[key] = value;
-              draw();
-            }),
-            runsTable(filtered(runs, filters), ([a, b]) => (location.hash = `#/compare?a=${seg(a)}&b=${seg(b)}`)),
-          ]
-        : h("p", { class: "muted" }, "No runs yet. ", h("a", { href: `#/p/${seg(slug)}/new-run` }, "Start one"), "."),
-    );
-    replace(bestBox, bestAgainstBaseline(runs));
-  };
-  const refresh = async () => {
-    const page = await get(`/api/projects/${seg(slug)}/runs?limit=200`);
-    const changed = JSON.stringify(page.items.map((r) => [r.id, r.status])) !== JSON.stringify(runs.map((r) => [r.id, r.status]));
-    runs = page.items;
-    if (changed) draw();
-  };
-  await refresh();
-  draw();
-  ctx.every(2000, () => {
-    if (runs.some((r) => !FINAL.has(r.status))) refresh().catch(() => {});
-  });
+  const [datasets, succeeded] = await Promise.all([
+    get(`/api/projects/${seg(slug)}/datasets`),
+    get(`/api/projects/${seg(slug)}/runs?status=succeeded&limit=200`),
+  ]);
+  const refs = Object.fromEntries(datasets.map((d) => [d.id, `${d.name}@${d.version}`]));
+  const runs = runsSection(ctx, slug, refs);
+  await runs.start();
   replace(
     ctx.main,
     h("h1", {}, project.name),
     h("p", { class: "muted" }, `Project ${project.slug}`),
     h("h2", {}, "Best candidate against its baseline"),
-    bestBox,
+    bestAgainstBaseline(slug, succeeded.items, refs),
     h("h2", {}, "Datasets"),
     datasets.length
       ? h(
@@ -192,7 +310,7 @@ export async function projectPage(ctx) {
     h("details", { open: datasets.length === 0 }, h("summary", {}, "Upload a dataset"), uploadForm(slug)),
     h("h2", {}, "Runs"),
     h("p", {}, h("a", { href: `#/p/${seg(slug)}/new-run` }, "New run"), " · ", h("a", { href: `/api/projects/${seg(slug)}/runs.csv` }, "Download as CSV")),
-    runsBox,
+    runs.box,
     h("h2", {}, "Members"),
     await membersBox(slug),
   );
