@@ -142,9 +142,10 @@ def paired_differences(a: pl.DataFrame, b: pl.DataFrame, task: str) -> dict[str,
     return out
 
 
-def _verdict(
+def verdict(
     delta: float | None, higher: bool, paired: dict[str, float] | None, overlap: bool | None
 ) -> str:
+    """What a metric's change from A to B means: the paired CI decides, else CI overlap."""
     if delta is None:
         return "not comparable"
     if paired is not None:
@@ -156,7 +157,10 @@ def _verdict(
         return "unchanged"
     if overlap is False:
         return "improved" if (delta > 0) == higher else "worse"
-    return "within noise"  # overlapping CIs, or no CI to tell
+    if overlap is None:
+        # Neither a paired CI nor both runs' CIs: calling it noise would be a guess.
+        return "no CI"
+    return "within noise"
 
 
 def metric_diff(sa: Side, sb: Side, paired: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
@@ -184,7 +188,7 @@ def metric_diff(sa: Side, sb: Side, paired: dict[str, dict[str, float]]) -> list
                 "ci_b": [cb[name]["ci_low"], cb[name]["ci_high"]] if name in cb else None,
                 "cis_overlap": overlap,
                 "paired": paired.get(name),
-                "verdict": _verdict(delta, higher.get(name, True), paired.get(name), overlap),
+                "verdict": verdict(delta, higher.get(name, True), paired.get(name), overlap),
             }
         )
     return rows
@@ -296,10 +300,10 @@ def _summary_text(doc: dict[str, Any]) -> str:
             "WARNING: not like-for-like: the runs used different data or splits; "
             "differences mix model and data."
         )
-    for verdict in ("improved", "worse", "within noise", "unchanged"):
+    for verdict in ("improved", "worse", "within noise", "no CI", "unchanged", "not comparable"):
         rows = [m for m in doc["metrics"] if m["verdict"] == verdict]
         if rows:
-            lines.append(f"{verdict.capitalize()}:")
+            lines.append(f"{verdict[0].upper()}{verdict[1:]}:")
             for m in rows:
                 ci = ""
                 if m["paired"]:

@@ -16,7 +16,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
 from modellab.domain import DatasetVersion, SchemaDiff, SplitStrategy
-from modellab.errors import InvalidInputError
+from modellab.errors import InvalidInputError, ModelLabError
 from modellab.server.input_guard import refuse_nul_fields
 from modellab.server.services import Services
 from modellab.server.uploads import scratch, spool_upload
@@ -96,7 +96,12 @@ class DatasetController(Controller):
                     source=data.source or f"upload:{data.file.filename}",
                     notes=data.notes,
                 )
-                result = await ingest.add_dataset(services.db, services.settings, request)
+                try:
+                    result = await ingest.add_dataset(services.db, services.settings, request)
+                except ModelLabError as error:
+                    # The user sent a file, not a path on this server: name it as they did.
+                    error.message = error.message.replace(str(path), filename)
+                    raise
         finally:
             await data.file.close()
         return result.version

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from modellab.compare import verdict
 from tests.conftest import REPO, Env
 
 PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
@@ -162,3 +163,13 @@ def test_drift_is_reported_with_what_and_how_much(
     assert result.exit_code == 1
     assert "NOT REPRODUCED" in result.stdout
     assert "metric headline.accuracy.value:" in result.stdout and "(drift +0.05)" in result.stdout
+
+
+def test_a_change_without_any_ci_is_not_called_noise() -> None:
+    paired = {"delta": 0.2, "ci_low": 0.1, "ci_high": 0.3}
+    assert verdict(0.2, True, paired, None) == "improved"
+    assert verdict(0.2, True, None, False) == "improved"
+    assert verdict(0.2, True, None, True) == "within noise"
+    # No paired CI and not both runs' CIs: nothing tells noise from signal.
+    assert verdict(0.2, True, None, None) == "no CI"
+    assert verdict(0.0, True, None, None) == "unchanged"

@@ -122,6 +122,9 @@ def test_a_bad_upload_leaves_nothing_behind(queued_api: Api) -> None:
     assert response.status_code == 400, response.text
     assert response.json()["type"].endswith("/invalid-input")
     assert "line" in response.json()["detail"] or "row" in response.json()["detail"]
+    # The file is named as it was sent, never by this server's scratch path.
+    assert response.json()["detail"].startswith("bad.csv")
+    assert str(api.settings.home) not in response.json()["detail"]
     assert api.ok("GET", "/api/projects/p/datasets") == []
     stored = [p for p in api.settings.artifact_root.rglob("*") if p.is_file()]
     assert stored == []

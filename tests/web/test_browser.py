@@ -167,7 +167,10 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     plot = page.locator(".plots img").first
     plot.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plot.element_handle())
-    assert (plot.get_attribute("alt") or "").startswith("plot ")
+    # Alt text and caption say what the plot shows, not its file name.
+    alt = plot.get_attribute("alt") or ""
+    assert alt.startswith("Calibration of xgboost: predicted probability"), alt
+    assert page.locator(".plots figcaption strong").first.inner_text() == "Calibration"
     # A slice's failure examples.
     page.locator("table button.secondary").first.click()
     page.get_by_text("Failures in slice").wait_for()

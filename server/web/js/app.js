@@ -62,13 +62,17 @@ async function route() {
   for (const [pattern, page] of routes) {
     const m = pattern.exec(path);
     if (!m) continue;
-    current = context(main, m.slice(1), query);
+    const mine = (current = context(main, m.slice(1), query));
+    // The old page stays, dimmed, until the new one is ready: a sign that it is coming.
+    main.setAttribute("aria-busy", "true");
     try {
-      await page(current);
+      await page(mine);
     } catch (error) {
-      showError(main, error);
+      if (mine === current) showError(main, error);
+    } finally {
+      if (mine === current) main.setAttribute("aria-busy", "false");
     }
-    main.focus({ preventScroll: true });
+    if (mine === current) main.focus({ preventScroll: true });
     return;
   }
   showError(main, new ApiError(404, { detail: `There is no page ${path}.` }));

@@ -127,3 +127,29 @@ export function sortableTable(columns, rows, { caption, initial } = {}) {
   render();
   return h("div", { class: "table-wrap" }, table);
 }
+
+/** What each EvalHarness plot shows, for its caption and its alt text. */
+const PLOTS = {
+  calibration: ["Calibration", "predicted probability against how often the class really occurred; the diagonal is perfect"],
+  confidence_histogram: ["Confidence", "how sure the model was, for right and wrong predictions"],
+  confusion_matrix: ["Confusion matrix", "true class (rows) against predicted class (columns)"],
+  pr_curve: ["Precision–recall curve", "precision against recall over every threshold"],
+  roc_curve: ["ROC curve", "true-positive rate against false-positive rate over every threshold"],
+  stress: ["Stress tests", "the primary metric as inputs are corrupted more and more"],
+  error_by_target_quantile: ["Error by target range", "mean absolute error in each quantile of the true value"],
+  error_histogram: ["Errors", "the distribution of prediction minus truth"],
+  predicted_vs_actual: ["Predicted against actual", "each test row; the diagonal is perfect"],
+  residuals: ["Residuals", "prediction error against the predicted value"],
+};
+
+/** A plot as a figure: a titled caption, alt text that says what it shows, a link to full size. */
+export function plotFigure(src, file, context) {
+  const stem = file.split("/").pop().replace(/\.png$/, "");
+  const [title, says] = PLOTS[stem] ?? [stem.replaceAll("_", " "), "a plot of the evaluation"];
+  return h(
+    "figure",
+    {},
+    h("a", { href: src, target: "_blank", rel: "noopener", title: "Open full size" }, h("img", { src, alt: `${title} ${context}: ${says}`, loading: "lazy" })),
+    h("figcaption", {}, h("strong", {}, title), h("span", { class: "muted" }, ` — ${says}`)),
+  );
+}

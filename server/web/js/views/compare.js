@@ -1,11 +1,12 @@
-import { get, post } from "../api.js";
-import { h, replace, reporting, seg, sortableTable } from "../dom.js";
+import { get } from "../api.js";
+import { h, plotFigure, replace, seg, sortableTable } from "../dom.js";
+import { noteForm, notesList } from "./notes.js";
 
 const num = (v, d = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 
+/** How a metric's verdict is coloured: the API's verdict decides (paired CI first). */
 function verdictClass(row) {
-  if (row.verdict === "within noise" || row.cis_overlap) return "noise";
-  return (row.delta > 0) === row.higher_is_better ? "better" : "worse";
+  return { improved: "better", worse: "worse" }[row.verdict] ?? "noise";
 }
 
 function pickForm(ctx, runs) {
@@ -17,7 +18,7 @@ function pickForm(ctx, runs) {
       h(
         "select",
         { id },
-        runs.map((r) => h("option", { value: r.id, selected: r.id === value }, `${r.id.slice(0, 13)} · ${r.model} · ${r.status}`)),
+        runs.map((r) => h("option", { value: r.id, selected: r.id === value }, `${r.model} (${r.role}) · ${r.environment?.dataset ?? ""} · ${r.created_at.slice(0, 16).replace("T", " ")} · ${r.id.slice(0, 13)}`)),
       ),
     );
   return h(
@@ -35,26 +36,6 @@ function pickForm(ctx, runs) {
   );
 }
 
-function noteBox(runId, list) {
-  const text = h("textarea", { id: `note-${runId}`, rows: 2, required: true, maxlength: 10000 });
-  const error = h("p", { class: "field-error", role: "alert" });
-  return h(
-    "form",
-    {
-      class: "stack",
-      onsubmit: reporting(error, async () => {
-        const run = await post(`/api/runs/${seg(runId)}/notes`, { text: text.value });
-        const last = run.notes[run.notes.length - 1];
-        list.append(h("li", {}, `${last.created_at.slice(0, 19)}: `, last.text));
-        text.value = "";
-      }),
-    },
-    h("label", { for: `note-${runId}` }, "What changed my mind (appended, never edited)", text),
-    error,
-    h("button", { type: "submit", class: "secondary" }, "Add note to run B"),
-  );
-}
-
 /** Two runs side by side: what improved, what got worse, and why we believe it. */
 export async function comparePage(ctx) {
   const a = ctx.query.get("a");
@@ -67,15 +48,30 @@ export async function comparePage(ctx) {
       replace(ctx.main, header, h("p", {}, "Pick two runs in a project's runs table, then press \u201cCompare selected\u201d."));
       return;
     }
-    const runs = (await get(`/api/projects/${seg(project)}/runs?limit=200`)).items;
-    replace(ctx.main, header, pickForm(ctx, runs));
+    let runs = (await get(`/api/projects/${seg(project)}/runs?status=succeeded&limit=200`)).items;
+    const anchored = runs.find((r) => r.id === anchor);
+    if (anchored) {
+      // Like-for-like first: runs on the same dataset version, the baseline before others.
+      const same = runs.filter((r) => r.dataset_version_id === anchored.dataset_version_id);
+      runs = [...same, ...runs.filter((r) => r.dataset_version_id !== anchored.dataset_version_id)];
+      if (!a) {
+        const other = same.find((r) => r.id !== anchor && r.role === "baseline") ?? same.find((r) => r.id !== anchor);
+        if (other) ctx.query.set("a", other.id);
+      }
+    }
+    replace(
+      ctx.main,
+      header,
+      h("p", { class: "muted" }, "A is the run before the change (usually the baseline), B the run after it. Runs on the same dataset version are listed first."),
+      pickForm(ctx, runs),
+    );
     return;
   }
   const c = await get(`/api/compare?a=${seg(a)}&b=${seg(b)}`);
   const better = c.metrics.filter((m) => verdictClass(m) === "better");
   const worse = c.metrics.filter((m) => verdictClass(m) === "worse");
-  const notesA = h("ul", {}, c.notes.a.map((n) => h("li", {}, `${n.created_at.slice(0, 19)}: `, n.text)));
-  const notesB = h("ul", {}, c.notes.b.map((n) => h("li", {}, `${n.created_at.slice(0, 19)}: `, n.text)));
+  const notesA = notesList(c.notes.a);
+  const notesB = notesList(c.notes.b);
   const run = (side) => h("a", { href: `#/runs/${seg(side.id)}` }, `${side.model} (${side.id.slice(0, 13)})`);
   const configRows = [
     ...Object.entries(c.config.changed ?? {}).map(([k, v]) => [k, JSON.stringify(v.a), JSON.stringify(v.b)]),
@@ -167,21 +163,12 @@ export async function comparePage(ctx) {
     h("h2", {}, "Plots (A left, B right)"),
     h(
       "div",
-      { class: "plots" },
+      { class: "plots wide" },
       c.plots.map((plot) =>
-        h(
-          "figure",
-          {},
-          h("img", {
-            src: `/api/runs/${seg(c.b.id)}/artifacts/${`${c.folder}/${plot}`.split("/").map(seg).join("/")}`,
-            alt: `${plot.split("/").pop()}: run A on the left, run B on the right`,
-            loading: "lazy",
-          }),
-          h("figcaption", { class: "muted" }, plot.split("/").pop()),
-        ),
+        plotFigure(`/api/runs/${seg(c.b.id)}/artifacts/${`${c.folder}/${plot}`.split("/").map(seg).join("/")}`, plot, `, run A (${c.a.model}) left and run B (${c.b.model}) right`),
       ),
     ),
     h("h2", {}, "Notes"),
-    h("div", { class: "grid" }, h("div", {}, h("h3", {}, "Run A"), notesA), h("div", {}, h("h3", {}, "Run B"), notesB, noteBox(c.b.id, notesB))),
+    h("div", { class: "grid" }, h("div", {}, h("h3", {}, "Run A"), notesA), h("div", {}, h("h3", {}, "Run B"), notesB, noteForm(c.b.id, notesB, { label: "What changed my mind: a note on run B (notes are kept, never edited)", button: "Add note to run B" }))),
   );
 }

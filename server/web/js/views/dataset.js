@@ -3,35 +3,69 @@ import { h, replace, seg, sortableTable } from "../dom.js";
 
 const pct = (f) => `${(100 * f).toFixed(1)}%`;
 
-/** Horizontal bars: [label, value] pairs scaled to the largest value. */
-function bars(pairs, format = (v) => String(v), label = "chart") {
-  const top = Math.max(...pairs.map(([, v]) => v), 0) || 1;
+/**
+ * Horizontal bars for [label, value] pairs. Bars are scaled to `scale` (1 for fractions,
+ * so 3% missing looks small) or, without it, to the largest value.
+ */
+function bars(pairs, format = (v) => String(v), label = "chart", scale = null) {
+  const top = scale ?? (Math.max(...pairs.map(([, v]) => v), 0) || 1);
   return h(
     "div",
-    { class: "bars", role: "img", "aria-label": label },
+    { class: "bars", role: "img", "aria-label": `${label}: ${pairs.map(([name, value]) => `${name} ${format(value)}`).join(", ")}` },
     pairs.map(([name, value]) =>
       h(
         "div",
-        { class: "bar" },
+        { class: "bar", "aria-hidden": "true" },
         h("span", {}, name),
-        h("span", {}, h("span", { class: "fill", style: `width:${((100 * value) / top).toFixed(1)}%` })),
+        h("span", { class: "track" }, h("span", { class: "fill", style: `width:${Math.min(100, (100 * value) / top).toFixed(1)}%` })),
         h("span", { class: "num" }, format(value)),
       ),
     ),
   );
 }
 
+/** A number as people write it: no exponent, as many decimals as the bin width needs. */
+function plain(value, width) {
+  const digits = width > 0 ? Math.max(0, Math.min(6, Math.ceil(-Math.log10(width)) + 1)) : 2;
+  return Number(value).toFixed(digits);
+}
+
+/** Histogram bins as labelled bars; an integer column with few values gets a bar per value. */
+function histogram(name, numeric, logicalType, distinct) {
+  const { edges, counts } = numeric.histogram;
+  const width = edges.length > 1 ? edges[1] - edges[0] : 0;
+  if (logicalType === "integer" && distinct <= 20) {
+    const pairs = [];
+    counts.forEach((count, i) => {
+      if (!count) return;
+      const low = Math.ceil(edges[i]);
+      const high = i === counts.length - 1 ? Math.floor(edges[i + 1]) : Math.ceil(edges[i + 1]) - 1;
+      pairs.push([low >= high ? String(low) : `${low} – ${high}`, count]);
+    });
+    return bars(pairs, String, `counts of ${name}`);
+  }
+  return bars(
+    counts.map((c, i) => [`${plain(edges[i], width)} – ${plain(edges[i + 1], width)}`, c]),
+    String,
+    `histogram of ${name}`,
+  );
+}
+
 function distribution(profile) {
   if (profile.numeric) {
-    const { edges, counts } = profile.numeric.histogram;
-    return bars(
-      counts.map((c, i) => [`${Number(edges[i]).toPrecision(3)} – ${Number(edges[i + 1]).toPrecision(3)}`, c]),
-      String,
-      `histogram of ${profile.name}`,
+    const n = profile.numeric;
+    const width = (n.max - n.min) / 20 || 1;
+    return h(
+      "div",
+      {},
+      histogram(profile.name, n, profile.logical_type, profile.n_unique ?? Infinity),
+      n.mean !== undefined
+        ? h("p", { class: "muted" }, `min ${plain(n.min, width)} · median ${plain(n.quantiles?.p50 ?? NaN, width)} · mean ${plain(n.mean, width / 10)} · max ${plain(n.max, width)}`)
+        : null,
     );
   }
   if (profile.top_categories?.length) {
-    return bars(profile.top_categories.map((c) => [c.value, c.fraction]), pct, `top categories of ${profile.name}`);
+    return bars(profile.top_categories.map((c) => [c.value, c.fraction]), pct, `top categories of ${profile.name}`, 1);
   }
   return h("p", { class: "muted" }, "no distribution");
 }
@@ -45,7 +79,7 @@ export async function datasetPage(ctx) {
   const versions = all.filter((d) => d.name === ds.name).sort((a, b) => b.version - a.version);
   const p = ds.profile;
   const target = p.target.classes
-    ? bars(p.target.classes.map((c) => [c.value, c.fraction]), pct, "label balance")
+    ? bars(p.target.classes.map((c) => [c.value, c.fraction]), pct, "label balance", 1)
     : p.target.distribution
       ? distribution({ name: p.target.column, numeric: p.target.distribution })
       : h("p", {}, "—");
@@ -75,7 +109,7 @@ export async function datasetPage(ctx) {
     h("h2", {}, "Schema"),
     schema,
     h("h2", {}, "Missing values per column"),
-    bars(p.column_profiles.map((c) => [c.name, c.missing_fraction]), pct, "missing values per column"),
+    bars(p.column_profiles.map((c) => [c.name, c.missing_fraction]), pct, "missing values per column", 1),
     h("h2", {}, p.target.classes ? "Label balance" : "Target distribution"),
     target,
     h("h2", {}, "Distributions"),

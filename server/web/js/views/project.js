@@ -19,7 +19,11 @@ export function runsTable(runs, refs, metric, onCompare) {
   const picked = new Set();
   const compareButton = h("button", { type: "button", class: "secondary", disabled: true }, "Compare selected");
   const hint = h("span", { class: "muted" }, "Tick two runs to compare them.");
-  compareButton.addEventListener("click", () => onCompare([...picked]));
+  // A is "before": the baseline if one is picked, else the older run.
+  const before = (r) => [r.role === "baseline" ? 0 : 1, r.created_at, r.id].join("|");
+  compareButton.addEventListener("click", () =>
+    onCompare(runs.filter((r) => picked.has(r.id)).sort((x, y) => (before(x) < before(y) ? -1 : 1)).map((r) => r.id)),
+  );
   const columns = [
     {
       key: "pick",
@@ -173,9 +177,11 @@ function runsSection(ctx, slug, refs) {
       replace(said, e.message);
     }
   };
+  // The filter choices are a convenience: without them the runs still show.
+  const loadFacets = () => get(`/api/projects/${seg(slug)}/runs/facets`).then((f) => (facets = f), () => {});
   const refresh = async () => {
     const before = JSON.stringify(runs.map((r) => [r.id, r.status]));
-    [facets] = await Promise.all([get(`/api/projects/${seg(slug)}/runs/facets`), load(runs.length)]);
+    await Promise.all([loadFacets(), load(runs.length)]);
     if (JSON.stringify(runs.map((r) => [r.id, r.status])) !== before) draw();
   };
   let tick = 0;
@@ -185,7 +191,7 @@ function runsSection(ctx, slug, refs) {
     if (runs.some((r) => !FINAL.has(r.status)) || tick % 5 === 0) refresh().catch((e) => replace(said, e.message));
   });
   const start = async () => {
-    [facets] = await Promise.all([get(`/api/projects/${seg(slug)}/runs/facets`), load(PAGE)]);
+    await Promise.all([loadFacets(), load(PAGE)]);
     draw();
   };
   return { box, start };

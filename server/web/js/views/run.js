@@ -1,12 +1,24 @@
 import { ApiError, get } from "../api.js";
-import { estimate, h, replace, seg, sortableTable, status } from "../dom.js";
+import { estimate, h, plotFigure, replace, seg, sortableTable, status } from "../dom.js";
+import { noteForm, notesList } from "./notes.js";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
+
+/** EvalHarness's failure-mode categories (evalharness/failures/categories.py) in words. */
+const MODES = {
+  data: ["Data", "missing or corrupted inputs, label errors, rare or out-of-range regions"],
+  objective_metric: ["Objective / metric", "the loss or metric rewards the wrong thing: imbalance, thresholds"],
+  model_representation: ["Model / representation", "the model cannot express the pattern: near-boundary cases, missing features"],
+  optimization: ["Optimization", "training did not converge, or overfit"],
+  systems_infra: ["Systems / infra", "pipeline bugs: preprocessing mismatch, dtype or join errors"],
+  human_ux: ["Human / UX", "how predictions are consumed: unclear confidence, wrong defaults"],
+};
 const num = (v, d = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 
 /** A run's log, tailed while it runs (the API serves it from a byte offset). */
 function logTail(ctx, run) {
-  const pre = h("pre", { "aria-label": "training log", tabindex: 0 });
+  const waiting = h("span", { class: "muted" }, FINAL.has(run.status) ? "The log is empty." : "Waiting for the first log line…");
+  const pre = h("pre", { "aria-label": "training log", tabindex: 0 }, waiting);
   let offset = 0;
   const pull = async () => {
     const response = await fetch(`/api/runs/${seg(run.id)}/logs?offset=${offset}`);
@@ -14,6 +26,7 @@ function logTail(ctx, run) {
     const text = await response.text();
     offset = Number(response.headers.get("X-Next-Offset") ?? offset + text.length);
     if (text) {
+      waiting.remove();
       pre.append(document.createTextNode(text));
       pre.scrollTop = pre.scrollHeight;
     }
@@ -36,7 +49,11 @@ function metricsTable(files) {
     better: m.higher_is_better?.[name],
   }));
   const deltaCell = (r) => {
-    if (!r.delta) return "—";
+    if (!r.delta) {
+      if (typeof r.value !== "number" || typeof r.baseline !== "number") return "—";
+      const d = r.value - r.baseline;
+      return h("span", { class: "noise" }, `${d > 0 ? "+" : ""}${num(d)} (no CI)`);
+    }
     const within = r.delta.ci_low !== null && r.delta.ci_low <= 0 && r.delta.ci_high >= 0;
     const good = (r.delta.value > 0) === r.better;
     return h(
@@ -81,14 +98,17 @@ function failureTable(examples, slice) {
     }
   }
   if (!shown.length) return h("p", { class: "muted" }, slice ? `No failure examples in slice ${slice.id}.` : "No failure examples.");
+  const outcome = (e) =>
+    e.confidence === null || e.confidence === undefined ? "error" : String(e.truth) === String(e.prediction) ? "right, unsure" : "wrong";
   return h(
     "div",
     {},
     note,
     sortableTable(
       [
-        { key: "id", label: "Example", value: (e) => e.example_id },
-        { key: "category", label: "Failure mode", value: (e) => e.category, cell: (e) => h("span", { class: "pill" }, e.category) },
+        { key: "id", label: "Example id", value: (e) => e.example_id, sort: (e) => Number(e.example_id) },
+        { key: "outcome", label: "Outcome", value: outcome },
+        { key: "category", label: "Failure mode", value: (e) => e.category, cell: (e) => h("span", { class: "pill", title: MODES[e.category]?.[1] }, MODES[e.category]?.[0] ?? e.category) },
         { key: "truth", label: "Truth", value: (e) => String(e.truth) },
         { key: "prediction", label: "Prediction", value: (e) => String(e.prediction) },
         { key: "confidence", label: "Confidence", value: (e) => (e.confidence === null ? "—" : num(e.confidence, 3)), sort: (e) => e.confidence, num: true },
@@ -110,8 +130,10 @@ function slicesTable(slices, metric, onPick) {
       { key: "n", label: "Rows", value: (s) => s.n, num: true },
       { key: "metric", label: `${metric} (95% CI)`, value: (s) => estimate(s.metrics?.[metric], 3), sort: (s) => s.metrics?.[metric]?.value, num: true },
       { key: "delta", label: "Delta vs overall", value: (s) => estimate(s.delta?.[metric], 3), sort: (s) => s.delta?.[metric]?.value, num: true },
-      { key: "status", label: "Flag", value: (s) => s.status, cell: (s) => (s.status === "ok" ? "" : h("span", { class: "warn" }, s.status)) },
-    ],
+      rows.some((s) => s.status !== "ok")
+        ? { key: "status", label: "Flag", value: (s) => s.status, cell: (s) => (s.status === "ok" ? "" : h("span", { class: "warn" }, s.status)) }
+        : null,
+    ].filter(Boolean),
     rows,
     { initial: { key: "delta", ascending: true } },
   );
@@ -119,14 +141,25 @@ function slicesTable(slices, metric, onPick) {
 
 function stressTable(stress) {
   if (!stress?.rows?.length) return h("p", { class: "muted" }, "No stress tests.");
-  return sortableTable(
-    [
-      { key: "scenario", label: "Scenario", value: (r) => r.scenario },
-      { key: "severity", label: "Severity", value: (r) => r.severity, num: true },
-      { key: "value", label: `${stress.metric} (95% CI)`, value: (r) => estimate(r, 3), sort: (r) => r.value, num: true },
-      { key: "degradation", label: "Degradation", value: (r) => num(r.degradation, 3), sort: (r) => r.degradation, num: true },
-    ],
-    stress.rows,
+  const models = new Set(stress.rows.map((r) => r.model));
+  return h(
+    "div",
+    {},
+    h(
+      "ul",
+      { class: "muted" },
+      Object.entries(stress.scenarios ?? {}).map(([name, says]) => h("li", {}, h("strong", {}, name), `: ${says}`)),
+    ),
+    sortableTable(
+      [
+        { key: "scenario", label: "Scenario", value: (r) => r.scenario },
+        models.size > 1 ? { key: "model", label: "Model", value: (r) => r.model } : null,
+        { key: "severity", label: "Severity", value: (r) => r.severity, num: true },
+        { key: "value", label: `${stress.metric} (95% CI)`, value: (r) => estimate(r, 3), sort: (r) => r.value, num: true },
+        { key: "degradation", label: `Change from clean data`, value: (r) => `${r.degradation > 0 ? "+" : ""}${num(r.degradation, 3)}`, sort: (r) => r.degradation, num: true },
+      ].filter(Boolean),
+      stress.rows,
+    ),
   );
 }
 
@@ -160,6 +193,21 @@ export async function runPage(ctx) {
   const [id] = ctx.params;
   let run = await get(`/api/runs/${seg(id)}`);
   const statusBox = h("p", { "aria-live": "polite" }, status(run.status), run.status_reason ? ` — ${run.status_reason}` : "");
+  // Not in the live region: a screen reader should hear status changes, not every second.
+  const elapsed = h("p", { class: "muted" });
+  const tick = () => {
+    const since = run.started_at ?? run.created_at;
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 1000));
+    const took = run.finished_at ? Math.round((Date.parse(run.finished_at) - Date.parse(since)) / 1000) : null;
+    replace(
+      elapsed,
+      FINAL.has(run.status)
+        ? took !== null ? `Took ${took} s.` : ""
+        : `${run.status === "queued" ? "Queued" : "Running"} for ${seconds} s; this page updates by itself.`,
+    );
+  };
+  tick();
+  if (!FINAL.has(run.status)) ctx.every(1000, tick);
   const reportBox = h("div");
   const drawReport = async () => {
     if (run.status !== "succeeded") {
@@ -195,20 +243,18 @@ export async function runPage(ctx) {
       h(
         "div",
         { class: "plots" },
-        report.plots.map((plot) =>
-          h(
-            "figure",
-            {},
-            h("img", { src: `/api/runs/${seg(run.id)}/artifacts/${plot.split("/").map(seg).join("/")}`, alt: `plot ${plot.split("/").pop()} of run ${run.id.slice(0, 13)}`, loading: "lazy" }),
-            h("figcaption", { class: "muted" }, plot.split("/").pop()),
-          ),
-        ),
+        report.plots.map((plot) => plotFigure(`/api/runs/${seg(run.id)}/artifacts/${plot.split("/").map(seg).join("/")}`, plot, `of ${run.model}`)),
       ),
       h("h2", {}, "Slices"),
       h("p", { class: "muted" }, "Sorted by delta against the whole test set; pick a slice to see its failure examples."),
       slicesTable(slicesJson.slices, slicesJson.metric, pickSlice),
       h("h2", {}, "Failure examples"),
-      h("p", {}, Object.entries(counts).map(([k, v]) => h("span", { class: "pill" }, `${k}: ${v}`)).flatMap((p) => [p, " "])),
+      h("p", { class: "muted" }, "Test rows worth a look: wrong predictions the model was sure of, and right ones it was unsure of. Each is tagged with a failure mode."),
+      h(
+        "ul",
+        {},
+        Object.entries(counts).map(([k, v]) => h("li", {}, h("strong", {}, `${MODES[k]?.[0] ?? k}: ${v}`), MODES[k] ? ` — ${MODES[k][1]}` : "")),
+      ),
       failuresBox,
       h("h2", {}, "Stress tests"),
       stressTable(files["stress.json"]),
@@ -217,7 +263,7 @@ export async function runPage(ctx) {
 
   const reproduce = `modellab repro export ${run.id} -o run.tar.gz && modellab reproduce run.tar.gz`;
   const code = run.code_version ?? {};
-  const notes = h("ul", {}, run.notes.map((n) => h("li", {}, `${n.created_at.slice(0, 19)}: `, n.text)));
+  const notes = notesList(run.notes);
   const provenance = h(
     "div",
     { class: "grid" },
@@ -253,6 +299,7 @@ export async function runPage(ctx) {
     h("p", {}, h("a", { href: `#/p/${seg(run.project)}` }, `← ${run.project}`)),
     h("h1", {}, `${run.model} on ${run.environment?.dataset ?? run.dataset_version_id}`),
     statusBox,
+    elapsed,
     h("p", {}, h("a", { href: `#/compare?b=${seg(run.id)}` }, "Compare with another run")),
     // While a run trains its log matters most; once it ends, its report does.
     FINAL.has(run.status) ? null : log,
@@ -262,6 +309,7 @@ export async function runPage(ctx) {
     FINAL.has(run.status) ? log : null,
     h("h2", {}, "Notes"),
     notes,
+    noteForm(run.id, notes, { label: "Add a note: what you tried, what you learned", button: "Add note" }),
   );
   await drawReport();
   if (!FINAL.has(run.status)) {
@@ -270,6 +318,7 @@ export async function runPage(ctx) {
       if (fresh.status !== run.status) {
         run = fresh;
         replace(statusBox, status(run.status), run.status_reason ? ` — ${run.status_reason}` : "");
+        tick();
         if (FINAL.has(run.status)) await drawReport();
       }
     });
