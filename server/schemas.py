@@ -91,6 +91,8 @@ class TemplateOut(msgspec.Struct):
     description: str
     plugin: str
     models: list[ModelOut]
+    #: the baseline a candidate is measured against (the strongest the template declares)
+    reference_baseline: str
 
 
 class PluginOut(msgspec.Struct):

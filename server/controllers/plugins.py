@@ -6,6 +6,7 @@ import msgspec
 from litestar import Controller, get
 
 from modellab import __version__
+from modellab.runs.service import reference_baseline
 from modellab.server.auth.middleware import PUBLIC
 from modellab.server.schemas import Health, ModelOut, PluginOut, PluginsOut, TemplateOut
 from modellab.server.services import Services
@@ -34,6 +35,7 @@ class PluginController(Controller):
                     ModelOut(v.name, v.role, v.description, msgspec.json.schema(v.config_type))
                     for v in t.variants
                 ],
+                reference_baseline=reference_baseline(t).name,
             )
             for _, t in sorted(registry.templates.items())
         ]

@@ -222,6 +222,10 @@ def test_plugins_describe_each_models_config(queued_api: Api) -> None:
     schema = xgb["config_schema"]
     props = schema["$defs"][schema["$ref"].rsplit("/", 1)[-1]]["properties"]
     assert props["n_estimators"]["default"] == 400
+    # Each field says what it does, for the UI's form.
+    assert all(p.get("description") for p in props.values()), props
+    # The baseline the UI's "baseline first" trains is the CLI's --with-baseline one.
+    assert template["reference_baseline"] == "logistic_regression"
     assert queued_api.ok("GET", "/api/health")["status"] == "ok"
 
 

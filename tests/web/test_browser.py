@@ -150,8 +150,14 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
 
     page.get_by_role("link", name="Train on this version").click()
     page.get_by_role("heading", name="New run").wait_for()
-    page.get_by_label("Model").select_option("xgboost")
+    # A baseline needs no baseline before it.
+    assert page.locator("#run-model").input_value() == "most_frequent"
+    assert not page.locator("#run-baseline-first").is_visible()
+    page.locator("#run-model").select_option("xgboost")
     assert page.get_by_label("Run the baseline first").is_checked()
+    # The baseline it trains is named, and each setting says what it does.
+    page.get_by_text("Run the baseline first (logistic_regression)").wait_for()
+    page.get_by_text("most trees to grow").wait_for()
     page.get_by_label("n_estimators").fill("0")
     page.get_by_role("button", name="Start run").click()
     page.get_by_text("n_estimators: at least 1").wait_for()
@@ -163,7 +169,9 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     page.get_by_role("heading", name="Takeaway").wait_for(timeout=180_000)
     assert page.locator(".status").first.inner_text() == "succeeded"
     page.get_by_role("heading", name="Metrics").wait_for()
-    assert page.get_by_text("Improvement not meaningful").count() == 0
+    # Measured against the baseline trained first: deltas, not "no baseline".
+    assert page.get_by_text("no baseline was evaluated").count() == 0
+    page.get_by_role("columnheader", name="Delta vs baseline").wait_for()
     plot = page.locator(".plots img").first
     plot.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plot.element_handle())
@@ -193,19 +201,19 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     )
     page.locator("#filter-model").select_option("")
     page.locator("#filter-metric").select_option("accuracy")
-    page.locator("#filter-metric_min").fill("0.8")
-    page.locator("#filter-metric_min").dispatch_event("change")
-    page.wait_for_function(
-        "() => document.querySelectorAll('tbody input[type=checkbox]').length === 1"
-    )
-    assert "xgboost" in page.locator("tbody tr").first.inner_text()
+    page.locator("#filter-metric_max").fill("0.1")
+    page.locator("#filter-metric_max").dispatch_event("change")
+    page.get_by_text("No run matches these filters.").wait_for()
     # The filters are in the URL: a reload (or a shared link) shows the same runs.
-    assert page.url.endswith("?metric=accuracy&metric_min=0.8")
+    assert page.url.endswith("?metric=accuracy&metric_max=0.1")
     page.reload()
+    page.get_by_text("No run matches these filters.").wait_for()
+    assert page.locator("#filter-metric_max").input_value() == "0.1"
+    page.locator("#filter-metric_max").fill("")
+    page.locator("#filter-metric_max").dispatch_event("change")
     page.wait_for_function(
-        "() => document.querySelectorAll('tbody input[type=checkbox]').length === 1"
+        "() => document.querySelectorAll('tbody input[type=checkbox]').length === 2"
     )
-    assert page.locator("#filter-metric_min").input_value() == "0.8"
     page.locator("#filter-metric").select_option("")
     page.wait_for_function(
         "() => document.querySelectorAll('tbody input[type=checkbox]').length === 2"
@@ -215,6 +223,12 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     page.get_by_role("button", name="Compare selected").click()
     page.get_by_role("heading", name="Compare runs").wait_for()
     page.get_by_role("heading", name="Plots (A left, B right)").wait_for()
+    # Whatever order they were ticked in, the baseline is A, "before".
+    assert (
+        page.locator("main p", has_text="A: ")
+        .first.inner_text()
+        .startswith("A: logistic_regression")
+    )
     assert "#/compare?a=" in page.url
     plots = page.locator(".plots img")
     assert plots.count() >= 3
@@ -298,6 +312,9 @@ def test_the_plugins_page_lists_templates_and_models(ui: Watched) -> None:
     page.get_by_role("heading", name="tabular-classification (classification)").wait_for()
     page.get_by_role("heading", name="tabular-regression (regression)").wait_for()
     assert page.get_by_text("xgboost", exact=True).count() >= 2
+    # What each plugin registers, and one that registers nothing says so.
+    page.get_by_text("slicers: class, confidence_decile").wait_for()
+    assert "registers nothing yet" in page.locator("li", has_text="ranking").inner_text()
     ui.shot("plugins")
 
 

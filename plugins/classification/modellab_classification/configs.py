@@ -24,9 +24,14 @@ class MostFrequentConfig(msgspec.Struct, forbid_unknown_fields=True):
 class LogisticRegressionConfig(msgspec.Struct, forbid_unknown_fields=True):
     """L2-regularized logistic regression on imputed, scaled, one-hot features."""
 
-    C: Positive = 1.0
-    max_iter: Annotated[int, Meta(ge=10, le=100_000)] = 1000
-    class_weight: Literal["balanced"] | None = None
+    C: Annotated[Positive, Meta(description="inverse regularization; smaller is simpler")] = 1.0
+    max_iter: Annotated[
+        int, Meta(ge=10, le=100_000, description="most solver iterations before giving up")
+    ] = 1000
+    class_weight: Annotated[
+        Literal["balanced"] | None,
+        Meta(description="'balanced' weighs rare classes up; none treats rows equally"),
+    ] = None
 
 
 class XGBoostClassifierConfig(BoostingConfig, forbid_unknown_fields=True):

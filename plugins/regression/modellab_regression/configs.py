@@ -23,7 +23,9 @@ class MeanConfig(msgspec.Struct, forbid_unknown_fields=True):
 class LinearRegressionConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Least squares on imputed, scaled, one-hot features, with a tiny ridge for stability."""
 
-    alpha: Annotated[float, Meta(ge=0)] = 1e-6
+    alpha: Annotated[float, Meta(ge=0, description="ridge penalty; the default only steadies")] = (
+        1e-6
+    )
 
 
 class XGBoostRegressorConfig(BoostingConfig, forbid_unknown_fields=True):

@@ -50,7 +50,20 @@ function configField(name, spec) {
     input = h("input", { id, value: spec.default ?? "" });
     read = () => input.value;
   }
-  return [h("div", {}, h("label", { for: id }, name, input), error), () => [name, read(), spec.default]];
+  const low = spec.minimum ?? spec.exclusiveMinimum;
+  const high = spec.maximum ?? spec.exclusiveMaximum;
+  const range =
+    low !== undefined && high !== undefined
+      ? `${spec.exclusiveMinimum !== undefined ? "more than" : "from"} ${low} ${spec.exclusiveMaximum !== undefined ? "to under" : "to"} ${high}`
+      : low !== undefined
+        ? `${spec.exclusiveMinimum !== undefined ? "more than" : "at least"} ${low}`
+        : high !== undefined
+          ? `at most ${high}`
+          : null;
+  const hintText = [spec.description, range, spec.default !== undefined ? `default ${spec.default === null ? "none" : spec.default}` : null].filter(Boolean).join(" · ");
+  const hint = hintText ? h("span", { class: "hint", id: `${id}-hint` }, hintText) : null;
+  if (hint) input.setAttribute("aria-describedby", `${id}-hint ${id}-error`);
+  return [h("div", {}, h("label", { for: id }, name, hint, input), error), () => [name, read(), spec.default]];
 }
 
 /** Start a run: dataset version, template, model, its config form, seed. */
@@ -102,15 +115,22 @@ export async function newRunPage(ctx) {
     const fields = Object.entries(schema.properties ?? {}).map(([name, spec]) => configField(name, spec));
     readers = fields.map(([, read]) => read);
     replace(configBox, h("legend", {}, "Config"), m?.description ? h("p", { class: "muted" }, m.description) : null, fields.length ? fields.map(([node]) => node) : h("p", { class: "muted" }, "Nothing to tune."));
+    const candidate = m?.role === "candidate";
     replace(
       hint,
-      m?.role === "candidate" && !hasBaseline()
-        ? h("span", { class: "warn" }, "No finished baseline on this dataset version yet: the candidate's improvement would not be meaningful. Tick \u201crun the baseline first\u201d.")
-        : "",
+      candidate && !hasBaseline()
+        ? h("span", { class: "warn" }, `No finished baseline on this dataset version yet: without one the candidate's numbers cannot be judged, so ${template().reference_baseline} trains first.`)
+        : candidate
+          ? h("span", { class: "muted" }, "A finished baseline exists: the candidate is measured against it.")
+          : h("span", { class: "muted" }, "Baselines are the bar candidates must clear; train one before any candidate."),
     );
-    baselineFirst.checked = m?.role === "candidate" && !hasBaseline();
+    baselineFirst.checked = candidate && !hasBaseline();
+    baselineRow.hidden = !candidate;
+    replace(baselineName, template()?.reference_baseline ?? "the baseline");
   };
   const baselineFirst = h("input", { id: "run-baseline-first", type: "checkbox" });
+  const baselineName = h("strong");
+  const baselineRow = h("label", { for: "run-baseline-first", class: "row" }, baselineFirst, "Run the baseline first (", baselineName, ")");
   datasetSelect.addEventListener("change", fillTemplates);
   templateSelect.addEventListener("change", fillModels);
   modelSelect.addEventListener("change", fillConfig);
@@ -140,7 +160,7 @@ export async function newRunPage(ctx) {
         try {
           if (baselineFirst.checked) {
             // The candidate's eval compares against a finished baseline, so wait for it.
-            const baseline = template().models.find((m) => m.role === "baseline");
+            const baseline = template().models.find((m) => m.name === template().reference_baseline);
             let first = await post("/api/runs", { ...body, model: baseline.name });
             while (!["succeeded", "failed", "cancelled", "timed_out"].includes(first.status)) {
               replace(hint, `Training the baseline ${baseline.name} first: ${first.status}…`);
@@ -166,7 +186,7 @@ export async function newRunPage(ctx) {
     h("label", { for: "run-model" }, "Model", modelSelect),
     configBox,
     h("label", { for: "run-seed" }, "Seed", seed),
-    h("label", { for: "run-baseline-first", class: "row" }, baselineFirst, "Run the baseline first"),
+    baselineRow,
     hint,
     error,
     submit,

@@ -11,7 +11,16 @@ export async function pluginsPage({ main }) {
       ? h(
           "ul",
           {},
-          plugins.map((p) => h("li", {}, h("strong", {}, p.name), ` — ${p.distribution ?? ""} ${p.version ?? ""}`)),
+          plugins.map((p) => {
+            const parts = ["templates", "evaluators", "slicers"].filter((k) => p[k]?.length).map((k) => `${k}: ${p[k].join(", ")}`);
+            return h(
+              "li",
+              {},
+              h("strong", {}, p.name),
+              ` — ${p.distribution ?? ""} ${p.version ?? ""} · `,
+              parts.length ? parts.join("; ") : h("span", { class: "muted" }, "registers nothing yet"),
+            );
+          }),
         )
       : h("p", { class: "muted" }, "No plugins installed (entry-point group \u201cmodellab\u201d)."),
     h("h2", {}, "Templates"),
@@ -21,7 +30,13 @@ export async function pluginsPage({ main }) {
         { class: "card" },
         h("h3", {}, `${t.name} (${t.task_type})`),
         h("p", { class: "muted" }, t.description),
-        h("ul", {}, t.models.map((m) => h("li", {}, h("strong", {}, m.name), ` [${m.role}] `, m.description))),
+        h(
+          "ul",
+          {},
+          t.models.map((m) =>
+            h("li", {}, h("strong", {}, m.name), ` [${m.role}${m.name === t.reference_baseline ? ", the reference baseline" : ""}] `, m.description),
+          ),
+        ),
       ),
     ),
   );
