@@ -105,8 +105,27 @@ class Watched:
         self.page.goto(f"{self.url}/#{fragment}")
 
     def shot(self, name: str) -> None:
+        """Save a screenshot of the page, after checking its screen-reader basics."""
+        self.check_accessible()
         self.shots.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+    def check_accessible(self) -> None:
+        """Every field has a label, every table a caption, every image alt text."""
+        unnamed = self.page.evaluate(
+            """() => [
+                ...[...document.querySelectorAll("input, select, textarea")]
+                    .filter((e) => !e.labels.length && !e.getAttribute("aria-label"))
+                    .map((e) => `field ${e.id || e.outerHTML.slice(0, 60)}`),
+                ...[...document.querySelectorAll("table")]
+                    .filter((t) => !t.caption || !t.caption.textContent.trim())
+                    .map((t) => `table ${t.querySelector("th")?.textContent}`),
+                ...[...document.querySelectorAll("img")]
+                    .filter((i) => !i.getAttribute("alt"))
+                    .map((i) => `img ${i.src}`),
+            ]"""
+        )
+        assert unnamed == [], unnamed
 
 
 @pytest.fixture
@@ -124,22 +143,30 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     page = ui.page
     ui.go("/")
     page.get_by_role("heading", name="Projects").wait_for()
-    page.get_by_text("No projects yet").wait_for()
+    page.get_by_role("heading", name="Getting started").wait_for()
     ui.shot("projects")
 
     page.get_by_label("New project name").fill("Penguins lab")
     page.get_by_role("button", name="Create project").click()
     page.get_by_role("heading", name="Penguins lab").wait_for()
+    # Each empty state says what to do next.
+    page.get_by_role("note").get_by_text("upload a dataset").wait_for()
 
     # A refused upload shows the server's words next to the field, and nothing is kept.
-    page.get_by_label("CSV, TSV or Parquet file").set_input_files(str(PENGUINS))
-    page.get_by_label("Dataset name").fill("penguins")
-    page.get_by_label("Target column").fill("no_such_column")
+    ragged = {"name": "ragged.csv", "mimeType": "text/csv", "buffer": b"a,b\n1,2\n3\n"}
+    page.get_by_label("CSV, TSV or Parquet file").set_input_files(ragged)
+    # The target is chosen from the file's header; the name comes from the file's.
+    page.locator("select#dataset-target option[value=b]").wait_for(state="attached")
+    assert page.get_by_label("Dataset name").input_value() == "ragged"
+    page.locator("#dataset-target").select_option("b")
     page.get_by_role("button", name="Upload").click()
     error = page.locator("#dataset-error")
-    error.get_by_text("no_such_column").wait_for()
+    error.get_by_text("ragged.csv").wait_for()  # the file as sent, with the row at fault
     ui.expect_refused(400)
-    page.get_by_label("Target column").fill("sex")
+    page.get_by_label("CSV, TSV or Parquet file").set_input_files(str(PENGUINS))
+    page.locator("select#dataset-target option[value=bill_length_mm]").wait_for(state="attached")
+    page.get_by_label("Dataset name").fill("penguins")
+    page.locator("#dataset-target").select_option("sex")
     page.get_by_role("button", name="Upload").click()
 
     page.get_by_role("heading", name="penguins v1").wait_for()
@@ -359,3 +386,17 @@ def test_the_runs_table_pages_and_filters_on_the_server(ui: Watched) -> None:
     page.locator("#filter-status").select_option("")
     page.get_by_text("31 runs match.").wait_for()
     ui.shot("runs-filtered")
+
+
+def test_the_header_of_a_csv_is_read_in_the_browser(ui: Watched) -> None:
+    """The upload form's target choices: quoted names with separators and quotes, a BOM."""
+    ui.go("/")
+    ui.page.get_by_role("heading", name="Projects").wait_for()
+    columns = ui.page.evaluate(
+        r"""async ([csv, tsv]) => {
+            const { headerColumns } = await import("/ui/js/views/project.js");
+            return [headerColumns(csv, ","), headerColumns(tsv, "\t")];
+        }""",
+        ['\ufeff"a,b",c,"say ""hi"""\r\n1,2,3\n', "x\ty z\n"],
+    )
+    assert columns == [["a,b", "c", 'say "hi"'], ["x", "y z"]]

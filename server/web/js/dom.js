@@ -122,7 +122,8 @@ export function sortableTable(columns, rows, { caption, initial } = {}) {
         columns.map((c) => h("td", { class: c.num ? "num" : "" }, c.cell ? c.cell(row) : c.value(row))),
       ),
     );
-    replace(table, caption ? h("caption", { class: "muted" }, caption) : null, h("thead", {}, head), h("tbody", {}, body));
+    // The caption is for screen readers: sighted readers have the heading above.
+    replace(table, caption ? h("caption", { class: "sr-only" }, caption) : null, h("thead", {}, head), h("tbody", {}, body));
   };
   render();
   return h("div", { class: "table-wrap" }, table);

@@ -103,6 +103,7 @@ export async function comparePage(ctx) {
         { key: "verdict", label: "Verdict", value: (m) => m.verdict ?? "", cell: (m) => h("span", { class: verdictClass(m) }, m.verdict ?? "") },
       ],
       c.metrics,
+      { caption: "Each metric for run A and run B, and whether the change is more than noise" },
     ),
     h("h2", {}, "Slice shifts"),
     c.slices.length
@@ -116,7 +117,7 @@ export async function comparePage(ctx) {
             { key: "shifted", label: "Shifted", value: (s) => (s.shifted ? "yes" : s.cis_overlap ? "within noise" : "no") },
           ],
           c.slices,
-          { initial: { key: "delta", ascending: true } },
+          { caption: "Slices shared by both runs", initial: { key: "delta", ascending: true } },
         )
       : h("p", { class: "muted" }, "No slices in common."),
     h("h2", {}, "Failures"),
@@ -131,6 +132,7 @@ export async function comparePage(ctx) {
             { key: "delta", label: "B − A", value: ([, v]) => v.delta, num: true },
           ],
           modes,
+          { caption: "Failure examples per failure mode" },
         )
       : null,
     h("h2", {}, "Config"),
@@ -142,6 +144,7 @@ export async function comparePage(ctx) {
             { key: "b", label: "B", value: (r) => r[2] },
           ],
           configRows,
+          { caption: "Config values that differ" },
         )
       : h("p", { class: "muted" }, "Same config."),
     h("h2", {}, "Dataset"),

@@ -93,6 +93,7 @@ export async function datasetPage(ctx) {
       { key: "null", label: "Nullable", value: (c) => (c.nullable ? "yes" : "no") },
     ],
     ds.schema,
+    { caption: "Columns of the dataset" },
   );
   const side = (s) =>
     `${s.rows} rows` + (s.class_fractions ? ` · ${Object.entries(s.class_fractions).map(([k, v]) => `${k} ${pct(v)}`).join(", ")}` : "");

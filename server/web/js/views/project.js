@@ -197,13 +197,56 @@ function runsSection(ctx, slug, refs) {
   return { box, start };
 }
 
+/** The column names on the first line of a CSV or TSV (quotes as RFC 4180 has them). */
+export function headerColumns(text, separator) {
+  const line = text.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0];
+  const names = [];
+  let name = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i += 1) {
+    const c = line[i];
+    if (quoted) {
+      if (c !== '"') name += c;
+      else if (line[i + 1] === '"') {
+        name += '"';
+        i += 1;
+      } else quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === separator) {
+      names.push(name);
+      name = "";
+    } else name += c;
+  }
+  names.push(name);
+  return names;
+}
+
 function uploadForm(slug) {
   const file = h("input", { id: "dataset-file", type: "file", accept: ".csv,.tsv,.parquet", required: true, "aria-describedby": "dataset-error" });
   const name = h("input", { id: "dataset-name", required: true });
-  const target = h("input", { id: "dataset-target", required: true });
+  // The target is picked from the file's own header when it can be read here (CSV, TSV);
+  // for Parquet it is typed.
+  const typed = h("input", { id: "dataset-target", required: true });
+  const picked = h("select", { id: "dataset-target", required: true });
+  const targetBox = h("span", { class: "stack" }, typed);
+  let target = typed;
   const progress = h("progress", { max: 1, value: 0, hidden: true, "aria-label": "Upload progress" });
   const error = h("p", { class: "field-error", id: "dataset-error", role: "alert" });
   const button = h("button", { type: "submit" }, "Upload");
+  file.addEventListener("change", async () => {
+    const chosen = file.files[0];
+    if (!chosen) return;
+    if (!name.value) name.value = chosen.name.replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9._-]+/g, "-");
+    const separator = /\.tsv$/i.test(chosen.name) ? "\t" : /\.csv$/i.test(chosen.name) ? "," : null;
+    const columns = separator ? headerColumns(await chosen.slice(0, 65536).text(), separator).filter((c) => c.trim()) : [];
+    if (columns.length) {
+      replace(picked, h("option", { value: "" }, "choose the column to predict"), columns.map((c) => h("option", { value: c }, c)));
+      target = picked;
+    } else {
+      target = typed;
+    }
+    replace(targetBox, target);
+  });
   return h(
     "form",
     {
@@ -224,10 +267,10 @@ function uploadForm(slug) {
         }
       }),
     },
-    h("label", { for: "dataset-file" }, "CSV, TSV or Parquet file", file),
+    h("label", { for: "dataset-file" }, "CSV, TSV or Parquet file", h("span", { class: "hint" }, "one row per example, a header row with column names"), file),
     error,
     h("label", { for: "dataset-name" }, "Dataset name", name),
-    h("label", { for: "dataset-target" }, "Target column", target),
+    h("label", { for: "dataset-target" }, "Target column", h("span", { class: "hint" }, "what the models learn to predict"), targetBox),
     progress,
     button,
   );
@@ -285,6 +328,16 @@ function bestAgainstBaseline(slug, runs, refs) {
   );
 }
 
+/** What to do next in this project, for someone new to it. */
+function nextStep(slug, datasets, succeeded) {
+  const say = (...parts) => h("p", { class: "card next", role: "note" }, h("strong", {}, "Next: "), ...parts);
+  if (!datasets.length) return say("upload a dataset (below) and pick the column to predict.");
+  const newRun = (text) => h("a", { href: `#/p/${seg(slug)}/new-run` }, text);
+  if (!succeeded.some((r) => r.role === "baseline")) return say(newRun("train a baseline"), ": the bar every candidate model must clear.");
+  if (!succeeded.some((r) => r.role === "candidate")) return say(newRun("train a candidate model"), " and see whether it beats the baseline.");
+  return null;
+}
+
 /** A project: datasets, the best candidate against its baseline, and live runs. */
 export async function projectPage(ctx) {
   const [slug] = ctx.params;
@@ -301,6 +354,7 @@ export async function projectPage(ctx) {
     ctx.main,
     h("h1", {}, project.name),
     h("p", { class: "muted" }, `Project ${project.slug}`),
+    nextStep(slug, datasets, succeeded.items),
     h("h2", {}, "Best candidate against its baseline"),
     bestAgainstBaseline(slug, succeeded.items, refs),
     h("h2", {}, "Datasets"),

@@ -28,7 +28,20 @@ export async function projectsPage({ main }) {
           { class: "projects" },
           projects.map((p) => h("li", {}, h("a", { href: `#/p/${seg(p.slug)}` }, p.name), " ", h("span", { class: "muted" }, p.slug))),
         )
-      : h("p", { class: "muted" }, "No projects yet. Create one below, then upload a CSV to it."),
+      : h(
+          "div",
+          { class: "card" },
+          h("h2", {}, "Getting started"),
+          h(
+            "ol",
+            {},
+            h("li", {}, "Create a project below."),
+            h("li", {}, "Upload a CSV to it and pick the column to predict. ModelLab profiles it and splits it into train and test."),
+            h("li", {}, "Train a baseline, then a candidate model. Each run gets an evaluation report with confidence intervals, slices and failure examples."),
+            h("li", {}, "Tick the two runs and compare them: what improved, what got worse, and whether it is more than noise."),
+          ),
+          h("p", { class: "muted" }, "Or run ", h("code", {}, "uv run modellab demo"), " in the repository for a project filled with example runs."),
+        ),
     h("h2", {}, "Create a project"),
     form,
   );

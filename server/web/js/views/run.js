@@ -77,6 +77,7 @@ function metricsTable(files) {
         { key: "delta", label: "Delta vs baseline", value: (r) => r.delta?.value, cell: deltaCell, num: true },
       ],
       rows,
+      { caption: "Metrics on the test set against the baseline" },
     ),
   );
 }
@@ -116,6 +117,7 @@ function failureTable(examples, slice) {
         { key: "inputs", label: "Inputs", value: (e) => Object.entries(e.input_summary ?? {}).map(([k, v]) => `${k}=${v}`).join(", ") },
       ],
       shown,
+      { caption: slice ? `Failure examples in slice ${slice.id}` : "Failure examples" },
     ),
   );
 }
@@ -135,7 +137,7 @@ function slicesTable(slices, metric, onPick) {
         : null,
     ].filter(Boolean),
     rows,
-    { initial: { key: "delta", ascending: true } },
+    { caption: "Slices of the test set", initial: { key: "delta", ascending: true } },
   );
 }
 
@@ -159,6 +161,7 @@ function stressTable(stress) {
         { key: "degradation", label: `Change from clean data`, value: (r) => `${r.degradation > 0 ? "+" : ""}${num(r.degradation, 3)}`, sort: (r) => r.degradation, num: true },
       ].filter(Boolean),
       stress.rows,
+      { caption: "Stress tests" },
     ),
   );
 }
