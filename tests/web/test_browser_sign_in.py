@@ -1,4 +1,5 @@
-"""Signing in through the UI with a magic link mailed to a real SMTP server, and out."""
+"""Signing in through the UI, and out: by a magic link mailed to a real SMTP server, and
+with Google's flow against an OpenID provider started here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import pytest
 
 from modellab.server.app import create_app
 from tests.server.conftest import QueueOnly, free_port, make_settings, serve
+from tests.server.oidc_provider import (
+    OpenIdProvider,
+    openid_provider,  # noqa: F401  (a fixture)
+)
 from tests.server.test_magic_link import Inbox, smtp  # noqa: F401  (a fixture)
 from tests.web.test_browser import Watched, browser  # noqa: F401  (a fixture)
 
@@ -75,3 +80,43 @@ def test_sign_in_by_magic_link_and_out_again(
         assert ui.dialogs == []
     finally:
         ui.context.close()
+
+
+def test_sign_in_with_google_in_the_browser(
+    browser: Any,  # noqa: F811
+    openid_provider: OpenIdProvider,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The whole redirect dance in a real browser: app, provider, callback, session."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    openid_provider.redirect_uri = f"{url}/auth/google/callback"
+    settings = make_settings(
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path / 'modellab.db'}",
+        public_url=url,
+        oidc_issuer=openid_provider.issuer,
+        oidc_client_id=openid_provider.client_id,
+        oidc_client_secret=openid_provider.client_secret,
+    )
+    with serve(create_app(settings, executor=QueueOnly), port=port):
+        ui = Watched(browser, url, tmp_path / "screenshots")
+        page = ui.page
+        try:
+            ui.go("/sign-in")
+            page.get_by_role("link", name="Sign in with Google").click()
+            # Back from the provider, signed in as the address its ID token vouched for.
+            page.get_by_role("heading", name="Projects").wait_for()
+            page.get_by_text("ada.lovelace@example.org", exact=False).wait_for()
+            assert len(openid_provider.authorizations) == 1
+            assert openid_provider.token_requests == 1
+            page.get_by_label("New project name").fill("Ada's lab")
+            page.get_by_role("button", name="Create project").click()
+            page.get_by_role("heading", name="Ada's lab").wait_for()
+            page.get_by_role("button", name="Sign out").click()
+            page.get_by_role("heading", name="Sign in to ModelLab").wait_for()
+            while any("401" in e for e in ui.errors):
+                ui.expect_refused(401)
+            assert ui.errors == [], (ui.errors, ui.refused)
+        finally:
+            ui.context.close()
