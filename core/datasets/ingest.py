@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import polars as pl
 
@@ -331,6 +332,15 @@ def prepare(
     else:
         split = make_split(frame, target, task, split_req, usable)
     split_info = describe_split(frame, split, target, task, split_req)
+    if split.test.size < SMALL_TEST_SPLIT:
+        # Not refused (a smoke test on a tiny file is legitimate), but never silent.
+        small = DataWarning(
+            "small_test_split",
+            f"the test split has only {split.test.size} row(s): metrics will swing from "
+            f"row to row and confidence intervals will be wide or missing; aim for "
+            f"{SMALL_TEST_SPLIT} or more test rows",
+        )
+        profile = msgspec.structs.replace(profile, warnings=[*profile.warnings, small])
     diff = (
         diff_schemas(previous, schema, previous_version) if previous and previous_version else None
     )
@@ -343,6 +353,10 @@ def prepare(
         "schema_diff": diff,
     }
     return Prepared(frame, task, schema, split, split_info, fields)
+
+
+#: below this many test rows a dataset version carries a small_test_split warning
+SMALL_TEST_SPLIT = 30
 
 
 def _same_request(existing: DatasetVersion, req: AddRequest) -> str | None:

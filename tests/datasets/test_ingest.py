@@ -219,3 +219,14 @@ def test_regression_task_is_inferred(ml: Env, tmp_path: Path) -> None:
     assert out["task"] == "regression"
     shown = ml.json("dataset", "show", "p/d")
     assert shown["profile"]["target"]["distribution"]["histogram"]["counts"]
+
+
+def test_a_tiny_test_split_is_warned_about(ml: Env, tmp_path: Path) -> None:
+    tiny = add(ml, write(tmp_path / "tiny.csv", "a,y\n1,0\n2,1\n3,0\n4,1\n5,0\n"))
+    assert any("the test split has only" in w for w in tiny["warnings"])
+    ample = add(
+        ml,
+        write(tmp_path / "ample.csv", "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(200))),
+        name="ample",
+    )
+    assert not any("test split" in w for w in ample["warnings"])

@@ -331,6 +331,20 @@ def test_a_narrow_window_does_not_scroll_sideways(ui: Watched) -> None:
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
     assert page.url == url
+    # A page of tables: they scroll inside their frame, words stay whole, the page does not
+    # scroll sideways.
+    seed_project(ui.url, "narrow-data")
+    ui.go("/p/narrow-data/datasets/penguins")
+    page.get_by_role("heading", name="Schema").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    cell = page.get_by_role("cell", name="categorical").first
+    line = page.evaluate("parseFloat(getComputedStyle(document.body).lineHeight) || 21")
+    assert cell.bounding_box()["height"] < 2 * line + 12, "a word broke over lines"
+    assert page.evaluate(
+        "() => { const w = document.querySelector('.table-wrap');"
+        " return w.scrollWidth > w.clientWidth; }"
+    )
+    ui.shot("narrow-dataset")
 
 
 def test_the_plugins_page_lists_templates_and_models(ui: Watched) -> None:

@@ -65,6 +65,9 @@ export function estimate(est, digits = 4) {
   return text;
 }
 
+/** Report text with its long decimals cut to four places (0.0597014925373 -> 0.0597). */
+export const readable = (text) => String(text).replace(/-?\d+\.\d{5,}/g, (x) => Number(x).toFixed(4));
+
 /** A status word styled by its value. */
 export function status(value) {
   return h("span", { class: `status status-${value}` }, value);

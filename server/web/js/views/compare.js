@@ -99,7 +99,18 @@ export async function comparePage(ctx) {
         { key: "a", label: "A", value: (m) => num(m.a), sort: (m) => m.a, num: true },
         { key: "b", label: "B", value: (m) => num(m.b), sort: (m) => m.b, num: true },
         { key: "delta", label: "B − A", value: (m) => num(m.delta), sort: (m) => m.delta, num: true },
-        { key: "paired", label: "Paired 95% CI of the difference", value: (m) => (m.paired ? `[${num(m.paired.ci_low, 3)}, ${num(m.paired.ci_high, 3)}]` : "—") },
+        {
+          key: "evidence",
+          label: "Evidence",
+          value: (m) =>
+            m.paired
+              ? `paired 95% CI of B − A: [${num(m.paired.ci_low, 3)}, ${num(m.paired.ci_high, 3)}]`
+              : m.cis_overlap === true
+                ? "the runs' 95% CIs overlap"
+                : m.cis_overlap === false
+                  ? "the runs' 95% CIs do not overlap"
+                  : "no CI for this metric",
+        },
         { key: "verdict", label: "Verdict", value: (m) => m.verdict ?? "", cell: (m) => h("span", { class: verdictClass(m) }, m.verdict ?? "") },
       ],
       c.metrics,

@@ -1,5 +1,5 @@
 import { ApiError, get } from "../api.js";
-import { estimate, h, plotFigure, replace, seg, sortableTable, status } from "../dom.js";
+import { estimate, h, plotFigure, readable, replace, seg, sortableTable, status } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
@@ -68,7 +68,7 @@ function metricsTable(files) {
     {},
     m.improvement_is_meaningful
       ? null
-      : h("p", { class: "warn", role: "note" }, "Improvement not meaningful: ", m.improvement_reason ?? "no baseline"),
+      : h("p", { class: "warn", role: "note" }, "Improvement not meaningful: ", readable(m.improvement_reason ?? "no baseline")),
     sortableTable(
       [
         { key: "name", label: "Metric", value: (r) => r.name },
@@ -239,7 +239,7 @@ export async function runPage(ctx) {
     replace(
       reportBox,
       h("h2", {}, "Takeaway"),
-      h("p", {}, report.takeaway),
+      h("p", {}, readable(report.takeaway)),
       h("h2", {}, "Metrics"),
       metricsTable(files),
       h("h2", {}, "Plots"),
