@@ -209,6 +209,11 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     # A slice's failure examples.
     page.locator("table button.secondary").first.click()
     page.get_by_text("Failures in slice").wait_for()
+    # The slice is in the URL: opening it shows the same slice's failures.
+    assert "?slice=" in page.url
+    page.reload()
+    page.get_by_text("Failures in slice").wait_for()
+    page.get_by_text("share of test rows predicted right").first.wait_for()  # metric glossary
     # The reproduce command, copied.
     command = page.locator("code").filter(has_text="modellab reproduce").inner_text()
     page.get_by_role("button", name="Copy").click()
@@ -304,6 +309,7 @@ def test_members_are_added_and_refusals_are_shown(ui: Watched) -> None:
     page = ui.page
     page.get_by_role("heading", name="Members").wait_for()
     page.get_by_text("local@localhost · owner").wait_for()
+    page.get_by_text("Local mode: sign-in is off").wait_for()
     page.locator("#member-email").fill("ada@example.com")
     page.locator("#member-role").select_option("editor")
     page.get_by_role("button", name="Add or change").click()

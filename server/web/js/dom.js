@@ -157,3 +157,23 @@ export function plotFigure(src, file, context) {
     h("figcaption", {}, h("strong", {}, title), h("span", { class: "muted" }, ` — ${says}`)),
   );
 }
+
+/** What the standard metrics measure, in a line each (direction included). */
+const METRICS = {
+  accuracy: "share of test rows predicted right; higher is better",
+  balanced_accuracy: "accuracy averaged over classes, so rare classes count; higher is better",
+  f1: "balance of precision and recall; higher is better",
+  roc_auc: "how well scores rank positives above negatives (0.5 is chance); higher is better",
+  pr_auc: "area under the precision–recall curve; higher is better",
+  log_loss: "penalty for confident wrong probabilities; lower is better",
+  brier: "squared error of the predicted probabilities; lower is better",
+  mae: "mean absolute error, in the target's units; lower is better",
+  median_ae: "median absolute error, in the target's units; lower is better",
+  rmse: "root mean squared error: punishes large errors; lower is better",
+  r2: "share of the target's variance explained (1 is perfect, 0 is the mean); higher is better",
+};
+
+/** A metric's name with a line saying what it measures, when it is a standard one. */
+export function metricName(name) {
+  return METRICS[name] ? [h("span", {}, name), h("br"), h("span", { class: "hint" }, METRICS[name])] : name;
+}

@@ -1,5 +1,5 @@
 import { get } from "../api.js";
-import { h, plotFigure, replace, seg, sortableTable } from "../dom.js";
+import { h, metricName, plotFigure, replace, seg, sortableTable } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 
 const num = (v, d = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
@@ -95,7 +95,7 @@ export async function comparePage(ctx) {
     h("h2", {}, "Metrics"),
     sortableTable(
       [
-        { key: "metric", label: "Metric", value: (m) => m.metric },
+        { key: "metric", label: "Metric", value: (m) => m.metric, cell: (m) => metricName(m.metric) },
         { key: "a", label: "A", value: (m) => num(m.a), sort: (m) => m.a, num: true },
         { key: "b", label: "B", value: (m) => num(m.b), sort: (m) => m.b, num: true },
         { key: "delta", label: "B − A", value: (m) => num(m.delta), sort: (m) => m.delta, num: true },

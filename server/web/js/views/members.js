@@ -5,12 +5,18 @@ import { h, replace, reporting, seg } from "../dom.js";
 export async function membersBox(slug) {
   const box = h("div");
   const error = h("p", { class: "field-error", id: "member-error", role: "alert" });
+  const me = await get("/api/auth/me");
+  const local =
+    me.via === "local"
+      ? h("p", { class: "muted" }, "Local mode: sign-in is off, so everyone using this server acts as the local user. Members matter once sign-in is configured (see docs/access.md).")
+      : null;
   const draw = async () => {
     const members = await get(`/api/projects/${seg(slug)}/members`);
     const email = h("input", { id: "member-email", type: "email", required: true, "aria-describedby": "member-error" });
     const role = h("select", { id: "member-role" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
     replace(
       box,
+      local,
       h(
         "ul",
         {},

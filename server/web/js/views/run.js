@@ -1,5 +1,5 @@
 import { ApiError, get } from "../api.js";
-import { estimate, h, plotFigure, readable, replace, seg, sortableTable, status } from "../dom.js";
+import { estimate, h, metricName, plotFigure, readable, replace, seg, sortableTable, status } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
@@ -71,7 +71,7 @@ function metricsTable(files) {
       : h("p", { class: "warn", role: "note" }, "Improvement not meaningful: ", readable(m.improvement_reason ?? "no baseline")),
     sortableTable(
       [
-        { key: "name", label: "Metric", value: (r) => r.name },
+        { key: "name", label: "Metric", value: (r) => r.name, cell: (r) => metricName(r.name) },
         { key: "value", label: "Value (95% CI)", value: (r) => (r.ci ? `${num(r.value)} [${num(r.ci.ci_low, 3)}, ${num(r.ci.ci_high, 3)}]` : num(r.value)), sort: (r) => r.value, num: true },
         { key: "baseline", label: "Baseline", value: (r) => num(r.baseline), sort: (r) => r.baseline, num: true },
         { key: "delta", label: "Delta vs baseline", value: (r) => r.delta?.value, cell: deltaCell, num: true },
@@ -231,10 +231,24 @@ export async function runPage(ctx) {
     const slicesJson = files["slices.json"] ?? { slices: [], metric: "" };
     const examples = files["failure_examples.json"]?.examples ?? [];
     const failuresBox = h("div", {}, failureTable(examples, null));
-    const pickSlice = (slice) => {
-      replace(failuresBox, h("p", {}, `Failures in slice ${slice.id}: `, h("button", { type: "button", class: "secondary", onclick: () => replace(failuresBox, failureTable(examples, null)) }, "show all")), failureTable(examples, slice));
-      failuresBox.scrollIntoView({ block: "nearest" });
+    // The picked slice is in the URL (#/runs/ID?slice=...), to share or come back to.
+    const remember = (slice) =>
+      history.replaceState(null, "", `#/runs/${seg(run.id)}${slice ? `?slice=${encodeURIComponent(slice.id)}` : ""}`);
+    const showAll = () => {
+      remember(null);
+      replace(failuresBox, failureTable(examples, null));
     };
+    const pickSlice = (slice, scroll = true) => {
+      remember(slice);
+      replace(
+        failuresBox,
+        h("p", {}, `Failures in slice ${slice.id} (${slice.definition}): `, h("button", { type: "button", class: "secondary", onclick: showAll }, "show all")),
+        failureTable(examples, slice),
+      );
+      if (scroll) failuresBox.scrollIntoView({ block: "nearest" });
+    };
+    const linked = slicesJson.slices.find((s) => s.id === ctx.query.get("slice"));
+    if (linked) pickSlice(linked, false);
     const counts = files["failure_examples.json"]?.category_counts ?? {};
     replace(
       reportBox,
