@@ -101,6 +101,7 @@ def main() -> None:
             # Each page with the heading that shows it finished loading.
             pages = {
                 "projects": ("/", "Projects"),
+                "project": ("/p/penguins", "Runs"),
                 "dataset": ("/p/penguins/datasets/penguins", "Split"),
                 "run": (f"/runs/{b}", "Stress tests"),
                 "compare": (f"/compare?a={a}&b={b}", "Plots (A left, B right)"),

@@ -23,7 +23,7 @@ def test_the_screenshot_script_saves_every_page(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     names = sorted(p.name for p in out.glob("*.png"))
-    assert names == ["compare.png", "dataset.png", "projects.png", "run.png"]
+    assert names == ["compare.png", "dataset.png", "project.png", "projects.png", "run.png"]
     for name in names:
         with Image.open(out / name) as image:
             assert image.size == (1280, 1400)
