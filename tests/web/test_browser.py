@@ -388,6 +388,13 @@ def test_the_runs_table_pages_and_filters_on_the_server(ui: Watched) -> None:
     page = ui.page
     ui.go("/p/many")
     page.get_by_text("The newest 50 matching runs.").wait_for()
+    # Live: a run that ends elsewhere changes its row without a reload.
+    newest = page.locator("tbody tr", has=page.locator(f"a[href='#/runs/{run.id}']"))
+    assert newest.locator(".status").inner_text() == "running"
+    httpx.post(
+        f"{ui.url}/api/runs/{run.id}/finish", json={"status": "succeeded"}
+    ).raise_for_status()
+    newest.locator(".status", has_text="succeeded").wait_for(timeout=10_000)
     rows = page.locator("tbody tr")
     assert rows.count() == 50
     page.get_by_role("button", name="Load 50 more").click()
