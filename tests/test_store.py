@@ -75,25 +75,28 @@ async def test_a_run_without_seed_or_code_version_is_refused(database_url: str) 
             match=r"NOT NULL constraint failed: runs\.seed|null value in column \"seed\"",
         ):
             async with db.session() as s:
-                s.add(
-                    RunRow(
-                        id="r1",
-                        project_id="p1",
-                        dataset_version_id="nope",
-                        dataset_checksum="x",
-                        split_checksum="y",
-                        kind="train",
-                        template="t",
-                        model="m",
-                        seed=None,
-                        config={},
-                        code_version=None,
-                        environment={},
-                        status="queued",
-                        metrics={},
-                        created_at=datetime.now(UTC),
-                    )
-                )
+                s.add(_run_row("r1", dataset_version_id="nope", seed=None, code_version=None))
+
+
+def _run_row(run_id: str, **fields: object) -> RunRow:
+    """A run row of project p1 on dataset version d1; ``fields`` override the defaults."""
+    values: dict[str, object] = {
+        "project_id": "p1",
+        "dataset_version_id": "d1",
+        "dataset_checksum": "c",
+        "split_checksum": "s",
+        "kind": "train",
+        "template": "tabular",
+        "model": "m",
+        "seed": 0,
+        "config": {},
+        "code_version": {"modellab_version": "0", "git_commit": None, "git_dirty": False},
+        "environment": {},
+        "status": "queued",
+        "metrics": {},
+        "created_at": datetime.now(UTC),
+    }
+    return RunRow(id=run_id, **(values | fields))
 
 
 async def test_times_come_back_as_utc(database_url: str) -> None:
@@ -150,25 +153,7 @@ async def _project_with_runs(db: Database, n: int) -> None:
         )
         await s.flush()
         for i in range(n):
-            s.add(
-                RunRow(
-                    id=f"r{i}",
-                    project_id="p1",
-                    dataset_version_id="d1",
-                    dataset_checksum="c",
-                    split_checksum="s",
-                    kind="train",
-                    template="tabular",
-                    model=f"m{i % 2}",
-                    seed=0,
-                    config={},
-                    code_version={"modellab_version": "0", "git_commit": None, "git_dirty": False},
-                    environment={},
-                    status="running",
-                    metrics={},
-                    created_at=when,
-                )
-            )
+            s.add(_run_row(f"r{i}", model=f"m{i % 2}", status="running", created_at=when))
 
 
 def _ended(accuracy: float) -> dict[str, object]:
