@@ -172,7 +172,9 @@ def evaluate_classification(
     plots = PlotSet(cfg.plot_formats)
     stress_plot_path = None
     series = R.stress_series(
-        stress_rows, {"candidate": point[primary], "baseline": (base_point or {}).get(primary)}
+        stress_rows,
+        {"candidate": point[primary], "baseline": (base_point or {}).get(primary)},
+        None if baseline is None else baseline.name,
     )
     if series:
         stress_plot_path = plots.add("stress", stress_plot, series, primary)
@@ -207,9 +209,9 @@ def evaluate_classification(
     boot = pending_boot.result()
     records, ranking = R.slice_records(plan, boot, [primary], primary, hib)
     worst = None
-    if ranking:
-        wid = ranking[0]
-        worst = (wid, next(d.mask for d in plan.defs if d.id == wid))
+    weak = R.weakest_slice(records, ranking, primary, hib)
+    if weak is not None:
+        worst = (weak.id, next(d.mask for d in plan.defs if d.id == weak.id))
     failures = classification_failures(frame, y, p, labels, confidence, worst, cfg.n_failures)
 
     b_section, deltas, meaningful, reason = R.baseline_section(

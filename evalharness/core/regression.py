@@ -128,7 +128,9 @@ def evaluate_regression(
     plots = PlotSet(cfg.plot_formats)
     stress_plot_path = None
     series = R.stress_series(
-        stress_rows, {"candidate": point[primary], "baseline": (base_point or {}).get(primary)}
+        stress_rows,
+        {"candidate": point[primary], "baseline": (base_point or {}).get(primary)},
+        None if baseline is None else baseline.name,
     )
     if series:
         stress_plot_path = plots.add("stress", stress_plot, series, primary)

@@ -19,7 +19,7 @@ from evalharness.core.config import RECOMMENDED_N_BOOTSTRAP, BaselineResult, Eva
 from evalharness.core.errors import BaselineMismatchError
 from evalharness.core.jsonio import clean_float, encode_json, write_folder_atomically
 from evalharness.failures.categories import failure_modes_markdown
-from evalharness.failures.selection import Failure
+from evalharness.failures.selection import DEDUP_RULE, Failure
 from evalharness.schemas import files as S
 from evalharness.slicing.fixed import SliceDef
 from evalharness.slicing.search import TEST_NAME as SEARCH_TEST
@@ -63,6 +63,11 @@ class SlicePlan:
     defs: list[SliceDef]
     positions: dict[str, NDArray[np.intp]]
     sizes: dict[str, int]
+    n_rows: int
+
+    def covers_all(self, sid: str) -> bool:
+        """True for a slice holding every evaluated row: it is the overall set again."""
+        return self.sizes[sid] == self.n_rows
 
 
 def plan_slices(defs: Sequence[SliceDef], order: NDArray[np.intp], min_size: int) -> SlicePlan:
@@ -78,7 +83,7 @@ def plan_slices(defs: Sequence[SliceDef], order: NDArray[np.intp], min_size: int
         sizes[d.id] = size
         if size >= min_size:
             positions[d.id] = np.flatnonzero(d.mask[order]).astype(np.intp)
-    return SlicePlan(kept, positions, sizes)
+    return SlicePlan(kept, positions, sizes, int(order.size))
 
 
 def slice_groups(
@@ -99,10 +104,15 @@ def slice_records(
     primary: str,
     higher_is_better: bool,
 ) -> tuple[list[S.SliceRecord], list[str]]:
-    """Slice records and the ranking (worst first) of the slices that are large enough."""
+    """Slice records and the ranking (worst first) of the slices that are large enough.
+
+    A slice holding every row (e.g. "missing share <= 0.1" on a set without gaps) is the
+    overall set again, its delta is 0 by construction: it gets status ``all_rows`` and no
+    rank, so it can never be named the weakest slice.
+    """
     ranked: list[tuple[float, str]] = []
     for d in plan.defs:
-        if d.id in plan.positions:
+        if d.id in plan.positions and not plan.covers_all(d.id):
             delta = boot.estimates[f"slice:{d.id}"][primary] - boot.estimates["overall"][primary]
             if np.isfinite(delta):
                 ranked.append((delta if higher_is_better else -delta, d.id))
@@ -112,13 +122,16 @@ def slice_records(
     for d in plan.defs:
         key = f"slice:{d.id}"
         ok = d.id in plan.positions
+        status: S.SliceStatus = (
+            "too_small" if not ok else "all_rows" if plan.covers_all(d.id) else "ok"
+        )
         records.append(
             S.SliceRecord(
                 id=d.id,
                 family=d.family,
                 definition=d.definition,
                 n=plan.sizes[d.id],
-                status="ok" if ok else "too_small",
+                status=status,
                 metrics={m: estimate(boot.interval(key, m)) for m in names} if ok else {},
                 delta={m: estimate(boot.delta(key, "overall", m)) for m in names} if ok else {},
                 rank=rank_of.get(d.id),
@@ -126,6 +139,24 @@ def slice_records(
         )
     records.sort(key=lambda r: (r.family, r.id))
     return records, ranking
+
+
+def weakest_slice(
+    records: Sequence[S.SliceRecord], ranking: Sequence[str], primary: str, higher_is_better: bool
+) -> S.SliceRecord | None:
+    """The top-ranked slice, only when its ``primary`` is strictly worse than overall.
+
+    A delta of 0 (or one in the better direction) means no slice is weaker than the whole
+    test set, and calling one "weakest" would mislead.
+    """
+    if not ranking:
+        return None
+    worst = next(r for r in records if r.id == ranking[0])
+    d = worst.delta.get(primary)
+    if d is None or d.value is None:
+        return None
+    worse = d.value < 0 if higher_is_better else d.value > 0
+    return worst if worse else None
 
 
 def search_record(
@@ -283,15 +314,16 @@ def takeaway_text(
         dv = None if d is None else d.value
         verdict = "a meaningful improvement" if meaningful else "not a meaningful improvement"
         s2 = f"Against baseline {baseline.name} the {primary} delta is {_num(dv)}, {verdict}."
-    if ranking:
-        worst = next(r for r in slices if r.id == ranking[0])
-        dv = worst.delta[primary].value if primary in worst.delta else None
+    worst = weakest_slice(slices, ranking, primary, higher_is_better)
+    if worst is not None:
         s3 = (
             f"The weakest slice is {worst.definition} ({worst.n} rows), where {primary} differs "
-            f"from overall by {_num(dv)}."
+            f"from overall by {_num(worst.delta[primary].value)}."
         )
+    elif ranking:
+        s3 = f"No slice scores worse than overall on {primary}."
     else:
-        s3 = "No slice was large enough to rank."
+        s3 = "No slice smaller than the whole test set was large enough to rank."
     ok_rows = [r for r in stress if r.model == "candidate" and r.degradation is not None]
     if ok_rows:
         worst_s = sorted(
@@ -374,6 +406,7 @@ def failures_file(failures: Sequence[Failure], n: int) -> S.FailureExamplesFile:
             "n_per_list": str(n),
             "tie_break": "example id (string order)",
             "lists": "see each example's 'list' field",
+            "dedup": DEDUP_RULE,
         },
         examples=[
             S.FailureExample(
@@ -426,10 +459,31 @@ def stress_file(
     )
 
 
+def stress_label(scenario: str, model: str, baseline_name: str | None) -> str:
+    """Legend text of one stress line.
+
+    Without a baseline the evaluated run is the report's only model: calling it
+    "candidate" mislabels a run that is itself a baseline, so its lines carry the
+    scenario alone. With a baseline both models are named.
+    """
+    if model == "baseline":
+        return (
+            f"{scenario} (baseline {baseline_name})" if baseline_name else f"{scenario} (baseline)"
+        )
+    if baseline_name is None:
+        return scenario
+    return f"{scenario} ({model})"
+
+
 def stress_series(
-    rows: Sequence[StressResult], clean: Mapping[str, float | None]
+    rows: Sequence[StressResult],
+    clean: Mapping[str, float | None],
+    baseline_name: str | None,
 ) -> list[tuple[str, list[float], list[float], list[float], list[float]]]:
-    """Plot lines per (scenario, model), starting at severity 0 with the clean value."""
+    """Plot lines per (scenario, model), starting at severity 0 with the clean value.
+
+    ``baseline_name`` is the report's baseline, None when the run was evaluated alone.
+    """
     out = []
     keys = sorted({(r.scenario, r.model) for r in rows if r.value is not None})
     for scen, model in keys:
@@ -446,7 +500,7 @@ def stress_series(
             v.append(float(r.value or 0.0))
             lo.append(float(r.ci_low if r.ci_low is not None else r.value or 0.0))
             hi.append(float(r.ci_high if r.ci_high is not None else r.value or 0.0))
-        out.append((f"{scen} ({model})", x, v, lo, hi))
+        out.append((stress_label(scen, model, baseline_name), x, v, lo, hi))
     return out
 
 

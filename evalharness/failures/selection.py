@@ -1,4 +1,11 @@
-"""Stable selection of failure examples; ties are always broken by example id."""
+"""Stable selection of failure examples; ties are always broken by example id.
+
+Each task fills its lists in a fixed order (classification: confident_wrong,
+low_confidence_correct, worst_slice_errors; regression: largest_abs_error,
+under_prediction, over_prediction). An example appears at most once: it belongs to the
+first list that selects it, later lists skip it and take their next rows instead, and its
+one category follows from that list (see ``DEDUP_RULE``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,11 @@ from evalharness.slicing.fixed import missingness_share
 
 MAX_SUMMARY_FEATURES = 8
 CONFIDENT = 0.8
+#: How overlapping lists are resolved; written into failure_examples.json's selection.
+DEDUP_RULE = (
+    "each example appears once, in the first list (in list order) that selects it; later "
+    "lists skip it and take their next rows; its category follows from that list"
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,36 @@ def _ordered(
     return [int(r) for r in ranked[:n]]
 
 
+class _Picker:
+    """Fills the lists in order; a row already taken by an earlier list is skipped.
+
+    The lists overlap (a confident error is often also an error in the worst slice, the
+    largest errors are also the largest under- or over-predictions); concatenating them
+    listed such rows twice, under two categories, and counted them twice.
+    """
+
+    def __init__(self, ids: NDArray[np.str_]) -> None:
+        self.ids = ids
+        # Taken is tracked per example id, not per row: a frame whose index repeats a
+        # label must still not list that id twice.
+        _, self.code = np.unique(ids, return_inverse=True)
+        self.taken = np.zeros(ids.size, dtype=bool)
+
+    def take(self, rows: NDArray[np.intp], key: NDArray[np.float64], n: int) -> list[int]:
+        """The first ``n`` rows of ``rows`` by ``key`` (ties by id) whose id is not taken."""
+        free = rows[~self.taken[self.code[rows]]]
+        picked: list[int] = []
+        while free.size and len(picked) < n:
+            batch = _ordered(self.ids, free, key, n - len(picked))
+            for r in batch:
+                if not self.taken[self.code[r]]:  # a repeated id within one batch
+                    self.taken[self.code[r]] = True
+                    picked.append(r)
+            # Every batch row is now taken or shares a taken id, so this always shrinks.
+            free = free[~self.taken[self.code[free]]]
+        return picked
+
+
 def classification_failures(
     frame: pd.DataFrame,
     y: NDArray[np.intp],
@@ -76,8 +118,12 @@ def classification_failures(
     worst_slice: tuple[str, NDArray[np.bool_]] | None,
     n: int,
 ) -> list[Failure]:
-    """Top-N confident wrong, top-N low-confidence correct, top-N errors in the worst slice."""
+    """Top-N confident wrong, top-N low-confidence correct, top-N errors in the worst slice.
+
+    Each example at most once (see the module docstring).
+    """
     ids = _ids(frame)
+    pick = _Picker(ids)
     miss = missingness_share(frame)
     conf = confidence if confidence is not None else np.zeros(len(y))
     wrong = np.flatnonzero(y != p)
@@ -99,13 +145,15 @@ def classification_failures(
             category,
         )
 
-    out += [make(r, "confident_wrong") for r in _ordered(ids, wrong, -conf, n)]
+    out += [make(r, "confident_wrong") for r in pick.take(wrong, -conf, n)]
     if confidence is not None:
-        out += [make(r, "low_confidence_correct") for r in _ordered(ids, right, conf, n)]
+        # Right and sure is no failure: only rows under CONFIDENT can be "unsure".
+        unsure = right[conf[right] < CONFIDENT]
+        out += [make(r, "low_confidence_correct") for r in pick.take(unsure, conf, n)]
     if worst_slice is not None:
         name, mask = worst_slice
         rows = np.flatnonzero(mask & (y != p))
-        out += [make(r, f"worst_slice_errors:{name}") for r in _ordered(ids, rows, -conf, n)]
+        out += [make(r, f"worst_slice_errors:{name}") for r in pick.take(rows, -conf, n)]
     return out
 
 
@@ -139,8 +187,12 @@ def _classify_reason(
 def regression_failures(
     frame: pd.DataFrame, y: NDArray[np.float64], pred: NDArray[np.float64], n: int
 ) -> list[Failure]:
-    """Top-N absolute errors, top-N under-predictions, top-N over-predictions."""
+    """Top-N absolute errors, top-N under-predictions, top-N over-predictions.
+
+    Each example at most once (see the module docstring).
+    """
     ids = _ids(frame)
+    pick = _Picker(ids)
     miss = missingness_share(frame)
     err = pred - y
     lo, hi = np.quantile(y, [0.05, 0.95]) if y.size else (0.0, 0.0)
@@ -168,9 +220,9 @@ def regression_failures(
             cat,
         )
 
-    out += [make(r, "largest_abs_error") for r in _ordered(ids, every, -np.abs(err), n)]
+    out += [make(r, "largest_abs_error") for r in pick.take(every, -np.abs(err), n)]
     under = np.flatnonzero(err < 0)
-    out += [make(r, "under_prediction") for r in _ordered(ids, under, err, n)]
+    out += [make(r, "under_prediction") for r in pick.take(under, err, n)]
     over = np.flatnonzero(err > 0)
-    out += [make(r, "over_prediction") for r in _ordered(ids, over, -err, n)]
+    out += [make(r, "over_prediction") for r in pick.take(over, -err, n)]
     return out

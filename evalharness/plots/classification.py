@@ -46,7 +46,8 @@ def confusion_matrix_plot(matrix: NDArray[np.int64], labels: list[str], fmt: str
             )
         ax.set_title("Confusion matrix")
 
-    return render(draw, fmt)
+    # Rotated class names and the colorbar overflow the fixed margins (the x label was cut).
+    return render(draw, fmt, fit=True)
 
 
 def roc_plot(y: NDArray[np.intp], score: NDArray[np.float64], auc: float | None, fmt: str) -> bytes:

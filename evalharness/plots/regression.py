@@ -68,4 +68,5 @@ def error_by_quantile_plot(names: list[str], mae: list[float], fmt: str) -> byte
         ax.set_ylabel("mean absolute error")
         ax.set_title("Error by target quantile")
 
-    return render(draw, fmt)
+    # The rotated bucket definitions overflow the fixed bottom margin.
+    return render(draw, fmt, fit=True)

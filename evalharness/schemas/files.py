@@ -138,14 +138,19 @@ class ConfidenceIntervalsFile(_Base):
     intervals: dict[str, Interval]
 
 
+#: ``too_small``: under min_slice_size, not evaluated; ``all_rows``: holds every test row,
+#: so it equals overall and is not ranked; ``ok``: evaluated and ranked.
+SliceStatus = Literal["ok", "too_small", "all_rows"]
+
+
 class SliceRecord(_Base):
-    """One fixed slice."""
+    """One fixed slice; only ``ok`` slices are ranked."""
 
     id: str
     family: str
     definition: str
     n: int
-    status: Literal["ok", "too_small"]
+    status: SliceStatus
     metrics: dict[str, Estimate]
     delta: dict[str, Estimate]
     rank: int | None

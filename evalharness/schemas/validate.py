@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from evalharness.schemas.files import FILE_TYPES, EvalSummaryFile
+from evalharness.schemas.files import FILE_TYPES, EvalSummaryFile, FailureExamplesFile
 
 TEXT_FILES = ("takeaway.txt", "repro.md", "failure_modes.md")
 TAKEAWAY_SENTENCES = 5
@@ -54,6 +54,25 @@ def count_sentences(text: str) -> int:
     return len(_SENTENCE_END.findall(text.strip()))
 
 
+def _failure_problems(f: FailureExamplesFile) -> list[str]:
+    """Each example listed once, and category_counts counting exactly those examples."""
+    problems = []
+    seen: set[str] = set()
+    for e in f.examples:
+        if e.example_id in seen:
+            problems.append(f"failure_examples.json: example {e.example_id!r} is listed twice")
+        seen.add(e.example_id)
+    counts: dict[str, int] = {}
+    for e in f.examples:
+        counts[e.category] = counts.get(e.category, 0) + 1
+    if counts != f.category_counts:
+        problems.append(
+            f"failure_examples.json: category_counts {f.category_counts} do not match the "
+            f"examples {dict(sorted(counts.items()))}"
+        )
+    return problems
+
+
 def validate_folder(folder: Path) -> list[str]:
     """Return a list of violations (empty when the folder satisfies the contract)."""
     folder = Path(folder)
@@ -85,6 +104,9 @@ def validate_folder(folder: Path) -> list[str]:
             problems.append(f"takeaway.txt: {k} sentences, expected exactly {TAKEAWAY_SENTENCES}")
     if not (folder / "plots").is_dir():
         problems.append("plots/: missing")
+    failures = decoded.get("failure_examples.json")
+    if isinstance(failures, FailureExamplesFile):
+        problems += _failure_problems(failures)
     summary = decoded.get("eval_summary.json")
     if isinstance(summary, EvalSummaryFile):
         for key, rel in sorted({**summary.plots, **summary.files}.items()):

@@ -151,6 +151,21 @@ def test_validate_rejects_unknown_field_and_missing_plot(binary_dir: Path, tmp_p
     assert "plots/roc_curve.png" in joined
 
 
+def test_validate_rejects_duplicate_failure_examples(binary_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "eval"
+    shutil.copytree(binary_dir, broken)
+    f = json.loads((broken / "failure_examples.json").read_text())
+    first = f["examples"][0]
+    f["examples"].append(first)
+    f["category_counts"][first["category"]] += 1  # counted twice, as the bug did
+    (broken / "failure_examples.json").write_text(json.dumps(f) + "\n")
+    joined = "\n".join(validate_folder(broken))
+    assert f"example {first['example_id']!r} is listed twice" in joined
+    f["examples"].pop()
+    (broken / "failure_examples.json").write_text(json.dumps(f) + "\n")
+    assert "category_counts" in "\n".join(validate_folder(broken))
+
+
 def test_committed_schemas_match_structs() -> None:
     for name in FILE_TYPES:
         assert (SCHEMA_DIR / schema_file_name(name)).read_bytes() == schema_bytes(name), name

@@ -133,3 +133,78 @@ def test_welch_matches_scipy() -> None:
     ref = stats.ttest_ind(loss[mask], loss[~mask], equal_var=False, alternative="greater")
     assert abs(p - float(ref.pvalue)) < 1e-9
     assert effect > 0
+
+
+def test_slice_holding_every_row_is_not_ranked(binary_dir: Path) -> None:
+    """The cancer data has no gaps: "missing share <= 0.1" is the whole test set again."""
+    sl = json.loads((binary_dir / "slices.json").read_text())
+    n = json.loads((binary_dir / "metrics.json").read_text())["n_examples"]
+    full = [s for s in sl["slices"] if s["n"] == n]
+    assert "missing:low" in {s["id"] for s in full}
+    for s in full:
+        assert s["status"] == "all_rows" and s["rank"] is None
+        assert s["id"] not in sl["ranking"]
+    assert all(s["n"] < n for s in sl["slices"] if s["status"] == "ok")
+    assert "missing share" not in (binary_dir / "takeaway.txt").read_text()
+
+
+def test_zero_delta_slice_is_never_weakest(cancer: Any, tmp_path: Path, harness: Any) -> None:
+    """A constant scorer has ROC-AUC 0.5 in every slice: no slice is weaker than overall."""
+    n = len(cancer.y_test)
+    cfg = replace(harness.fast, headline=("roc_auc", "accuracy"), run_stress=False)
+    eh.evaluate_classification(
+        tmp_path / "eval",
+        cancer.x_test,
+        cancer.y_test.to_numpy(),
+        np.ones(n, dtype=int),
+        scores=np.tile([0.4, 0.6], (n, 1)),
+        classes=[0, 1],
+        run=harness.run,
+        config=cfg,
+    )
+    sl = json.loads((tmp_path / "eval" / "slices.json").read_text())
+    assert sl["ranking"]  # the key-feature quintiles are ranked, all with delta 0
+    assert all(
+        s["delta"]["roc_auc"]["value"] == 0 for s in sl["slices"] if s["id"] in sl["ranking"]
+    )
+    takeaway = (tmp_path / "eval" / "takeaway.txt").read_text()
+    assert "weakest slice" not in takeaway
+    assert "No slice scores worse than overall on roc_auc." in takeaway
+    failures = json.loads((tmp_path / "eval" / "failure_examples.json").read_text())
+    assert not any(e["list"].startswith("worst_slice_errors") for e in failures["examples"])
+
+
+def test_takeaway_names_only_a_slice_worse_than_overall() -> None:
+    from evalharness.core.report import takeaway_text, weakest_slice
+    from evalharness.schemas import files as S
+
+    def record(sid: str, delta: float) -> S.SliceRecord:
+        est = S.Estimate(value=delta, ci_low=delta, ci_high=delta)
+        return S.SliceRecord(
+            id=sid,
+            family="f",
+            definition=f"slice {sid}",
+            n=40,
+            status="ok",
+            metrics={"mae": est},
+            delta={"mae": est},
+            rank=None,
+        )
+
+    headline = S.Estimate(value=1.0, ci_low=0.9, ci_high=1.1)
+
+    def sentence3(records: list[S.SliceRecord], ranking: list[str], higher: bool) -> str:
+        text = takeaway_text(
+            "mae", headline, 100, None, None, False, records, ranking, [], higher, []
+        )
+        return text.splitlines()[2]
+
+    flat = [record("a", 0.0), record("b", -0.5)]
+    # Lower is better: a delta of 0 then -0.5 (better) is no weak slice at all.
+    assert weakest_slice(flat, ["a", "b"], "mae", False) is None
+    assert sentence3(flat, ["a", "b"], False) == "No slice scores worse than overall on mae."
+    worse = [record("c", 0.25), *flat]
+    assert sentence3(worse, ["c", "a", "b"], False).startswith("The weakest slice is slice c")
+    assert sentence3([], [], False) == (
+        "No slice smaller than the whole test set was large enough to rank."
+    )

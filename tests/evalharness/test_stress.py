@@ -84,3 +84,49 @@ def test_stress_predictions_are_batched_per_model(cancer: Split) -> None:
         assert list(batched[key].p) == list(np.asarray(alone_pred))
         assert batched[key].scores is not None
         np.testing.assert_array_equal(batched[key].scores, np.asarray(alone_scores))
+
+
+def _row(scenario: str, model: str, severity: float) -> Any:
+    from evalharness.stress.runner import StressResult
+
+    return StressResult(scenario, model, severity, "accuracy", 0.8, 0.7, 0.9, -0.1, "ok")
+
+
+def test_stress_lines_of_a_lone_run_are_not_called_candidate() -> None:
+    from evalharness.core.report import stress_series
+
+    rows = [_row("label_noise", "candidate", 0.1), _row("missing_values", "candidate", 0.1)]
+    alone = stress_series(rows, {"candidate": 0.9}, None)
+    assert [s[0] for s in alone] == ["label_noise", "missing_values"]
+    paired = stress_series(
+        [*rows, _row("label_noise", "baseline", 0.1)],
+        {"candidate": 0.9, "baseline": 0.6},
+        "prior",
+    )
+    assert [s[0] for s in paired] == [
+        "label_noise (baseline prior)",
+        "label_noise (candidate)",
+        "missing_values (candidate)",
+    ]
+
+
+def test_stress_plot_legend_of_a_baseline_free_report(
+    cancer: Split, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A report without a separate baseline (e.g. of a baseline run) draws no "candidate"."""
+    import evalharness.core.classification as C
+    from evalharness.plots.stress import stress_plot as real
+
+    drawn: list[str] = []
+
+    def spy(series: Any, metric: str, fmt: str) -> bytes:
+        drawn.extend(label for label, *_ in series)
+        return real(series, metric, fmt)
+
+    monkeypatch.setattr(C, "stress_plot", spy)
+    classify(cancer, tmp_path / "alone", baseline=False)
+    assert drawn and not any("candidate" in label for label in drawn)
+    drawn.clear()
+    classify(cancer, tmp_path / "paired")
+    assert any(label.endswith("(candidate)") for label in drawn)
+    assert any(label.endswith("(baseline prior)") for label in drawn)

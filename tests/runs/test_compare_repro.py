@@ -68,6 +68,11 @@ def test_compare_like_for_like(two_runs: tuple[Env, Any, Any]) -> None:
     assert acc["b"] == cand["metrics"]["headline"]["accuracy"]["value"]
     assert acc["paired"]["ci_low"] <= acc["paired"]["delta"] <= acc["paired"]["ci_high"]
     assert acc["verdict"] in ("improved", "worse", "within noise", "unchanged")
+    # A slice holding the whole test set is the overall metric again: not a slice shift.
+    cand_slices = json.loads((ml.artifacts / "p" / cand["id"] / "eval" / "slices.json").read_text())
+    whole = {s["id"] for s in cand_slices["slices"] if s["status"] == "all_rows"}
+    assert whole and not whole & {s["slice"] for s in doc["slices"]}
+    assert doc["slices"]
     assert doc["config"]["changed"]["model"] == {"a": "logistic_regression", "b": "xgboost"}
     assert doc["config"]["added"]["config.max_depth"] == 3
     assert "config.C" in doc["config"]["removed"]

@@ -123,7 +123,8 @@ function failureTable(examples, slice) {
 }
 
 function slicesTable(slices, metric, onPick) {
-  const rows = slices.filter((s) => s.status !== "too_small");
+  // Too small to measure, or the whole test set again: neither says anything here.
+  const rows = slices.filter((s) => s.status !== "too_small" && s.status !== "all_rows");
   if (!rows.length) return h("p", { class: "muted" }, "No slice was large enough to evaluate.");
   return sortableTable(
     [
