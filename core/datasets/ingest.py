@@ -332,6 +332,25 @@ def prepare(
     else:
         split = make_split(frame, target, task, split_req, usable)
     split_info = describe_split(frame, split, target, task, split_req)
+    if task == "classification":
+        seen = frame[target].gather(split.train).drop_nulls().unique().sort().to_list()
+        if len(seen) < 2:
+            raise InvalidInputError(
+                f"{req.path}: the train split of target {target!r} holds "
+                f"{f'only one class, {seen[0]!r}' if seen else 'no class'} "
+                f"({len(split.train)} rows): a classifier needs at least two; add rows, "
+                "choose another split or another target"
+            )
+    if all(_looks_numeric(c) for c in frame.columns):
+        warnings_extra = [
+            DataWarning(
+                "header_looks_like_data",
+                f"every column name is a number ({', '.join(frame.columns[:5])}"
+                f"{' ...' if frame.width > 5 else ''}): does the file lack a header row? "
+                "Its first line was read as column names",
+            )
+        ]
+        profile = msgspec.structs.replace(profile, warnings=[*warnings_extra, *profile.warnings])
     if split.test.size < SMALL_TEST_SPLIT:
         # Not refused (a smoke test on a tiny file is legitimate), but never silent.
         small = DataWarning(
@@ -353,6 +372,14 @@ def prepare(
         "schema_diff": diff,
     }
     return Prepared(frame, task, schema, split, split_info, fields)
+
+
+def _looks_numeric(name: str) -> bool:
+    try:
+        float(name)
+    except ValueError:
+        return False
+    return True
 
 
 #: below this many test rows a dataset version carries a small_test_split warning

@@ -230,3 +230,44 @@ def test_a_tiny_test_split_is_warned_about(ml: Env, tmp_path: Path) -> None:
         name="ample",
     )
     assert not any("test split" in w for w in ample["warnings"])
+
+
+def test_a_train_split_with_one_class_is_refused(ml: Env, tmp_path: Path) -> None:
+    # Time order puts every 'b' in the test split: the train split has one class.
+    rows = "".join(f"2026-01-{i + 1:02d},{i},{'a' if i < 24 else 'b'}\n" for i in range(30))
+    path = write(tmp_path / "one.csv", "t,a,y\n" + rows)
+    result = ml.run(
+        "dataset",
+        "add",
+        "-p",
+        "p",
+        "-n",
+        "one",
+        "-t",
+        "y",
+        "--split",
+        "time",
+        "--time-column",
+        "t",
+        str(path),
+        ok=False,
+    )
+    assert result.exit_code == 2
+    assert "train split of target 'y' holds only one class, 'a'" in result.stderr
+    assert ml.stored_files() == []
+
+
+def test_a_file_without_a_header_row_is_warned_about(ml: Env, tmp_path: Path) -> None:
+    body = "".join(f"{i},{i * 2},{i % 2}\n" for i in range(60))
+    out = ml.json(
+        "dataset",
+        "add",
+        "-p",
+        "p",
+        "-n",
+        "raw",
+        "-t",
+        "1",
+        str(write(tmp_path / "raw.csv", "5,10,1\n" + body)),
+    )
+    assert any("does the file lack a header row" in w for w in out["warnings"])

@@ -279,6 +279,19 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     again.goto(page.url)
     again.get_by_role("heading", name="Slice shifts").wait_for()
 
+    # From a run's page: the picker offers its baseline as A, and refuses A = B.
+    b_id = page.url.rsplit("b=", 1)[1]
+    a_id = page.url.split("a=", 1)[1].split("&", 1)[0]
+    ui.go(f"/compare?b={b_id}")
+    page.get_by_label("Run A (before)").wait_for()
+    assert page.get_by_label("Run A (before)").input_value() == a_id
+    page.get_by_label("Run A (before)").select_option(b_id)
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text("Pick two different runs").wait_for()
+    # The baseline's own report says what it is instead of "not meaningful".
+    ui.go(f"/runs/{a_id}")
+    page.get_by_text("This is a baseline run").wait_for()
+
 
 def test_user_text_is_shown_as_text(ui: Watched) -> None:
     httpx.post(f"{ui.url}/api/projects", json={"name": XSS, "slug": "xss"}).raise_for_status()

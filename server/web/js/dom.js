@@ -100,6 +100,7 @@ export function sortableTable(columns, rows, { caption, initial } = {}) {
           "th",
           {
             scope: "col",
+            class: c.num ? "num" : null,
             "aria-sort": c.key === sortKey ? (ascending ? "ascending" : "descending") : "none",
           },
           h(

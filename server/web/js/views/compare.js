@@ -10,6 +10,7 @@ function verdictClass(row) {
 }
 
 function pickForm(ctx, runs) {
+  const error = h("p", { class: "field-error", role: "alert" });
   const choose = (id, label, value) =>
     h(
       "label",
@@ -27,12 +28,19 @@ function pickForm(ctx, runs) {
       class: "row",
       onsubmit: (event) => {
         event.preventDefault();
-        location.hash = `#/compare?a=${seg(document.getElementById("compare-a").value)}&b=${seg(document.getElementById("compare-b").value)}`;
+        const a = document.getElementById("compare-a").value;
+        const b = document.getElementById("compare-b").value;
+        if (a === b) {
+          replace(error, "Pick two different runs: A and B are the same run.");
+          return;
+        }
+        location.hash = `#/compare?a=${seg(a)}&b=${seg(b)}`;
       },
     },
     choose("compare-a", "Run A (before)", ctx.query.get("a")),
     choose("compare-b", "Run B (after)", ctx.query.get("b")),
     h("button", { type: "submit" }, "Compare"),
+    error,
   );
 }
 
@@ -70,6 +78,7 @@ export async function comparePage(ctx) {
   const c = await get(`/api/compare?a=${seg(a)}&b=${seg(b)}`);
   const better = c.metrics.filter((m) => verdictClass(m) === "better");
   const worse = c.metrics.filter((m) => verdictClass(m) === "worse");
+  const unjudged = c.metrics.filter((m) => m.verdict === "no CI");
   const notesA = notesList(c.notes.a);
   const notesB = notesList(c.notes.b);
   const run = (side) => h("a", { href: `#/runs/${seg(side.id)}` }, `${side.model} (${side.id.slice(0, 13)})`);
@@ -88,8 +97,11 @@ export async function comparePage(ctx) {
     h(
       "ul",
       {},
-      h("li", { class: "better" }, `Improved: ${better.map((m) => m.metric).join(", ") || "nothing beyond noise"}`),
-      h("li", { class: "worse" }, `Got worse: ${worse.map((m) => m.metric).join(", ") || "nothing beyond noise"}`),
+      h("li", { class: better.length ? "better" : "" }, `Improved: ${better.map((m) => m.metric).join(", ") || "nothing beyond noise"}`),
+      h("li", { class: worse.length ? "worse" : "" }, `Got worse: ${worse.map((m) => m.metric).join(", ") || "nothing beyond noise"}`),
+      unjudged.length
+        ? h("li", { class: "muted" }, `Changed, with no CI to judge it: ${unjudged.map((m) => `${m.metric} (${m.delta > 0 ? "+" : ""}${num(m.delta)})`).join(", ")}`)
+        : null,
       h("li", {}, `Failures: ${c.failures.new?.length ?? 0} new, ${c.failures.fixed?.length ?? 0} fixed, ${c.failures.still_failing ?? 0} still failing`),
     ),
     h("h2", {}, "Metrics"),

@@ -106,7 +106,12 @@ export async function newRunPage(ctx) {
     fillModels();
   };
   const fillModels = () => {
-    replace(modelSelect, (template()?.models ?? []).map((m) => h("option", { value: m.name }, `${m.name} (${m.role})`)));
+    replace(
+      modelSelect,
+      (template()?.models ?? []).map((m) =>
+        h("option", { value: m.name }, `${m.name} (${m.name === template().reference_baseline ? "reference baseline" : m.role})`),
+      ),
+    );
     fillConfig();
   };
   const fillConfig = () => {
@@ -126,11 +131,11 @@ export async function newRunPage(ctx) {
     );
     baselineFirst.checked = candidate && !hasBaseline();
     baselineRow.hidden = !candidate;
-    replace(baselineName, template()?.reference_baseline ?? "the baseline");
+    replace(baselineText, `Run the baseline first (${template()?.reference_baseline ?? "the reference baseline"})`);
   };
   const baselineFirst = h("input", { id: "run-baseline-first", type: "checkbox" });
-  const baselineName = h("strong");
-  const baselineRow = h("label", { for: "run-baseline-first", class: "row" }, baselineFirst, "Run the baseline first (", baselineName, ")");
+  const baselineText = h("span");
+  const baselineRow = h("label", { for: "run-baseline-first", class: "row" }, baselineFirst, baselineText);
   datasetSelect.addEventListener("change", fillTemplates);
   templateSelect.addEventListener("change", fillModels);
   modelSelect.addEventListener("change", fillConfig);
@@ -168,7 +173,13 @@ export async function newRunPage(ctx) {
               first = await get(`/api/runs/${seg(first.id)}`);
             }
             if (first.status !== "succeeded") {
-              throw new Error(`The baseline run ended ${first.status}: ${first.status_reason ?? "see its page"}.`);
+              replace(
+                hint,
+                h("span", { class: "warn" }, `The baseline ${baseline.name} ${first.status.replace("_", " ")}, so the candidate was not started. `),
+                h("a", { href: `#/runs/${seg(first.id)}` }, "Open the baseline run"),
+                " to see why.",
+              );
+              throw new Error(first.status_reason ?? `The baseline run ended ${first.status}.`);
             }
           }
           const run = await post("/api/runs", { ...body, model: modelSelect.value, config });

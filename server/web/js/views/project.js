@@ -130,7 +130,7 @@ function runsSection(ctx, slug, refs) {
     const more = h("button", { type: "button", class: "secondary", onclick: reporting(said, loadMore) }, `Load ${PAGE} more`);
     replace(
       box,
-      filterBar(facets, refs, filters, change),
+      runs.length || anyFilter ? filterBar(facets, refs, filters, change) : null,
       runs.length
         ? [
             table,
@@ -141,7 +141,15 @@ function runsSection(ctx, slug, refs) {
               next ? more : null,
             ),
           ]
-        : h("p", { class: "muted" }, anyFilter ? "No run matches these filters." : ["No runs yet. ", h("a", { href: `#/p/${seg(slug)}/new-run` }, "Start one"), "."]),
+        : h(
+            "p",
+            { class: "muted" },
+            anyFilter
+              ? "No run matches these filters."
+              : Object.keys(refs).length
+                ? ["No runs yet. ", h("a", { href: `#/p/${seg(slug)}/new-run` }, "Start one"), "."]
+                : "No runs yet: upload a dataset first, then train on it.",
+          ),
       said,
     );
     box.setAttribute("aria-busy", "false");
@@ -231,12 +239,16 @@ function uploadForm(slug) {
   const targetBox = h("span", { class: "stack" }, typed);
   let target = typed;
   const progress = h("progress", { max: 1, value: 0, hidden: true, "aria-label": "Upload progress" });
+  const stage = h("span", { class: "muted", role: "status" });
   const error = h("p", { class: "field-error", id: "dataset-error", role: "alert" });
   const button = h("button", { type: "submit" }, "Upload");
+  // The name follows the file until the user types one.
+  let named = false;
+  name.addEventListener("input", () => (named = name.value !== ""));
   file.addEventListener("change", async () => {
     const chosen = file.files[0];
     if (!chosen) return;
-    if (!name.value) name.value = chosen.name.replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9._-]+/g, "-");
+    if (!named) name.value = chosen.name.replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9._-]+/g, "-");
     const separator = /\.tsv$/i.test(chosen.name) ? "\t" : /\.csv$/i.test(chosen.name) ? "," : null;
     const columns = separator ? headerColumns(await chosen.slice(0, 65536).text(), separator).filter((c) => c.trim()) : [];
     if (columns.length) {
@@ -252,6 +264,7 @@ function uploadForm(slug) {
     {
       class: "stack",
       onsubmit: reporting(error, async () => {
+        if (file.files[0]?.size === 0) throw new Error(`${file.files[0].name} is empty: pick a file with a header row and data.`);
         const form = new FormData();
         form.append("file", file.files[0]);
         form.append("name", name.value);
@@ -259,10 +272,14 @@ function uploadForm(slug) {
         progress.hidden = false;
         button.disabled = true;
         try {
-          const version = await upload(`/api/projects/${seg(slug)}/datasets`, form, (f) => (progress.value = f));
+          const version = await upload(`/api/projects/${seg(slug)}/datasets`, form, (f) => {
+            progress.value = f;
+            replace(stage, f < 1 ? `Uploading: ${Math.round(100 * f)}%` : "Uploaded; the server is checking, profiling and splitting it…");
+          });
           location.hash = `#/p/${seg(slug)}/datasets/${seg(version.name)}`;
         } finally {
           progress.hidden = true;
+          replace(stage);
           button.disabled = false;
         }
       }),
@@ -272,6 +289,7 @@ function uploadForm(slug) {
     h("label", { for: "dataset-name" }, "Dataset name", name),
     h("label", { for: "dataset-target" }, "Target column", h("span", { class: "hint" }, "what the models learn to predict"), targetBox),
     progress,
+    stage,
     button,
   );
 }

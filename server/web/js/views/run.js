@@ -36,7 +36,7 @@ function logTail(ctx, run) {
   return pre;
 }
 
-function metricsTable(files) {
+function metricsTable(files, role) {
   const m = files["metrics.json"];
   const ci = files["confidence_intervals.json"]?.intervals ?? {};
   if (!m) return h("p", { class: "muted" }, "No metrics.");
@@ -63,38 +63,57 @@ function metricsTable(files) {
       within ? " (within noise)" : "",
     );
   };
+  const compared = rows.some((r) => typeof r.baseline === "number");
+  // A baseline is the bar itself: "no improvement can be claimed" is true but beside the point.
+  const note =
+    role === "baseline" && !compared
+      ? h("p", { class: "muted", role: "note" }, "This is a baseline run: the bar that candidate models on this dataset version are measured against.")
+      : m.improvement_is_meaningful
+        ? null
+        : h("p", { class: "warn", role: "note" }, "Improvement not meaningful: ", readable(m.improvement_reason ?? "no baseline"));
   return h(
     "div",
     {},
-    m.improvement_is_meaningful
-      ? null
-      : h("p", { class: "warn", role: "note" }, "Improvement not meaningful: ", readable(m.improvement_reason ?? "no baseline")),
+    note,
     sortableTable(
       [
         { key: "name", label: "Metric", value: (r) => r.name, cell: (r) => metricName(r.name) },
-        { key: "value", label: "Value (95% CI)", value: (r) => (r.ci ? `${num(r.value)} [${num(r.ci.ci_low, 3)}, ${num(r.ci.ci_high, 3)}]` : num(r.value)), sort: (r) => r.value, num: true },
-        { key: "baseline", label: "Baseline", value: (r) => num(r.baseline), sort: (r) => r.baseline, num: true },
-        { key: "delta", label: "Delta vs baseline", value: (r) => r.delta?.value, cell: deltaCell, num: true },
-      ],
+        { key: "value", label: "Value (95% CI)", value: (r) => (r.value === null ? "n/a" : r.ci ? `${num(r.value)} [${num(r.ci.ci_low, 3)}, ${num(r.ci.ci_high, 3)}]` : num(r.value)), sort: (r) => r.value, num: true },
+        compared ? { key: "baseline", label: "Baseline", value: (r) => num(r.baseline), sort: (r) => r.baseline, num: true } : null,
+        compared ? { key: "delta", label: "Delta vs baseline", value: (r) => r.delta?.value, cell: deltaCell, num: true } : null,
+      ].filter(Boolean),
       rows,
-      { caption: "Metrics on the test set against the baseline" },
+      { caption: compared ? "Metrics on the test set against the baseline" : "Metrics on the test set" },
     ),
+    Object.keys(m.notes ?? {}).length
+      ? h("ul", { class: "muted" }, Object.entries(m.notes).map(([name, says]) => h("li", {}, h("strong", {}, name), `: ${says}`)))
+      : null,
   );
 }
 
-/** Failure examples, optionally only those of one slice (class and key-feature slices). */
+/**
+ * The failure examples of a slice, or null when examples cannot be matched to its family
+ * (only class and key-feature slices name something an example records).
+ */
+function inSlice(examples, slice) {
+  const [family, ...rest] = slice.id.split(":");
+  if (family === "class") return examples.filter((e) => String(e.truth) === rest.join(":"));
+  if (family === "key_feature") {
+    const [column, ...value] = rest;
+    const wanted = value.join(":").replace(/^'(.*)'$/, "$1");
+    return examples.filter((e) => String(e.input_summary?.[column]) === wanted);
+  }
+  return null;
+}
+
+/** Failure examples, optionally only those of one slice. */
 function failureTable(examples, slice) {
   let shown = examples;
   let note = null;
   if (slice) {
-    const [family, ...rest] = slice.id.split(":");
-    if (family === "class") {
-      shown = examples.filter((e) => String(e.truth) === rest.join(":"));
-    } else if (family === "key_feature") {
-      const [column, ...value] = rest;
-      const wanted = value.join(":").replace(/^'(.*)'$/, "$1");
-      shown = examples.filter((e) => String(e.input_summary?.[column]) === wanted);
-    } else {
+    shown = inSlice(examples, slice);
+    if (shown === null) {
+      shown = examples;
       note = h("p", { class: "muted" }, `Examples are not matched to ${slice.family} slices; all are shown.`);
     }
   }
@@ -122,10 +141,13 @@ function failureTable(examples, slice) {
   );
 }
 
-function slicesTable(slices, metric, onPick) {
-  // Too small to measure, or the whole test set again: neither says anything here.
-  const rows = slices.filter((s) => s.status !== "too_small" && s.status !== "all_rows");
-  if (!rows.length) return h("p", { class: "muted" }, "No slice was large enough to evaluate.");
+function slicesTable(slices, metric, examples, onPick) {
+  // The whole test set again says nothing here; a slice too small to measure is still
+  // listed, since its failure examples may be the ones worth a look.
+  const rows = slices.filter((s) => s.status !== "all_rows");
+  if (!rows.length) return h("p", { class: "muted" }, "No slices.");
+  const failures = (s) => inSlice(examples, s)?.length ?? null;
+  const flag = (s) => ({ ok: "", too_small: "too small to measure" })[s.status] ?? s.status;
   return sortableTable(
     [
       { key: "id", label: "Slice", value: (s) => s.id, cell: (s) => h("button", { type: "button", class: "secondary", onclick: () => onPick(s) }, s.id) },
@@ -133,8 +155,9 @@ function slicesTable(slices, metric, onPick) {
       { key: "n", label: "Rows", value: (s) => s.n, num: true },
       { key: "metric", label: `${metric} (95% CI)`, value: (s) => estimate(s.metrics?.[metric], 3), sort: (s) => s.metrics?.[metric]?.value, num: true },
       { key: "delta", label: "Delta vs overall", value: (s) => estimate(s.delta?.[metric], 3), sort: (s) => s.delta?.[metric]?.value, num: true },
+      { key: "failures", label: "Failure examples", value: (s) => (failures(s) === null ? "—" : failures(s)), sort: failures, num: true },
       rows.some((s) => s.status !== "ok")
-        ? { key: "status", label: "Flag", value: (s) => s.status, cell: (s) => (s.status === "ok" ? "" : h("span", { class: "warn" }, s.status)) }
+        ? { key: "status", label: "Flag", value: (s) => s.status, cell: (s) => (s.status === "ok" ? "" : h("span", { class: "warn" }, flag(s))) }
         : null,
     ].filter(Boolean),
     rows,
@@ -256,7 +279,7 @@ export async function runPage(ctx) {
       h("h2", {}, "Takeaway"),
       h("p", {}, readable(report.takeaway)),
       h("h2", {}, "Metrics"),
-      metricsTable(files),
+      metricsTable(files, run.role),
       h("h2", {}, "Plots"),
       h(
         "div",
@@ -264,8 +287,8 @@ export async function runPage(ctx) {
         report.plots.map((plot) => plotFigure(`/api/runs/${seg(run.id)}/artifacts/${plot.split("/").map(seg).join("/")}`, plot, `of ${run.model}`)),
       ),
       h("h2", {}, "Slices"),
-      h("p", { class: "muted" }, "Sorted by delta against the whole test set; pick a slice to see its failure examples."),
-      slicesTable(slicesJson.slices, slicesJson.metric, pickSlice),
+      h("p", { class: "muted" }, "Parts of the test set, weakest first (delta against the whole test set). Pick a slice to see its failure examples; the count says how many it has."),
+      slicesTable(slicesJson.slices, slicesJson.metric, examples, pickSlice),
       h("h2", {}, "Failure examples"),
       h("p", { class: "muted" }, "Test rows worth a look: wrong predictions the model was sure of, and right ones it was unsure of. Each is tagged with a failure mode."),
       h(
