@@ -294,6 +294,16 @@ def prepare(
             excluded[col] = "the group column of the split"
     schema = build_schema(frame, facts, target, set(generated), excluded)
     warnings = [DataWarning("parse", w) for w in parse_warnings]
+    if all(_looks_numeric(c) for c in frame.columns):
+        warnings.insert(
+            0,
+            DataWarning(
+                "header_looks_like_data",
+                f"every column name is a number ({', '.join(frame.columns[:5])}"
+                f"{' ...' if frame.width > 5 else ''}): does the file lack a header row? "
+                "Its first line was read as column names",
+            ),
+        )
     for name in generated:
         warnings.append(
             DataWarning(
@@ -341,16 +351,6 @@ def prepare(
                 f"({len(split.train)} rows): a classifier needs at least two; add rows, "
                 "choose another split or another target"
             )
-    if all(_looks_numeric(c) for c in frame.columns):
-        warnings_extra = [
-            DataWarning(
-                "header_looks_like_data",
-                f"every column name is a number ({', '.join(frame.columns[:5])}"
-                f"{' ...' if frame.width > 5 else ''}): does the file lack a header row? "
-                "Its first line was read as column names",
-            )
-        ]
-        profile = msgspec.structs.replace(profile, warnings=[*warnings_extra, *profile.warnings])
     if split.test.size < SMALL_TEST_SPLIT:
         # Not refused (a smoke test on a tiny file is legitimate), but never silent.
         small = DataWarning(

@@ -55,6 +55,27 @@ export function reporting(errorBox, action) {
 /** A path segment for links built from names and ids. */
 export const seg = (value) => encodeURIComponent(String(value));
 
+/** The statuses a run does not leave. */
+export const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
+
+/** A number to `digits` places, or a dash when there is none. */
+export const num = (v, digits = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(digits));
+
+/**
+ * A delta with its CI, coloured better, worse or noise (the CI holds 0); sayDirection
+ * also puts "better" or "worse" into words.
+ */
+export function deltaSpan(delta, higherIsBetter, { sayDirection = false } = {}) {
+  const within = delta.ci_low !== null && delta.ci_low !== undefined && delta.ci_low <= 0 && delta.ci_high >= 0;
+  const good = (delta.value > 0) === higherIsBetter;
+  return h(
+    "span",
+    { class: within ? "noise" : good ? "better" : "worse" },
+    `${delta.value > 0 ? "+" : ""}${num(delta.value)} [${num(delta.ci_low, 3)}, ${num(delta.ci_high, 3)}]`,
+    within ? " (within noise)" : sayDirection ? (good ? " (better)" : " (worse)") : "",
+  );
+}
+
 /** "0.8123 [0.801, 0.824]" from an estimate with an optional CI. */
 export function estimate(est, digits = 4) {
   if (!est || est.value === null || est.value === undefined) return "—";

@@ -1,8 +1,7 @@
 import { get } from "../api.js";
-import { h, metricName, plotFigure, replace, seg, sortableTable } from "../dom.js";
+import { h, metricName, num, plotFigure, replace, seg, sortableTable } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 
-const num = (v, d = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 
 /** How a metric's verdict is coloured: the API's verdict decides (paired CI first). */
 function verdictClass(row) {

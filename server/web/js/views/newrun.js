@@ -1,5 +1,5 @@
 import { get, post } from "../api.js";
-import { h, replace, seg } from "../dom.js";
+import { FINAL, h, replace, seg } from "../dom.js";
 
 /** The object schema behind a msgspec JSON Schema (which wraps it in $ref/$defs). */
 function objectSchema(schema) {
@@ -167,7 +167,7 @@ export async function newRunPage(ctx) {
             // The candidate's eval compares against a finished baseline, so wait for it.
             const baseline = template().models.find((m) => m.name === template().reference_baseline);
             let first = await post("/api/runs", { ...body, model: baseline.name });
-            while (!["succeeded", "failed", "cancelled", "timed_out"].includes(first.status)) {
+            while (!FINAL.has(first.status)) {
               replace(hint, `Training the baseline ${baseline.name} first: ${first.status}…`);
               await new Promise((resolve) => setTimeout(resolve, 1000));
               first = await get(`/api/runs/${seg(first.id)}`);

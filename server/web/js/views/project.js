@@ -1,18 +1,13 @@
 import { get, upload } from "../api.js";
-import { estimate, h, replace, reporting, seg, sortableTable, status } from "../dom.js";
+import { deltaSpan, estimate, FINAL, h, replace, reporting, seg, sortableTable, status } from "../dom.js";
 import { membersBox } from "./members.js";
-
-const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 
 function headline(run) {
   const primary = run.metrics?.primary_metric;
   return primary ? `${primary} ${estimate(run.metrics.headline?.[primary])}` : "—";
 }
 
-function headlineValue(run) {
-  const primary = run.metrics?.primary_metric;
-  return primary ? run.metrics.headline?.[primary]?.value ?? null : null;
-}
+const headlineValue = (run) => metricValue(run, run.metrics?.primary_metric);
 
 /** The runs table: sortable, with a box per run to pick two for a comparison. */
 export function runsTable(runs, refs, metric, onCompare) {
@@ -323,8 +318,6 @@ function bestAgainstBaseline(slug, runs, refs) {
   const primary = best.metrics.primary_metric;
   const baseline = done.find((r) => r.role === "baseline" && r.dataset_version_id === version && r.template === best.template && r.created_at <= best.created_at);
   const delta = best.metrics.baseline?.deltas?.[primary];
-  const within = delta && delta.ci_low !== null && delta.ci_low <= 0 && delta.ci_high >= 0;
-  const good = delta && (delta.value > 0) === best.metrics.higher_is_better?.[primary];
   const link = (run) => h("a", { href: `#/runs/${seg(run.id)}` }, `${run.model} (${run.id.slice(0, 13)})`);
   return h(
     "div",
@@ -338,7 +331,7 @@ function bestAgainstBaseline(slug, runs, refs) {
           "p",
           {},
           "Difference: ",
-          h("span", { class: within ? "noise" : good ? "better" : "worse" }, `${delta.value > 0 ? "+" : ""}${Number(delta.value).toFixed(4)} [${Number(delta.ci_low).toFixed(3)}, ${Number(delta.ci_high).toFixed(3)}]`, within ? " (within noise)" : good ? " (better)" : " (worse)"),
+          deltaSpan(delta, best.metrics.higher_is_better?.[primary], { sayDirection: true }),
         )
       : null,
     baseline ? h("p", {}, h("a", { href: `#/compare?a=${seg(baseline.id)}&b=${seg(best.id)}` }, "Compare the two")) : null,

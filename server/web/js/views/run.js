@@ -1,8 +1,7 @@
 import { ApiError, get } from "../api.js";
-import { estimate, h, metricName, plotFigure, readable, replace, seg, sortableTable, status } from "../dom.js";
+import { deltaSpan, estimate, FINAL, h, metricName, num, plotFigure, readable, replace, seg, sortableTable, status } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 
-const FINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 
 /** EvalHarness's failure-mode categories (evalharness/failures/categories.py) in words. */
 const MODES = {
@@ -13,7 +12,6 @@ const MODES = {
   systems_infra: ["Systems / infra", "pipeline bugs: preprocessing mismatch, dtype or join errors"],
   human_ux: ["Human / UX", "how predictions are consumed: unclear confidence, wrong defaults"],
 };
-const num = (v, d = 4) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 
 /** A run's log, tailed while it runs (the API serves it from a byte offset). */
 function logTail(ctx, run) {
@@ -54,14 +52,7 @@ function metricsTable(files, role) {
       const d = r.value - r.baseline;
       return h("span", { class: "noise" }, `${d > 0 ? "+" : ""}${num(d)} (no CI)`);
     }
-    const within = r.delta.ci_low !== null && r.delta.ci_low <= 0 && r.delta.ci_high >= 0;
-    const good = (r.delta.value > 0) === r.better;
-    return h(
-      "span",
-      { class: within ? "noise" : good ? "better" : "worse" },
-      `${r.delta.value > 0 ? "+" : ""}${num(r.delta.value)} [${num(r.delta.ci_low, 3)}, ${num(r.delta.ci_high, 3)}]`,
-      within ? " (within noise)" : "",
-    );
+    return deltaSpan(r.delta, r.better);
   };
   const compared = rows.some((r) => typeof r.baseline === "number");
   // A baseline is the bar itself: "no improvement can be claimed" is true but beside the point.
