@@ -108,6 +108,7 @@ async def export_pack(
             "model": run.model,
             "seed": run.seed,
             "config": run.config,
+            "options": run.options,
             "n_bootstrap": run.environment.get("n_bootstrap", 1000),
         },
         "code_version": {
@@ -296,6 +297,7 @@ async def reproduce_pack(
                 r["seed"],
                 dict(r["config"]),
                 int(r["n_bootstrap"]),
+                options=dict(r.get("options") or {}),
             ),
         )
         ended = await execute_run(db, settings, registry, new.id)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from modellab.domain import SplitInfo, SplitSide, SplitStrategy
+from modellab.domain import DuplicateRecords, SplitInfo, SplitSide, SplitStrategy
 from modellab.errors import InvalidInputError
 
 
@@ -64,29 +64,123 @@ def _n_test(n: int, test_size: float, what: str) -> int:
     return min(n - 1, max(1, round(n * test_size)))
 
 
-def _random(rows: np.ndarray, req: SplitRequest) -> Split:
+#: Below this chance of an exact twin, a repeated record is a copy whatever its share.
+COPY_CHANCE = 0.05
+#: Above this share of rows with a twin, grouping would turn the split into a few blocks.
+MAX_GROUPED_SHARE = 0.5
+
+
+def duplicate_records(
+    frame: pl.DataFrame, columns: list[str], usable: np.ndarray
+) -> tuple[np.ndarray | None, DuplicateRecords | None]:
+    """Group codes of identical records among ``usable`` rows, and what to do with them.
+
+    Returns ``(codes, info)``: ``codes[i]`` labels the record of ``usable[i]`` when the
+    split must keep identical records together, else None. A repeated record is a leak
+    only when it is a copy: in a table of a few categorical columns (Titanic's class,
+    age and sex) most rows repeat another by chance, and grouping them would turn the
+    split into a handful of blocks. So records are grouped when twins are more common
+    than the columns' own value counts imply (``chance_share``) and either a twin is
+    unlikely by chance at all or grouping leaves most rows free.
+    """
+    if not columns or usable.size < 2:
+        return None, None
+    sub = frame.select(columns)[usable]
+    # Codes in order of first appearance: stable across library versions, unlike hashes.
+    pairs = (
+        sub.with_row_index("__row")
+        .group_by(columns, maintain_order=True)
+        .agg(pl.col("__row"))
+        .with_row_index("__code")
+        .select("__code", "__row")
+        .explode("__row")
+    )
+    inverse = np.empty(usable.size, dtype=np.int64)
+    inverse[pairs["__row"].to_numpy()] = pairs["__code"].to_numpy()
+    counts = np.bincount(inverse)
+    repeated = counts[inverse] > 1
+    n_rows = int(repeated.sum())
+    if n_rows == 0:
+        return None, None
+    n = usable.size
+    collision = 1.0
+    for col in columns:
+        shares = sub[col].value_counts()["count"].to_numpy() / n
+        collision *= float((shares**2).sum())
+    chance = float(1.0 - (1.0 - collision) ** (n - 1))
+    share = n_rows / n
+    grouped = share > chance and (chance < COPY_CHANCE or share <= MAX_GROUPED_SHARE)
+    groups = int((counts > 1).sum())
+    if grouped:
+        reason = (
+            f"{n_rows} rows ({share:.1%}) repeat another row exactly, more than the "
+            f"{chance:.1%} that the columns' value counts give by chance: each of the "
+            f"{groups} groups of identical records is kept on one side of the split"
+        )
+    else:
+        reason = (
+            f"{n_rows} rows ({share:.1%}) repeat another row exactly, as expected in this "
+            f"feature space ({chance:.1%} by chance): repeats are not copies and are left "
+            "spread over train and test"
+        )
+    info = DuplicateRecords(
+        rows=n_rows,
+        groups=groups,
+        share=round(share, 6),
+        chance_share=round(chance, 6),
+        grouped=grouped,
+        reason=reason,
+    )
+    return (inverse if grouped else None), info
+
+
+def _take_units(
+    members: np.ndarray, codes: np.ndarray | None, k: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) of ``members`` with about ``k`` test rows; rows sharing a code stay
+    together. Without codes every row is its own unit (a plain permutation)."""
+    if codes is None:
+        perm = rng.permutation(members)
+        return perm[k:], perm[:k]
+    units, inverse = np.unique(codes, return_inverse=True)
+    sizes = np.bincount(inverse, minlength=units.size)
+    order = rng.permutation(units.size)
+    filled = np.cumsum(sizes[order])
+    # Whole units until at least k rows, but never every row.
+    last = min(int(np.searchsorted(filled, k)), units.size - 2)
+    in_test = np.zeros(units.size, dtype=bool)
+    in_test[order[: max(last, 0) + 1]] = True
+    mask = in_test[inverse]
+    return members[~mask], members[mask]
+
+
+def _random(rows: np.ndarray, req: SplitRequest, codes: np.ndarray | None = None) -> Split:
     rng = np.random.default_rng(req.seed)
-    perm = rng.permutation(rows)
     k = _n_test(rows.size, req.test_size, "rows")
-    return Split(np.sort(perm[k:]), np.sort(perm[:k]))
+    train, test = _take_units(rows, codes, k, rng)
+    return Split(np.sort(train), np.sort(test))
 
 
-def _stratified(rows: np.ndarray, labels: np.ndarray, req: SplitRequest) -> Split:
+def _stratified(
+    rows: np.ndarray, labels: np.ndarray, req: SplitRequest, codes: np.ndarray | None = None
+) -> Split:
     rng = np.random.default_rng(req.seed)
     train: list[np.ndarray] = []
     test: list[np.ndarray] = []
     classes = np.unique(labels)
     for cls in classes:  # sorted, so the draws happen in a fixed order
-        members = rows[labels == cls]
+        of_class = labels == cls
+        members = rows[of_class]
         if members.size < 2:
             raise InvalidInputError(
                 f"stratified split needs at least 2 rows of each class; class {cls!r} has "
                 f"{members.size}; use --split random or drop that class"
             )
-        perm = rng.permutation(members)
         k = _n_test(members.size, req.test_size, f"rows of class {cls!r}")
-        test.append(perm[:k])
-        train.append(perm[k:])
+        # Records include the target, so identical records never straddle two classes.
+        tr, te = _take_units(members, None if codes is None else codes[of_class], k, rng)
+        test.append(te)
+        train.append(tr)
     return Split(np.sort(np.concatenate(train)), np.sort(np.concatenate(test)))
 
 
@@ -133,20 +227,29 @@ def _group(rows: np.ndarray, groups: pl.Series, req: SplitRequest) -> Split:
 
 
 def make_split(
-    frame: pl.DataFrame, target: str, task: str, req: SplitRequest, usable: np.ndarray
+    frame: pl.DataFrame,
+    target: str,
+    task: str,
+    req: SplitRequest,
+    usable: np.ndarray,
+    codes: np.ndarray | None = None,
 ) -> Split:
-    """Materialize ``req`` over the ``usable`` row positions (those with a target)."""
+    """Materialize ``req`` over the ``usable`` row positions (those with a target).
+
+    ``codes`` (from :func:`duplicate_records`, aligned with ``usable``) keeps identical
+    records on one side of a random or stratified split.
+    """
     req.validate()
     for column, flag in ((req.time_column, "--time-column"), (req.group_column, "--group-column")):
         if column is not None and column not in frame.columns:
             raise InvalidInputError(f"{flag} {column!r} is not a column of the dataset")
     if req.strategy is SplitStrategy.RANDOM:
-        return _random(usable, req)
+        return _random(usable, req, codes)
     if req.strategy is SplitStrategy.STRATIFIED:
         if task != "classification":
             raise InvalidInputError("--split stratified needs a classification target")
         labels = frame[target].cast(pl.String).to_numpy()[usable]
-        return _stratified(usable, labels, req)
+        return _stratified(usable, labels, req, codes)
     if req.strategy is SplitStrategy.TIME:
         assert req.time_column is not None
         times = frame[req.time_column]
@@ -177,7 +280,12 @@ def make_split(
 
 
 def describe_split(
-    frame: pl.DataFrame, split: Split, target: str, task: str, req: SplitRequest
+    frame: pl.DataFrame,
+    split: Split,
+    target: str,
+    task: str,
+    req: SplitRequest,
+    duplicates: DuplicateRecords | None = None,
 ) -> SplitInfo:
     """Summarize both sides: sizes, class ratios, time ranges or group counts."""
 
@@ -205,6 +313,7 @@ def describe_split(
         test=side(split.test),
         time_column=req.time_column,
         group_column=req.group_column,
+        duplicates=duplicates,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evalharness import BaselineResult, LeakageInputs, RunInfo
+from evalharness import BaselineResult, EvalConfig, LeakageInputs, RunInfo
 from modellab.modeling.features import prepare_features
 from modellab.tasks import EvalRequest
 
@@ -54,6 +54,17 @@ def leakage_inputs(req: EvalRequest) -> LeakageInputs:
         train_target=req.train_target,
         time_column=req.time_column,
         split=req.split,
+        test_target=req.y_true,
+    )
+
+
+def eval_config(req: EvalRequest) -> EvalConfig:
+    """The EvalHarness settings of a run: its seed, replicates, thresholds and suspects."""
+    return EvalConfig(
+        n_bootstrap=req.n_bootstrap,
+        seed=req.seed,
+        duplicate_excess_error=req.duplicate_excess_error,
+        leak_suspects=req.leak_suspects,
     )
 
 

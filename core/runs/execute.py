@@ -29,6 +29,7 @@ from modellab.modeling.fitted import labels_of
 from modellab.plugins import Registry
 from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
 from modellab.runs.configs import build_config
+from modellab.runs.options import RunOptions, parse_options, run_features
 from modellab.runs.lifecycle import (
     claim_run,
     end_run,
@@ -75,11 +76,17 @@ class Prepared:
     test_time: pd.Series | None = None
 
 
-def load_run_frames(version: DatasetVersion, settings: Settings) -> Prepared:
-    """The train and test frames of a dataset version's split, as a run sees them."""
+def load_run_frames(
+    version: DatasetVersion, settings: Settings, features: list[str] | None = None
+) -> Prepared:
+    """The train and test frames of a dataset version's split, as a run sees them.
+
+    ``features`` are the run's feature columns (default: the version's).
+    """
+    features = list(version.feature_columns) if features is None else features
     frame = load_frame(settings.artifact_root, version)
     split = load_version_split(settings.artifact_root, version)
-    cols = [*version.feature_columns, version.target]
+    cols = [*features, version.target]
     table = frame.select(cols)
 
     def part(idx: np.ndarray) -> pd.DataFrame:
@@ -97,7 +104,7 @@ def load_run_frames(version: DatasetVersion, settings: Settings) -> Prepared:
         test_y = y.astype(float).to_numpy()
     prepared = Prepared(train, test, test_y)
     time_column = version.split.time_column
-    if time_column and time_column not in version.feature_columns:
+    if time_column and time_column not in features:
         times = frame.select(time_column)
         prepared.train_time = times[split.train].to_pandas()[time_column].set_axis(train.index)
         prepared.test_time = times[split.test].to_pandas()[time_column].set_axis(test.index)
@@ -132,11 +139,12 @@ async def _baseline(
     if run.role == "baseline":
         return None
     async with db.session() as session:
-        row = await repo.latest_baseline(
+        rows = await repo.baselines_by_strength(
             session, run.dataset_version_id, run.split_checksum, run.template
         )
-    if row is None:
+    if not rows:
         return None
+    row = rows[0]
     path = run_dir(settings.artifact_root, run.project, row.id) / "predictions.parquet"
     if not path.exists():
         log.warning("baseline run %s has no predictions.parquet; comparing without it", row.id)
@@ -145,7 +153,15 @@ async def _baseline(
     score_cols = [c for c in preds.columns if c.startswith("score_")]
     scores = preds.select(score_cols).to_numpy() if score_cols else None
     y_pred = preds["prediction"].to_numpy()
-    log.info("baseline: run %s (%s), same dataset version and split", row.id, row.model)
+    strength = repo.baseline_strength(row)
+    log.info(
+        "baseline: run %s (%s), the strongest of %d baseline run(s) on this dataset version "
+        "and split%s",
+        row.id,
+        row.model,
+        len(rows),
+        f" by {strength[1]}" if strength else "",
+    )
     return BaselinePredictions(
         name=row.model,
         run_key=row.run_key,
@@ -171,10 +187,18 @@ def _train_and_evaluate(
         raise ModelLabError(f"template {run.template!r} no longer has model {run.model!r}")
     evaluator = registry.evaluator_for(template.task_type)
     config = build_config(variant.config_type, run.config, variant.name)
+    options = parse_options(run.options)
+    features = run_features(version, options)
     clock = PhaseClock()
     log.info("loading %s (%s rows)", version.ref, version.rows)
-    prepared = load_run_frames(version, settings)
+    if features != version.feature_columns:
+        log.info("features of this run: %s", ", ".join(features))
+    prepared = load_run_frames(version, settings, features)
     clock.lap("load")
+    _check_duplicates_before_fit(prepared, options)
+    suspects = leak_suspects(version, features)
+    for column, evidence in suspects:
+        log.warning("possible target leak in feature %r: %s", column, evidence)
     log.info(
         "fitting %s/%s on %d train rows, seed %d",
         run.template,
@@ -238,11 +262,47 @@ def _train_and_evaluate(
             test_time=prepared.test_time,
             n_bootstrap=int(run.environment.get("n_bootstrap", 1000)),
             refit=refit,
+            duplicate_excess_error=options.duplicate_excess_error,
+            leak_suspects=suspects,
         )
     )
     clock.lap("evaluate")
     # Timings go to logs.txt only: they differ on every run, and eval/ must not.
     log.info("timing: %s", clock.summary())
+
+
+def leak_suspects(version: DatasetVersion, features: list[str]) -> tuple[tuple[str, str], ...]:
+    """(column, evidence) of the run's features that the dataset's profile flagged as
+    possible target leaks: every report that uses them says so."""
+    return tuple(
+        sorted(
+            (w.column, w.message)
+            for w in version.profile.warnings
+            if w.code == "target_leak" and w.column in features
+        )
+    )
+
+
+def _check_duplicates_before_fit(prepared: Prepared, options: RunOptions) -> None:
+    """Fail a run whose test rows copy train records before it spends time training.
+
+    The evaluator runs the same rule again among its other leakage checks; this early
+    pass only saves the fit of a run that would fail anyway.
+    """
+    from evalharness import EvalConfig, LeakageInputs, check_duplicates
+
+    train_x = prepared.train.drop(columns=[TARGET])
+    check_duplicates(
+        LeakageInputs(
+            train_x.index,
+            prepared.test_x.index,
+            train_x,
+            prepared.test_x,
+            train_target=prepared.train[TARGET].to_numpy(),
+            test_target=prepared.test_y,
+        ),
+        EvalConfig(duplicate_excess_error=options.duplicate_excess_error),
+    )
 
 
 def _failure_reason(exc: BaseException) -> str:

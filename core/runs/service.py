@@ -24,6 +24,7 @@ from modellab.plugins import Registry
 from modellab.runs.artifacts import run_dir, write_bytes_atomic, write_json_atomic
 from modellab.runs.configs import build_config, config_dict
 from modellab.runs.metadata import code_version, environment, git_diff
+from modellab.runs.options import RunOptions, parse_options, run_features
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as repo
@@ -48,6 +49,8 @@ class RunRequest:
     extra: dict[str, Any] = field(default_factory=dict)
     #: the run ends as timed_out when training takes longer (None: no limit)
     timeout_seconds: float | None = None
+    #: run options (modellab.runs.options.RunOptions fields): columns, leakage thresholds
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def run_key(
@@ -57,13 +60,16 @@ def run_key(
     config: dict[str, Any],
     seed: int,
     code: CodeVersion,
+    options: RunOptions | None = None,
 ) -> str:
     """A hash of everything that determines a run's results (not its id or time)."""
+    opts = options or RunOptions()
     identity = {
         "dataset_checksum": version.checksum,
         "split_checksum": version.split.checksum,
         "target": version.target,
-        "features": version.feature_columns,
+        "features": run_features(version, opts),
+        "duplicate_excess_error": opts.duplicate_excess_error,
         "template": template,
         "model": model,
         "config": config,
@@ -92,7 +98,20 @@ def reproduce_command(run: Run, dataset: str) -> str:
     ]
     for key, value in sorted(run.config.items()):
         parts += ["--set", f"{key}={json.dumps(value)}"]
+    parts += option_args(parse_options(run.options))
     return shlex.join(parts)
+
+
+def option_args(options: RunOptions) -> list[str]:
+    """The ``modellab run`` flags that give ``options`` (none for the defaults)."""
+    parts: list[str] = []
+    for name in options.exclude:
+        parts += ["--exclude", name]
+    if options.features is not None:
+        parts += ["--features", ",".join(options.features)]
+    if options.duplicate_excess_error != RunOptions().duplicate_excess_error:
+        parts += ["--duplicate-excess", repr(options.duplicate_excess_error)]
+    return parts
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,7 @@ class Resolved:
     version: DatasetVersion
     code: CodeVersion
     key: str
+    options: RunOptions
 
 
 async def resolve(
@@ -146,8 +166,9 @@ async def resolve(
             f"dataset {version.ref} is a {version.task} dataset; template {template.name!r} "
             f"is for {template.task_type}"
         )
-    key = run_key(version, template.name, variant.name, config, req.seed, code)
-    return Resolved(template, variant, config, project.id, version, code, key)
+    options = parse_options(req.options)
+    key = run_key(version, template.name, variant.name, config, req.seed, code, options)
+    return Resolved(template, variant, config, project.id, version, code, key, options)
 
 
 async def create_run(db: Database, settings: Settings, registry: Registry, req: RunRequest) -> Run:
@@ -186,6 +207,7 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
         run_key=r.key,
         seed=req.seed,
         config=r.config,
+        options=r.options.as_dict(),
         code_version=r.code,
         environment=env,
         status=RunStatus.QUEUED,
@@ -198,7 +220,13 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
     folder.mkdir(parents=True, exist_ok=True)
     write_json_atomic(
         folder / "config.json",
-        {"template": run.template, "model": run.model, "seed": run.seed, "config": run.config},
+        {
+            "template": run.template,
+            "model": run.model,
+            "seed": run.seed,
+            "config": run.config,
+            "options": run.options,
+        },
     )
     write_json_atomic(folder / "run.json", run_document(run, version))
     if diff is not None:
@@ -218,6 +246,7 @@ def run_document(run: Run, version: DatasetVersion) -> dict[str, Any]:
             "split": version.split,
             "target": version.target,
             "feature_columns": version.feature_columns,
+            "run_features": run_features(version, parse_options(run.options)),
             "task": version.task,
         },
         "reproduce": reproduce_command(run, version.ref),
@@ -234,10 +263,12 @@ def reference_baseline(template: Template) -> ModelVariant:
 
 
 async def find_baseline(db: Database, version: DatasetVersion, template: str) -> Run | None:
-    """The newest succeeded baseline run of ``template`` on this version and split."""
+    """The strongest succeeded baseline run of ``template`` on this version and split."""
     async with db.session() as session:
-        row = await repo.latest_baseline(session, version.id, version.split.checksum, template)
-        return None if row is None else await repo.to_domain(session, row, version.project)
+        rows = await repo.baselines_by_strength(
+            session, version.id, version.split.checksum, template
+        )
+        return await repo.to_domain(session, rows[0], version.project) if rows else None
 
 
 async def find_same_run(

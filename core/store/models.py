@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -133,6 +134,8 @@ class RunRow(Base):
     run_key: Mapped[str] = mapped_column(String(64), server_default="")
     seed: Mapped[int] = mapped_column(Integer)
     config: Mapped[Any] = mapped_column(JSONDoc)
+    # Run options beside the model config (columns, leakage thresholds): core/runs/options.py
+    options: Mapped[Any] = mapped_column(JSONDoc, server_default=text("'{}'"))
     code_version: Mapped[Any] = mapped_column(JSONDoc)
     environment: Mapped[Any] = mapped_column(JSONDoc)
     status: Mapped[str] = mapped_column(String(16))

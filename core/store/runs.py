@@ -65,6 +65,7 @@ def _decode(row: RunRow, project: str, notes: list[Note]) -> Run:
         "run_key": row.run_key,
         "seed": row.seed,
         "config": row.config,
+        "options": row.options or {},
         "code_version": row.code_version,
         "environment": row.environment,
         "status": row.status,
@@ -95,6 +96,7 @@ def row_values(run: Run, project_id: str) -> dict[str, Any]:
         "run_key": run.run_key,
         "seed": run.seed,
         "config": run.config,
+        "options": run.options,
         "code_version": msgspec.to_builtins(run.code_version),
         "environment": run.environment,
         "status": run.status.value,
@@ -418,22 +420,44 @@ async def facets(session: AsyncSession, project: ProjectRow) -> dict[str, list[s
     }
 
 
-async def latest_baseline(
+def baseline_strength(row: RunRow) -> tuple[float, str] | None:
+    """(score, metric) of a finished baseline: its primary metric, signed so that larger
+    is better; None when its report gave no primary value."""
+    metrics = row.metrics or {}
+    primary = metrics.get("primary_metric")
+    value = (metrics.get("headline") or {}).get(primary or "", {}).get("value")
+    if primary is None or value is None:
+        return None
+    higher = (metrics.get("higher_is_better") or {}).get(primary, True)
+    return (float(value) if higher else -float(value)), primary
+
+
+async def baselines_by_strength(
     session: AsyncSession, dataset_version_id: str, split_checksum: str, template: str
-) -> RunRow | None:
-    """The newest succeeded baseline run of ``template`` on this dataset version and split."""
-    return await session.scalar(
-        select(RunRow)
-        .where(
-            RunRow.dataset_version_id == dataset_version_id,
-            RunRow.split_checksum == split_checksum,
-            RunRow.template == template,
-            RunRow.role == "baseline",
-            RunRow.status == RunStatus.SUCCEEDED.value,
+) -> list[RunRow]:
+    """Succeeded baseline runs of ``template`` on this dataset version and split, the
+    strongest first (by each report's primary metric; ties: the newest first).
+
+    The strongest is the bar a candidate must clear: judging it against a weaker one
+    (a majority-class baseline trained last) would flatter it.
+    """
+    rows = list(
+        await session.scalars(
+            select(RunRow)
+            .where(
+                RunRow.dataset_version_id == dataset_version_id,
+                RunRow.split_checksum == split_checksum,
+                RunRow.template == template,
+                RunRow.role == "baseline",
+                RunRow.status == RunStatus.SUCCEEDED.value,
+            )
+            .order_by(RunRow.created_at.desc(), RunRow.id.desc())
         )
-        .order_by(RunRow.created_at.desc(), RunRow.id.desc())
-        .limit(1)
     )
+    scored = [(baseline_strength(r), i, r) for i, r in enumerate(rows)]
+    # Stable sort on the score alone keeps the newest first among equals; unscored last.
+    scored.sort(key=lambda t: -t[0][0] if t[0] is not None else float("inf"))
+    return [r for _, _, r in scored]
 
 
 async def append_note(session: AsyncSession, run_id: str, text: str) -> Note:

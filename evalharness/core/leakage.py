@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+from scipy.stats import binom
 from sklearn.base import clone
 
 from evalharness.core.config import EvalConfig, LeakageInputs
@@ -17,6 +20,8 @@ CHECK_DUPLICATE_ROWS = "duplicate_rows"
 CHECK_ENCODER_TEST_ONLY = "encoder_test_only_categories"
 CHECK_PREPROCESSOR_REFIT = "preprocessor_refit_mismatch"
 CHECK_TIME_ORDER = "time_order"
+#: a note, never a failure: test rows repeat train rows as often as train rows repeat
+CHECK_LOW_CARDINALITY = "low_cardinality"
 
 ALL_CHECKS = (
     CHECK_TEST_IN_TRAIN,
@@ -37,7 +42,7 @@ def check_leakage(inputs: LeakageInputs, config: EvalConfig | None = None) -> li
     cfg = config or EvalConfig()
     warnings: list[str] = []
     _check_index_overlap(inputs)
-    warnings.extend(_check_duplicates(inputs, cfg))
+    warnings.extend(check_duplicates(inputs, cfg))
     _check_time_order(inputs)
     _check_encoders(inputs)
     _check_refit(inputs)
@@ -56,26 +61,118 @@ def _check_index_overlap(inputs: LeakageInputs) -> None:
         )
 
 
-def _check_duplicates(inputs: LeakageInputs, cfg: EvalConfig) -> list[str]:
+@dataclass(frozen=True)
+class DuplicateCheck:
+    """How often test rows repeat a train row, against how often train rows repeat each other.
+
+    ``by`` is ``"records"`` (features and target) when both targets were given, else
+    ``"features"``. The within-train rate is the chance rate: the share of rows that the
+    feature space alone makes repeat (a table of three categorical columns repeats
+    itself; a table with a continuous column almost never does). A test set repeats
+    train more often than that only when records were copied across the split.
+    """
+
+    by: str
+    test_rows: int
+    test_repeats: int
+    train_rows: int
+    train_repeats: int
+    distinct: int
+    #: (test row id, train row id) of the first repeated record, for the message
+    example: tuple[Any, Any] | None
+    p_value: float
+
+    @property
+    def test_share(self) -> float:
+        """Share of test rows whose record occurs in train."""
+        return self.test_repeats / self.test_rows if self.test_rows else 0.0
+
+    @property
+    def chance_share(self) -> float:
+        """Share of train rows whose record occurs elsewhere in train."""
+        return self.train_repeats / self.train_rows if self.train_rows else 0.0
+
+    @property
+    def excess(self) -> float:
+        """How far the test share exceeds the chance share."""
+        return self.test_share - self.chance_share
+
+
+def _hashes(frame: pd.DataFrame, cols: list[str], target: Any) -> NDArray[np.uint64]:
+    part = frame[cols].reset_index(drop=True)
+    if target is not None:
+        part = part.assign(**{"\x00target": np.asarray(target).astype(str)})
+    return pd.util.hash_pandas_object(part, index=False).to_numpy()
+
+
+def duplicate_check(inputs: LeakageInputs) -> DuplicateCheck | None:
+    """Measure repeats of train records among test rows (None without both frames)."""
     train, test = inputs.train_frame, inputs.test_frame
-    if train is None or test is None or len(test) == 0:
-        return []
+    if train is None or test is None or len(test) == 0 or len(train) == 0:
+        return None
     cols = sorted(set(train.columns) & set(test.columns), key=str)
     if not cols:
-        return []
-    train_hash = set(pd.util.hash_pandas_object(train[cols], index=False).tolist())
-    test_hash = pd.util.hash_pandas_object(test[cols], index=False).to_numpy()
-    count = int(np.isin(test_hash, np.fromiter(train_hash, dtype=np.uint64)).sum())
-    share = count / len(test)
-    msg = (
-        f"{count} of {len(test)} test rows ({share:.2%}) exactly duplicate a train row "
-        f"(error above {cfg.duplicate_error_fraction:.2%})"
+        return None
+    both = inputs.train_target is not None and inputs.test_target is not None
+    train_h = _hashes(train, cols, inputs.train_target if both else None)
+    test_h = _hashes(test, cols, inputs.test_target if both else None)
+    in_train = np.isin(test_h, train_h)
+    train_repeats = int(pd.Series(train_h).duplicated(keep=False).sum())
+    example = None
+    if in_train.any():
+        first = int(np.flatnonzero(in_train)[0])
+        match = int(np.flatnonzero(train_h == test_h[first])[0])
+        example = (test.index[first], train.index[match])
+    k, n = int(in_train.sum()), len(test)
+    chance = train_repeats / len(train)
+    if 0 < chance < 1:
+        p_value = float(binom.sf(k - 1, n, chance))  # P(at least k repeats by chance)
+    else:
+        # Chance 0: no repeat happens by chance; chance 1: every row repeats anyway.
+        p_value = 1.0 if k == 0 or chance == 1 else 0.0
+    return DuplicateCheck(
+        by="records" if both else "features",
+        test_rows=n,
+        test_repeats=k,
+        train_rows=len(train),
+        train_repeats=train_repeats,
+        distinct=int(np.unique(np.concatenate([train_h, test_h])).size),
+        example=example,
+        p_value=p_value,
     )
-    if count and share > cfg.duplicate_error_fraction:
-        raise LeakageError(CHECK_DUPLICATE_ROWS, msg)
-    if count and share > cfg.duplicate_warn_fraction:
-        return [f"{CHECK_DUPLICATE_ROWS}: {msg}"]
-    return []
+
+
+def check_duplicates(inputs: LeakageInputs, config: EvalConfig | None = None) -> list[str]:
+    """The duplicate-records rule alone: raise LeakageError when test rows repeat train
+    records beyond chance; return its warnings (repeats within chance, low cardinality)."""
+    cfg = config or EvalConfig()
+    found = duplicate_check(inputs)
+    if found is None or found.test_repeats == 0:
+        return []
+    what = "record (features and target)" if found.by == "records" else "feature row"
+    msg = (
+        f"{found.test_repeats} of {found.test_rows} test rows ({found.test_share:.2%}) "
+        f"exactly repeat a train {what}"
+    )
+    if found.example is not None:
+        msg += f" (e.g. test row {found.example[0]!r} = train row {found.example[1]!r})"
+    chance = (
+        f"{found.chance_share:.2%} of train rows repeat another train row, the rate this "
+        f"feature space gives by chance ({found.distinct} distinct {what}s)"
+    )
+    if found.excess > cfg.duplicate_excess_error and found.p_value < cfg.duplicate_p_value:
+        raise LeakageError(
+            CHECK_DUPLICATE_ROWS,
+            f"{msg}; only {chance}: the excess of {found.excess:.2%} is above the "
+            f"{cfg.duplicate_excess_error:.2%} limit (duplicate_excess_error), so records "
+            "were copied across the split",
+        )
+    if found.test_share > 0.5:
+        return [
+            f"{CHECK_LOW_CARDINALITY}: {msg}; {chance}: expected by chance, not a leak, but "
+            "the test rows are mostly combinations the model saw in training"
+        ]
+    return [f"{CHECK_DUPLICATE_ROWS}: {msg}; {chance}"]
 
 
 def _check_time_order(inputs: LeakageInputs) -> None:

@@ -128,12 +128,21 @@ def classification_failures(
     conf = confidence if confidence is not None else np.zeros(len(y))
     wrong = np.flatnonzero(y != p)
     right = np.flatnonzero(y == p)
+    # A model that answers the same for every row (a prior or majority baseline) ignores
+    # the features: its confident errors say nothing about the labels.
+    constant = bool(len(y)) and np.unique(p).size == 1 and float(np.ptp(conf)) == 0.0
     out: list[Failure] = []
 
     def make(row: int, lst: str) -> Failure:
         c = None if confidence is None else float(conf[row])
         truth, pred = labels[y[row]], labels[p[row]]
-        category, reason = _classify_reason(lst, c, miss[row], truth, pred)
+        if constant and lst != "low_confidence_correct" and miss[row] == 0:
+            category, reason = "model_representation", (
+                f"the model predicts {pred!r} for every row, whatever its features; "
+                f"truth {truth!r}"
+            )
+        else:
+            category, reason = _classify_reason(lst, c, miss[row], truth, pred)
         return Failure(
             str(ids[row]),
             lst,

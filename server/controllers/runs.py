@@ -42,6 +42,11 @@ class RunController(Controller):
                 overrides=dict(data.config),
                 n_bootstrap=data.n_bootstrap,
                 timeout_seconds=data.timeout_seconds,
+                options={
+                    "exclude": list(data.exclude),
+                    "features": None if data.features is None else list(data.features),
+                    "duplicate_excess_error": data.duplicate_excess_error,
+                },
             ),
         )
         await services.executor.submit(run.id)

@@ -47,21 +47,28 @@ def test_test_index_in_train() -> None:
     assert e.value.check == L.CHECK_TEST_IN_TRAIN
 
 
-def test_duplicates_warn_below_and_fail_above_threshold() -> None:
+def test_duplicates_warn_below_and_fail_above_the_chance_rate() -> None:
     train, test = _frames()
     one_dup = test.copy()
     one_dup.iloc[0] = train.iloc[3].to_numpy()
     warnings = eh.check_leakage(
         eh.LeakageInputs(train.index, test.index, train, one_dup),
-        eh.EvalConfig(duplicate_error_fraction=0.05),
+        eh.EvalConfig(duplicate_excess_error=0.05),
     )
     assert len(warnings) == 1 and "1 of 50" in warnings[0]
+    assert "test row 150 = train row 3" in warnings[0]
     many = test.copy()
     many.iloc[:10] = train.iloc[:10].to_numpy()
     with pytest.raises(eh.LeakageError) as e:
         eh.check_leakage(eh.LeakageInputs(train.index, test.index, train, many))
     assert e.value.check == L.CHECK_DUPLICATE_ROWS
-    assert "10 of 50" in str(e.value)
+    assert "10 of 50" in str(e.value) and "0.00% of train rows repeat" in str(e.value)
+    # The threshold is a setting: a lenient one lets the same rows through with a warning.
+    lenient = eh.check_leakage(
+        eh.LeakageInputs(train.index, test.index, train, many),
+        eh.EvalConfig(duplicate_excess_error=0.5),
+    )
+    assert lenient and lenient[0].startswith(L.CHECK_DUPLICATE_ROWS)
 
 
 def test_scaler_fit_on_all_rows() -> None:

@@ -27,11 +27,21 @@ def _classes(y: pd.Series) -> list[str]:
 
 
 def fit_most_frequent(train: pd.DataFrame, spec: MostFrequentConfig, seed: int) -> FittedPipeline:
-    """The majority class of the training rows, whatever the features."""
+    """The majority class of the training rows, whatever the features.
+
+    Its probabilities are the training class shares (scikit-learn's ``prior`` strategy),
+    not 0/1: an honest baseline for log loss, Brier score and calibration.
+    """
     x, y = split_xy(train)
-    pipe = Pipeline([("model", DummyClassifier(strategy="most_frequent"))])
+    pipe = Pipeline([("model", DummyClassifier(strategy="prior"))])
     pipe.fit(prepare_features(x), y.astype(str))
-    log.info("most_frequent: predicts %r", pipe.named_steps["model"].classes_[0])
+    dummy = pipe.named_steps["model"]
+    priors = ", ".join(f"{c!r} {p:.3f}" for c, p in zip(dummy.classes_, dummy.class_prior_))
+    log.info(
+        "most_frequent: predicts %r for every row, with the class shares as probabilities (%s)",
+        dummy.classes_[int(dummy.class_prior_.argmax())],
+        priors,
+    )
     return FittedPipeline(
         pipe,
         list(x.columns),

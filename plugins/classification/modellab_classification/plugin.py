@@ -28,7 +28,8 @@ def register_templates() -> list[Template]:
                     "baseline",
                     deferred("modellab_classification.models:fit_most_frequent"),
                     MostFrequentConfig,
-                    "Predicts the most frequent training class.",
+                    "Predicts the most frequent training class, with the training class shares "
+                    "as probabilities.",
                 ),
                 ModelVariant(
                     "logistic_regression",

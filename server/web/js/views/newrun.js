@@ -109,10 +109,35 @@ export async function newRunPage(ctx) {
     replace(
       modelSelect,
       (template()?.models ?? []).map((m) =>
-        h("option", { value: m.name }, `${m.name} (${m.name === template().reference_baseline ? "reference baseline" : m.role})`),
+        h(
+          "option",
+          // The reference baseline is the default: the bar to set before anything else.
+          { value: m.name, selected: m.name === template().reference_baseline },
+          `${m.name} (${m.name === template().reference_baseline ? "reference baseline" : m.role})`,
+        ),
       ),
     );
     fillConfig();
+    fillColumns();
+  };
+  // Columns the run leaves out (run option "exclude"): a suspected leak is one tick away.
+  const columnsBox = h("fieldset", { class: "stack" });
+  let excludeBoxes = [];
+  const fillColumns = () => {
+    const ds = selectedDataset();
+    const suspects = new Set((ds?.profile?.warnings ?? []).filter((w) => w.code === "target_leak").map((w) => w.column));
+    excludeBoxes = (ds?.feature_columns ?? []).map((name) => {
+      const box = h("input", { type: "checkbox", value: name, checked: suspects.has(name) });
+      return [h("label", { class: "row" }, box, name, suspects.has(name) ? h("span", { class: "warn" }, " (possible target leak)") : null), box];
+    });
+    replace(
+      columnsBox,
+      h("legend", {}, "Leave out columns"),
+      excludeBoxes.length
+        ? h("p", { class: "muted" }, "Ticked feature columns are left out of this run; columns the dataset flags as possible target leaks start ticked.")
+        : h("p", { class: "muted" }, "This dataset version lists no feature columns."),
+      excludeBoxes.map(([node]) => node),
+    );
   };
   const fillConfig = () => {
     const m = model();
@@ -160,7 +185,8 @@ export async function newRunPage(ctx) {
           error.hidden = false;
           return;
         }
-        const body = { project: slug, dataset: datasetSelect.value, template: templateSelect.value, seed: Number(seed.value) || 0 };
+        const exclude = excludeBoxes.filter(([, box]) => box.checked).map(([, box]) => box.value);
+        const body = { project: slug, dataset: datasetSelect.value, template: templateSelect.value, seed: Number(seed.value) || 0, exclude };
         submit.disabled = true;
         try {
           if (baselineFirst.checked) {
@@ -196,6 +222,7 @@ export async function newRunPage(ctx) {
     h("label", { for: "run-template" }, "Template", templateSelect),
     h("label", { for: "run-model" }, "Model", modelSelect),
     configBox,
+    columnsBox,
     h("label", { for: "run-seed" }, "Seed", seed),
     baselineRow,
     hint,

@@ -1,0 +1,97 @@
+"""Issue 12, points 1 and 2: leak rules that detect leaks, not low cardinality, and column
+roles chosen by the user (on real data: Titanic passengers, Palmer penguins)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tests.conftest import REPO, Env
+
+TITANIC = REPO / "tests" / "data" / "titanic_passengers.csv"
+PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
+FAST = ("--n-bootstrap", "50")
+
+
+def _run(ml: Env, dataset: str, model: str, *extra: str) -> Any:
+    result = ml.run(
+        "run",
+        "-p",
+        "p",
+        "-d",
+        dataset,
+        "-t",
+        "tabular-classification",
+        "-m",
+        model,
+        *FAST,
+        *extra,
+        "--json",
+        ok=False,
+    )
+    return json.loads(result.stdout)
+
+
+def _eval(ml: Env, run: Any, name: str) -> Any:
+    return json.loads((Path(run["artifact_dir"]) / "eval" / name).read_text())
+
+
+def test_low_cardinality_titanic_evaluates_with_a_note(ml: Env) -> None:
+    ml.run("dataset", "add", "-p", "p", "-n", "titanic", "-t", "survived", str(TITANIC))
+    shown = ml.json("dataset", "show", "p/titanic")
+    dup = shown["split"]["duplicates"]
+    # Every passenger repeats another: expected with 12 feature rows, so they stay spread.
+    assert dup["grouped"] is False and dup["share"] > 0.99 and dup["chance_share"] > 0.99
+    assert shown["split"]["test"]["rows"] == 263
+    run = _run(ml, "titanic", "logistic_regression")
+    assert run["status"] == "succeeded", run.get("status_reason")
+    summary = _eval(ml, run, "eval_summary.json")
+    notes = [w for w in summary["warnings"] if w.startswith("low_cardinality")]
+    assert notes and "263 of 263 test rows" in notes[0] and "not a leak" in notes[0]
+
+
+def _planted_copies(tmp: Path) -> Path:
+    """Penguins as a predefined split whose train file holds copies of 20 test rows."""
+    frame = pl.read_csv(PENGUINS, null_values=["NA"]).drop_nulls("sex")
+    test = frame[::5]
+    train = frame.filter(~pl.int_range(pl.len()).is_in(list(range(0, frame.height, 5))))
+    train = pl.concat([train, test.head(20)])
+    folder = tmp / "planted"
+    folder.mkdir()
+    train.write_csv(folder / "train.csv")
+    test.write_csv(folder / "test.csv")
+    return folder
+
+
+def test_planted_copies_fail_before_the_fit_and_name_the_rows(ml: Env, tmp_path: Path) -> None:
+    ml.run("dataset", "add", "-p", "p", "-n", "planted", "-t", "sex", str(_planted_copies(tmp_path)))
+    run = _run(ml, "planted", "logistic_regression")
+    assert run["status"] == "failed"
+    reason = run["status_reason"]
+    assert "[duplicate_rows] 20 of 67 test rows" in reason and "e.g. test row" in reason
+    assert "duplicate_excess_error" in reason
+    logs = (Path(run["artifact_dir"]) / "logs.txt").read_text()
+    assert "fitting" not in logs  # refused before training
+    # The threshold is a run setting: recorded in the run and its config.json.
+    lenient = _run(ml, "planted", "logistic_regression", "--duplicate-excess", "0.5")
+    assert lenient["status"] == "succeeded", lenient.get("status_reason")
+    config = json.loads((Path(lenient["artifact_dir"]) / "config.json").read_text())
+    assert config["options"]["duplicate_excess_error"] == 0.5
+    assert "--duplicate-excess 0.5" in (Path(lenient["artifact_dir"]) / "run.json").read_text()
+
+
+def test_copied_records_are_kept_on_one_side_of_a_random_split(ml: Env, tmp_path: Path) -> None:
+    frame = pl.read_csv(PENGUINS, null_values=["NA"])
+    copied = pl.concat([frame, frame.head(40)])
+    path = tmp_path / "penguins_with_copies.csv"
+    copied.write_csv(path)
+    ml.run("dataset", "add", "-p", "p", "-n", "copies", "-t", "species", str(path))
+    dup = ml.json("dataset", "show", "p/copies")["split"]["duplicates"]
+    assert dup["grouped"] is True and dup["rows"] == 80 and dup["groups"] == 40
+    run = _run(ml, "copies", "logistic_regression")
+    assert run["status"] == "succeeded", run.get("status_reason")
+    summary = _eval(ml, run, "eval_summary.json")
+    assert not [w for w in summary["warnings"] if w.startswith("duplicate_rows")]
