@@ -204,6 +204,17 @@ def _summary(v: DatasetVersion, created: bool) -> dict[str, Any]:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--source", help="Where the data came from (stored as provenance).")
 @click.option("--notes", help="A first note stored with the version.")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="COLUMN",
+    help="Leave a column out of the features (repeatable); recorded in the schema.",
+)
+@click.option(
+    "--features",
+    metavar="A,B,...",
+    help="Only these columns (comma-separated) may be features.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @click.argument("path", type=click.Path(path_type=Path))
 def dataset_add(
@@ -218,6 +229,8 @@ def dataset_add(
     seed: int,
     source: str | None,
     notes: str | None,
+    exclude: tuple[str, ...],
+    features: str | None,
     as_json: bool,
     path: Path,
 ) -> None:
@@ -234,6 +247,10 @@ def dataset_add(
         split=SplitRequest(SplitStrategy(strategy), test_size, seed, time_column, group_column),
         source=source,
         notes=notes,
+        exclude=exclude,
+        features=None
+        if features is None
+        else tuple(c.strip() for c in features.split(",") if c.strip()),
     )
     result = _run(lambda db, s: ingest.add_dataset(db, s, req, _progress()))
     v = result.version
@@ -332,8 +349,16 @@ async def _run_flow(
         if existing is None:
             base = run_service.reference_baseline(template)
             click.echo(f"no baseline yet on {version.ref}: running {base.name} first", err=True)
+            # The baseline sees the same columns and rules as the candidate it is the bar of.
             breq = RunRequest(
-                req.project, version.ref, template.name, base.name, req.seed, (), req.n_bootstrap
+                req.project,
+                version.ref,
+                template.name,
+                base.name,
+                req.seed,
+                (),
+                req.n_bootstrap,
+                options=req.options,
             )
             brun = await run_service.create_run(db, settings, registry, breq)
             done.append(await execute_run(db, settings, registry, brun.id))
@@ -409,6 +434,24 @@ def _print_run(run: Run, settings: Settings) -> None:
     is_flag=True,
     help="Run the template's reference baseline first when none exists.",
 )
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="COLUMN",
+    help="Leave a feature column out of this run (repeatable).",
+)
+@click.option(
+    "--features",
+    metavar="A,B,...",
+    help="Train on exactly these columns (comma-separated) instead of the dataset's features.",
+)
+@click.option(
+    "--duplicate-excess",
+    type=float,
+    default=None,
+    help="Leakage rule: fail when test rows repeat train records more often than chance by "
+    "more than this share (default 0.05).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run(s) as JSON.")
 def run_cmd(
     project: str,
@@ -419,12 +462,24 @@ def run_cmd(
     overrides: tuple[str, ...],
     n_bootstrap: int,
     with_baseline: bool,
+    exclude: tuple[str, ...],
+    features: str | None,
+    duplicate_excess: float | None,
     as_json: bool,
 ) -> None:
     """Train and evaluate MODEL of TEMPLATE on a dataset version."""
     from modellab.runs.service import RunRequest
 
-    req = RunRequest(project, dataset, template, model, seed, overrides, n_bootstrap)
+    options: dict[str, Any] = {}
+    if exclude:
+        options["exclude"] = list(exclude)
+    if features is not None:
+        options["features"] = [c.strip() for c in features.split(",") if c.strip()]
+    if duplicate_excess is not None:
+        options["duplicate_excess_error"] = duplicate_excess
+    req = RunRequest(
+        project, dataset, template, model, seed, overrides, n_bootstrap, options=options
+    )
     settings = Settings.from_env()
     runs = _run(lambda db, s: _run_flow(db, s, req, with_baseline))
     if as_json:

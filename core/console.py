@@ -62,6 +62,14 @@ def dataset_renderable(v: DatasetVersion) -> Group:
     head.append(f"source    {src.original_name} ({src.kind}, {len(src.files)} file(s))")
     if src.source:
         head.append(f"; from {src.source}")
+    from modellab.datasets.reading import delimiter_label  # polars: only when needed
+
+    delimiters = {f.path: f.delimiter for f in src.files if f.delimiter is not None}
+    if len(set(delimiters.values())) == 1:
+        head.append(f"\ndelimiter {delimiter_label(next(iter(delimiters.values())))}")
+    elif delimiters:
+        shown = ", ".join(f"{path} {delimiter_label(d)}" for path, d in delimiters.items())
+        head.append(f"\ndelimiter {shown}")
     head.append(f"\ncreated   {v.created_at.isoformat(timespec='seconds')}")
 
     schema = Table(title="Schema and profile", title_justify="left", expand=False)
@@ -142,6 +150,8 @@ def dataset_renderable(v: DatasetVersion) -> Group:
     )
 
     parts: list[Any] = [head, Text(""), schema, target, split, split_note]
+    if s.duplicates is not None:
+        parts.append(Text(f"duplicate records: {s.duplicates.reason}"))
     if v.schema_diff:
         diff = v.schema_diff
         changes = [f"+{a}" for a in diff.added] + [f"-{r}" for r in diff.removed]

@@ -156,6 +156,24 @@ class SplitSide(msgspec.Struct, frozen=True):
     groups: int | None = None
 
 
+class DuplicateRecords(msgspec.Struct, frozen=True):
+    """Rows that exactly repeat another row (feature columns and target), and what the split
+    did with them.
+
+    ``chance_share`` is the share of rows expected to have an exact twin if every column
+    were drawn independently from its own value counts: low-cardinality tables (a few
+    categorical columns) reach it by chance, copied records exceed it.
+    """
+
+    rows: int
+    groups: int
+    share: float
+    chance_share: float
+    #: True: each group of identical records was kept on one side of the split
+    grouped: bool
+    reason: str
+
+
 class SplitInfo(msgspec.Struct, frozen=True):
     """A materialized split: the parameters and the checksum of its row indices."""
 
@@ -167,6 +185,7 @@ class SplitInfo(msgspec.Struct, frozen=True):
     test: SplitSide
     time_column: str | None = None
     group_column: str | None = None
+    duplicates: DuplicateRecords | None = None
 
 
 class SourceFile(msgspec.Struct, frozen=True):
@@ -175,6 +194,7 @@ class SourceFile(msgspec.Struct, frozen=True):
     path: str
     sha256: str
     bytes: int
+    delimiter: str | None = None  # a CSV file's, as detected (None: Parquet)
 
 
 class Provenance(msgspec.Struct, frozen=True):
@@ -268,6 +288,8 @@ class Run(msgspec.Struct, frozen=True):
     heartbeat_at: datetime | None = None
     timeout_seconds: float | None = None
     notes: list[Note] = []
+    #: run options beside the model config (see modellab.runs.options.RunOptions)
+    options: dict[str, Any] = {}
 
 
 class ModelArtifact(msgspec.Struct, frozen=True):

@@ -29,13 +29,22 @@ from modellab.datasets.schema import (
     column_facts,
     diff_schemas,
     infer_task,
+    no_feature_reason,
 )
-from modellab.datasets.splits import Split, SplitRequest, describe_split, make_split, save_split
+from modellab.datasets.splits import (
+    Split,
+    SplitRequest,
+    describe_split,
+    duplicate_records,
+    make_split,
+    save_split,
+)
 from modellab.datasets.storage import dataset_dir, datasets_root, split_path
 from modellab.domain import (
     ColumnSchema,
     DatasetVersion,
     DataWarning,
+    DuplicateRecords,
     Note,
     Provenance,
     SchemaDiff,
@@ -89,6 +98,10 @@ class AddRequest:
     split: SplitRequest = field(default_factory=SplitRequest)
     source: str | None = None
     notes: str | None = None
+    #: columns the user leaves out of the default feature set (``--exclude``)
+    exclude: tuple[str, ...] = ()
+    #: the only columns that may be features (``--features``); None: every column
+    features: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,7 @@ class Prepared:
 
 def _stage_file(src: Path, relpath: str, source_dir: Path, index: int) -> StagedFile:
     kind = reading.file_kind(src)
-    delimiter = reading.delimiter_for(src)
+    delimiter = reading.delimiter_for(src) if kind == "csv" else ","
     tmp = source_dir / f".part-{index}"
     scan = reading.copy_and_scan(src, tmp, delimiter, text=kind == "csv")
     final = source_dir / f"{scan.sha256}{'.parquet' if kind == 'parquet' else '.csv'}"
@@ -193,7 +206,12 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
     provenance = Provenance(
         kind=kind,
         original_name=path.name,
-        files=[SourceFile(f.relpath, f.scan.sha256, f.scan.size) for f in files],
+        files=[
+            SourceFile(
+                f.relpath, f.scan.sha256, f.scan.size, f.delimiter if f.kind == "csv" else None
+            )
+            for f in files
+        ],
     )
     return Staged(checksum, provenance, files, predefined)
 
@@ -262,6 +280,8 @@ def prepare(
     progress("parsing")
     frame, parse_warnings, generated, n_train = _combine(staged, req.path, parsed)
     target = req.target
+    if frame.width == 1:
+        raise InvalidInputError(f"{req.path}: {reading.one_column_reason(frame.columns[0])}")
     if target not in frame.columns:
         shown = ", ".join(frame.columns[:20]) + (" ..." if frame.width > 20 else "")
         raise InvalidInputError(
@@ -292,7 +312,25 @@ def prepare(
     for col in (split_req.group_column,):
         if col:
             excluded[col] = "the group column of the split"
+    for flag, named in (("--exclude", req.exclude), ("--features", req.features or ())):
+        for col in named:
+            if col not in frame.columns:
+                raise InvalidInputError(
+                    f"{req.path}: {flag} names {col!r}, which is not a column; columns are: "
+                    + ", ".join(frame.columns[:20])
+                    + (" ..." if frame.width > 20 else "")
+                )
+            if col == target:
+                raise InvalidInputError(f"{req.path}: {flag} names the target {col!r}")
+    if req.features is not None:
+        for col in frame.columns:
+            if col != target and col not in req.features:
+                excluded.setdefault(col, "not in the feature list chosen by the user (--features)")
+    for col in req.exclude:
+        excluded[col] = "left out by the user (--exclude)"
     schema = build_schema(frame, facts, target, set(generated), excluded)
+    if not any(c.role == "feature" for c in schema):
+        raise InvalidInputError(f"{req.path}: {no_feature_reason(schema)}")
     warnings = [DataWarning("parse", w) for w in parse_warnings]
     if all(_looks_numeric(c) for c in frame.columns):
         warnings.insert(
@@ -335,13 +373,18 @@ def prepare(
         profile = profile_frame(frame, schema, facts, target, task, dropped, warnings)
         written.result()
     progress("splitting")
+    duplicates: DuplicateRecords | None = None
     if n_train is not None:
         split = Split(usable[usable < n_train], usable[usable >= n_train])
         if split.train.size == 0 or split.test.size == 0:
             raise InvalidInputError(f"{req.path}: the train or test file has no row with a target")
     else:
-        split = make_split(frame, target, task, split_req, usable)
-    split_info = describe_split(frame, split, target, task, split_req)
+        codes = None
+        if split_req.strategy in (SplitStrategy.RANDOM, SplitStrategy.STRATIFIED):
+            features = [c.name for c in schema if c.role == "feature"]
+            codes, duplicates = duplicate_records(frame, [*features, target], usable)
+        split = make_split(frame, target, task, split_req, usable, codes)
+    split_info = describe_split(frame, split, target, task, split_req, duplicates)
     if task == "classification":
         seen = frame[target].gather(split.train).drop_nulls().unique().sort().to_list()
         if len(seen) < 2:
@@ -391,6 +434,23 @@ def _same_request(existing: DatasetVersion, req: AddRequest) -> str | None:
     s = existing.split
     if existing.target != req.target:
         return f"target {existing.target!r}"
+    had_left_out = {
+        c.name
+        for c in existing.schema
+        if c.excluded_reason is not None and "by the user" in c.excluded_reason
+    }
+    want_left_out = {
+        c.name
+        for c in existing.schema
+        if c.name != existing.target
+        and (c.name in req.exclude or (req.features is not None and c.name not in req.features))
+    }
+    if had_left_out != want_left_out:
+        left_out = ", ".join(sorted(had_left_out)) or "none"
+        return (
+            f"other columns left out by the user ({left_out}); leave columns out of one run "
+            "with modellab run --exclude"
+        )
     if req.task and req.task != existing.task:
         return f"task {existing.task}"
     if s.strategy is SplitStrategy.PREDEFINED:

@@ -56,9 +56,87 @@ def file_kind(path: Path) -> str:
     return kind or "csv"
 
 
+#: the delimiters a CSV file may use, in the order that breaks a tie between them
+DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SNIFF_BYTES = 65536
+SNIFF_RECORDS = 50
+
+
 def delimiter_for(path: Path) -> str:
-    """Tab for ``.tsv`` files, a comma otherwise."""
-    return "\t" if path.suffix.lower() == ".tsv" else ","
+    """Tab for ``.tsv`` files; otherwise the delimiter detected from the first lines."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(SNIFF_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read: {exc.strerror}") from None
+    return sniff_delimiter(head[:SNIFF_BYTES], truncated=len(head) > SNIFF_BYTES)
+
+
+def sniff_delimiter(head: bytes, truncated: bool = False) -> str:
+    """The delimiter of a CSV sample: comma, semicolon, tab or pipe (comma by default).
+
+    Each candidate splits the sampled records (quotes respected, as the csv module
+    reads them); the first candidate, in the order of :data:`DELIMITERS`, that gives
+    every record the same number of fields, more than one, wins. When none does (a
+    ragged row), the one that splits the header into the most fields is used, so that
+    the parse names the row at fault. A ``truncated`` sample's last record is ignored.
+    """
+    text = head.decode(ENCODING, errors="replace").removeprefix("\ufeff")
+    best, best_fields = ",", 1
+    for candidate in DELIMITERS:
+        counts = _field_counts(text, candidate, truncated)
+        if not counts:
+            continue
+        if counts[0] > 1 and all(c == counts[0] for c in counts):
+            return candidate
+        if counts[0] > best_fields:
+            best, best_fields = candidate, counts[0]
+    return best
+
+
+def _field_counts(text: str, delimiter: str, truncated: bool) -> list[int]:
+    """Fields per non-blank record of ``text`` split by ``delimiter``."""
+    counts: list[int] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for record in reader:
+            if record:
+                counts.append(len(record))
+            if len(counts) > SNIFF_RECORDS:
+                break
+    except csv.Error:
+        pass  # an odd line far in: judge by the records before it
+    else:
+        if truncated and len(counts) > 1 and len(counts) <= SNIFF_RECORDS:
+            counts.pop()  # the sample cut the last record short
+    return counts[:SNIFF_RECORDS]
+
+
+def delimiter_label(delimiter: str) -> str:
+    """``';' (semicolon)``: a delimiter as people read it."""
+    name = DELIMITER_NAMES.get(delimiter)
+    shown = "\\t" if delimiter == "\t" else delimiter
+    return f"'{shown}' ({name})" if name else repr(delimiter)
+
+
+def one_column_reason(name: str) -> str:
+    """Why a file read as the single column ``name`` is refused, and what to check."""
+    found = [DELIMITER_NAMES[d] for d in DELIMITERS[1:] if d in name]
+    if found:
+        why = (
+            f"its header holds a {' and a '.join(found)}, so the delimiter was probably "
+            "not detected (comma, semicolon, tab and pipe are tried, counting only those "
+            "outside quotes, and the first lines must agree on one)"
+        )
+    else:
+        why = "no comma, semicolon, tab or pipe separates its fields"
+    return (
+        f"only one column was read ({name!r}), which leaves no feature column besides "
+        f"a target; {why}"
+    )
 
 
 def check_size(path: Path, max_bytes: int) -> int:

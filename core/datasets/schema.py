@@ -198,6 +198,20 @@ def build_schema(
     return out
 
 
+def no_feature_reason(schema: list[ColumnSchema]) -> str:
+    """Why a schema without a feature column is refused: each column and its role."""
+    target = next((c.name for c in schema if c.role == "target"), None)
+    others = [c for c in schema if c.role != "target"]
+    left_out = "; ".join(f"{c.name!r} ({c.excluded_reason or c.role})" for c in others[:20])
+    if len(others) > 20:
+        left_out += f"; and {len(others) - 20} more"
+    return (
+        f"no usable feature column: besides the target {target!r}, every column is left "
+        f"out of the default feature set: {left_out}; a model needs at least one feature "
+        "column (add one, or check the delimiter and the header row)"
+    )
+
+
 def diff_schemas(before: list[ColumnSchema], after: list[ColumnSchema], version: int) -> SchemaDiff:
     """Columns added, removed, and changed (dtype, logical type or role) since ``before``."""
     old = {c.name: c for c in before}

@@ -39,6 +39,8 @@ class DatasetUpload:
     group_column: str | None = None
     source: str | None = None
     notes: str | None = None
+    #: columns left out of the features, comma-separated
+    exclude: str | None = None
 
 
 def _safe_filename(filename: str) -> str:
@@ -95,6 +97,7 @@ class DatasetController(Controller):
                     ),
                     source=data.source or f"upload:{data.file.filename}",
                     notes=data.notes,
+                    exclude=tuple(c.strip() for c in (data.exclude or "").split(",") if c.strip()),
                 )
                 try:
                     result = await ingest.add_dataset(services.db, services.settings, request)

@@ -96,7 +96,8 @@ def test_same_bytes_other_split_is_refused(ml: Env, tmp_path: Path) -> None:
 
 def test_missing_target_rows_are_dropped_with_a_warning(ml: Env, tmp_path: Path) -> None:
     path = write(
-        tmp_path / "t.csv", "a,y\n" + "".join(f"{i},{i % 2 if i % 7 else ''}\n" for i in range(50))
+        tmp_path / "t.csv",
+        "a,y\n" + "".join(f"{i % 9},{i % 2 if i % 7 else ''}\n" for i in range(50)),
     )
     out = add(ml, path)
     assert out["rows"] == 50
@@ -226,7 +227,7 @@ def test_a_tiny_test_split_is_warned_about(ml: Env, tmp_path: Path) -> None:
     assert any("the test split has only" in w for w in tiny["warnings"])
     ample = add(
         ml,
-        write(tmp_path / "ample.csv", "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(200))),
+        write(tmp_path / "ample.csv", "a,y\n" + "".join(f"{i % 13},{i % 2}\n" for i in range(200))),
         name="ample",
     )
     assert not any("test split" in w for w in ample["warnings"])
@@ -258,7 +259,7 @@ def test_a_train_split_with_one_class_is_refused(ml: Env, tmp_path: Path) -> Non
 
 
 def test_a_file_without_a_header_row_is_warned_about(ml: Env, tmp_path: Path) -> None:
-    body = "".join(f"{i},{i * 2},{i % 2}\n" for i in range(60))
+    body = "".join(f"{i},{i * 2 % 11},{i % 2}\n" for i in range(60))
     out = ml.json(
         "dataset",
         "add",

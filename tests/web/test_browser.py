@@ -177,8 +177,8 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
 
     page.get_by_role("link", name="Train on this version").click()
     page.get_by_role("heading", name="New run").wait_for()
-    # A baseline needs no baseline before it.
-    assert page.locator("#run-model").input_value() == "most_frequent"
+    # The form starts at the template's reference baseline; a baseline needs none before it.
+    assert page.locator("#run-model").input_value() == "logistic_regression"
     assert not page.locator("#run-baseline-first").is_visible()
     page.locator("#run-model").select_option("xgboost")
     assert page.get_by_label("Run the baseline first").is_checked()
@@ -440,3 +440,89 @@ def test_the_header_of_a_csv_is_read_in_the_browser(ui: Watched) -> None:
         ['\ufeff"a,b",c,"say ""hi"""\r\n1,2,3\n', "x\ty z\n"],
     )
     assert columns == [["a,b", "c", 'say "hi"'], ["x", "y z"]]
+
+
+def test_files_that_are_not_csv_text_are_refused_before_a_target_is_offered(
+    ui: Watched,
+) -> None:
+    """A PNG renamed .csv never offers its bytes as columns; ; and | headers are split."""
+    httpx.post(f"{ui.url}/api/projects", json={"name": "files"}).raise_for_status()
+    ui.go("/p/files")
+    page = ui.page
+    chooser = page.get_by_label("CSV, TSV or Parquet file")
+    chooser.wait_for()
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10"
+    chooser.set_input_files({"name": "picture.csv", "mimeType": "text/csv", "buffer": png})
+    error = page.locator("#dataset-error")
+    error.get_by_text("picture.csv is not a CSV text file: it starts like a PNG image").wait_for()
+    assert chooser.get_attribute("aria-invalid") == "true"
+    # No header was offered: the target is typed, and nothing holds the PNG's bytes.
+    assert page.locator("select#dataset-target").count() == 0
+    assert page.locator("input#dataset-target").count() == 1
+    assert "PNG" not in page.locator("label[for=dataset-target]").inner_text()
+    # Sending it anyway is stopped here, with the same words; the server sees nothing.
+    page.locator("#dataset-target").fill("y")
+    page.get_by_role("button", name="Upload").click()
+    error.get_by_text("picture.csv is not a CSV text file").wait_for()
+    assert ui.refused == []
+    assert httpx.get(f"{ui.url}/api/projects/files/datasets").json() == []
+
+    # A semicolon file's header is split by the same rule as the server's.
+    semi = b'a;"b;c";y\n1,5;x;0\n2,5;z;1\n'
+    chooser.set_input_files({"name": "semi.csv", "mimeType": "text/csv", "buffer": semi})
+    page.locator("select#dataset-target option[value=y]").wait_for(state="attached")
+    options = page.locator("select#dataset-target option").all_inner_texts()
+    assert options[1:] == ["a", "b;c", "y"]
+    assert error.inner_text() == "" and chooser.get_attribute("aria-invalid") is None
+    # Parquet is binary on purpose: no refusal, the target is typed.
+    parquet = b"PAR1" + b"\x00" * 16 + b"PAR1"
+    chooser.set_input_files(
+        {"name": "t.parquet", "mimeType": "application/octet-stream", "buffer": parquet}
+    )
+    page.locator("input#dataset-target").wait_for()
+    assert error.inner_text() == ""
+
+    found = page.evaluate(
+        r"""async (samples) => {
+            const { binaryReason, detectDelimiter } = await import("/ui/js/views/project.js");
+            const bytes = (xs) => new Uint8Array(xs);
+            return {
+                zip: binaryReason(bytes([0x50, 0x4b, 0x03, 0x04, 1, 2]), "book.csv"),
+                gzip: binaryReason(bytes([0x1f, 0x8b, 8, 0]), "data.csv.csv"),
+                pdf: binaryReason(new TextEncoder().encode("%PDF-1.7\n"), "doc.csv"),
+                nul: binaryReason(new TextEncoder().encode("a,b\n1,\u0000\n"), "nul.csv"),
+                latin1: binaryReason(bytes([0x61, 0x2c, 0xe9, 0x0a]), "latin.csv"),
+                cut: binaryReason(bytes([0x61, 0x2c, 0xc3]), "cut.csv"),
+                delimiters: samples.map(([text, truncated]) => detectDelimiter(text, truncated)),
+            };
+        }""",
+        [
+            ["a,b,y\n1,2,0\n", False],
+            ["a;b;y\n1,5;2,25;0\n", False],
+            ["a\tb\n1\t2\n", False],
+            ["a|b\n1|2\n", False],
+            ['name,note\n"x;y;z",1\n', False],
+            ['a;b;y\n"multi\nline";2;0\n3;4;1\n', False],
+            ["a,b,y\n1,2,0\n3,4\n", False],
+            ["a;b;y\n1;2;0\n3;4", True],
+        ],
+    )
+    assert "book.csv is not a CSV text file: it starts like a ZIP archive" in found["zip"]
+    assert "gzip archive" in found["gzip"] and "PDF document" in found["pdf"]
+    assert "NUL byte at byte offset 6" in found["nul"]
+    assert "latin.csv is not valid UTF-8" in found["latin1"]
+    assert found["cut"] is None  # a character cut by the end of the sample
+    assert found["delimiters"] == [",", ";", "\t", "|", ",", ";", ",", ";"]
+
+    # The dataset page says which delimiter the file was read with.
+    semicolons = PENGUINS.read_bytes().replace(b",", b";")
+    httpx.post(
+        f"{ui.url}/api/projects/files/datasets",
+        files={"file": ("penguins.csv", semicolons, "text/csv")},
+        data={"name": "semi", "target": "sex"},
+    ).raise_for_status()
+    ui.go("/p/files/datasets/semi")
+    page.get_by_role("heading", name="semi v1").wait_for()
+    source = page.locator("#dataset-source").inner_text()
+    assert source == "Read from penguins.csv (1 file) · delimiter ; (semicolon)"
+    assert page.get_by_role("cell", name="bill_length_mm", exact=True).count() == 1

@@ -70,6 +70,23 @@ function distribution(profile) {
   return h("p", { class: "muted" }, "no distribution");
 }
 
+const DELIMITER_NAMES = { ",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe" };
+const delimiterLabel = (d) => `${d === "\t" ? "\\t" : d} (${DELIMITER_NAMES[d] ?? "other"})`;
+
+/** Where the bytes came from, and the delimiter each CSV file was read with. */
+function sourceLine(provenance) {
+  const csvs = provenance.files.filter((f) => f.delimiter);
+  const same = new Set(csvs.map((f) => f.delimiter)).size === 1;
+  const delimiter = !csvs.length
+    ? provenance.files.every((f) => /\.parquet$/i.test(f.path))
+      ? " · Parquet"
+      : ""
+    : same
+      ? ` · delimiter ${delimiterLabel(csvs[0].delimiter)}`
+      : ` · delimiters ${csvs.map((f) => `${f.path} ${delimiterLabel(f.delimiter)}`).join(", ")}`;
+  return h("p", { class: "muted", id: "dataset-source" }, `Read from ${provenance.original_name} (${provenance.files.length} file${provenance.files.length === 1 ? "" : "s"})${delimiter}`);
+}
+
 /** A dataset version: schema, missingness, distributions, target, split, warnings, versions. */
 export async function datasetPage(ctx) {
   const [slug, name] = ctx.params;
@@ -102,6 +119,7 @@ export async function datasetPage(ctx) {
     h("p", {}, h("a", { href: `#/p/${seg(slug)}` }, `← ${slug}`)),
     h("h1", {}, `${ds.name} v${ds.version}`),
     h("p", { class: "muted" }, `${ds.rows} rows · ${ds.columns} columns · ${ds.task} on `, h("strong", {}, ds.target), ` · sha256 ${ds.checksum.slice(0, 16)}…`),
+    sourceLine(ds.provenance),
     h("p", {}, h("a", { href: `#/p/${seg(slug)}/new-run?dataset=${seg(ds.name)}@${ds.version}` }, "Train on this version")),
     h("h2", {}, "Warnings"),
     p.warnings.length
@@ -124,6 +142,8 @@ export async function datasetPage(ctx) {
       "p",
       {},
       `${ds.split.strategy}, seed ${ds.split.seed}: train ${side(ds.split.train)}; test ${side(ds.split.test)}. Checksum ${ds.split.checksum.slice(0, 16)}…`,
+      ds.split.duplicates ? h("br") : null,
+      ds.split.duplicates ? `Duplicate records: ${ds.split.duplicates.reason}.` : null,
     ),
     h("h2", {}, "Versions"),
     h(
