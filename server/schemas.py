@@ -42,6 +42,13 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True):
     n_bootstrap: Annotated[int, Meta(ge=10, le=100_000)] = 1000
     #: end the run as timed_out after this many seconds of training
     timeout_seconds: Annotated[float, Meta(gt=0, le=7 * 24 * 3600)] | None = None
+    #: feature columns of the dataset version this run leaves out
+    exclude: Annotated[list[Name], Meta(max_length=10_000)] = []
+    #: train on exactly these columns instead of the dataset version's features
+    features: Annotated[list[Name], Meta(max_length=10_000)] | None = None
+    #: leakage rule: fail when test rows repeat train records more often than chance by
+    #: more than this share
+    duplicate_excess_error: Annotated[float, Meta(ge=0, lt=1)] = 0.05
 
 
 class RunPage(msgspec.Struct):
@@ -140,6 +147,8 @@ class Comparison(msgspec.Struct):
     a: RunSide
     b: RunSide
     like_for_like: bool
+    #: per side ("a", "b"): features suspected of leaking the target, from each report
+    leak_suspects: dict[str, list[dict[str, Any]]]
     paired_bootstrap: dict[str, Any] | None
     metrics: list[dict[str, Any]]
     slices: list[dict[str, Any]]

@@ -3,13 +3,12 @@
 Quantiles of columns longer than 200,000 values are computed on an evenly spaced
 sample of them; everything else uses every value.
 
-Leak detection ("a column that leaks the target") looks for near-perfect association,
-measured out of sample so that a high-cardinality column cannot look predictive by
-memorizing: the feature is bucketed (up to 256 quantile buckets for numbers, about 20
-rows each; its values for categories), the bucket -> target mapping is learned on even
-rows and scored on odd rows. A column is flagged when that scores accuracy >= 0.98
-with a majority rate below 0.95 (classification), or R^2 >= 0.98 (regression; also
-|Pearson r| >= 0.99).
+Leak detection ("a column that leaks the target") is EvalHarness' single-feature check
+(evalharness.core.separators), measured out of sample so that a high-cardinality column
+cannot look predictive by memorizing: one trivial rule per feature (by its value, by its
+missingness, by its zero/non-zero pattern) is learned on even rows and scored on odd rows
+(of at most 50,000 rows with a target). A column is flagged when a rule scores accuracy
+and balanced accuracy >= 0.98 (classification) or R^2 >= 0.98 (regression).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from evalharness import EvalConfig, find_single_feature_leaks
 from modellab.datasets.schema import ColumnFacts
 from modellab.domain import (
     CategoryCount,
@@ -38,8 +38,20 @@ HIGH_MISSING = 0.5
 HIGH_CARDINALITY = 100
 LEAK_SAMPLE_ROWS = 50_000
 LEAK_SCORE = 0.98
-LEAK_CORRELATION = 0.99
-MAX_LEAK_BUCKETS = 256
+LEAK_CHECKED_TYPES = (
+    ColumnType.NUMERIC,
+    ColumnType.INTEGER,
+    ColumnType.CATEGORICAL,
+    ColumnType.BOOLEAN,
+)
+#: EvalHarness' single-feature rule with the ingest thresholds; all sampled rows are used.
+LEAK_CONFIG = EvalConfig(
+    leak_min_accuracy=LEAK_SCORE,
+    leak_min_balanced_accuracy=LEAK_SCORE,
+    leak_min_r2=LEAK_SCORE,
+    leak_min_test_rows=10,
+    leak_max_rows=LEAK_SAMPLE_ROWS,
+)
 
 
 def _r(x: float) -> float:
@@ -123,99 +135,32 @@ def top_categories(series: pl.Series, k: int = TOP_CATEGORIES) -> list[CategoryC
     ]
 
 
-def _bucket_codes(series: pl.Series, ltype: ColumnType) -> pl.Series | None:
-    """Small integer codes for the leak check, or None when a column cannot leak this way."""
-    if ltype in (ColumnType.NUMERIC, ColumnType.INTEGER):
-        buckets = max(2, min(MAX_LEAK_BUCKETS, series.len() // 20))
-        ranks = series.rank(method="dense")
-        top = ranks.cast(pl.Float64).max()
-        if not isinstance(top, float):
-            return None
-        codes: pl.Series = ((ranks.cast(pl.Float64) - 1) * buckets / top).floor().cast(pl.Int64)
-        return codes
-    if ltype in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN):
-        return series.cast(pl.String)
-    return None
-
-
 def leaking_columns(
     frame: pl.DataFrame, schema: list[ColumnSchema], target: str, task: str
 ) -> list[tuple[str, str]]:
-    """Columns whose association with the target is near-perfect, with the evidence."""
+    """Columns whose association with the target is near-perfect, with the evidence.
+
+    The rule is EvalHarness' single-feature check (``find_single_feature_leaks``), so
+    ingest and evaluation flag a column for the same reasons: by its value, by its
+    missingness, or by its zero/non-zero pattern. Even rows learn, odd rows score.
+    """
+    names = [c.name for c in schema if c.role == "feature" and c.logical_type in LEAK_CHECKED_TYPES]
     data = frame.filter(pl.col(target).is_not_null())
     if data.height > LEAK_SAMPLE_ROWS:
         data = data.gather_every(data.height // LEAK_SAMPLE_ROWS + 1)
-    if data.height < 20:
+    if data.height < 20 or not names or task not in ("classification", "regression"):
         return []
-    half = pl.Series("half", np.arange(data.height) % 2)
-    y = data[target]
-    found: list[tuple[str, str]] = []
-    majority = 0.0
-    if task == "classification":
-        top_count = y.cast(pl.String).value_counts(name="n")["n"].max()
-        majority = float(top_count) / data.height if isinstance(top_count, int) else 0.0
-        if majority >= 0.95:
-            return []
-    for col in schema:
-        if col.role != "feature":
-            continue
-        codes = _bucket_codes(data[col.name], col.logical_type)
-        if codes is None:
-            continue
-        df = pl.DataFrame({"b": codes, "y": y, "half": half}).drop_nulls()
-        learn, score = df.filter(pl.col("half") == 0), df.filter(pl.col("half") == 1)
-        if score.height < 10:
-            continue
-        if task == "classification":
-            learned = (
-                learn.with_columns(pl.col("y").cast(pl.String))
-                .group_by("b", "y")
-                .len()
-                .sort(["b", "len", "y"], descending=[False, True, False])
-                .group_by("b", maintain_order=True)
-                .first()
-                .select("b", pl.col("y").alias("pred"))
-            )
-            joined = score.with_columns(pl.col("y").cast(pl.String)).join(
-                learned, on="b", how="left"
-            )
-            acc = float((joined["pred"] == joined["y"]).fill_null(False).mean() or 0.0)  # type: ignore[arg-type]
-            if acc >= LEAK_SCORE:
-                found.append(
-                    (
-                        col.name,
-                        f"predicts the target with {acc:.1%} held-out accuracy "
-                        f"(majority class alone: {majority:.1%})",
-                    )
-                )
-        else:
-            yf = score["y"].cast(pl.Float64)
-            var = float(yf.var() or 0.0)  # type: ignore[arg-type]
-            if var == 0:
-                continue
-            means = learn.group_by("b").agg(pl.col("y").cast(pl.Float64).mean().alias("pred"))
-            joined = score.join(means, on="b", how="left").with_columns(
-                pl.col("pred").fill_null(float(learn["y"].cast(pl.Float64).mean() or 0.0))  # type: ignore[arg-type]
-            )
-            mse = float(((joined["pred"] - joined["y"].cast(pl.Float64)) ** 2).mean() or 0.0)  # type: ignore[arg-type]
-            r2 = 1 - mse / var
-            corr = 0.0
-            if col.logical_type in (ColumnType.NUMERIC, ColumnType.INTEGER):
-                pair = data.select(
-                    pl.col(col.name).cast(pl.Float64), pl.col(target).cast(pl.Float64)
-                ).drop_nulls()
-                if pair.height > 2:
-                    c = pair.select(pl.corr(col.name, target)).item()
-                    corr = float(c) if c is not None and np.isfinite(c) else 0.0
-            if r2 >= LEAK_SCORE or abs(corr) >= LEAK_CORRELATION:
-                found.append(
-                    (
-                        col.name,
-                        f"explains the target almost perfectly (held-out R^2 {r2:.3f}, "
-                        f"Pearson r {corr:.3f})",
-                    )
-                )
-    return found
+    rows = data.select(*names, target).to_pandas()
+    learn, score = rows.iloc[0::2], rows.iloc[1::2]
+    findings = find_single_feature_leaks(
+        learn[names],
+        learn[target].to_numpy(),
+        score[names],
+        score[target].to_numpy(),
+        task,
+        config=LEAK_CONFIG,
+    )
+    return [(f.column, f.evidence) for f in findings]
 
 
 def profile_frame(

@@ -29,7 +29,6 @@ from modellab.modeling.fitted import labels_of
 from modellab.plugins import Registry
 from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
 from modellab.runs.configs import build_config
-from modellab.runs.options import RunOptions, parse_options, run_features
 from modellab.runs.lifecycle import (
     claim_run,
     end_run,
@@ -37,6 +36,7 @@ from modellab.runs.lifecycle import (
     metrics_from_eval,
     remove_partial_outputs,
 )
+from modellab.runs.options import RunOptions, parse_options, run_features
 from modellab.runs.service import reproduce_command
 from modellab.settings import Settings
 from modellab.store import runs as repo

@@ -92,4 +92,6 @@ def metrics_from_eval(folder: Path) -> dict[str, Any]:
         "improvement_is_meaningful": summary["improvement_is_meaningful"],
         "n_test": summary["n_examples"],
         "warnings": summary.get("warnings", []),
+        # Features suspected of leaking the target: the project card and compare mark them.
+        "leak_suspects": summary.get("leak_suspects", []),
     }

@@ -42,8 +42,7 @@ def parse_options(raw: dict[str, Any] | None) -> RunOptions:
         raise InvalidInputError(f"invalid run options: {exc}") from None
     if not 0.0 <= options.duplicate_excess_error < 1.0:
         raise InvalidInputError(
-            "--duplicate-excess must be a share in [0, 1), got "
-            f"{options.duplicate_excess_error}"
+            f"--duplicate-excess must be a share in [0, 1), got {options.duplicate_excess_error}"
         )
     return options
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from tests.conftest import REPO, Env
@@ -67,7 +68,9 @@ def _planted_copies(tmp: Path) -> Path:
 
 
 def test_planted_copies_fail_before_the_fit_and_name_the_rows(ml: Env, tmp_path: Path) -> None:
-    ml.run("dataset", "add", "-p", "p", "-n", "planted", "-t", "sex", str(_planted_copies(tmp_path)))
+    ml.run(
+        "dataset", "add", "-p", "p", "-n", "planted", "-t", "sex", str(_planted_copies(tmp_path))
+    )
     run = _run(ml, "planted", "logistic_regression")
     assert run["status"] == "failed"
     reason = run["status_reason"]
@@ -95,3 +98,69 @@ def test_copied_records_are_kept_on_one_side_of_a_random_split(ml: Env, tmp_path
     assert run["status"] == "succeeded", run.get("status_reason")
     summary = _eval(ml, run, "eval_summary.json")
     assert not [w for w in summary["warnings"] if w.startswith("duplicate_rows")]
+
+
+def _with_hours(tmp: Path) -> Path:
+    """Penguins plus 'hours': 0 exactly for the females, a positive number otherwise."""
+    frame = pl.read_csv(PENGUINS, null_values=["NA"]).drop_nulls("sex")
+    rng = np.random.default_rng(7)
+    hours = np.where(frame["sex"].to_numpy() == "female", 0.0, rng.uniform(1, 60, frame.height))
+    path = tmp / "penguins_hours.csv"
+    frame.with_columns(pl.Series("hours", hours.round(1))).write_csv(path)
+    return path
+
+
+def test_a_leak_suspect_travels_with_the_run_and_is_one_flag_away(ml: Env, tmp_path: Path) -> None:
+    ml.run("dataset", "add", "-p", "p", "-n", "hours", "-t", "sex", str(_with_hours(tmp_path)))
+    shown = ml.json("dataset", "show", "p/hours")
+    assert any("'hours'" in w["message"] for w in shown["profile"]["warnings"])
+    run = _run(ml, "hours", "logistic_regression")
+    assert run["status"] == "succeeded", run.get("status_reason")
+    summary = _eval(ml, run, "eval_summary.json")
+    assert any("'hours'" in w for w in summary["warnings"])
+    assert [s["column"] for s in summary["leak_suspects"]] == ["hours"]
+    takeaway = (Path(run["artifact_dir"]) / "eval" / "takeaway.txt").read_text()
+    assert "'hours'" in takeaway and len(takeaway.strip().splitlines()) == 5
+    assert (
+        "possible target leak in feature 'hours'"
+        in (Path(run["artifact_dir"]) / "logs.txt").read_text()
+    )
+
+    clean = _run(ml, "hours", "logistic_regression", "--exclude", "hours")
+    assert clean["status"] == "succeeded", clean.get("status_reason")
+    assert clean["id"] != run["id"]
+    folder = Path(clean["artifact_dir"])
+    doc = json.loads((folder / "run.json").read_text())
+    assert "hours" not in doc["dataset"]["run_features"]
+    assert doc["run"]["options"]["exclude"] == ["hours"] and "--exclude hours" in doc["reproduce"]
+    assert json.loads((folder / "config.json").read_text())["options"]["exclude"] == ["hours"]
+    assert not _eval(ml, clean, "eval_summary.json").get("leak_suspects")
+    # Compare shows the option in its config diff.
+    compared = ml.json("compare", run["id"], clean["id"])
+    assert compared["config"]["added"] == {"options.exclude": ["hours"]} or (
+        "options.exclude" in compared["config"]["changed"]
+    )
+
+
+def test_columns_left_out_at_ingest_are_recorded_in_the_schema(ml: Env, tmp_path: Path) -> None:
+    path = _with_hours(tmp_path)
+    ml.run("dataset", "add", "-p", "p", "-n", "hours", "-t", "sex", "--exclude", "hours", str(path))
+    shown = ml.json("dataset", "show", "p/hours")
+    column = next(c for c in shown["schema"] if c["name"] == "hours")
+    assert column["role"] == "excluded" and "--exclude" in column["excluded_reason"]
+    assert "hours" not in shown["feature_columns"]
+    bad = ml.run(
+        "dataset",
+        "add",
+        "-p",
+        "p",
+        "-n",
+        "other",
+        "-t",
+        "sex",
+        "--exclude",
+        "nope",
+        str(path),
+        ok=False,
+    )
+    assert bad.exit_code == 2 and "--exclude names 'nope'" in bad.output

@@ -39,7 +39,19 @@ def _folder(run: Any) -> Path:
 
 
 def test_a_weak_baseline_trained_last_does_not_become_the_bar(ml: Env) -> None:
-    ml.run("dataset", "add", "-p", "p", "-n", "peng", "-t", "sex", "--split", "stratified", str(PENGUINS))
+    ml.run(
+        "dataset",
+        "add",
+        "-p",
+        "p",
+        "-n",
+        "peng",
+        "-t",
+        "sex",
+        "--split",
+        "stratified",
+        str(PENGUINS),
+    )
     strong = _run(ml, "logistic_regression")
     weak = _run(ml, "most_frequent")  # newer, much weaker
     candidate = _run(ml, "xgboost")
@@ -51,7 +63,19 @@ def test_a_weak_baseline_trained_last_does_not_become_the_bar(ml: Env) -> None:
 
 
 def test_most_frequent_predicts_the_class_priors(ml: Env) -> None:
-    ml.run("dataset", "add", "-p", "p", "-n", "peng", "-t", "sex", "--split", "stratified", str(PENGUINS))
+    ml.run(
+        "dataset",
+        "add",
+        "-p",
+        "p",
+        "-n",
+        "peng",
+        "-t",
+        "sex",
+        "--split",
+        "stratified",
+        str(PENGUINS),
+    )
     run = _run(ml, "most_frequent")
     folder = _folder(run)
     preds = pl.read_parquet(folder / "predictions.parquet")
@@ -66,8 +90,12 @@ def test_most_frequent_predicts_the_class_priors(ml: Env) -> None:
     # Its log line names the class it predicts.
     majority = preds["prediction"][0]
     assert (preds["prediction"] == majority).all()
-    assert f"most_frequent: predicts '{majority}' for every row" in (folder / "logs.txt").read_text()
+    assert (
+        f"most_frequent: predicts '{majority}' for every row" in (folder / "logs.txt").read_text()
+    )
     # A constant model's errors are never "possible label errors".
     failures = json.loads((folder / "eval" / "failure_examples.json").read_text())["examples"]
     assert failures and not any("label error" in f["reason"] for f in failures)
-    assert all(f["category"] == "model_representation" for f in failures if f["list"] == "confident_wrong")
+    assert all(
+        f["category"] == "model_representation" for f in failures if f["list"] == "confident_wrong"
+    )

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalharness import EvalConfig, evaluate_classification
-from modellab.modeling.evaluation import baseline_result, leakage_inputs, run_info
+from evalharness import evaluate_classification
+from modellab.modeling.evaluation import baseline_result, eval_config, leakage_inputs, run_info
 from modellab.modeling.fitted import labels_of
 from modellab.tasks import EvalRequest
 
@@ -66,5 +66,5 @@ def evaluate(req: EvalRequest) -> None:
         predict=predict,
         baseline=baseline,
         leakage=leakage_inputs(req),
-        config=EvalConfig(n_bootstrap=req.n_bootstrap, seed=req.seed),
+        config=eval_config(req),
     )

@@ -36,7 +36,9 @@ def fit_most_frequent(train: pd.DataFrame, spec: MostFrequentConfig, seed: int) 
     pipe = Pipeline([("model", DummyClassifier(strategy="prior"))])
     pipe.fit(prepare_features(x), y.astype(str))
     dummy = pipe.named_steps["model"]
-    priors = ", ".join(f"{c!r} {p:.3f}" for c, p in zip(dummy.classes_, dummy.class_prior_))
+    priors = ", ".join(
+        f"{c!r} {p:.3f}" for c, p in zip(dummy.classes_, dummy.class_prior_, strict=True)
+    )
     log.info(
         "most_frequent: predicts %r for every row, with the class shares as probabilities (%s)",
         dummy.classes_[int(dummy.class_prior_.argmax())],

@@ -8,13 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalharness import EvalConfig, evaluate_regression
-from modellab.modeling.evaluation import baseline_result, leakage_inputs, run_info
+from evalharness import evaluate_regression
+from modellab.modeling.evaluation import baseline_result, eval_config, leakage_inputs, run_info
 from modellab.tasks import EvalRequest
+from modellab_regression.stress_log import label_stress_lines
 
 
 def evaluate(req: EvalRequest) -> None:
     """Write the EvalHarness folder of a regression run."""
+    # Shift refits log like training: each of their lines names its stress scenario.
+    label_stress_lines()
     model: Any = req.model
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
@@ -38,5 +41,5 @@ def evaluate(req: EvalRequest) -> None:
         refit=refit,
         baseline=baseline_result(req, as_labels=False),
         leakage=leakage_inputs(req),
-        config=EvalConfig(n_bootstrap=req.n_bootstrap, seed=req.seed),
+        config=eval_config(req),
     )

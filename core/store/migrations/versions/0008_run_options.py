@@ -21,17 +21,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "options",
-                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-                server_default=sa.text("'{}'"),
-                nullable=False,
-            )
-        )
+    # Plain ALTERs, no batch copy of the table: see downgrade().
+    op.add_column(
+        "runs",
+        sa.Column(
+            "options",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_column("options")
+    # A plain ALTER (SQLite 3.35+ drops columns): a batch copy of the table would drop the
+    # old one, and with it, through ON DELETE CASCADE, every row that refers to a run.
+    op.drop_column("runs", "options")
