@@ -38,7 +38,17 @@ def ours(
     order = np.lexsort((score, y))
     scores = np.column_stack([1.0 - score[order], score[order]])
     arrays = MC.build_arrays(y[order], pred[order], scores, 2, "macro")
-    res = run_bootstrap(len(y), {"overall": Group(arrays, None)}, METRICS, b, 0, method, n_jobs)  # type: ignore[arg-type]
+    # As the evaluator does: counts drawn in the caller's row order, permuted to the layout.
+    res = run_bootstrap(
+        len(y),
+        {"overall": Group(arrays, None)},
+        METRICS,
+        b,
+        0,
+        method,  # type: ignore[arg-type]
+        n_jobs,
+        order=order,
+    )
     elapsed = time.perf_counter() - start
     for m in METRICS:
         iv = res.interval("overall", m)

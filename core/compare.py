@@ -4,9 +4,11 @@
 predictions, run.json) and writes ``<run_b>/compare/<run_a>/``: ``compare.json``,
 ``summary.txt`` and one side-by-side PNG per plot kind (A left, B right).
 
-A metric difference whose confidence intervals overlap is labelled "within noise".
-When both runs scored the same test rows, a paired bootstrap over those rows gives
-the CI of the difference itself, which is tighter and is what decides the label.
+When both runs scored the same test rows, EvalHarness' paired bootstrap over those rows
+(``paired_classification_deltas``/``paired_regression_deltas``, with run B's report
+settings: its replicates, seed and resampling) gives the CI of each metric's difference
+and decides the label; those are the numbers of B's own report against A as baseline.
+Only a metric without a paired CI falls back to whether the two runs' CIs overlap.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from evalharness import (
+    EvalConfig,
+    PairedDeltas,
+    paired_classification_deltas,
+    paired_regression_deltas,
+)
+from evalharness.core.jsonio import clean_float
 from modellab.datasets.schema import diff_schemas
 from modellab.domain import DatasetVersion, Run
 from modellab.errors import InvalidInputError
@@ -35,8 +44,6 @@ from modellab.store import datasets as dataset_repo
 from modellab.store import runs as run_repo
 from modellab.store.database import Database
 
-PAIRED_REPLICATES = 1000
-PAIRED_SEED = 0
 SKIP_IN_ARTIFACT_DIFF = ("compare/", "logs.txt", "run.json")
 
 
@@ -104,41 +111,84 @@ def _overlap(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool | None:
     return bool(a["ci_low"] <= b["ci_high"] and b["ci_low"] <= a["ci_high"])
 
 
-def _row_losses(preds: pl.DataFrame, task: str) -> dict[str, np.ndarray]:
-    """Per-row quantities whose means are metrics, for a paired bootstrap."""
-    if task == "classification":
-        correct = (preds["prediction"].cast(pl.String) == preds["truth"].cast(pl.String)).to_numpy()
-        return {"accuracy": correct.astype(float)}
-    err = (preds["prediction"].cast(pl.Float64) - preds["truth"].cast(pl.Float64)).to_numpy()
-    return {"mae": np.abs(err), "mse": err**2}
+def report_settings(side: Side) -> EvalConfig:
+    """The bootstrap settings of a run's report (replicates, seed, resampling).
 
-
-def paired_differences(a: pl.DataFrame, b: pl.DataFrame, task: str) -> dict[str, dict[str, float]]:
-    """Bootstrap CI of (B - A) for metrics that are means over the same rows.
-
-    The same resampled rows score both runs, so row difficulty cancels out.
+    Read from its ``eval/confidence_intervals.json``; EvalHarness' defaults when the
+    file does not say.
     """
-    la, lb = _row_losses(a, task), _row_losses(b, task)
-    n = a.height
-    rng = np.random.default_rng(PAIRED_SEED)
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=PAIRED_REPLICATES).astype(float)
+    ci = side.eval_json("confidence_intervals.json") or {}
+    default = EvalConfig()
+    n_bootstrap, seed, method = ci.get("n_bootstrap"), ci.get("seed"), ci.get("resampling")
+    return EvalConfig(
+        n_bootstrap=n_bootstrap if isinstance(n_bootstrap, int) else default.n_bootstrap,
+        seed=seed if isinstance(seed, int) else default.seed,
+        bootstrap_method=method if method in ("poisson", "multinomial") else "auto",
+    )
+
+
+def score_classes(preds: pl.DataFrame) -> list[str]:
+    """The classes a run's ``predictions.parquet`` has a ``score_<class>`` column for."""
+    return [c.removeprefix("score_") for c in preds.columns if c.startswith("score_")]
+
+
+def class_scores(preds: pl.DataFrame, classes: list[str]) -> np.ndarray | None:
+    """``(n, K)`` scores in ``classes`` order; a class the run has no column for scores 0.
+
+    A class the model never learned gets probability 0, as the classification plugin's
+    evaluator widens them, so two runs' scores line up class by class.
+    """
+    have = set(score_classes(preds))
+    if not have:
+        return None
+    wide = np.zeros((preds.height, len(classes)))
+    for i, cls in enumerate(classes):
+        if cls in have:
+            wide[:, i] = preds[f"score_{cls}"].cast(pl.Float64).to_numpy()
+    return wide
+
+
+def paired_deltas(
+    a: pl.DataFrame, b: pl.DataFrame, task: str, config: EvalConfig
+) -> PairedDeltas | None:
+    """EvalHarness' paired bootstrap of (B - A) on the rows both runs scored.
+
+    Rows in ``predictions.parquet`` order (row id), the order both reports saw them in;
+    with B's report ``config`` the deltas are those of B's report against A.
+    """
+    if task == "classification":
+        truth = b["truth"].cast(pl.String).to_numpy()
+        pred_a = a["prediction"].cast(pl.String).to_numpy()
+        pred_b = b["prediction"].cast(pl.String).to_numpy()
+        seen = {*score_classes(a), *score_classes(b), *truth.tolist()}
+        classes = sorted(seen | set(pred_a.tolist()) | set(pred_b.tolist()))
+        scores_a, scores_b = class_scores(a, classes), class_scores(b, classes)
+        return paired_classification_deltas(
+            truth,
+            pred_a,
+            pred_b,
+            a_scores=scores_a,
+            b_scores=scores_b,
+            classes=classes,
+            config=config,
+        )
+    if task == "regression":
+        return paired_regression_deltas(
+            b["truth"].cast(pl.Float64).to_numpy(),
+            a["prediction"].cast(pl.Float64).to_numpy(),
+            b["prediction"].cast(pl.Float64).to_numpy(),
+            config=config,
+        )
+    return None
+
+
+def paired_rows(result: PairedDeltas | None) -> dict[str, dict[str, float]]:
+    """Per metric ``{delta, ci_low, ci_high}``, rounded as the eval files round them."""
     out: dict[str, dict[str, float]] = {}
-    for name in la:
-        diff_rows = lb[name] - la[name]
-        reps = counts @ diff_rows / n
-        if name == "mse":  # RMSE is not a mean: bootstrap it from the resampled MSEs
-            ma, mb = counts @ la[name] / n, counts @ lb[name] / n
-            reps = np.sqrt(mb) - np.sqrt(ma)
-            point = float(np.sqrt(lb[name].mean()) - np.sqrt(la[name].mean()))
-            name = "rmse"
-        else:
-            point = float(diff_rows.mean())
-        lo, hi = np.percentile(reps, [2.5, 97.5])
-        out[name] = {
-            "delta": round(point, 12),
-            "ci_low": round(float(lo), 12),
-            "ci_high": round(float(hi), 12),
-        }
+    for name, iv in (result.deltas if result is not None else {}).items():
+        delta, lo, hi = clean_float(iv.estimate), clean_float(iv.ci_low), clean_float(iv.ci_high)
+        if delta is not None and lo is not None and hi is not None:
+            out[name] = {"delta": delta, "ci_low": lo, "ci_high": hi}
     return out
 
 
@@ -302,6 +352,13 @@ def _summary_text(doc: dict[str, Any]) -> str:
             "WARNING: not like-for-like: the runs used different data or splits; "
             "differences mix model and data."
         )
+    for side in ("a", "b"):
+        for suspect in doc["leak_suspects"][side]:
+            lines.append(
+                f"WARNING: run {side.upper()} uses feature {suspect['column']!r}, a possible "
+                f"target leak ({suspect['evidence']}): its numbers are no evidence until the "
+                "column is checked or left out (--exclude)."
+            )
     for verdict in ("improved", "worse", "within noise", "no CI", "unchanged", "not comparable"):
         rows = [m for m in doc["metrics"] if m["verdict"] == verdict]
         if rows:
@@ -391,11 +448,15 @@ async def compare_runs(
         and pa["row_id"].equals(pb["row_id"])
         and sa.version.checksum == sb.version.checksum
     )
-    paired = (
-        paired_differences(pa, pb, sa.version.task)
-        if same_rows and pa is not None and pb is not None
-        else {}
-    )
+    result = None
+    if same_rows and pa is not None and pb is not None:
+        try:
+            result = paired_deltas(pa, pb, sa.version.task, report_settings(sb))
+        except ValueError:
+            # Predictions EvalHarness refuses (say, scores outside [0, 1]): no paired CI,
+            # so the verdicts fall back to CI overlap.
+            result = None
+    paired = paired_rows(result)
     like = (
         sa.version.checksum == sb.version.checksum
         and sa.version.split.checksum == sb.version.split.checksum
@@ -414,9 +475,21 @@ async def compare_runs(
             "seed": sb.run.seed,
         },
         "like_for_like": like,
+        # A headline that rests on a suspected leak is no evidence: both sides say so.
+        "leak_suspects": {
+            "a": (sa.eval_json("eval_summary.json") or {}).get("leak_suspects", []),
+            "b": (sb.eval_json("eval_summary.json") or {}).get("leak_suspects", []),
+        },
+        # The replicates behind every paired CI: B's report settings, over these rows.
         "paired_bootstrap": (
-            {"replicates": PAIRED_REPLICATES, "seed": PAIRED_SEED, "rows": pa.height}
-            if same_rows and pa is not None
+            {
+                "n_bootstrap": result.n_bootstrap,
+                "seed": result.seed,
+                "method": result.method,
+                "rows": result.n,
+                "settings": "run B's eval/confidence_intervals.json",
+            }
+            if result is not None
             else None
         ),
         "metrics": metric_diff(sa, sb, paired),
@@ -428,12 +501,14 @@ async def compare_runs(
                 "model": sa.run.model,
                 "seed": sa.run.seed,
                 "config": sa.run.config,
+                "options": sa.run.options,
             },
             {
                 "template": sb.run.template,
                 "model": sb.run.model,
                 "seed": sb.run.seed,
                 "config": sb.run.config,
+                "options": sb.run.options,
             },
         ),
         "dataset": dataset_diff(sa, sb),

@@ -44,7 +44,30 @@ from modellab.store.database import Database
 from modellab.tasks import BaselinePredictions, EvalRequest, FittedModel
 
 log = logging.getLogger("modellab.run")
-TRAIN_LOGGERS = ("modellab.run", "modellab.train")
+#: loggers whose lines go to a run's logs.txt; EvalHarness says there what each stress
+#: case ran on and what it skipped
+TRAIN_LOGGERS = ("modellab.run", "modellab.train", "evalharness.stress")
+
+
+class StressLabels(logging.Filter):
+    """Prefix a line logged while EvalHarness builds a stress case with the case's label.
+
+    A distribution-shift case refits the model, and the refit logs like training does
+    (rows to fit, rounds): without its label such a line reads as if the run itself had
+    been trained again on a few dozen rows.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from evalharness.stress import current_stress_label
+
+        label = current_stress_label()
+        if label is not None and not record.name.startswith("evalharness"):
+            # With args, msg is %-formatted later: a '%' in the label must stay literal.
+            prefix = label.replace("%", "%%") if record.args else label
+            record.msg = f"{prefix}: {record.msg}"
+        return True
+
+
 ROW_ID = "row_id"
 
 
@@ -332,6 +355,7 @@ async def execute_claimed(db: Database, settings: Settings, registry: Registry, 
     folder.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(folder / "logs.txt", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(StressLabels())
     loggers = [logging.getLogger(n) for n in TRAIN_LOGGERS]
     for lg in loggers:
         lg.addHandler(handler)

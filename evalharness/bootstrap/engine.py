@@ -1,5 +1,9 @@
 """Vectorized bootstrap: one pass over seeded weight chunks serves the overall metrics, every
-slice and the baseline, so slice and baseline deltas are paired replicate by replicate."""
+slice and the baseline, so slice and baseline deltas are paired replicate by replicate.
+
+Replicates are drawn in the caller's row order; an evaluator whose kernels want another
+layout passes ``order`` and the engine permutes each weight chunk once, so replicate ``r``
+is always ``replicate_counts(n, seed, r, method)`` applied to the caller's rows."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evalharness.bootstrap.intervals import Interval, percentile_interval
-from evalharness.bootstrap.resample import ChunkFiller, Resampling, chunk_size
+from evalharness.bootstrap.resample import ChunkFiller, Resampling, check_order, chunk_size
 
 Array = NDArray[np.float64]
 
@@ -46,7 +50,11 @@ class WeightedMetrics(Protocol):
 
 @dataclass(frozen=True)
 class Group:
-    """A set of metrics evaluated on ``positions`` of the shared row order (None = all rows)."""
+    """A set of metrics evaluated on ``positions`` of the shared row order (None = all rows).
+
+    With ``run_bootstrap(..., order=...)`` the shared order is the kernels' layout: the
+    metrics hold their rows permuted by ``order`` and ``positions`` index that layout.
+    """
 
     metrics: WeightedMetrics
     positions: NDArray[np.intp] | None
@@ -82,8 +90,13 @@ def run_bootstrap(
     seed: int,
     method: Resampling,
     n_jobs: int = 1,
+    order: NDArray[np.integer[Any]] | None = None,
 ) -> BootstrapResult:
     """Bootstrap every group's metrics over the same resampled rows.
+
+    ``order`` is the layout the groups' metrics were built in: position ``j`` holds the
+    caller's row ``order[j]`` (None: the caller's order). Replicate ``r`` resamples the
+    caller's rows with ``replicate_counts(n, seed, r, method)``, whatever the layout.
 
     ``n_jobs > 1`` spreads chunks over threads (numpy releases the GIL in its loops); each
     replicate has its own seed, so the numbers do not depend on ``n_jobs``.
@@ -96,13 +109,14 @@ def run_bootstrap(
     b = chunk_size(n, n_bootstrap)
     ranges = [(s, min(s + b, n_bootstrap)) for s in range(0, n_bootstrap, b)]
     local = threading.local()
+    layout = check_order(n, order)
 
     means = _weighted_means(n, groups, names)
 
     def work(bounds: tuple[int, int]) -> dict[str, dict[str, Array]]:
         filler = getattr(local, "filler", None)
         if filler is None:
-            filler = local.filler = ChunkFiller(n, b, seed, method)
+            filler = local.filler = ChunkFiller(n, b, seed, method, layout)
         w = filler.fill(*bounds)
         out: dict[str, dict[str, Array]] = {}
         if means is not None:

@@ -12,8 +12,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from evalharness.bench.latency import LatencyResult
 from evalharness.bootstrap.engine import Group, run_bootstrap
+from evalharness.bootstrap.paired import (
+    PairedDeltas,
+    paired_bootstrap,
+    paired_groups,
+    paired_names,
+    point_metrics,
+)
 from evalharness.bootstrap.resample import resolve_method
 from evalharness.core import report as R
+from evalharness.core import separators as LS
 from evalharness.core.background import in_background
 from evalharness.core.config import (
     AUTO_MULTINOMIAL_MAX_ROWS,
@@ -34,9 +42,73 @@ from evalharness.schemas import files as S
 from evalharness.slicing import fixed as F
 from evalharness.slicing.search import search_weak_slices
 from evalharness.stress.corruptions import flip_labels, inject_missing, shuffle_column
-from evalharness.stress.runner import StressCase, run_stress, severity_rng, stress_sample
+from evalharness.stress.runner import (
+    METRIC_SENSITIVITY,
+    StressCase,
+    run_stress,
+    severity_rng,
+    stress_sample,
+)
 
 DEFAULT_HEADLINE = ("accuracy", "roc_auc", "f1")
+
+
+def bootstrap_layout(
+    y: NDArray[np.intp], scores: NDArray[np.float64] | None, n_classes: int
+) -> NDArray[np.intp]:
+    """The row layout of the bootstrap kernels (position ``j`` holds caller row ``order[j]``).
+
+    Binary rows with scores are laid out once as (negatives by score, positives by score),
+    so every ROC kernel, slices included, reads contiguous slices instead of gathering;
+    other tasks keep the caller's order. Replicates are drawn in the caller's order and
+    permuted into this layout, so the layout never changes which rows a replicate draws.
+    """
+    if scores is not None and n_classes == 2:
+        return np.lexsort((scores[:, 1], y)).astype(np.intp)
+    return np.arange(y.size, dtype=np.intp)
+
+
+def paired_classification_deltas(
+    y_true: ArrayLike,
+    a_pred: ArrayLike,
+    b_pred: ArrayLike,
+    *,
+    a_scores: ArrayLike | None = None,
+    b_scores: ArrayLike | None = None,
+    classes: Sequence[Any] | None = None,
+    config: EvalConfig | None = None,
+) -> PairedDeltas:
+    """Paired bootstrap intervals of (B - A) for every metric defined for both classifiers.
+
+    A and B scored the same rows (``y_true``). Labels, scores and ``classes`` are read as
+    :func:`evaluate_classification` reads them, and ``config``'s ``n_bootstrap``, ``seed``
+    and ``bootstrap_method`` pick the replicates, so the result equals the deltas of B's
+    report against baseline A (``metrics.json`` ``deltas``) number for number.
+    """
+    cfg = config or EvalConfig()
+    if classes is None:
+        seen = np.concatenate([np.asarray(v).ravel() for v in (y_true, a_pred, b_pred)])
+        classes = sorted(set(seen.tolist()))
+    y, pb, scb, labels = MC.encode(y_true, b_pred, b_scores, classes)
+    _, pa, sca, _ = MC.encode(y_true, a_pred, a_scores, labels)
+    k = len(labels)
+    f1_avg, _ = MC.choose_f1_average(y, k)
+    order = bootstrap_layout(y, scb, k)
+
+    def laid_out(p: NDArray[np.intp], sc: NDArray[np.float64] | None) -> MC.ClassificationArrays:
+        return MC.build_arrays(y[order], p[order], None if sc is None else sc[order], k, f1_avg)
+
+    method = resolve_method(cfg.bootstrap_method, y.size, AUTO_MULTINOMIAL_MAX_ROWS)
+    return paired_bootstrap(
+        laid_out(pb, scb),
+        laid_out(pa, sca),
+        MC.CLASSIFICATION_METRICS,
+        MC.HIGHER_IS_BETTER,
+        cfg.n_bootstrap,
+        cfg.seed,
+        method,
+        order,
+    )
 
 
 def _predict_batch(
@@ -89,9 +161,7 @@ def evaluate_classification(
     y, p, sc, labels = MC.encode(y_true, y_pred, scores, classes)
     k = len(labels)
     f1_avg, f1_reason = MC.choose_f1_average(y, k)
-    # Binary rows are laid out once as (negatives by score, positives by score), so every
-    # ROC kernel, slices included, reads contiguous slices instead of gathering.
-    order = np.lexsort((sc[:, 1], y)) if (sc is not None and k == 2) else np.arange(y.size)
+    order = bootstrap_layout(y, sc, k)
     arrays = MC.build_arrays(y[order], p[order], None if sc is None else sc[order], k, f1_avg)
     n = arrays.n
 
@@ -135,22 +205,26 @@ def evaluate_classification(
         )
     defs += F.class_slices(y, labels)
     families["class"] = "each true class (the 3 most frequent when there are more than 5)"
-    plan = R.plan_slices(defs, order, cfg.min_slice_size)
+    min_size, _ = R.min_slice_size_for(cfg, n)
+    plan = R.plan_slices(defs, order, min_size)
 
     method = resolve_method(cfg.bootstrap_method, n, AUTO_MULTINOMIAL_MAX_ROWS)
     groups: dict[str, Group] = {"overall": Group(arrays, None)}
     # Slices carry the primary metric (the one they are ranked by) with its CI and delta.
     groups.update(R.slice_groups(plan, arrays, [primary]))
     base_point: dict[str, float | None] | None = None
+    paired: tuple[str, ...] = ()
     if baseline is not None and baseline.y_pred is not None:
         _, bp, bsc, _ = MC.encode(y_true, baseline.y_pred, baseline.scores, labels)
         b_arrays = MC.build_arrays(
             y[order], bp[order], None if bsc is None else bsc[order], k, f1_avg
         )
-        b_all = b_arrays.compute(np.ones((1, n)), MC.CLASSIFICATION_METRICS)
-        base_point = {m: (None if np.isnan(v[0]) else float(v[0])) for m, v in b_all.items()}
-        if all(base_point.get(m) is not None for m in headline):
-            groups["baseline"] = Group(b_arrays, None)
+        base_point = point_metrics(b_arrays, MC.CLASSIFICATION_METRICS)
+        # Paired deltas for every metric both models define, exactly as
+        # paired_classification_deltas computes them (same groups, same replicates).
+        paired = paired_names(MC.CLASSIFICATION_METRICS, point, base_point)
+        if paired:
+            groups.update(paired_groups(arrays, b_arrays, paired, also=headline))
     # Stress tests first and alone: a model's predictions may use every core, and
     # OpenMP threads that share cores with the bootstrap thread slow down badly.
     stress_rows, scenarios = _stress(
@@ -193,7 +267,7 @@ def evaluate_classification(
         search = search_weak_slices(
             frame.reset_index(drop=True),
             (y != p).astype(np.float64),
-            min_size=cfg.min_slice_size,
+            min_size=min_size,
             seed=cfg.seed,
             fdr=cfg.fdr,
             bins=cfg.search_bins,
@@ -203,9 +277,13 @@ def evaluate_classification(
     # NumPy kernels that release the GIL, and no result depends on which ends first.
     # (Beside the plots or the search, which hold the GIL, both would crawl.)
     pending_boot = in_background(
-        run_bootstrap, n, groups, headline, cfg.n_bootstrap, cfg.seed, method
+        run_bootstrap, n, groups, headline, cfg.n_bootstrap, cfg.seed, method, order=order
     )
     warnings = check_leakage(leakage, cfg) if leakage is not None else []
+    # Leak suspects (issue 12): upstream ones and columns a one-feature rule predicts the
+    # target from almost perfectly, found while the bootstrap runs.
+    suspects = LS.collect_leak_suspects(frame, y_true, leakage, cfg, "classification")
+    warnings += LS.suspect_warnings(suspects)
     boot = pending_boot.result()
     records, ranking = R.slice_records(plan, boot, [primary], primary, hib)
     worst = None
@@ -215,8 +293,9 @@ def evaluate_classification(
     failures = classification_failures(frame, y, p, labels, confidence, worst, cfg.n_failures)
 
     b_section, deltas, meaningful, reason = R.baseline_section(
-        baseline, boot, headline, point, base_point, primary, MC.HIGHER_IS_BETTER
+        baseline, boot, paired, point, base_point, primary, MC.HIGHER_IS_BETTER
     )
+    reason = LS.reason_with_suspects(reason, meaningful, suspects)
 
     metrics_file = S.MetricsFile(
         schema_version=S.SCHEMA_VERSION,
@@ -259,6 +338,7 @@ def evaluate_classification(
             plots=plots.rendered(),
             latency=latency,
             warnings=warnings,
+            leak_suspects=suspects,
         )
     )
 
@@ -302,7 +382,11 @@ def _stress(
     )
     scenarios = {
         "missing_values": "severity = share of feature cells blanked at random",
-        "label_noise": "severity = share of true labels moved to another class",
+        "label_noise": (
+            "severity = share of true labels moved to another class; a metric-sensitivity "
+            "reference: it corrupts the ground truth, not the inputs, so a perfect model "
+            f"loses about as much {metric}, and it is never the model's worst degradation"
+        ),
     }
     if column is not None:
         scenarios[f"shuffle:{column}"] = f"severity = share of rows whose {column} is permuted"
@@ -366,6 +450,7 @@ def _stress(
                     sev,
                     noise if mp is not None else (lambda: None),
                     "no predictions were given",
+                    kind=METRIC_SENSITIVITY,
                 )
             )
             if column is not None:

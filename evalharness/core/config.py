@@ -74,6 +74,9 @@ class LeakageInputs:
     train_target: ArrayLike | None = None
     time_column: str | None = None
     split: str = "random"
+    #: the test rows' true targets: with both targets the duplicate check compares whole
+    #: records (features and target), else feature rows only
+    test_target: ArrayLike | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,9 @@ class EvalConfig:
     seed: int = 0
     bootstrap_method: BootstrapMethod = "auto"
     headline: tuple[str, ...] | None = None
-    min_slice_size: int = 30
+    #: None: derived from the test size (see ``min_slice_floor``/``min_slice_cap``); an
+    #: int fixes it
+    min_slice_size: int | None = None
     n_failures: int = 10
     key_feature: str | None = None
     max_categories: int = 5
@@ -97,20 +102,53 @@ class EvalConfig:
     #: each scenario re-predicts every row it scores, and degradation needs no more
     stress_max_rows: int = 10_000
     stress_column: str | None = None
-    duplicate_warn_fraction: float = 0.0
-    duplicate_error_fraction: float = 0.05
+    #: the duplicate check fails when the share of test rows that repeat a train record
+    #: exceeds the chance share (the rate within train) by more than this ...
+    duplicate_excess_error: float = 0.05
+    #: ... and a one-sided binomial test against the chance share gives p below this
+    duplicate_p_value: float = 0.001
     plot_formats: tuple[str, ...] = ("png",)
     plot_max_points: int = 5000
     run_stress: bool = True
     run_search: bool = True
+    #: the derived minimum slice size is min(min_slice_cap, max(min_slice_floor, n // 8))
+    min_slice_floor: int = 10
+    min_slice_cap: int = 30
+    #: a distribution-shift refit needs max(shift_min_refit_rows,
+    #: shift_refit_rows_per_feature x feature columns) rows, else that severity is skipped
+    shift_min_refit_rows: int = 50
+    shift_refit_rows_per_feature: int = 10
+    #: (column, evidence) pairs flagged upstream (e.g. at dataset ingest) as possible
+    #: target leaks; the report names each one that is among the evaluated features
+    leak_suspects: tuple[tuple[str, str], ...] = ()
+    #: the single-feature leak check (evalharness.core.separators): a column is a suspect
+    #: when a one-feature rule fit on the train rows reaches, on the test rows, accuracy and
+    #: balanced accuracy at or above these (classification) or this R^2 (regression)
+    run_leak_check: bool = True
+    leak_min_accuracy: float = 0.99
+    leak_min_balanced_accuracy: float = 0.99
+    leak_min_r2: float = 0.99
+    #: test sets with fewer rows are not judged: a few rows are predicted perfectly by chance
+    leak_min_test_rows: int = 30
+    #: train and test rows are each a seeded sample of at most this many rows
+    leak_max_rows: int = 200_000
 
     def __post_init__(self) -> None:
         if self.n_bootstrap < 10:
             raise ValueError(f"n_bootstrap must be at least 10, got {self.n_bootstrap}")
         if not 0.0 < self.fdr < 1.0:
             raise ValueError(f"fdr must be in (0, 1), got {self.fdr}")
-        if self.min_slice_size < 2:
+        if not 0.0 <= self.duplicate_excess_error < 1.0:
+            raise ValueError(
+                f"duplicate_excess_error must be in [0, 1), got {self.duplicate_excess_error}"
+            )
+        if self.min_slice_size is not None and self.min_slice_size < 2:
             raise ValueError(f"min_slice_size must be at least 2, got {self.min_slice_size}")
+        if not 2 <= self.min_slice_floor <= self.min_slice_cap:
+            raise ValueError(
+                f"need 2 <= min_slice_floor <= min_slice_cap, got {self.min_slice_floor} "
+                f"and {self.min_slice_cap}"
+            )
         for fmt in self.plot_formats:
             if fmt not in ("png", "svg"):
                 raise ValueError(f"plot format must be 'png' or 'svg', got {fmt!r}")

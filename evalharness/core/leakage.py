@@ -102,7 +102,7 @@ def _hashes(frame: pd.DataFrame, cols: list[str], target: Any) -> NDArray[np.uin
     part = frame[cols].reset_index(drop=True)
     if target is not None:
         part = part.assign(**{"\x00target": np.asarray(target).astype(str)})
-    return pd.util.hash_pandas_object(part, index=False).to_numpy()
+    return np.asarray(pd.util.hash_pandas_object(part, index=False), dtype=np.uint64)
 
 
 def duplicate_check(inputs: LeakageInputs) -> DuplicateCheck | None:

@@ -15,16 +15,18 @@ from numpy.typing import NDArray
 from evalharness.bench.latency import LatencyResult
 from evalharness.bootstrap.engine import BootstrapResult, Group, WeightedMetrics
 from evalharness.bootstrap.intervals import Interval
+from evalharness.bootstrap.paired import paired_intervals
 from evalharness.core.config import RECOMMENDED_N_BOOTSTRAP, BaselineResult, EvalConfig, RunInfo
 from evalharness.core.errors import BaselineMismatchError
 from evalharness.core.jsonio import clean_float, encode_json, write_folder_atomically
+from evalharness.core.separators import suspect_clause
 from evalharness.failures.categories import failure_modes_markdown
 from evalharness.failures.selection import DEDUP_RULE, Failure
 from evalharness.schemas import files as S
 from evalharness.slicing.fixed import SliceDef
 from evalharness.slicing.search import TEST_NAME as SEARCH_TEST
 from evalharness.slicing.search import SearchResult, loss_description
-from evalharness.stress.runner import StressResult
+from evalharness.stress.runner import METRIC_SENSITIVITY, MODEL_ROBUSTNESS, StressResult
 
 
 def estimate(iv: Interval) -> S.Estimate:
@@ -84,6 +86,30 @@ def plan_slices(defs: Sequence[SliceDef], order: NDArray[np.intp], min_size: int
         if size >= min_size:
             positions[d.id] = np.flatnonzero(d.mask[order]).astype(np.intp)
     return SlicePlan(kept, positions, sizes, int(order.size))
+
+
+#: The derived minimum slice size asks for n // SLICE_SIZE_DIVISOR rows (between the floor
+#: and the cap): with 8, a quintile of the test set (n / 5 rows, fewer where ties make the
+#: buckets uneven) is still measured.
+SLICE_SIZE_DIVISOR = 8
+
+
+def min_slice_size_for(cfg: EvalConfig, n: int) -> tuple[int, str]:
+    """The minimum slice size for ``n`` test rows and the rule that gave it.
+
+    ``EvalConfig.min_slice_size`` fixes it; by default it follows the test size:
+    min(cap, max(floor, n // 8)). A fixed 30 on an 80-row test set leaves every target
+    quintile unmeasured and hides exactly the weak slices; under 10 rows a percentile
+    bootstrap interval says little; from 240 rows on it is the classic 30.
+    """
+    if cfg.min_slice_size is not None:
+        return cfg.min_slice_size, "given by the caller (EvalConfig.min_slice_size)"
+    size = min(cfg.min_slice_cap, max(cfg.min_slice_floor, n // SLICE_SIZE_DIVISOR))
+    return size, (
+        f"derived from the {n} test rows: min({cfg.min_slice_cap}, max({cfg.min_slice_floor}, "
+        f"{n} // {SLICE_SIZE_DIVISOR})) = {size} (EvalConfig.min_slice_floor, min_slice_cap; "
+        "set min_slice_size to fix it)"
+    )
 
 
 def slice_groups(
@@ -240,23 +266,35 @@ def baseline_section(
     primary: str,
     higher_is_better: Mapping[str, bool],
 ) -> tuple[S.BaselineMetrics | None, dict[str, S.Estimate] | None, bool, str]:
-    """(baseline metrics, deltas, improvement_is_meaningful, reason)."""
+    """(baseline metrics, deltas, improvement_is_meaningful, reason).
+
+    ``names`` are the metrics both models define (see ``bootstrap.paired.paired_names``):
+    each gets its paired interval from the ``overall`` and ``baseline`` groups, the same
+    numbers ``paired_classification_deltas``/``paired_regression_deltas`` return.
+    """
     if baseline is None:
         return None, None, False, "no baseline was evaluated, so no improvement can be claimed"
     if baseline_metrics is not None and "baseline" in boot.estimates:
-        deltas = {m: estimate(boot.delta("overall", "baseline", m)) for m in names}
-        d = deltas[primary]
+        deltas = {m: estimate(iv) for m, iv in paired_intervals(boot, names).items()}
+        d = deltas.get(primary)
         good = higher_is_better[primary]
         meaningful = (
-            d.ci_low is not None
+            d is not None
+            and d.ci_low is not None
             and d.ci_high is not None
             and (d.ci_low > 0 if good else d.ci_high < 0)
         )
-        reason = f"the 95% CI of the paired {primary} delta is [{d.ci_low}, {d.ci_high}]" + (
-            ", which excludes 0 in the better direction"
-            if meaningful
-            else ", which does not exclude 0 in the better direction"
-        )
+        if d is None:
+            reason = (
+                f"the baseline has no {primary} (it gave no scores for it), so no improvement "
+                f"in {primary} can be claimed"
+            )
+        else:
+            reason = f"the 95% CI of the paired {primary} delta is [{d.ci_low}, {d.ci_high}]" + (
+                ", which excludes 0 in the better direction"
+                if meaningful
+                else ", which does not exclude 0 in the better direction"
+            )
         return (
             S.BaselineMetrics(
                 name=baseline.name,
@@ -270,7 +308,7 @@ def baseline_section(
         )
     reported = {k: clean_float(float(v)) for k, v in (baseline.metrics or {}).items()}
     deltas = {}
-    for m in names:
+    for m in all_metrics:
         ours, theirs = all_metrics.get(m), reported.get(m)
         if ours is not None and theirs is not None:
             deltas[m] = S.Estimate(value=clean_float(ours - theirs), ci_low=None, ci_high=None)
@@ -289,6 +327,78 @@ def _num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3g}"
 
 
+def slice_sentence(
+    slices: Sequence[S.SliceRecord], ranking: Sequence[str], primary: str, higher_is_better: bool
+) -> str:
+    """Takeaway sentence 3: the weakest slice, and how many slices went unmeasured.
+
+    "No slice is worse" is only claimed of the slices that were measured: a slice under
+    the minimum size has no metric, so it may well be worse, and the sentence says how
+    many there are.
+    """
+    listed = [r for r in slices if r.status != "all_rows"]
+    small = sum(r.status == "too_small" for r in listed)
+    unmeasured = f"{small} of {len(listed)} slices had too few rows to measure"
+    worst = weakest_slice(slices, ranking, primary, higher_is_better)
+    if worst is not None:
+        text = (
+            f"The weakest slice is {worst.definition} ({worst.n} rows), where {primary} differs "
+            f"from overall by {_num(worst.delta[primary].value)}"
+        )
+        return f"{text}; {unmeasured}." if small else f"{text}."
+    if ranking:
+        if small:
+            return f"No measured slice scores worse than overall on {primary}; {unmeasured}."
+        return f"No slice scores worse than overall on {primary}."
+    text = "No slice smaller than the whole test set was large enough to rank"
+    return f"{text}; {unmeasured}." if small else f"{text}."
+
+
+def worst_stress(rows: Sequence[StressResult], higher_is_better: bool) -> StressResult | None:
+    """The candidate's worst model-robustness degradation, None when none was measured.
+
+    Metric-sensitivity rows (label noise corrupts the ground truth, so a perfect model
+    loses about as much) and skipped rows (e.g. a shift refit on too few rows) never count.
+    """
+    measured = [
+        r
+        for r in rows
+        if r.model == "candidate" and r.kind == MODEL_ROBUSTNESS and r.degradation is not None
+    ]
+    if not measured:
+        return None
+    return sorted(
+        measured,
+        key=lambda r: (
+            (r.degradation or 0.0) if higher_is_better else -(r.degradation or 0.0),
+            r.scenario,
+            r.severity,
+        ),
+    )[0]
+
+
+def stress_sentence(rows: Sequence[StressResult], primary: str, higher_is_better: bool) -> str:
+    """Takeaway sentence 4: the worst model-robustness degradation, and what did not run."""
+    robust = [r for r in rows if r.model == "candidate" and r.kind == MODEL_ROBUSTNESS]
+    skipped = [r for r in robust if r.degradation is None]
+    missed = ""
+    if skipped:
+        names = ", ".join(sorted({r.scenario for r in skipped}))
+        missed = f"; {len(skipped)} of {len(robust)} robustness cases did not run ({names})"
+    worst = worst_stress(rows, higher_is_better)
+    if worst is not None:
+        return (
+            f"The worst stress degradation is {_num(worst.degradation)} in {primary} under "
+            f"{worst.scenario} at severity {worst.severity:g}{missed}."
+        )
+    if any(r.kind == METRIC_SENSITIVITY and r.degradation is not None for r in rows):
+        return (
+            "No model-robustness stress test ran, so robustness is unmeasured (label noise "
+            f"ran only as a metric-sensitivity reference){missed}."
+        )
+    return f"No stress test ran, so robustness is unmeasured{missed}."
+
+
 def takeaway_text(
     primary: str,
     headline: S.Estimate,
@@ -301,45 +411,30 @@ def takeaway_text(
     stress: Sequence[StressResult],
     higher_is_better: bool,
     failures: Sequence[Failure],
+    *,
+    leak_suspects: Sequence[S.LeakSuspect] = (),
 ) -> str:
-    """Exactly five sentences, one per line, each built from the numbers."""
+    """Exactly five sentences, one per line, each built from the numbers.
+
+    Sentence 2 (the baseline) names the leak suspects: a score one column reaches alone is
+    never called an improvement without that warning beside it.
+    """
     s1 = (
         f"The headline {primary} is {_num(headline.value)} with a 95% bootstrap CI of "
         f"{_num(headline.ci_low)} to {_num(headline.ci_high)} over {n} examples."
     )
+    leak = suspect_clause(leak_suspects)
     if baseline is None:
-        s2 = "No baseline was evaluated, so this run makes no improvement claim."
+        s2 = "No baseline was evaluated, so this run makes no improvement claim"
+        s2 += f", and {leak}." if leak else "."
     else:
         d = (deltas or {}).get(primary)
         dv = None if d is None else d.value
         verdict = "a meaningful improvement" if meaningful else "not a meaningful improvement"
-        s2 = f"Against baseline {baseline.name} the {primary} delta is {_num(dv)}, {verdict}."
-    worst = weakest_slice(slices, ranking, primary, higher_is_better)
-    if worst is not None:
-        s3 = (
-            f"The weakest slice is {worst.definition} ({worst.n} rows), where {primary} differs "
-            f"from overall by {_num(worst.delta[primary].value)}."
-        )
-    elif ranking:
-        s3 = f"No slice scores worse than overall on {primary}."
-    else:
-        s3 = "No slice smaller than the whole test set was large enough to rank."
-    ok_rows = [r for r in stress if r.model == "candidate" and r.degradation is not None]
-    if ok_rows:
-        worst_s = sorted(
-            ok_rows,
-            key=lambda r: (
-                (r.degradation or 0.0) if higher_is_better else -(r.degradation or 0.0),
-                r.scenario,
-                r.severity,
-            ),
-        )[0]
-        s4 = (
-            f"The worst stress degradation is {_num(worst_s.degradation)} in {primary} under "
-            f"{worst_s.scenario} at severity {worst_s.severity:g}."
-        )
-    else:
-        s4 = "No stress test ran, so robustness is unmeasured."
+        s2 = f"Against baseline {baseline.name} the {primary} delta is {_num(dv)}, {verdict}"
+        s2 += (f", but {leak}." if meaningful else f", and {leak}.") if leak else "."
+    s3 = slice_sentence(slices, ranking, primary, higher_is_better)
+    s4 = stress_sentence(stress, primary, higher_is_better)
     counts = Counter(f.category for f in failures)
     if counts:
         cat, k = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
@@ -441,9 +536,11 @@ def stress_file(
         n_bootstrap=cfg.stress_n_bootstrap,
         seed=cfg.seed,
         scenarios=scenarios,
+        kinds={k: v for k, v in STRESS_KINDS.items() if any(r.kind == k for r in rows)},
         rows=[
             S.StressRow(
                 scenario=r.scenario,
+                kind=cast(S.StressKind, r.kind),
                 model=r.model,  # type: ignore[arg-type]
                 severity=r.severity,
                 metric=r.metric,
@@ -459,13 +556,29 @@ def stress_file(
     )
 
 
-def stress_label(scenario: str, model: str, baseline_name: str | None) -> str:
+#: What each kind of stress scenario measures (stress.json ``kinds``, the run page).
+STRESS_KINDS = {
+    MODEL_ROBUSTNESS: "corrupts or shifts the inputs: how much the model degrades",
+    METRIC_SENSITIVITY: (
+        "corrupts the ground truth, not the inputs: how much the metric moves when labels "
+        "are wrong (a perfect model loses about as much), a reference for reading the "
+        "metric, never the model's degradation"
+    ),
+}
+
+
+def stress_label(
+    scenario: str, model: str, baseline_name: str | None, kind: str = MODEL_ROBUSTNESS
+) -> str:
     """Legend text of one stress line.
 
     Without a baseline the evaluated run is the report's only model: calling it
     "candidate" mislabels a run that is itself a baseline, so its lines carry the
-    scenario alone. With a baseline both models are named.
+    scenario alone. With a baseline both models are named. A metric-sensitivity line
+    says so, so that it is not read as the model's degradation.
     """
+    if kind == METRIC_SENSITIVITY:
+        scenario = f"{scenario} [metric sensitivity]"
     if model == "baseline":
         return (
             f"{scenario} (baseline {baseline_name})" if baseline_name else f"{scenario} (baseline)"
@@ -486,6 +599,7 @@ def stress_series(
     """
     out = []
     keys = sorted({(r.scenario, r.model) for r in rows if r.value is not None})
+    kind_of = {r.scenario: r.kind for r in rows}
     for scen, model in keys:
         pts = sorted(
             (r for r in rows if (r.scenario, r.model) == (scen, model) and r.value is not None),
@@ -500,7 +614,7 @@ def stress_series(
             v.append(float(r.value or 0.0))
             lo.append(float(r.ci_low if r.ci_low is not None else r.value or 0.0))
             hi.append(float(r.ci_high if r.ci_high is not None else r.value or 0.0))
-        out.append((stress_label(scen, model, baseline_name), x, v, lo, hi))
+        out.append((stress_label(scen, model, baseline_name, kind_of[scen]), x, v, lo, hi))
     return out
 
 
@@ -516,6 +630,8 @@ def summary_file(
     plots: dict[str, str],
     latency: LatencyResult | None,
     warnings: list[str],
+    *,
+    leak_suspects: Sequence[S.LeakSuspect] = (),
 ) -> S.EvalSummaryFile:
     """eval_summary.json content."""
     return S.EvalSummaryFile(
@@ -564,6 +680,7 @@ def summary_file(
             repeats=latency.repeats,
         ),
         warnings=sorted(warnings),
+        leak_suspects=list(leak_suspects),
     )
 
 
@@ -626,6 +743,8 @@ class ReportParts:
     plots: dict[str, bytes]
     latency: LatencyResult | None
     warnings: list[str]
+    #: columns that may leak the target (evalharness.core.separators.collect_leak_suspects)
+    leak_suspects: Sequence[S.LeakSuspect] = ()
 
 
 def finish_report(p: ReportParts) -> S.EvalSummaryFile:
@@ -634,10 +753,12 @@ def finish_report(p: ReportParts) -> S.EvalSummaryFile:
     Shared by every task so that slices.json, stress.json, takeaway.txt and
     eval_summary.json are assembled the same way whatever the task.
     """
+    min_size, min_rule = min_slice_size_for(p.cfg, p.n)
     slices = S.SlicesFile(
         schema_version=S.SCHEMA_VERSION,
         metric=p.primary,
-        min_slice_size=p.cfg.min_slice_size,
+        min_slice_size=min_size,
+        min_slice_rule=min_rule,
         n_bootstrap=p.cfg.n_bootstrap,
         families=p.families,
         slices=p.records,
@@ -659,6 +780,7 @@ def finish_report(p: ReportParts) -> S.EvalSummaryFile:
         p.stress_rows,
         p.higher_is_better,
         p.failures,
+        leak_suspects=p.leak_suspects,
     )
     summary = summary_file(
         p.task,
@@ -672,6 +794,7 @@ def finish_report(p: ReportParts) -> S.EvalSummaryFile:
         p.plot_paths,
         p.latency,
         p.warnings,
+        leak_suspects=p.leak_suspects,
     )
     write_report(
         p.out_dir,

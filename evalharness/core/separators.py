@@ -446,7 +446,7 @@ def collect_leak_suspects(
                 kind=f.kind,
                 metric=f.metric,
                 score=clean_float(f.score),
-                evidence=f"{f.evidence}; flagged upstream too: {given}" if given else f.evidence,
+                evidence=f"{f.evidence}; the dataset flagged it too" if given else f.evidence,
             )
         )
     return out

@@ -137,9 +137,12 @@ def classification_failures(
         c = None if confidence is None else float(conf[row])
         truth, pred = labels[y[row]], labels[p[row]]
         if constant and lst != "low_confidence_correct" and miss[row] == 0:
-            category, reason = "model_representation", (
-                f"the model predicts {pred!r} for every row, whatever its features; "
-                f"truth {truth!r}"
+            category, reason = (
+                "model_representation",
+                (
+                    f"the model predicts {pred!r} for every row, whatever its features; "
+                    f"truth {truth!r}"
+                ),
             )
         else:
             category, reason = _classify_reason(lst, c, miss[row], truth, pred)

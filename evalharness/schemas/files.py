@@ -63,6 +63,25 @@ class BaselineHeadline(_Base):
     deltas: dict[str, Estimate]
 
 
+#: How a leak suspect was found: ``value`` (its values map to the target), ``missingness``
+#: (missing exactly for one class), ``zero_nonzero`` (0 exactly for one class).
+LeakKind = Literal["value", "missingness", "zero_nonzero"]
+
+
+class LeakSuspect(_Base):
+    """A column that may leak the target, listed once: found at evaluation by a one-feature
+    rule fit on the train rows (``score``: its held-out ``metric``, accuracy or r2; any
+    upstream evidence is kept in ``evidence``), else flagged upstream only
+    (``cfg.leak_suspects``, e.g. at dataset ingest; no kind, metric or score)."""
+
+    column: str
+    source: Literal["upstream", "evaluation"]
+    kind: LeakKind | None
+    metric: str | None
+    score: float | None
+    evidence: str
+
+
 class EvalSummaryFile(_Base):
     """eval_summary.json."""
 
@@ -78,6 +97,9 @@ class EvalSummaryFile(_Base):
     files: dict[str, str]
     latency: Latency | None
     warnings: list[str]
+    #: columns that may leak the target, one entry each, sorted by column (absent in
+    #: folders written before it existed)
+    leak_suspects: list[LeakSuspect] = []
 
 
 class ConfusionMatrix(_Base):
@@ -197,6 +219,9 @@ class SlicesFile(_Base):
     slices: list[SliceRecord]
     ranking: list[str]
     search: SliceSearch | None
+    #: how min_slice_size was chosen: derived from the test size or given (absent in
+    #: older folders)
+    min_slice_rule: str | None = None
 
 
 class FailureExample(_Base):
@@ -221,6 +246,12 @@ class FailureExamplesFile(_Base):
     category_counts: dict[str, int]
 
 
+#: ``model_robustness``: the scenario corrupts or shifts the inputs, it measures the model;
+#: ``metric_sensitivity``: it corrupts the ground truth (label noise), so it measures how
+#: the metric responds to wrong labels, not the model, and is never its worst degradation.
+StressKind = Literal["model_robustness", "metric_sensitivity"]
+
+
 class StressRow(_Base):
     """One cell of the degradation table."""
 
@@ -233,6 +264,8 @@ class StressRow(_Base):
     ci_high: float | None
     degradation: float | None
     status: str
+    #: what the scenario measures (absent in older folders)
+    kind: StressKind | None = None
 
 
 class StressFile(_Base):
@@ -246,6 +279,8 @@ class StressFile(_Base):
     scenarios: dict[str, str]
     rows: list[StressRow]
     plot: str | None
+    #: what each kind of scenario in ``rows`` measures (absent in older folders)
+    kinds: dict[str, str] = {}
 
 
 #: file name -> Struct type, the single source of truth for validate and schema export.

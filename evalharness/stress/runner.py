@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,16 +13,47 @@ from numpy.typing import NDArray
 from evalharness.bootstrap.engine import Group, WeightedMetrics, run_bootstrap
 from evalharness.bootstrap.resample import Resampling
 
+log = logging.getLogger("evalharness.stress")
+
+#: A scenario that corrupts or shifts the inputs: it measures the model.
+MODEL_ROBUSTNESS = "model_robustness"
+#: A scenario that corrupts the ground truth (label noise): it measures how the metric
+#: responds to wrong labels, and a perfect model loses about as much as any other.
+METRIC_SENSITIVITY = "metric_sensitivity"
+
+_LABEL: ContextVar[str | None] = ContextVar("evalharness_stress_label", default=None)
+
+
+def case_label(scenario: str, severity: float, model: str = "candidate") -> str:
+    """How a stress case is named in log lines: ``stress SCENARIO severity S``."""
+    text = f"stress {scenario} severity {severity:g}"
+    return text if model == "candidate" else f"{text} ({model})"
+
+
+def current_stress_label() -> str | None:
+    """The label of the stress case being built in this thread, None outside one.
+
+    A caller whose ``predict`` or ``refit`` logs (a refit trains a model) can prefix its
+    log lines with it, so every line says which scenario and severity it belongs to.
+    """
+    return _LABEL.get()
+
 
 @dataclass(frozen=True)
 class StressCase:
-    """One (scenario, model, severity) cell; ``build`` returns None when it cannot run."""
+    """One (scenario, model, severity) cell; ``build`` returns None when it cannot run.
+
+    ``reference`` is the clean value the degradation is taken against when it is not the
+    model's overall clean value (a shift scenario scores a segment of the rows only).
+    """
 
     scenario: str
     model: str
     severity: float
     build: Callable[[], WeightedMetrics | None]
     skip_reason: str = ""
+    kind: str = MODEL_ROBUSTNESS
+    reference: float | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +69,7 @@ class StressResult:
     ci_high: float | None
     degradation: float | None
     status: str
+    kind: str = MODEL_ROBUSTNESS
 
 
 def stress_sample(n: int, max_rows: int, seed: int) -> NDArray[np.intp] | None:
@@ -60,7 +94,14 @@ def run_stress(
     cheaper, and the curves across severities are paired rather than each carrying its
     own resampling noise.
     """
-    built = [case.build() for case in cases]
+    built = []
+    for case in cases:
+        token = _LABEL.set(case_label(case.scenario, case.severity, case.model))
+        try:
+            built.append(case.build())
+        finally:
+            _LABEL.reset(token)
+    _log_skipped(cases, built)
     by_size: dict[int, dict[str, Group]] = {}
     for i, b in enumerate(built):
         if b is not None:
@@ -84,10 +125,11 @@ def run_stress(
                     None,
                     None,
                     f"skipped: {case.skip_reason}",
+                    case.kind,
                 )
             )
             continue
-        ref = clean.get(case.model)
+        ref = case.reference if case.reference is not None else clean.get(case.model)
         degr = None if iv.estimate is None or ref is None else iv.estimate - ref
         rows.append(
             StressResult(
@@ -100,9 +142,24 @@ def run_stress(
                 iv.ci_high,
                 degr,
                 "ok",
+                case.kind,
             )
         )
     return rows
+
+
+def _log_skipped(cases: Sequence[StressCase], built: Sequence[WeightedMetrics | None]) -> None:
+    """One line per (scenario, model, reason) that did not run, naming its severities."""
+    skipped: dict[tuple[str, str, str], list[float]] = {}
+    for case, b in zip(cases, built, strict=True):
+        if b is None:
+            skipped.setdefault((case.scenario, case.model, case.skip_reason), []).append(
+                case.severity
+            )
+    for (scenario, model, reason), severities in skipped.items():
+        at = ", ".join(f"{s:g}" for s in severities)
+        name = f"stress {scenario}" + ("" if model == "candidate" else f" ({model})")
+        log.info("%s severity %s: skipped: %s", name, at, reason)
 
 
 def severity_rng(seed: int, scenario_index: int, severity_index: int) -> np.random.Generator:

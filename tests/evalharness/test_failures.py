@@ -67,7 +67,9 @@ def test_overlapping_lists_list_each_example_once() -> None:
     in_slice = [f.example_id for f in got if f.list.startswith("worst_slice_errors")]
     assert wrong == ["r0", "r1", "r2"]
     assert in_slice == ["r3", "r4", "r5"]  # the next errors, not the same three again
-    assert all(by[i].category == "data" for i in wrong)  # 100% confident and wrong
+    # A constant model ignores the features: its confident errors are not label errors.
+    assert all(by[i].category == "model_representation" for i in wrong)
+    assert not any("label error" in by[i].reason for i in listed)
     file = failures_file(got, 3)
     assert sum(file.category_counts.values()) == len(set(listed))
     assert "first list" in file.selection["dedup"]

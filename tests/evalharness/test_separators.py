@@ -241,7 +241,7 @@ def test_classification_report_names_the_zero_nonzero_column(tmp_path: Path, har
     ]
     assert suspects[0]["metric"] == "accuracy" and suspects[0]["score"] == 1.0
     assert suspects[0]["evidence"].startswith("is zero exactly when the target is '0'")
-    assert suspects[0]["evidence"].endswith("; flagged upstream too: flagged at ingest")
+    assert suspects[0]["evidence"].endswith("; the dataset flagged it too")
     leak_warnings = [w for w in summary["warnings"] if w.startswith("leak_suspect:")]
     assert leak_warnings == [
         "leak_suspect: column 'hours' may leak the target: it " + suspects[0]["evidence"]

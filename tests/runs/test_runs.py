@@ -239,11 +239,13 @@ def test_a_leak_fails_the_run_with_the_reason(
 ) -> None:
     # Outside any git work tree: a dirty checkout would add code.diff to the folder.
     monkeypatch.chdir(tmp_path)
-    # Every row twice: a test row then duplicates a train row far above the threshold.
+    # Train and test files that share every test row: copies far above chance. (A single
+    # file with every row twice is no leak: its split keeps each copy with its twin.)
     rows = pl.read_csv(PENGUINS, null_values=["NA"]).drop_nulls()
-    leaky = pl.concat([rows, rows])
-    leaky.write_csv(tmp_path / "dup.csv")
-    ml.run("dataset", "add", "-p", "p", "-n", "dup", "-t", "species", str(tmp_path / "dup.csv"))
+    (tmp_path / "dup").mkdir()
+    rows.write_csv(tmp_path / "dup" / "train.csv")
+    rows[::4].write_csv(tmp_path / "dup" / "test.csv")
+    ml.run("dataset", "add", "-p", "p", "-n", "dup", "-t", "species", str(tmp_path / "dup"))
     out, result = run(ml, "logistic_regression", dataset="dup")
     assert result.exit_code == 1
     assert out["status"] == "failed"

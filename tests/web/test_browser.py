@@ -9,11 +9,14 @@ command, compare the two runs. No page may log a console error.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import polars as pl
 import pytest
 
 from modellab.client import Client
@@ -526,3 +529,66 @@ def test_files_that_are_not_csv_text_are_refused_before_a_target_is_offered(
     source = page.locator("#dataset-source").inner_text()
     assert source == "Read from penguins.csv (1 file) · delimiter ; (semicolon)"
     assert page.get_by_role("cell", name="bill_length_mm", exact=True).count() == 1
+
+
+def _wait_run(url: str, run_id: str, timeout: float = 180.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = httpx.get(f"{url}/api/runs/{run_id}").json()
+        if run["status"] in ("succeeded", "failed", "cancelled", "timed_out"):
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not end in {timeout} s")
+
+
+def test_a_suspected_leak_is_named_on_every_page(ui: Watched) -> None:
+    """Penguins plus 'hours', 0 exactly for the females: the run page, the project card,
+    the compare page and the new-run form all name it, and leaving it out is one tick."""
+    frame = pl.read_csv(PENGUINS, null_values=["NA"]).drop_nulls("sex")
+    rng = np.random.default_rng(7)
+    hours = np.where(frame["sex"].to_numpy() == "female", 0.0, rng.uniform(1, 60, frame.height))
+    body = frame.with_columns(pl.Series("hours", hours.round(1))).write_csv()
+    httpx.post(f"{ui.url}/api/projects", json={"name": "leaky"}).raise_for_status()
+    httpx.post(
+        f"{ui.url}/api/projects/leaky/datasets",
+        files={"file": ("hours.csv", body.encode(), "text/csv")},
+        data={"name": "hours", "target": "sex"},
+    ).raise_for_status()
+    runs = {}
+    for model in ("logistic_regression", "xgboost"):
+        created = httpx.post(
+            f"{ui.url}/api/runs",
+            json={
+                "project": "leaky",
+                "dataset": "hours",
+                "template": "tabular-classification",
+                "model": model,
+                "n_bootstrap": 50,
+            },
+        )
+        created.raise_for_status()
+        runs[model] = _wait_run(ui.url, created.json()["id"])
+        assert runs[model]["status"] == "succeeded", runs[model]["status_reason"]
+    page = ui.page
+    ui.go(f"/runs/{runs['xgboost']['id']}")
+    banner = page.get_by_role("alert").filter(has_text="Possible target leak")
+    banner.get_by_text('Column "hours"').wait_for(timeout=60_000)
+    banner.get_by_text("--exclude hours").wait_for()
+    ui.shot("run-leak")
+    ui.go("/p/leaky")
+    page.get_by_text('Possible target leak: it uses "hours"').wait_for()
+    ui.go(f"/compare?a={runs['logistic_regression']['id']}&b={runs['xgboost']['id']}")
+    page.get_by_text('Run B uses feature "hours", a possible target leak').wait_for()
+    page.get_by_text('Run A uses feature "hours", a possible target leak').wait_for()
+    ui.go("/p/leaky/new-run")
+    page.get_by_role("heading", name="New run").wait_for()
+    assert page.locator("#run-model").input_value() == "logistic_regression"
+    hours_box = page.get_by_role("checkbox", name="hours (possible target leak)")
+    assert hours_box.is_checked()
+    assert not page.get_by_role("checkbox", name="bill_length_mm").is_checked()
+    page.get_by_role("button", name="Start run").click()
+    page.get_by_role("heading", name="Takeaway").wait_for(timeout=180_000)
+    run_id = page.url.split("#/runs/")[1].split("?")[0]
+    run = httpx.get(f"{ui.url}/api/runs/{run_id}").json()
+    assert run["options"]["exclude"] == ["hours"]
+    assert page.get_by_text("Possible target leak").count() == 0

@@ -11,13 +11,11 @@ import pandas as pd
 from evalharness import evaluate_regression
 from modellab.modeling.evaluation import baseline_result, eval_config, leakage_inputs, run_info
 from modellab.tasks import EvalRequest
-from modellab_regression.stress_log import label_stress_lines
 
 
 def evaluate(req: EvalRequest) -> None:
     """Write the EvalHarness folder of a regression run."""
     # Shift refits log like training: each of their lines names its stress scenario.
-    label_stress_lines()
     model: Any = req.model
 
     def predict(frame: pd.DataFrame) -> np.ndarray:

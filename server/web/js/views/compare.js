@@ -92,6 +92,11 @@ export async function comparePage(ctx) {
     header,
     h("p", {}, "A: ", run(c.a), " → B: ", run(c.b)),
     c.like_for_like ? null : h("p", { class: "warn", role: "note" }, "Not like-for-like: the runs used different dataset versions or splits."),
+    ...["a", "b"].flatMap((side) =>
+      (c.leak_suspects?.[side] ?? []).map((s) =>
+        h("p", { class: "banner warn", role: "note" }, `Run ${side.toUpperCase()} uses feature ${JSON.stringify(s.column)}, a possible target leak: ${s.evidence}. Its numbers are no evidence until the column is checked or left out.`),
+      ),
+    ),
     h("h2", {}, "Summary"),
     h(
       "ul",

@@ -200,29 +200,105 @@ function runsSection(ctx, slug, refs) {
   return { box, start };
 }
 
-/** The column names on the first line of a CSV or TSV (quotes as RFC 4180 has them). */
-export function headerColumns(text, separator) {
-  const line = text.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0];
-  const names = [];
-  let name = "";
-  let quoted = false;
-  for (let i = 0; i < line.length; i += 1) {
-    const c = line[i];
-    if (quoted) {
-      if (c !== '"') name += c;
-      else if (line[i + 1] === '"') {
-        name += '"';
-        i += 1;
-      } else quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === separator) {
-      names.push(name);
-      name = "";
-    } else name += c;
+/**
+ * The records of CSV text split by `delimiter`, as the server's csv module reads them:
+ * a quote opens a quoted field only at the start of a field, `""` inside one is a quote,
+ * line breaks inside quotes belong to the field, and blank lines are skipped.
+ */
+function csvRecords(text, delimiter, limit = Infinity) {
+  const records = [];
+  let record = [];
+  let field = "";
+  let state = "start"; // start | field | quoted | quote (a quote seen inside quotes)
+  const endRecord = () => {
+    if (state !== "start" || record.length) {
+      record.push(field);
+      records.push(record);
+    }
+    record = [];
+    field = "";
+    state = "start";
+  };
+  for (let i = 0; i < text.length && records.length < limit; i += 1) {
+    const c = text[i];
+    if (state === "quoted") {
+      if (c === '"') state = "quote";
+      else field += c;
+    } else if (state === "quote" && c === '"') {
+      field += '"';
+      state = "quoted";
+    } else if (c === delimiter) {
+      record.push(field);
+      field = "";
+      state = "start";
+    } else if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i += 1;
+      endRecord();
+    } else if (state === "start" && c === '"') state = "quoted";
+    else {
+      field += c;
+      state = "field";
+    }
   }
-  names.push(name);
-  return names;
+  if (records.length < limit) endRecord();
+  return records;
 }
+
+/** The delimiters detected, in the order that breaks a tie (as on the server). */
+export const DELIMITERS = [",", ";", "\t", "|"];
+const SNIFF_BYTES = 65536;
+const SNIFF_RECORDS = 50;
+
+/**
+ * The delimiter of a CSV sample, by the server's rule: the first of comma, semicolon,
+ * tab and pipe that splits every sampled record into the same number of fields, more
+ * than one; else the one that splits the header into the most fields; else a comma.
+ * A `truncated` sample's last record is ignored.
+ */
+export function detectDelimiter(text, truncated = false) {
+  const sample = text.replace(/^\uFEFF/, "");
+  let best = ",";
+  let bestFields = 1;
+  for (const delimiter of DELIMITERS) {
+    let counts = csvRecords(sample, delimiter, SNIFF_RECORDS + 1).map((r) => r.length);
+    if (counts.length > SNIFF_RECORDS) counts = counts.slice(0, SNIFF_RECORDS);
+    else if (truncated && counts.length > 1) counts.pop();
+    if (!counts.length) continue;
+    if (counts[0] > 1 && counts.every((n) => n === counts[0])) return delimiter;
+    if (counts[0] > bestFields) [best, bestFields] = [delimiter, counts[0]];
+  }
+  return best;
+}
+
+/** The column names on the header row of a CSV or TSV (quotes as RFC 4180 has them). */
+export function headerColumns(text, separator) {
+  return csvRecords(text.replace(/^\uFEFF/, ""), separator, 1)[0] ?? [];
+}
+
+const MAGIC = [
+  ["a PNG image", [0x89, 0x50, 0x4e, 0x47]],
+  ["a ZIP archive (an .xlsx workbook is one)", [0x50, 0x4b, 0x03, 0x04]],
+  ["a ZIP archive", [0x50, 0x4b, 0x05, 0x06]],
+  ["a gzip archive", [0x1f, 0x8b]],
+  ["a PDF document", [0x25, 0x50, 0x44, 0x46]],
+];
+
+/** Why the first bytes of the file `name` are not CSV text, or null when they may be. */
+export function binaryReason(bytes, name) {
+  const magic = MAGIC.find(([, m]) => m.every((b, i) => bytes[i] === b));
+  if (magic) return `${name} is not a CSV text file: it starts like ${magic[0]}. Pick the CSV, TSV or Parquet file itself.`;
+  const nul = bytes.indexOf(0);
+  if (nul >= 0) return `${name} is not a CSV text file: NUL byte at byte offset ${nul} (a binary file, or text saved as UTF-16; save it as UTF-8 CSV).`;
+  try {
+    // Streaming: a character cut by the end of the sample is not an error.
+    new TextDecoder("utf-8", { fatal: true }).decode(bytes, { stream: true });
+  } catch {
+    return `${name} is not valid UTF-8 text (the encoding the server assumes) in its first ${bytes.length} bytes: re-save it as UTF-8 CSV.`;
+  }
+  return null;
+}
+
+const isParquet = (name, bytes) => /\.parquet$/i.test(name) || [0x50, 0x41, 0x52, 0x31].every((b, i) => bytes[i] === b);
 
 function uploadForm(slug) {
   const file = h("input", { id: "dataset-file", type: "file", accept: ".csv,.tsv,.parquet", required: true, "aria-describedby": "dataset-error" });
@@ -233,6 +309,8 @@ function uploadForm(slug) {
   const picked = h("select", { id: "dataset-target", required: true });
   const targetBox = h("span", { class: "stack" }, typed);
   let target = typed;
+  // Columns left out of the features (upload field "exclude"), recorded in the schema.
+  const exclude = h("input", { id: "dataset-exclude", placeholder: "e.g. id, hours_worked" });
   const progress = h("progress", { max: 1, value: 0, hidden: true, "aria-label": "Upload progress" });
   const stage = h("span", { class: "muted", role: "status" });
   const error = h("p", { class: "field-error", id: "dataset-error", role: "alert" });
@@ -240,12 +318,29 @@ function uploadForm(slug) {
   // The name follows the file until the user types one.
   let named = false;
   name.addEventListener("input", () => (named = name.value !== ""));
+  // A file whose first bytes are not CSV text is refused here, before any header is offered.
+  let refused = null;
   file.addEventListener("change", async () => {
     const chosen = file.files[0];
+    refused = null;
+    replace(error);
+    file.removeAttribute("aria-invalid");
     if (!chosen) return;
     if (!named) name.value = chosen.name.replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9._-]+/g, "-");
-    const separator = /\.tsv$/i.test(chosen.name) ? "\t" : /\.csv$/i.test(chosen.name) ? "," : null;
-    const columns = separator ? headerColumns(await chosen.slice(0, 65536).text(), separator).filter((c) => c.trim()) : [];
+    const bytes = new Uint8Array(await chosen.slice(0, SNIFF_BYTES).arrayBuffer());
+    let columns = [];
+    // Parquet is binary on purpose: its header is not read here, its target is typed.
+    if (/\.(csv|tsv)$/i.test(chosen.name) && !isParquet(chosen.name, bytes)) {
+      refused = binaryReason(bytes, chosen.name);
+      if (refused) {
+        replace(error, refused);
+        file.setAttribute("aria-invalid", "true");
+      } else {
+        const text = new TextDecoder().decode(bytes, { stream: true });
+        const separator = /\.tsv$/i.test(chosen.name) ? "\t" : detectDelimiter(text, chosen.size > bytes.length);
+        columns = headerColumns(text, separator).filter((c) => c.trim());
+      }
+    }
     if (columns.length) {
       replace(picked, h("option", { value: "" }, "choose the column to predict"), columns.map((c) => h("option", { value: c }, c)));
       target = picked;
@@ -260,10 +355,12 @@ function uploadForm(slug) {
       class: "stack",
       onsubmit: reporting(error, async () => {
         if (file.files[0]?.size === 0) throw new Error(`${file.files[0].name} is empty: pick a file with a header row and data.`);
+        if (refused) throw new Error(refused);
         const form = new FormData();
         form.append("file", file.files[0]);
         form.append("name", name.value);
         form.append("target", target.value);
+        if (exclude.value.trim()) form.append("exclude", exclude.value);
         progress.hidden = false;
         button.disabled = true;
         try {
@@ -283,6 +380,7 @@ function uploadForm(slug) {
     error,
     h("label", { for: "dataset-name" }, "Dataset name", name),
     h("label", { for: "dataset-target" }, "Target column", h("span", { class: "hint" }, "what the models learn to predict"), targetBox),
+    h("label", { for: "dataset-exclude" }, "Leave out columns", h("span", { class: "hint" }, "comma-separated; never used as features (optional)"), exclude),
     progress,
     stage,
     button,
@@ -295,6 +393,22 @@ function better(a, b) {
   const higher = a.metrics.higher_is_better?.[name];
   if (higher === undefined || name !== b.metrics.primary_metric) return null;
   return (metricValue(a, name) > metricValue(b, name)) === higher ? a : b;
+}
+
+/**
+ * The baseline run a candidate's report was computed against, the one its deltas (and the
+ * run and compare pages) are about. The report names it (`metrics.baseline.run_id`): the
+ * baseline's run key, or a run id for a run logged through the API. Runs that share a run
+ * key computed the same predictions; the newest one created before the candidate is the one
+ * it was judged against. Null when the report has no baseline or that run is not listed.
+ */
+function reportedBaseline(candidate, runs) {
+  const named = candidate.metrics.baseline?.run_id;
+  if (!named) return null;
+  const byId = runs.find((r) => r.id === named);
+  if (byId) return byId;
+  const sameKey = runs.filter((r) => r.role === "baseline" && r.run_key === named);
+  return sameKey.find((r) => r.created_at <= candidate.created_at) ?? sameKey[0] ?? null;
 }
 
 /** The best finished candidate (by its primary metric, per dataset version) against its baseline. */
@@ -316,16 +430,26 @@ function bestAgainstBaseline(slug, runs, refs) {
     }
   }
   const primary = best.metrics.primary_metric;
-  const baseline = done.find((r) => r.role === "baseline" && r.dataset_version_id === version && r.template === best.template && r.created_at <= best.created_at);
-  const delta = best.metrics.baseline?.deltas?.[primary];
+  const named = best.metrics.baseline;
+  const baseline = reportedBaseline(best, done);
+  const delta = named?.deltas?.[primary];
   const link = (run) => h("a", { href: `#/runs/${seg(run.id)}` }, `${run.model} (${run.id.slice(0, 13)})`);
   return h(
     "div",
     { class: "card" },
     h("p", {}, `${ranked ? "Best" : "Newest"} candidate on ${refs[version] ?? version}: `, link(best), ` — ${primary} ${estimate(best.metrics.headline?.[primary])}`),
+    (best.metrics.leak_suspects ?? []).length
+      ? h(
+          "p",
+          { class: "banner warn", role: "note" },
+          `Possible target leak: it uses ${best.metrics.leak_suspects.map((s) => JSON.stringify(s.column)).join(", ")}, which alone predicts the target. Its score is no evidence until the column is checked or left out.`,
+        )
+      : null,
     baseline
       ? h("p", {}, "Its baseline: ", link(baseline), ` — ${primary} ${estimate(baseline.metrics.headline?.[primary])}`)
-      : h("p", { class: "warn" }, "No baseline on this dataset version: the candidate's numbers cannot be judged."),
+      : named
+        ? h("p", {}, `Its baseline: ${named.name} (not among the newest finished runs listed here).`)
+        : h("p", { class: "warn" }, "No baseline on this dataset version: the candidate's numbers cannot be judged."),
     delta
       ? h(
           "p",

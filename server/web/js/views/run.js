@@ -132,15 +132,21 @@ function failureTable(examples, slice) {
   );
 }
 
-function slicesTable(slices, metric, examples, onPick) {
+function slicesTable(slices, metric, ranking, examples, onPick) {
   // The whole test set again says nothing here; a slice too small to measure is still
   // listed, since its failure examples may be the ones worth a look.
   const rows = slices.filter((s) => s.status !== "all_rows");
   if (!rows.length) return h("p", { class: "muted" }, "No slices.");
   const failures = (s) => inSlice(examples, s)?.length ?? null;
   const flag = (s) => ({ ok: "", too_small: "too small to measure" })[s.status] ?? s.status;
+  // Weakest first is EvalHarness's ranking, which knows the metric's direction: for a
+  // lower-is-better metric (MAE) the weakest slice has the largest delta, so sorting by
+  // delta would list the best slice first. Unranked slices (too small) come last.
+  const rankOf = new Map((ranking ?? []).map((id, i) => [id, i + 1]));
+  const rank = (s) => rankOf.get(s.id) ?? null;
   return sortableTable(
     [
+      { key: "rank", label: "Rank (weakest first)", value: (s) => rank(s) ?? "—", sort: rank, num: true },
       { key: "id", label: "Slice", value: (s) => s.id, cell: (s) => h("button", { type: "button", class: "secondary", onclick: () => onPick(s) }, s.id) },
       { key: "definition", label: "Definition", value: (s) => s.definition },
       { key: "n", label: "Rows", value: (s) => s.n, num: true },
@@ -152,13 +158,35 @@ function slicesTable(slices, metric, examples, onPick) {
         : null,
     ].filter(Boolean),
     rows,
-    { caption: "Slices of the test set", initial: { key: "delta", ascending: true } },
+    { caption: "Slices of the test set, weakest first", initial: { key: "rank", ascending: true } },
+  );
+}
+
+/** A stress row's kind; folders written before kinds existed: label noise is the reference. */
+const stressKind = (r) => r.kind ?? (r.scenario === "label_noise" ? "metric_sensitivity" : "model_robustness");
+
+function stressRows(stress, rows, caption) {
+  const models = new Set(rows.map((r) => r.model));
+  return sortableTable(
+    [
+      { key: "scenario", label: "Scenario", value: (r) => r.scenario },
+      models.size > 1 ? { key: "model", label: "Model", value: (r) => r.model } : null,
+      { key: "severity", label: "Severity", value: (r) => r.severity, num: true },
+      { key: "value", label: `${stress.metric} (95% CI)`, value: (r) => estimate(r, 3), sort: (r) => r.value, num: true },
+      { key: "degradation", label: `Change from clean data`, value: (r) => (r.degradation === null ? "—" : `${r.degradation > 0 ? "+" : ""}${num(r.degradation, 3)}`), sort: (r) => r.degradation, num: true },
+      rows.some((r) => r.status !== "ok")
+        ? { key: "status", label: "Status", value: (r) => r.status, cell: (r) => (r.status === "ok" ? "ran" : h("span", { class: "warn" }, r.status)) }
+        : null,
+    ].filter(Boolean),
+    rows,
+    { caption },
   );
 }
 
 function stressTable(stress) {
   if (!stress?.rows?.length) return h("p", { class: "muted" }, "No stress tests.");
-  const models = new Set(stress.rows.map((r) => r.model));
+  const robustness = stress.rows.filter((r) => stressKind(r) === "model_robustness");
+  const sensitivity = stress.rows.filter((r) => stressKind(r) === "metric_sensitivity");
   return h(
     "div",
     {},
@@ -167,17 +195,14 @@ function stressTable(stress) {
       { class: "muted" },
       Object.entries(stress.scenarios ?? {}).map(([name, says]) => h("li", {}, h("strong", {}, name), `: ${says}`)),
     ),
-    sortableTable(
-      [
-        { key: "scenario", label: "Scenario", value: (r) => r.scenario },
-        models.size > 1 ? { key: "model", label: "Model", value: (r) => r.model } : null,
-        { key: "severity", label: "Severity", value: (r) => r.severity, num: true },
-        { key: "value", label: `${stress.metric} (95% CI)`, value: (r) => estimate(r, 3), sort: (r) => r.value, num: true },
-        { key: "degradation", label: `Change from clean data`, value: (r) => `${r.degradation > 0 ? "+" : ""}${num(r.degradation, 3)}`, sort: (r) => r.degradation, num: true },
-      ].filter(Boolean),
-      stress.rows,
-      { caption: "Stress tests" },
-    ),
+    h("h3", {}, "Model robustness"),
+    h("p", { class: "muted" }, "Inputs corrupted or shifted: how much the model degrades. The takeaway's worst degradation is picked from these rows only."),
+    robustness.length ? stressRows(stress, robustness, "Stress tests: model robustness") : h("p", { class: "muted" }, "No model-robustness scenario ran."),
+    sensitivity.length ? h("h3", {}, "Metric sensitivity (a reference, not the model)") : null,
+    sensitivity.length
+      ? h("p", { class: "muted" }, `Label noise corrupts the true labels, not the inputs: it shows how much ${stress.metric} moves when labels are wrong, and a perfect model loses about as much, so it is never this model's weakness.`)
+      : null,
+    sensitivity.length ? stressRows(stress, sensitivity, "Stress tests: metric sensitivity") : null,
   );
 }
 
@@ -207,6 +232,24 @@ function copyButton(text) {
 }
 
 /** One run: status, live log, provenance, metrics with CIs, plots, slices, failures, stress. */
+/** A banner naming every feature suspected of leaking the target, and how to leave it out. */
+export function leakBanner(suspects, run) {
+  if (!suspects.length) return null;
+  return h(
+    "div",
+    { class: "banner warn", role: "alert" },
+    h("strong", {}, suspects.length === 1 ? "Possible target leak" : "Possible target leaks"),
+    h("ul", {}, suspects.map((s) => h("li", {}, `Column ${JSON.stringify(s.column)}: ${s.evidence}`))),
+    h(
+      "p",
+      {},
+      "A score that rests on such a column says nothing about new data. Check that it is known at prediction time, or ",
+      h("a", { href: `#/p/${seg(run.project)}/new-run` }, "train again without it"),
+      ` (modellab run ... ${suspects.map((s) => `--exclude ${s.column}`).join(" ")}).`,
+    ),
+  );
+}
+
 export async function runPage(ctx) {
   const [id] = ctx.params;
   let run = await get(`/api/runs/${seg(id)}`);
@@ -267,6 +310,7 @@ export async function runPage(ctx) {
     const counts = files["failure_examples.json"]?.category_counts ?? {};
     replace(
       reportBox,
+      leakBanner(files["eval_summary.json"]?.leak_suspects ?? [], run),
       h("h2", {}, "Takeaway"),
       h("p", {}, readable(report.takeaway)),
       h("h2", {}, "Metrics"),
@@ -278,8 +322,14 @@ export async function runPage(ctx) {
         report.plots.map((plot) => plotFigure(`/api/runs/${seg(run.id)}/artifacts/${plot.split("/").map(seg).join("/")}`, plot, `of ${run.model}`)),
       ),
       h("h2", {}, "Slices"),
-      h("p", { class: "muted" }, "Parts of the test set, weakest first (delta against the whole test set). Pick a slice to see its failure examples; the count says how many it has."),
-      slicesTable(slicesJson.slices, slicesJson.metric, examples, pickSlice),
+      h(
+        "p",
+        { class: "muted" },
+        `Parts of the test set, weakest first: ranked by how much worse their ${slicesJson.metric} is than the whole test set's, in the metric's own direction (for an error such as MAE a larger delta is worse).`,
+        slicesJson.min_slice_size ? ` Slices under ${slicesJson.min_slice_size} rows are too small to measure and are not ranked.` : "",
+        " Pick a slice to see its failure examples; the count says how many it has.",
+      ),
+      slicesTable(slicesJson.slices, slicesJson.metric, slicesJson.ranking, examples, pickSlice),
       h("h2", {}, "Failure examples"),
       h("p", { class: "muted" }, "Test rows worth a look: wrong predictions the model was sure of, and right ones it was unsure of. Each is tagged with a failure mode."),
       h(
