@@ -24,6 +24,7 @@ from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
 from modellab.errors import InvalidInputError, ModelLabError, NotAuthenticatedError
 from modellab.plugins import load_registry
 from modellab.runs.artifacts import run_dir
+from modellab.runs.options import EVAL_SETTINGS
 from modellab.settings import Settings
 from modellab.store.database import Database, open_database
 
@@ -381,6 +382,11 @@ def _print_run(run: Run, settings: Settings) -> None:
         if est.get("ci_low") is not None:
             ci = f"  (95% CI {est['ci_low']:.4f} .. {est['ci_high']:.4f})"
         click.echo(f"  {name:<18} {est['value']:.4f}{ci}")
+    for suspect in run.metrics.get("leak_suspects", []):
+        click.echo(
+            f"  WARNING: feature {suspect['column']!r} may leak the target: {suspect['evidence']}"
+            f" (leave it out with --exclude {suspect['column']})"
+        )
     baseline = run.metrics.get("baseline")
     if baseline:
         click.echo(f"  vs baseline {baseline['name']}:")
@@ -446,11 +452,12 @@ def _print_run(run: Run, settings: Settings) -> None:
     help="Train on exactly these columns (comma-separated) instead of the dataset's features.",
 )
 @click.option(
-    "--duplicate-excess",
-    type=float,
-    default=None,
-    help="Leakage rule: fail when test rows repeat train records more often than chance by "
-    "more than this share (default 0.05).",
+    "--eval",
+    "eval_settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Change a threshold of the evaluation's rules for this run (repeatable), e.g. "
+    f"duplicate_excess_error=0.1. Settings: {', '.join(EVAL_SETTINGS)} (docs/evalharness.md).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run(s) as JSON.")
 def run_cmd(
@@ -464,10 +471,11 @@ def run_cmd(
     with_baseline: bool,
     exclude: tuple[str, ...],
     features: str | None,
-    duplicate_excess: float | None,
+    eval_settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Train and evaluate MODEL of TEMPLATE on a dataset version."""
+    from modellab.runs.configs import key_values
     from modellab.runs.service import RunRequest
 
     options: dict[str, Any] = {}
@@ -475,8 +483,8 @@ def run_cmd(
         options["exclude"] = list(exclude)
     if features is not None:
         options["features"] = [c.strip() for c in features.split(",") if c.strip()]
-    if duplicate_excess is not None:
-        options["duplicate_excess_error"] = duplicate_excess
+    if eval_settings:
+        options["eval"] = key_values(eval_settings, "--eval")
     req = RunRequest(
         project, dataset, template, model, seed, overrides, n_bootstrap, options=options
     )

@@ -155,8 +155,8 @@ class EvalRequest:
     n_bootstrap: int = 1000
     #: ``refit(train_features, train_target) -> FittedModel`` for the shift stress test
     refit: Callable[[Any, Any], FittedModel] | None = None
-    #: the run's threshold for the duplicate-records leakage rule (RunOptions)
-    duplicate_excess_error: float = 0.05
+    #: the run's EvalHarness settings (RunOptions.eval: thresholds of its rules)
+    eval_settings: Mapping[str, Any] = field(default_factory=dict)
     #: (column, evidence) of the run's features that the dataset's profile flagged as
     #: possible target leaks
     leak_suspects: tuple[tuple[str, str], ...] = ()

@@ -46,9 +46,9 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True):
     exclude: Annotated[list[Name], Meta(max_length=10_000)] = []
     #: train on exactly these columns instead of the dataset version's features
     features: Annotated[list[Name], Meta(max_length=10_000)] | None = None
-    #: leakage rule: fail when test rows repeat train records more often than chance by
-    #: more than this share
-    duplicate_excess_error: Annotated[float, Meta(ge=0, lt=1)] = 0.05
+    #: thresholds of the evaluation's rules for this run (see GET /api/plugins
+    #: ``eval_settings``), e.g. {"duplicate_excess_error": 0.1}
+    eval: Annotated[dict[Name, float | int], Meta(max_length=50)] = {}
 
 
 class RunPage(msgspec.Struct):
@@ -113,11 +113,21 @@ class PluginOut(msgspec.Struct):
     slicers: list[str]
 
 
+class EvalSettingOut(msgspec.Struct):
+    """A threshold of the evaluation's rules that a run may change (run option ``eval``)."""
+
+    name: str
+    description: str
+    #: null: derived from the data (e.g. the minimum slice size from the test size)
+    default: float | int | None
+
+
 class PluginsOut(msgspec.Struct):
-    """Everything the installed plugins register."""
+    """Everything the installed plugins register, and the evaluation settings of a run."""
 
     plugins: list[PluginOut]
     templates: list[TemplateOut]
+    eval_settings: list[EvalSettingOut]
 
 
 class Health(msgspec.Struct):

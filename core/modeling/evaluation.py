@@ -63,8 +63,8 @@ def eval_config(req: EvalRequest) -> EvalConfig:
     return EvalConfig(
         n_bootstrap=req.n_bootstrap,
         seed=req.seed,
-        duplicate_excess_error=req.duplicate_excess_error,
         leak_suspects=req.leak_suspects,
+        **req.eval_settings,
     )
 
 

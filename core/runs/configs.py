@@ -19,6 +19,20 @@ def parse_value(raw: str) -> Any:
         return raw
 
 
+def key_values(items: Sequence[str], flag: str) -> dict[str, Any]:
+    """``KEY=VALUE`` items as a dict, each value as typed (:func:`parse_value`).
+
+    :raises InvalidInputError: naming ``flag`` and the item that is not ``key=value``.
+    """
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"{flag} takes key=value, got {item!r}")
+        values[key.strip()] = parse_value(raw)
+    return values
+
+
 def build_config(
     config_type: type[msgspec.Struct], overrides: Sequence[str] | dict[str, Any], model: str
 ) -> msgspec.Struct:
@@ -26,15 +40,7 @@ def build_config(
 
     :raises InvalidInputError: naming the unknown key (and the known ones) or the bad value.
     """
-    values: dict[str, Any] = {}
-    if isinstance(overrides, dict):
-        values = dict(overrides)
-    else:
-        for item in overrides:
-            key, sep, raw = item.partition("=")
-            if not sep or not key.strip():
-                raise InvalidInputError(f"--set takes key=value, got {item!r}")
-            values[key.strip()] = parse_value(raw)
+    values = dict(overrides) if isinstance(overrides, dict) else key_values(overrides, "--set")
     known = sorted(f.name for f in msgspec.structs.fields(config_type))
     for key in values:
         if key not in known:

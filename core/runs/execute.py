@@ -285,7 +285,7 @@ def _train_and_evaluate(
             test_time=prepared.test_time,
             n_bootstrap=int(run.environment.get("n_bootstrap", 1000)),
             refit=refit,
-            duplicate_excess_error=options.duplicate_excess_error,
+            eval_settings=dict(options.eval),
             leak_suspects=suspects,
         )
     )
@@ -324,7 +324,7 @@ def _check_duplicates_before_fit(prepared: Prepared, options: RunOptions) -> Non
             train_target=prepared.train[TARGET].to_numpy(),
             test_target=prepared.test_y,
         ),
-        EvalConfig(duplicate_excess_error=options.duplicate_excess_error),
+        EvalConfig(**options.eval),  # type: ignore[arg-type]
     )
 
 

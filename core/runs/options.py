@@ -1,8 +1,8 @@
 """Run options: settings of a run that sit beside its model's config.
 
-They change what a run computes (the columns its model sees, the threshold of a leakage
-rule), so they are part of the run key, ``config.json``, the reproduce command and
-compare's config diff, like the model config.
+They change what a run computes (the columns its model sees, the thresholds of the
+evaluation's rules), so they are part of the run key, ``config.json``, the reproduce
+command and compare's config diff, like the model config.
 """
 
 from __future__ import annotations
@@ -14,6 +14,27 @@ import msgspec
 from modellab.domain import DatasetVersion
 from modellab.errors import InvalidInputError
 
+#: The EvalHarness settings a run may change (``--eval KEY=VALUE``), each with what it
+#: decides. Defaults are EvalHarness' own (``evalharness.EvalConfig``).
+EVAL_SETTINGS: dict[str, str] = {
+    "duplicate_excess_error": (
+        "duplicate rule: fail when test rows repeat train records more often than train "
+        "rows repeat each other (chance) by more than this share"
+    ),
+    "duplicate_p_value": (
+        "duplicate rule: ... and a binomial test against chance gives p below this"
+    ),
+    "leak_min_accuracy": ("leak suspects: a column alone reaching this held-out accuracy is named"),
+    "leak_min_balanced_accuracy": (
+        "leak suspects: ... and this balanced accuracy (classification)"
+    ),
+    "leak_min_r2": "leak suspects: a column alone reaching this held-out R^2 is named",
+    "min_slice_size": (
+        "slices: fewest rows a slice needs to be measured (default: from the test size)"
+    ),
+    "shift_min_refit_rows": "stress: fewest train rows a distribution-shift refit needs",
+}
+
 
 class RunOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a run takes beside its model config."""
@@ -22,28 +43,45 @@ class RunOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     exclude: list[str] = msgspec.field(default_factory=list)
     #: the only feature columns this run uses (``--features``); None: the version's own
     features: list[str] | None = None
-    #: the duplicate-records leakage rule fails a run whose test rows repeat train
-    #: records more often than chance by more than this share (``--duplicate-excess``)
-    duplicate_excess_error: float = 0.05
+    #: EvalHarness settings of this run (keys of EVAL_SETTINGS; ``--eval KEY=VALUE``)
+    eval: dict[str, float | int] = msgspec.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The options as stored: JSON values, keys sorted."""
-        return dict(sorted(msgspec.to_builtins(self).items()))
+        out = msgspec.to_builtins(self)
+        out["eval"] = dict(sorted(self.eval.items()))
+        return dict(sorted(out.items()))
+
+
+def eval_defaults() -> dict[str, Any]:
+    """Each changeable EvalHarness setting's default (None: derived from the data)."""
+    from evalharness import EvalConfig
+
+    defaults = EvalConfig()
+    return {name: getattr(defaults, name) for name in EVAL_SETTINGS}
 
 
 def parse_options(raw: dict[str, Any] | None) -> RunOptions:
     """Stored or requested options as a :class:`RunOptions`.
 
-    :raises InvalidInputError: naming the unknown option or the bad value.
+    :raises InvalidInputError: naming the unknown option or setting, or the bad value.
     """
     try:
         options = msgspec.convert(raw or {}, RunOptions)
     except msgspec.ValidationError as exc:
         raise InvalidInputError(f"invalid run options: {exc}") from None
-    if not 0.0 <= options.duplicate_excess_error < 1.0:
+    unknown = sorted(set(options.eval) - set(EVAL_SETTINGS))
+    if unknown:
         raise InvalidInputError(
-            f"--duplicate-excess must be a share in [0, 1), got {options.duplicate_excess_error}"
+            f"unknown evaluation setting {unknown[0]!r}; settings: {', '.join(EVAL_SETTINGS)}"
         )
+    if options.eval:
+        from evalharness import EvalConfig
+
+        try:
+            EvalConfig(**options.eval)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"invalid evaluation setting: {exc}") from None
     return options
 
 

@@ -69,7 +69,7 @@ def run_key(
         "split_checksum": version.split.checksum,
         "target": version.target,
         "features": run_features(version, opts),
-        "duplicate_excess_error": opts.duplicate_excess_error,
+        "eval": dict(sorted(opts.eval.items())),
         "template": template,
         "model": model,
         "config": config,
@@ -109,8 +109,8 @@ def option_args(options: RunOptions) -> list[str]:
         parts += ["--exclude", name]
     if options.features is not None:
         parts += ["--features", ",".join(options.features)]
-    if options.duplicate_excess_error != RunOptions().duplicate_excess_error:
-        parts += ["--duplicate-excess", repr(options.duplicate_excess_error)]
+    for key, value in sorted(options.eval.items()):
+        parts += ["--eval", f"{key}={json.dumps(value)}"]
     return parts
 
 

@@ -142,6 +142,19 @@ class EvalConfig:
             raise ValueError(
                 f"duplicate_excess_error must be in [0, 1), got {self.duplicate_excess_error}"
             )
+        for name in ("duplicate_p_value", "leak_min_accuracy", "leak_min_balanced_accuracy"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        if not self.leak_min_r2 <= 1.0:
+            raise ValueError(f"leak_min_r2 must be at most 1, got {self.leak_min_r2}")
+        for name in ("min_slice_size", "shift_min_refit_rows"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+        if self.shift_min_refit_rows < 2:
+            raise ValueError(
+                f"shift_min_refit_rows must be at least 2, got {self.shift_min_refit_rows}"
+            )
         if self.min_slice_size is not None and self.min_slice_size < 2:
             raise ValueError(f"min_slice_size must be at least 2, got {self.min_slice_size}")
         if not 2 <= self.min_slice_floor <= self.min_slice_cap:

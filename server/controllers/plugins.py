@@ -6,9 +6,17 @@ import msgspec
 from litestar import Controller, get
 
 from modellab import __version__
+from modellab.runs.options import EVAL_SETTINGS, eval_defaults
 from modellab.runs.service import reference_baseline
 from modellab.server.auth.middleware import PUBLIC
-from modellab.server.schemas import Health, ModelOut, PluginOut, PluginsOut, TemplateOut
+from modellab.server.schemas import (
+    EvalSettingOut,
+    Health,
+    ModelOut,
+    PluginOut,
+    PluginsOut,
+    TemplateOut,
+)
 from modellab.server.services import Services
 
 
@@ -39,7 +47,12 @@ class PluginController(Controller):
             )
             for _, t in sorted(registry.templates.items())
         ]
-        return PluginsOut(plugins, templates)
+        defaults = eval_defaults()
+        settings = [
+            EvalSettingOut(name, description, defaults[name])
+            for name, description in EVAL_SETTINGS.items()
+        ]
+        return PluginsOut(plugins, templates, settings)
 
     @get("/api/health", opt={PUBLIC: True})
     async def health(self, services: Services) -> Health:

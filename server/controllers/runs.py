@@ -45,7 +45,7 @@ class RunController(Controller):
                 options={
                     "exclude": list(data.exclude),
                     "features": None if data.features is None else list(data.features),
-                    "duplicate_excess_error": data.duplicate_excess_error,
+                    "eval": dict(data.eval),
                 },
             ),
         )

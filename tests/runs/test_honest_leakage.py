@@ -79,11 +79,40 @@ def test_planted_copies_fail_before_the_fit_and_name_the_rows(ml: Env, tmp_path:
     logs = (Path(run["artifact_dir"]) / "logs.txt").read_text()
     assert "fitting" not in logs  # refused before training
     # The threshold is a run setting: recorded in the run and its config.json.
-    lenient = _run(ml, "planted", "logistic_regression", "--duplicate-excess", "0.5")
+    lenient = _run(ml, "planted", "logistic_regression", "--eval", "duplicate_excess_error=0.5")
     assert lenient["status"] == "succeeded", lenient.get("status_reason")
     config = json.loads((Path(lenient["artifact_dir"]) / "config.json").read_text())
-    assert config["options"]["duplicate_excess_error"] == 0.5
-    assert "--duplicate-excess 0.5" in (Path(lenient["artifact_dir"]) / "run.json").read_text()
+    assert config["options"]["eval"] == {"duplicate_excess_error": 0.5}
+    run_json = json.loads((Path(lenient["artifact_dir"]) / "run.json").read_text())
+    assert "--eval duplicate_excess_error=0.5" in run_json["reproduce"]
+    # Compare shows the changed threshold in its config diff.
+    looser = _run(ml, "planted", "logistic_regression", "--eval", "duplicate_excess_error=0.6")
+    compared = ml.json("compare", lenient["id"], looser["id"])
+    assert compared["config"]["changed"]["options.eval.duplicate_excess_error"] == {
+        "a": 0.5,
+        "b": 0.6,
+    }
+    # A setting that does not exist, or a value out of range, is refused before any run.
+    for bad, words in (
+        ("nope=1", "unknown evaluation setting 'nope'"),
+        ("duplicate_excess_error=2", "duplicate_excess_error must be in [0, 1)"),
+        ("min_slice_size=2.5", "min_slice_size must be a whole number"),
+    ):
+        refused = ml.run(
+            "run",
+            "-p",
+            "p",
+            "-d",
+            "planted",
+            "-t",
+            "tabular-classification",
+            "-m",
+            "logistic_regression",
+            "--eval",
+            bad,
+            ok=False,
+        )
+        assert refused.exit_code == 2 and words in refused.output, refused.output
 
 
 def test_copied_records_are_kept_on_one_side_of_a_random_split(ml: Env, tmp_path: Path) -> None:
@@ -126,6 +155,10 @@ def test_a_leak_suspect_travels_with_the_run_and_is_one_flag_away(ml: Env, tmp_p
         in (Path(run["artifact_dir"]) / "logs.txt").read_text()
     )
 
+    text = ml.run(
+        "run", "-p", "p", "-d", "hours", "-t", "tabular-classification", "-m", "xgboost", *FAST
+    ).output
+    assert "WARNING: feature 'hours' may leak the target" in text and "--exclude hours" in text
     clean = _run(ml, "hours", "logistic_regression", "--exclude", "hours")
     assert clean["status"] == "succeeded", clean.get("status_reason")
     assert clean["id"] != run["id"]

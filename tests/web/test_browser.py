@@ -586,9 +586,15 @@ def test_a_suspected_leak_is_named_on_every_page(ui: Watched) -> None:
     hours_box = page.get_by_role("checkbox", name="hours (possible target leak)")
     assert hours_box.is_checked()
     assert not page.get_by_role("checkbox", name="bill_length_mm").is_checked()
+    # A rule's threshold is a setting of the run, with its default shown.
+    page.get_by_text("Evaluation rules").click()
+    rule = page.locator("#run-eval-duplicate_excess_error")
+    assert rule.get_attribute("placeholder") == "default 0.05"
+    rule.fill("0.2")
     page.get_by_role("button", name="Start run").click()
     page.get_by_role("heading", name="Takeaway").wait_for(timeout=180_000)
     run_id = page.url.split("#/runs/")[1].split("?")[0]
     run = httpx.get(f"{ui.url}/api/runs/{run_id}").json()
     assert run["options"]["exclude"] == ["hours"]
+    assert run["options"]["eval"] == {"duplicate_excess_error": 0.2}
     assert page.get_by_text("Possible target leak").count() == 0

@@ -120,6 +120,22 @@ export async function newRunPage(ctx) {
     fillConfig();
     fillColumns();
   };
+  // Thresholds of the evaluation's rules (run option "eval"); empty keeps the default.
+  const evalInputs = plugins.eval_settings.map((setting) => {
+    const input = h("input", {
+      id: `run-eval-${setting.name}`,
+      type: "number",
+      step: "any",
+      placeholder: setting.default === null ? "from the data" : `default ${setting.default}`,
+    });
+    return [h("label", { for: input.id }, setting.name, h("span", { class: "hint" }, setting.description), input), setting.name, input];
+  });
+  const rulesBox = h(
+    "details",
+    {},
+    h("summary", {}, "Evaluation rules"),
+    h("div", { class: "stack" }, evalInputs.map(([node]) => node)),
+  );
   // Columns the run leaves out (run option "exclude"): a suspected leak is one tick away.
   const columnsBox = h("fieldset", { class: "stack" });
   let excludeBoxes = [];
@@ -186,7 +202,8 @@ export async function newRunPage(ctx) {
           return;
         }
         const exclude = excludeBoxes.filter(([, box]) => box.checked).map(([, box]) => box.value);
-        const body = { project: slug, dataset: datasetSelect.value, template: templateSelect.value, seed: Number(seed.value) || 0, exclude };
+        const rules = Object.fromEntries(evalInputs.filter(([, , input]) => input.value !== "").map(([, name, input]) => [name, Number(input.value)]));
+        const body = { project: slug, dataset: datasetSelect.value, template: templateSelect.value, seed: Number(seed.value) || 0, exclude, eval: rules };
         submit.disabled = true;
         try {
           if (baselineFirst.checked) {
@@ -223,6 +240,7 @@ export async function newRunPage(ctx) {
     h("label", { for: "run-model" }, "Model", modelSelect),
     configBox,
     columnsBox,
+    rulesBox,
     h("label", { for: "run-seed" }, "Seed", seed),
     baselineRow,
     hint,
