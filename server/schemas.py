@@ -48,7 +48,7 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True):
     features: Annotated[list[Name], Meta(max_length=10_000)] | None = None
     #: thresholds of the evaluation's rules for this run (see GET /api/plugins
     #: ``eval_settings``), e.g. {"duplicate_excess_error": 0.1}
-    eval: Annotated[dict[Name, float | int], Meta(max_length=50)] = {}
+    eval: Annotated[dict[Name, float], Meta(max_length=50)] = {}
 
 
 class RunPage(msgspec.Struct):
@@ -119,7 +119,7 @@ class EvalSettingOut(msgspec.Struct):
     name: str
     description: str
     #: null: derived from the data (e.g. the minimum slice size from the test size)
-    default: float | int | None
+    default: float | None
 
 
 class PluginsOut(msgspec.Struct):

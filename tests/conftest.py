@@ -41,6 +41,22 @@ class Env:
         """Run a ``--json`` command and decode its output."""
         return json.loads(self.run(*args, "--json").stdout)
 
+    def train(
+        self,
+        dataset: str,
+        model: str,
+        *extra: str,
+        template: str = "tabular-classification",
+        n_bootstrap: int = 50,
+    ) -> Any:
+        """``modellab run`` of ``model`` on ``dataset`` of project ``p``: the run as JSON
+        (a failed run too; its exit code is the run's business)."""
+        args = ["-p", "p", "-d", dataset, "-t", template, "-m", model]
+        result = self.run(
+            "run", *args, "--n-bootstrap", str(n_bootstrap), *extra, "--json", ok=False
+        )
+        return json.loads(result.stdout)
+
     def stored_files(self) -> list[Path]:
         """Every file under the artifact root (directories do not count)."""
         if not self.artifacts.exists():

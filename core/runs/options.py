@@ -36,6 +36,10 @@ EVAL_SETTINGS: dict[str, str] = {
 }
 
 
+#: settings that count rows: whole numbers
+WHOLE_NUMBER_SETTINGS = ("min_slice_size", "shift_min_refit_rows")
+
+
 class RunOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a run takes beside its model config."""
 
@@ -70,6 +74,14 @@ def parse_options(raw: dict[str, Any] | None) -> RunOptions:
         options = msgspec.convert(raw or {}, RunOptions)
     except msgspec.ValidationError as exc:
         raise InvalidInputError(f"invalid run options: {exc}") from None
+    # JSON numbers may arrive as 10.0 (the API types every setting as a number).
+    counts = {
+        k: int(v)
+        for k, v in options.eval.items()
+        if k in WHOLE_NUMBER_SETTINGS and isinstance(v, float) and v.is_integer()
+    }
+    if counts:
+        options = msgspec.structs.replace(options, eval={**options.eval, **counts})
     unknown = sorted(set(options.eval) - set(EVAL_SETTINGS))
     if unknown:
         raise InvalidInputError(

@@ -49,7 +49,9 @@ class PluginController(Controller):
         ]
         defaults = eval_defaults()
         settings = [
-            EvalSettingOut(name, description, defaults[name])
+            EvalSettingOut(
+                name, description, None if defaults[name] is None else float(defaults[name])
+            )
             for name, description in EVAL_SETTINGS.items()
         ]
         return PluginsOut(plugins, templates, settings)

@@ -17,25 +17,6 @@ PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
 FAST = ("--n-bootstrap", "50")
 
 
-def _run(ml: Env, dataset: str, model: str, *extra: str) -> Any:
-    result = ml.run(
-        "run",
-        "-p",
-        "p",
-        "-d",
-        dataset,
-        "-t",
-        "tabular-classification",
-        "-m",
-        model,
-        *FAST,
-        *extra,
-        "--json",
-        ok=False,
-    )
-    return json.loads(result.stdout)
-
-
 def _eval(ml: Env, run: Any, name: str) -> Any:
     return json.loads((Path(run["artifact_dir"]) / "eval" / name).read_text())
 
@@ -47,7 +28,7 @@ def test_low_cardinality_titanic_evaluates_with_a_note(ml: Env) -> None:
     # Every passenger repeats another: expected with 12 feature rows, so they stay spread.
     assert dup["grouped"] is False and dup["share"] > 0.99 and dup["chance_share"] > 0.99
     assert shown["split"]["test"]["rows"] == 263
-    run = _run(ml, "titanic", "logistic_regression")
+    run = ml.train("titanic", "logistic_regression")
     assert run["status"] == "succeeded", run.get("status_reason")
     summary = _eval(ml, run, "eval_summary.json")
     notes = [w for w in summary["warnings"] if w.startswith("low_cardinality")]
@@ -71,7 +52,7 @@ def test_planted_copies_fail_before_the_fit_and_name_the_rows(ml: Env, tmp_path:
     ml.run(
         "dataset", "add", "-p", "p", "-n", "planted", "-t", "sex", str(_planted_copies(tmp_path))
     )
-    run = _run(ml, "planted", "logistic_regression")
+    run = ml.train("planted", "logistic_regression")
     assert run["status"] == "failed"
     reason = run["status_reason"]
     assert "[duplicate_rows] 20 of 67 test rows" in reason and "e.g. test row" in reason
@@ -79,14 +60,14 @@ def test_planted_copies_fail_before_the_fit_and_name_the_rows(ml: Env, tmp_path:
     logs = (Path(run["artifact_dir"]) / "logs.txt").read_text()
     assert "fitting" not in logs  # refused before training
     # The threshold is a run setting: recorded in the run and its config.json.
-    lenient = _run(ml, "planted", "logistic_regression", "--eval", "duplicate_excess_error=0.5")
+    lenient = ml.train("planted", "logistic_regression", "--eval", "duplicate_excess_error=0.5")
     assert lenient["status"] == "succeeded", lenient.get("status_reason")
     config = json.loads((Path(lenient["artifact_dir"]) / "config.json").read_text())
     assert config["options"]["eval"] == {"duplicate_excess_error": 0.5}
     run_json = json.loads((Path(lenient["artifact_dir"]) / "run.json").read_text())
     assert "--eval duplicate_excess_error=0.5" in run_json["reproduce"]
     # Compare shows the changed threshold in its config diff.
-    looser = _run(ml, "planted", "logistic_regression", "--eval", "duplicate_excess_error=0.6")
+    looser = ml.train("planted", "logistic_regression", "--eval", "duplicate_excess_error=0.6")
     compared = ml.json("compare", lenient["id"], looser["id"])
     assert compared["config"]["changed"]["options.eval.duplicate_excess_error"] == {
         "a": 0.5,
@@ -123,7 +104,7 @@ def test_copied_records_are_kept_on_one_side_of_a_random_split(ml: Env, tmp_path
     ml.run("dataset", "add", "-p", "p", "-n", "copies", "-t", "species", str(path))
     dup = ml.json("dataset", "show", "p/copies")["split"]["duplicates"]
     assert dup["grouped"] is True and dup["rows"] == 80 and dup["groups"] == 40
-    run = _run(ml, "copies", "logistic_regression")
+    run = ml.train("copies", "logistic_regression")
     assert run["status"] == "succeeded", run.get("status_reason")
     summary = _eval(ml, run, "eval_summary.json")
     assert not [w for w in summary["warnings"] if w.startswith("duplicate_rows")]
@@ -143,7 +124,7 @@ def test_a_leak_suspect_travels_with_the_run_and_is_one_flag_away(ml: Env, tmp_p
     ml.run("dataset", "add", "-p", "p", "-n", "hours", "-t", "sex", str(_with_hours(tmp_path)))
     shown = ml.json("dataset", "show", "p/hours")
     assert any("'hours'" in w["message"] for w in shown["profile"]["warnings"])
-    run = _run(ml, "hours", "logistic_regression")
+    run = ml.train("hours", "logistic_regression")
     assert run["status"] == "succeeded", run.get("status_reason")
     summary = _eval(ml, run, "eval_summary.json")
     assert any("'hours'" in w for w in summary["warnings"])
@@ -159,7 +140,7 @@ def test_a_leak_suspect_travels_with_the_run_and_is_one_flag_away(ml: Env, tmp_p
         "run", "-p", "p", "-d", "hours", "-t", "tabular-classification", "-m", "xgboost", *FAST
     ).output
     assert "WARNING: feature 'hours' may leak the target" in text and "--exclude hours" in text
-    clean = _run(ml, "hours", "logistic_regression", "--exclude", "hours")
+    clean = ml.train("hours", "logistic_regression", "--exclude", "hours")
     assert clean["status"] == "succeeded", clean.get("status_reason")
     assert clean["id"] != run["id"]
     folder = Path(clean["artifact_dir"])
@@ -197,3 +178,11 @@ def test_columns_left_out_at_ingest_are_recorded_in_the_schema(ml: Env, tmp_path
         ok=False,
     )
     assert bad.exit_code == 2 and "--exclude names 'nope'" in bad.output
+
+
+def test_row_counts_sent_as_json_numbers_stay_whole_numbers() -> None:
+    from modellab.runs.options import parse_options
+
+    options = parse_options({"eval": {"min_slice_size": 12.0, "leak_min_r2": 0.95}})
+    assert options.eval == {"min_slice_size": 12, "leak_min_r2": 0.95}
+    assert isinstance(options.eval["min_slice_size"], int)

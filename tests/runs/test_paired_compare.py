@@ -14,11 +14,6 @@ PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
 CARS = REPO / "core" / "demo_data" / "cars.csv"
 
 
-def run(ml: Env, dataset: str, template: str, model: str, *extra: str) -> Any:
-    out = ml.run("run", "-p", "p", "-d", dataset, "-t", template, "-m", model, *extra, "--json")
-    return json.loads(out.stdout)
-
-
 def eval_json(run_: Any, name: str) -> Any:
     return json.loads((Path(run_["artifact_dir"]) / "eval" / name).read_text())
 
@@ -69,20 +64,10 @@ def test_compare_shows_the_candidate_reports_deltas_classification(ml: Env) -> N
         "stratified",
         str(PENGUINS),
     )
-    template = "tabular-classification"
     # Different replicates on each side: compare must use B's (the candidate report's).
-    base = run(ml, "sex", template, "logistic_regression", "--n-bootstrap", "60")
-    cand = run(
-        ml,
-        "sex",
-        template,
-        "xgboost",
-        "--n-bootstrap",
-        "300",
-        "--set",
-        "n_estimators=50",
-        "--set",
-        "max_depth=3",
+    base = ml.train("sex", "logistic_regression", n_bootstrap=60)
+    cand = ml.train(
+        "sex", "xgboost", "--set", "n_estimators=50", "--set", "max_depth=3", n_bootstrap=300
     )
     assert eval_json(cand, "confidence_intervals.json")["n_bootstrap"] == 300
     check_compare_equals_report(
@@ -93,6 +78,6 @@ def test_compare_shows_the_candidate_reports_deltas_classification(ml: Env) -> N
 def test_compare_shows_the_candidate_reports_deltas_regression(ml: Env) -> None:
     ml.run("dataset", "add", "-p", "p", "-n", "cars", "-t", "miles_per_gallon", str(CARS))
     template = "tabular-regression"
-    base = run(ml, "cars", template, "linear_regression", "--n-bootstrap", "60")
-    cand = run(ml, "cars", template, "xgboost", "--n-bootstrap", "250", "--seed", "3")
+    base = ml.train("cars", "linear_regression", template=template, n_bootstrap=60)
+    cand = ml.train("cars", "xgboost", "--seed", "3", template=template, n_bootstrap=250)
     check_compare_equals_report(ml, base, cand, {"mae", "rmse", "r2", "median_ae"})

@@ -16,24 +16,6 @@ from tests.conftest import REPO, Env
 PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
 
 
-def _run(ml: Env, model: str) -> Any:
-    result = ml.run(
-        "run",
-        "-p",
-        "p",
-        "-d",
-        "peng",
-        "-t",
-        "tabular-classification",
-        "-m",
-        model,
-        "--n-bootstrap",
-        "50",
-        "--json",
-    )
-    return json.loads(result.stdout)
-
-
 def _folder(run: Any) -> Path:
     return Path(run["artifact_dir"])
 
@@ -52,9 +34,9 @@ def test_a_weak_baseline_trained_last_does_not_become_the_bar(ml: Env) -> None:
         "stratified",
         str(PENGUINS),
     )
-    strong = _run(ml, "logistic_regression")
-    weak = _run(ml, "most_frequent")  # newer, much weaker
-    candidate = _run(ml, "xgboost")
+    strong = ml.train("peng", "logistic_regression")
+    weak = ml.train("peng", "most_frequent")  # newer, much weaker
+    candidate = ml.train("peng", "xgboost")
     summary = json.loads((_folder(candidate) / "eval" / "eval_summary.json").read_text())
     assert summary["baseline"]["name"] == "logistic_regression"
     logs = (_folder(candidate) / "logs.txt").read_text()
@@ -76,7 +58,7 @@ def test_most_frequent_predicts_the_class_priors(ml: Env) -> None:
         "stratified",
         str(PENGUINS),
     )
-    run = _run(ml, "most_frequent")
+    run = ml.train("peng", "most_frequent")
     folder = _folder(run)
     preds = pl.read_parquet(folder / "predictions.parquet")
     scores = preds.select(sorted(c for c in preds.columns if c.startswith("score_"))).to_numpy()
