@@ -408,10 +408,17 @@ def _print_run(run: Run, settings: Settings) -> None:
                 "(or add --with-baseline)"
             )
         else:
+            primary = run.metrics.get("primary_metric", "")
+            d = baseline.get("deltas", {}).get(primary) or {}
+            higher = run.metrics.get("higher_is_better", {}).get(primary, True)
+            low, high = d.get("ci_low"), d.get("ci_high")
+            worse = low is not None and high is not None and (high < 0 if higher else low > 0)
             verdict = (
                 "meaningful"
                 if run.metrics.get("improvement_is_meaningful")
-                else "NOT meaningful (CIs include no change)"
+                else f"NO: significantly WORSE in {primary} (the CI excludes no change)"
+                if worse
+                else "NOT meaningful (the CI includes no change)"
             )
             click.echo(f"  improvement over baseline: {verdict}")
     click.echo(f"  artifacts: {folder}")

@@ -293,6 +293,9 @@ def baseline_section(
             reason = f"the 95% CI of the paired {primary} delta is [{d.ci_low}, {d.ci_high}]" + (
                 ", which excludes 0 in the better direction"
                 if meaningful
+                else ", which excludes 0 in the worse direction: the run is significantly "
+                "worse than its baseline"
+                if significantly_worse(d, good)
                 else ", which does not exclude 0 in the better direction"
             )
         return (
@@ -321,6 +324,14 @@ def baseline_section(
         "the baseline gave only reported metrics, without paired predictions there is no "
         "uncertainty on the delta",
     )
+
+
+def significantly_worse(delta: S.Estimate | None, higher_is_better: bool) -> bool:
+    """True when a paired delta's CI excludes 0 on the worse side: not merely "no
+    improvement", but a measured loss against the baseline."""
+    if delta is None or delta.ci_low is None or delta.ci_high is None:
+        return False
+    return delta.ci_high < 0 if higher_is_better else delta.ci_low > 0
 
 
 def _num(x: float | None) -> str:
@@ -430,7 +441,13 @@ def takeaway_text(
     else:
         d = (deltas or {}).get(primary)
         dv = None if d is None else d.value
-        verdict = "a meaningful improvement" if meaningful else "not a meaningful improvement"
+        verdict = (
+            "a meaningful improvement"
+            if meaningful
+            else "significantly worse than the baseline"
+            if significantly_worse(d, higher_is_better)
+            else "not a meaningful improvement"
+        )
         s2 = f"Against baseline {baseline.name} the {primary} delta is {_num(dv)}, {verdict}"
         s2 += (f", but {leak}." if meaningful else f", and {leak}.") if leak else "."
     s3 = slice_sentence(slices, ranking, primary, higher_is_better)

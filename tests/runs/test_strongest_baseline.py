@@ -81,3 +81,40 @@ def test_most_frequent_predicts_the_class_priors(ml: Env) -> None:
     assert all(
         f["category"] == "model_representation" for f in failures if f["list"] == "confident_wrong"
     )
+
+
+def test_a_candidate_that_loses_is_called_worse_not_merely_not_better(
+    ml: Env, tmp_path: Path
+) -> None:
+    """scikit-learn's diabetes data (442 patients): default XGBoost loses to linear
+    regression by a margin the paired CI excludes from 0."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame.rename(
+        columns={"target": "progression"}
+    )
+    frame.to_csv(tmp_path / "diabetes.csv", index=False)
+    ml.run(
+        "dataset",
+        "add",
+        "-p",
+        "p",
+        "-n",
+        "diabetes",
+        "-t",
+        "progression",
+        str(tmp_path / "diabetes.csv"),
+    )
+    template = "tabular-regression"
+    ml.train("diabetes", "linear_regression", template=template)
+    args = ["-p", "p", "-d", "diabetes", "-t", template, "-m", "xgboost", "--n-bootstrap", "200"]
+    text = ml.run("run", *args).output
+    assert "improvement over baseline: NO: significantly WORSE in mae" in text
+    candidate = ml.json("runs", "--project", "p")[0]
+    folder = ml.artifacts / "p" / candidate["id"] / "eval"
+    delta = json.loads((folder / "metrics.json").read_text())["deltas"]["mae"]
+    assert delta["ci_low"] > 0  # more error than the baseline, beyond noise
+    takeaway = (folder / "takeaway.txt").read_text().splitlines()
+    assert "significantly worse than the baseline" in takeaway[1]
+    reason = json.loads((folder / "metrics.json").read_text())["improvement_reason"]
+    assert "excludes 0 in the worse direction" in reason
