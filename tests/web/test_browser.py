@@ -597,4 +597,37 @@ def test_a_suspected_leak_is_named_on_every_page(ui: Watched) -> None:
     run = httpx.get(f"{ui.url}/api/runs/{run_id}").json()
     assert run["options"]["exclude"] == ["hours"]
     assert run["options"]["eval"] == {"duplicate_excess_error": 0.2}
+    shown = page.locator("#run-options").inner_text()
+    assert '"exclude"' in shown and '"hours"' in shown and "duplicate_excess_error" in shown
     assert page.get_by_text("Possible target leak").count() == 0
+
+
+def test_a_low_cardinality_table_evaluates_with_a_note(ui: Watched) -> None:
+    """Titanic's passengers: 12 feature rows, every test row repeats a train row by chance."""
+    titanic = Path(__file__).resolve().parents[1] / "data" / "titanic_passengers.csv"
+    httpx.post(f"{ui.url}/api/projects", json={"name": "ship"}).raise_for_status()
+    httpx.post(
+        f"{ui.url}/api/projects/ship/datasets",
+        files={"file": ("titanic.csv", titanic.read_bytes(), "text/csv")},
+        data={"name": "titanic", "target": "survived"},
+    ).raise_for_status()
+    created = httpx.post(
+        f"{ui.url}/api/runs",
+        json={
+            "project": "ship",
+            "dataset": "titanic",
+            "template": "tabular-classification",
+            "model": "logistic_regression",
+            "n_bootstrap": 50,
+        },
+    )
+    created.raise_for_status()
+    run = _wait_run(ui.url, created.json()["id"])
+    assert run["status"] == "succeeded", run["status_reason"]
+    ui.go(f"/runs/{run['id']}")
+    notes = ui.page.get_by_role("note").filter(has_text="Evaluation notes")
+    notes.get_by_text("low_cardinality").wait_for(timeout=60_000)
+    notes.get_by_text("expected by chance, not a leak").wait_for()
+    ui.go("/p/ship/datasets/titanic")
+    ui.page.get_by_text("Duplicate records:").wait_for()
+    ui.page.get_by_text("are left spread over train and test").wait_for()

@@ -250,6 +250,21 @@ export function leakBanner(suspects, run) {
   );
 }
 
+/** The report's other warnings (leak suspects have their banner): e.g. low cardinality. */
+function reportWarnings(warnings) {
+  const shown = warnings.filter((w) => !w.startsWith("leak_suspect:"));
+  if (!shown.length) return null;
+  return h(
+    "div",
+    { class: "card", role: "note" },
+    h("h2", {}, "Evaluation notes"),
+    h("ul", {}, shown.map((w) => {
+      const at = w.indexOf(": ");
+      return h("li", {}, at > 0 ? [h("strong", {}, w.slice(0, at)), w.slice(at)] : w);
+    })),
+  );
+}
+
 export async function runPage(ctx) {
   const [id] = ctx.params;
   let run = await get(`/api/runs/${seg(id)}`);
@@ -311,6 +326,7 @@ export async function runPage(ctx) {
     replace(
       reportBox,
       leakBanner(files["eval_summary.json"]?.leak_suspects ?? [], run),
+      reportWarnings(files["eval_summary.json"]?.warnings ?? []),
       h("h2", {}, "Takeaway"),
       h("p", {}, readable(report.takeaway)),
       h("h2", {}, "Metrics"),
@@ -372,7 +388,15 @@ export async function runPage(ctx) {
         ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
       ),
     ),
-    h("div", { class: "card" }, h("h2", {}, "Config"), h("pre", {}, JSON.stringify(run.config, null, 2))),
+    h(
+      "div",
+      { class: "card" },
+      h("h2", {}, "Config"),
+      h("pre", {}, JSON.stringify(run.config, null, 2)),
+      // Columns left out and changed rule thresholds decide results as much as the config.
+      h("h3", {}, "Run options"),
+      h("pre", { id: "run-options" }, JSON.stringify(run.options ?? {}, null, 2)),
+    ),
   );
   const reproduceBox = [
     h("h2", {}, "Reproduce"),
