@@ -9,6 +9,7 @@ command, compare the two runs. No page may log a console error.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -541,6 +542,16 @@ def _wait_run(url: str, run_id: str, timeout: float = 180.0) -> dict[str, Any]:
     raise AssertionError(f"run {run_id} did not end in {timeout} s")
 
 
+PAIRED = ("accuracy", "roc_auc", "log_loss", "brier")
+
+
+def _last_ci(text: str) -> tuple[str, str]:
+    """The last "[low, high]" in a piece of page text."""
+    found = re.findall(r"\[(-?[0-9.]+), (-?[0-9.]+)\]", text)
+    assert found, text
+    return found[-1]
+
+
 def test_a_suspected_leak_is_named_on_every_page(ui: Watched) -> None:
     """Penguins plus 'hours', 0 exactly for the females: the run page, the project card,
     the compare page and the new-run form all name it, and leaving it out is one tick."""
@@ -575,11 +586,22 @@ def test_a_suspected_leak_is_named_on_every_page(ui: Watched) -> None:
     banner.get_by_text('Column "hours"').wait_for(timeout=60_000)
     banner.get_by_text("--exclude hours").wait_for()
     ui.shot("run-leak")
+    # One paired statistic: the run page's delta CIs are the compare page's, metric by metric.
+    page.get_by_role("heading", name="Metrics").wait_for()
+    on_run = {
+        m: _last_ci(page.get_by_role("row").filter(has_text=m).first.inner_text()) for m in PAIRED
+    }
     ui.go("/p/leaky")
     page.get_by_text('Possible target leak: it uses "hours"').wait_for()
+    difference = page.get_by_text("Difference:").inner_text()
+    assert _last_ci(difference) == on_run["accuracy"]
     ui.go(f"/compare?a={runs['logistic_regression']['id']}&b={runs['xgboost']['id']}")
     page.get_by_text('Run B uses feature "hours", a possible target leak').wait_for()
     page.get_by_text('Run A uses feature "hours", a possible target leak').wait_for()
+    for metric in PAIRED:
+        row = page.get_by_role("row").filter(has_text=metric).first.inner_text()
+        assert "paired 95% CI of B − A" in row, row
+        assert _last_ci(row.split("paired 95% CI of B − A:")[1]) == on_run[metric], metric
     ui.go("/p/leaky/new-run")
     page.get_by_role("heading", name="New run").wait_for()
     assert page.locator("#run-model").input_value() == "logistic_regression"
