@@ -280,7 +280,7 @@ def evaluate_classification(
         run_bootstrap, n, groups, headline, cfg.n_bootstrap, cfg.seed, method, order=order
     )
     warnings = check_leakage(leakage, cfg) if leakage is not None else []
-    # Leak suspects (issue 12): upstream ones and columns a one-feature rule predicts the
+    # Leak suspects: upstream ones and columns a one-feature rule predicts the
     # target from almost perfectly, found while the bootstrap runs.
     suspects = LS.collect_leak_suspects(frame, y_true, leakage, cfg, "classification")
     warnings += LS.suspect_warnings(suspects)

@@ -547,7 +547,7 @@ PAIRED = ("accuracy", "roc_auc", "log_loss", "brier")
 
 def _last_ci(text: str) -> tuple[str, str]:
     """The last "[low, high]" in a piece of page text."""
-    found = re.findall(r"\[(-?[0-9.]+), (-?[0-9.]+)\]", text)
+    found: list[tuple[str, str]] = re.findall(r"\[(-?[0-9.]+), (-?[0-9.]+)\]", text)
     assert found, text
     return found[-1]
 
