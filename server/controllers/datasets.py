@@ -41,6 +41,15 @@ class DatasetUpload:
     notes: str | None = None
     #: columns left out of the features, comma-separated
     exclude: str | None = None
+    #: the only columns that may be features, comma-separated
+    features: str | None = None
+
+
+def _columns(field: str | None) -> tuple[str, ...] | None:
+    """A comma-separated column list of the form (None when the field was not sent)."""
+    if field is None:
+        return None
+    return tuple(c.strip() for c in field.split(",") if c.strip())
 
 
 def _safe_filename(filename: str) -> str:
@@ -97,7 +106,8 @@ class DatasetController(Controller):
                     ),
                     source=data.source or f"upload:{data.file.filename}",
                     notes=data.notes,
-                    exclude=tuple(c.strip() for c in (data.exclude or "").split(",") if c.strip()),
+                    exclude=_columns(data.exclude) or (),
+                    features=_columns(data.features),
                 )
                 try:
                     result = await ingest.add_dataset(services.db, services.settings, request)

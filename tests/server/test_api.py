@@ -232,3 +232,39 @@ def test_plugins_describe_each_models_config(queued_api: Api) -> None:
 def test_openapi_schema_is_served(queued_api: Api) -> None:
     schema = queued_api.ok("GET", "/schema/openapi.json")
     assert "/api/runs" in schema["paths"] and "/api/projects/{slug}/runs" in schema["paths"]
+
+
+def test_column_roles_and_rule_thresholds_through_the_api(queued_api: Api) -> None:
+    queued_api.ok("POST", "/api/projects", 201, json={"name": "roles"})
+    version = queued_api.upload("roles", "penguins", PENGUINS, target="sex", exclude="island, year")
+    assert "island" not in version["feature_columns"] and "year" not in version["feature_columns"]
+    reasons = {c["name"]: c["excluded_reason"] for c in version["schema"]}
+    assert "--exclude" in reasons["island"]
+    only = queued_api.upload(
+        "roles", "two", PENGUINS, target="sex", features="bill_length_mm,bill_depth_mm"
+    )
+    assert only["feature_columns"] == ["bill_length_mm", "bill_depth_mm"]
+    # The settings a run may change, with their defaults, for clients' forms.
+    listed = {s["name"]: s for s in queued_api.ok("GET", "/api/plugins")["eval_settings"]}
+    assert listed["duplicate_excess_error"]["default"] == 0.05
+    assert listed["min_slice_size"]["default"] is None
+    body = {
+        "project": "roles",
+        "dataset": "penguins",
+        "template": "tabular-classification",
+        "model": "logistic_regression",
+        "exclude": ["flipper_length_mm"],
+        "eval": {"min_slice_size": 12, "duplicate_excess_error": 0.1},
+    }
+    run = queued_api.ok("POST", "/api/runs", 202, json=body)
+    assert run["options"] == {
+        "eval": {"duplicate_excess_error": 0.1, "min_slice_size": 12},
+        "exclude": ["flipper_length_mm"],
+        "features": None,
+    }
+    refused = queued_api.client.post("/api/runs", json={**body, "eval": {"nope": 1}})
+    assert refused.status_code == 400 and "unknown evaluation setting 'nope'" in refused.text
+    again = queued_api.client.post("/api/runs", json={**body, "exclude": ["island"]})
+    assert again.status_code == 202  # left out already: excluding it again changes nothing
+    refused = queued_api.client.post("/api/runs", json={**body, "exclude": ["nope"]})
+    assert refused.status_code == 400 and "column 'nope' is not in dataset" in refused.text
