@@ -9,7 +9,7 @@ from modellab.errors import InvalidInputError
 from modellab.store import projects as repo
 from modellab.store.database import Database
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 
 
 def slugify(name: str) -> str:

@@ -16,7 +16,7 @@ from modellab.store.database import Database
 from modellab.store.models import UserRow, utcnow
 
 # Deliberately loose: the mail server is the judge; this only refuses what cannot be one.
-EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[^@\s<>\"',;]{1,255}$")
+EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[^@\s<>\"',;]{1,255}\Z")
 
 
 class User(msgspec.Struct, frozen=True):

@@ -60,8 +60,8 @@ from modellab.store.database import Database
 from modellab.store.models import utcnow
 from modellab.store.projects import get_project_row
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-REF = re.compile(r"^(?P<project>[^/@]+)/(?P<name>[^/@]+)(@(?P<version>\d+))?$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+REF = re.compile(r"^(?P<project>[^/@]+)/(?P<name>[^/@]+)(@(?P<version>\d+))?\Z")
 PREDEFINED_STEMS = ("train", "test")
 
 

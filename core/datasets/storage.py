@@ -17,7 +17,7 @@ from modellab.domain import DatasetVersion
 from modellab.errors import InvalidInputError, NotFoundError
 from modellab.projects import check_slug
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def _hex(value: str) -> str:

@@ -19,7 +19,7 @@ import msgspec
 from modellab.errors import InvalidInputError
 from modellab.projects import check_slug
 
-RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 
 
 def run_dir(artifact_root: Path, project_slug: str, run_id: str) -> Path:

@@ -75,7 +75,9 @@ def _row(run: Run) -> list[Any]:
 def runs_csv(runs: list[Run]) -> str:
     """A header and one row per run, every cell passed through :func:`safe_cell`."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # Rows end in CRLF (RFC 4180): the writer then quotes any cell holding a bare CR as well
+    # as an LF, so a spreadsheet never splits a cell there and starts a new one mid-text.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for run in runs:
         writer.writerow([safe_cell(cell) for cell in _row(run)])

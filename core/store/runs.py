@@ -167,7 +167,9 @@ async def get_run_row(
     if len(run_id) == 36:
         found = (await session.execute(query.where(RunRow.id == run_id))).all()
     elif len(run_id) >= 8:
-        found = (await session.execute(query.where(RunRow.id.startswith(run_id)).limit(2))).all()
+        # Escaped: a prefix is text, never a LIKE pattern ('%' would match every run).
+        prefix = RunRow.id.startswith(run_id, autoescape=True)
+        found = (await session.execute(query.where(prefix).limit(2))).all()
     else:
         found = []
     missing = f"no run {run_id!r}; list runs with: modellab runs --project P"

@@ -260,7 +260,7 @@ def test_markup_and_formulas_come_back_as_text(
     runner = CliRunner()
     printed = runner.invoke(cli, ["runs", "-p", "marked", "--csv"], env=env)
     assert printed.exit_code == 0, printed.output
-    assert printed.output == export.text
+    assert printed.stdout_bytes.decode() == export.text  # .output folds CRLF to LF
     alice.track("marked", name=RICH)
     table = runner.invoke(cli, ["runs", "-p", "marked"], env=env | {"COLUMNS": "400"})
     assert table.exit_code == 0, table.output
@@ -470,3 +470,51 @@ def test_api_tokens_never_appear_in_listings(signed_in: Signed) -> None:  # noqa
     token = alice.headers["Authorization"].removeprefix("Bearer ")
     listed = json.dumps(alice.ok("GET", "/api/tokens"))
     assert token not in listed and token[4:20] not in listed
+
+
+# --- patterns and wildcards -----------------------------------------------------------
+
+
+def test_names_and_slugs_end_where_the_text_ends(signed_in: Signed) -> None:  # noqa: F811
+    """A pattern anchored with ``$`` also matches before a final newline: "beta\\n" would
+    be a slug beside "beta". Every name and slug pattern is anchored at the true end."""
+    api, alice, _ = signed_in
+    alice.ok("POST", "/api/projects", 201, json={"name": "beta", "slug": "beta"})
+    alice.upload_penguins("beta")
+    before = _snapshot(api)
+    for slug in ("beta\n", "gamma\n", "beta\r\n"):
+        _refused(alice.call("POST", "/api/projects", json={"name": "x", "slug": slug}), 400)
+    with PENGUINS.open("rb") as f:
+        response = alice.call(
+            "POST",
+            "/api/projects/beta/datasets",
+            files={"file": ("penguins.csv", f, "text/csv")},
+            data={"name": "penguins\n", "target": "sex"},
+        )
+    _refused(response, 400)
+    assert _snapshot(api) == before
+
+
+def test_a_run_id_prefix_is_text_not_a_like_pattern(signed_in: Signed) -> None:  # noqa: F811
+    _, alice, _ = signed_in
+    alice.ok("POST", "/api/projects", 201, json={"name": "pre"})
+    alice.upload_penguins("pre")
+    run_id = alice.track("pre")
+    for prefix in ("%%%%%%%%", "________", run_id[:7] + "%", run_id[:7] + "_"):
+        _refused(alice.call("GET", f"/api/runs/{prefix.replace('%', '%25')}"), 400, 404)
+    assert alice.ok("GET", f"/api/runs/{run_id[:13]}")["id"] == run_id
+
+
+def test_a_bare_carriage_return_never_splits_a_csv_cell(signed_in: Signed) -> None:  # noqa: F811
+    _, alice, _ = signed_in
+    alice.ok("POST", "/api/projects", 201, json={"name": "cr"})
+    alice.upload_penguins("cr")
+    run_id = alice.track("cr")
+    alice.ok("POST", f"/api/runs/{run_id}/notes", 201, json={"text": "ok\r@SUM(1)"})
+    export = alice.call("GET", "/api/projects/cr/runs.csv").text
+    # A reader that breaks lines at a bare CR (as spreadsheets do) still sees one row.
+    assert '"ok\r@SUM(1)"' in export
+    records = export.split("\r\n")
+    assert len([r for r in records if r]) == 2  # the header and the one run
+    rows = list(csv.DictReader(io.StringIO(export, newline="")))
+    assert len(rows) == 1 and rows[0]["notes"] == "ok\r@SUM(1)"
