@@ -262,6 +262,10 @@ class CodeVersion(msgspec.Struct, frozen=True):
     diff_sha256: str | None = None
 
 
+#: The largest seed a run can hold: the store keeps seeds as 32-bit signed integers.
+MAX_SEED = 2**31 - 1
+
+
 class Run(msgspec.Struct, frozen=True):
     """One execution of train or eval."""
 

@@ -8,6 +8,7 @@ Unexpected errors answer 500 with a generic detail: never a traceback.
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import msgspec
@@ -142,6 +143,22 @@ def too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[P
     return problem_response(400, "invalid-input", "invalid request: the body is nested too deeply")
 
 
+def not_utf8(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Problem]:
+    """A form field that is not UTF-8 is bad input; any other decoding error is a bug."""
+    # Litestar decodes multipart text fields while it reads the form; the JSON bodies are
+    # checked before that, in input_guard.
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not any(
+        f.filename.endswith(("litestar/_multipart.py", "multipart/multipart.py")) for f in frames
+    ):
+        return unexpected_error(request, exc)
+    return problem_response(
+        400,
+        "invalid-input",
+        f"invalid request: a form field is not UTF-8 text (byte 0x{exc.object[exc.start]:02x})",
+    )
+
+
 #: PostgreSQL's "character not in repertoire" and "untranslatable character": text the
 #: database cannot store (a NUL in a multipart field, say) is the client's mistake.
 _BAD_TEXT_SQLSTATES = {"22021", "22P05"}
@@ -163,5 +180,6 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     ModelLabError: modellab_error,
     HTTPException: http_error,
     RecursionError: too_deep,
+    UnicodeDecodeError: not_utf8,
     Exception: unexpected_error,
 }

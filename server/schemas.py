@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from modellab.domain import Run
+from modellab.domain import MAX_SEED, Run
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 
@@ -36,7 +36,7 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True):
     dataset: Name
     template: Name
     model: Name
-    seed: Annotated[int, Meta(ge=0, le=2**32 - 1)] = 0
+    seed: Annotated[int, Meta(ge=0, le=MAX_SEED)] = 0
     #: overrides of the model's config (see GET /api/plugins for each model's schema)
     config: dict[str, Any] = {}
     n_bootstrap: Annotated[int, Meta(ge=10, le=100_000)] = 1000

@@ -17,7 +17,7 @@ from typing import Any
 
 from modellab.access.actor import Role
 from modellab.datasets.ingest import parse_ref
-from modellab.domain import CodeVersion, DatasetVersion, Run, RunStatus
+from modellab.domain import MAX_SEED, CodeVersion, DatasetVersion, Run, RunStatus
 from modellab.errors import InvalidInputError
 from modellab.ids import uuid7
 from modellab.plugins import Registry
@@ -144,8 +144,8 @@ async def resolve(
         raise InvalidInputError(
             f"template {template.name!r} has no model {req.model!r}; models: {names}"
         )
-    if req.seed < 0:
-        raise InvalidInputError(f"--seed must be a non-negative integer, got {req.seed}")
+    if not 0 <= req.seed <= MAX_SEED:
+        raise InvalidInputError(f"--seed must be an integer from 0 to {MAX_SEED}, got {req.seed}")
     if req.n_bootstrap < 10:
         raise InvalidInputError(f"--n-bootstrap must be at least 10, got {req.n_bootstrap}")
     config = config_dict(build_config(variant.config_type, req.overrides, variant.name))

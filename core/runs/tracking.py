@@ -24,7 +24,7 @@ from sqlalchemy import insert, select, update
 
 from modellab.access.actor import Role
 from modellab.datasets.ingest import parse_ref
-from modellab.domain import CodeVersion, Run, RunStatus
+from modellab.domain import MAX_SEED, CodeVersion, Run, RunStatus
 from modellab.errors import ConflictError, ContractViolationError, InvalidInputError
 from modellab.ids import uuid7
 from modellab.runs.artifacts import is_plain_relative, run_dir
@@ -71,6 +71,33 @@ class TrackedRunRequest:
     environment: dict[str, Any] = field(default_factory=dict)
 
 
+#: A tracked run's config and environment: how deep they may nest and how large they may
+#: be. Every runs listing returns them, and a JSON encoder recurses once per level.
+DOC_MAX_DEPTH = 32
+DOC_MAX_BYTES = 256 * 1024
+
+
+def check_document(value: Any, what: str) -> None:
+    """Refuse a JSON document nested deeper than DOC_MAX_DEPTH or over DOC_MAX_BYTES.
+
+    :raises InvalidInputError: naming ``what`` and the limit it breaks.
+    """
+    stack = [(value, 1)]
+    while stack:  # iterative: a deep document must not exhaust the stack checking it
+        item, depth = stack.pop()
+        if isinstance(item, dict | list) and depth > DOC_MAX_DEPTH:
+            raise InvalidInputError(f"{what} nests more than {DOC_MAX_DEPTH} levels deep")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    size = len(json.dumps(value))
+    if size > DOC_MAX_BYTES:
+        raise InvalidInputError(
+            f"{what} is {size:,} bytes as JSON; at most {DOC_MAX_BYTES:,} are kept with a run"
+        )
+
+
 def _check_key(key: str, what: str) -> str:
     if not key or len(key) > KEY_LIMIT or any(c in key for c in "\x00\n\r"):
         raise InvalidInputError(
@@ -93,13 +120,15 @@ async def create_tracked_run(
     """
     if not req.name.strip() or len(req.name) > 200:
         raise InvalidInputError("a tracked run needs a name of 1 to 200 characters")
-    if req.seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative integer, got {req.seed}")
+    if not 0 <= req.seed <= MAX_SEED:
+        raise InvalidInputError(f"seed must be an integer from 0 to {MAX_SEED}, got {req.seed}")
     if not (req.code_version.git_commit or "").strip():
         raise InvalidInputError(
             "code_version.git_commit is required: a run must say which code it ran "
             "(the commit of the training repository)"
         )
+    check_document(req.config, "config")
+    check_document(req.environment, "environment")
     _check_batch(params or {}, metrics)
     slug, name, number = parse_ref(f"{req.project}/{req.dataset}")
     now = utcnow()

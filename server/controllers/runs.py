@@ -128,7 +128,8 @@ class RunController(Controller):
         self,
         run_id: str,
         services: Services,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        # Bounded: a file offset beyond 2**53 means nothing here and overflows seek().
+        offset: Annotated[int, Parameter(ge=0, le=2**53)] = 0,
     ) -> Response[bytes]:
         """The training log from byte ``offset``; ``X-Next-Offset`` says where to go on."""
         run = await service.get_run(services.db, run_id)

@@ -13,7 +13,7 @@ from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Meta
 
-from modellab.domain import CodeVersion, Run, RunStatus
+from modellab.domain import MAX_SEED, CodeVersion, Run, RunStatus
 from modellab.runs import tracking
 from modellab.runs.tracking import MetricPoint
 from modellab.server.schemas import JSON_BODY_LIMIT, Params
@@ -30,7 +30,7 @@ class TrackedRunCreate(msgspec.Struct, forbid_unknown_fields=True):
     #: NAME or NAME@VERSION of a stored dataset version
     dataset: str
     name: Annotated[str, Meta(min_length=1, max_length=200)]
-    seed: Annotated[int, Meta(ge=0, le=2**63 - 1)]
+    seed: Annotated[int, Meta(ge=0, le=MAX_SEED)]
     code_version: CodeVersion
     config: dict[str, Any] = {}
     environment: dict[str, Any] = {}

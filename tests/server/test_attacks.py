@@ -303,10 +303,56 @@ def test_nul_characters_are_refused_wherever_text_enters(signed_in: Signed) -> N
             },
         ),
     ]
+    # The same rule whatever type the body declares: a note is decoded as JSON either way.
+    for declared in ("text/plain", "application/octet-stream", "application/x-json"):
+        attempts.append(
+            (
+                "POST",
+                f"/api/runs/{run_id}/notes",
+                {"content": b'{"text": "a\\u0000b"}', "headers": {"Content-Type": declared}},
+            )
+        )
     for method, url, kwargs in attempts:
         problem = _refused(alice.call(method, url, **kwargs), 400)
         assert "NUL" in problem["detail"] or "cannot be stored" in problem["detail"], url
     assert _snapshot(api) == before
+
+
+def test_bytes_that_are_not_utf8_are_refused(signed_in: Signed) -> None:  # noqa: F811
+    api, alice, _ = signed_in
+    run_id = alice.track("a")
+    before = _snapshot(api)
+    for declared in ("application/json", "text/plain"):
+        for url, body in (
+            ("/api/projects", b'{"name": "\xff\xfe"}'),
+            (f"/api/runs/{run_id}/notes", b'{"text": "ok\xff"}'),
+        ):
+            response = alice.call("POST", url, content=body, headers={"Content-Type": declared})
+            assert "not UTF-8" in _refused(response, 400)["detail"]
+    response = alice.call(
+        "POST",
+        "/api/projects/a/datasets",
+        files={"file": ("p.csv", PENGUINS.read_bytes(), "text/csv")},
+        data={"name": "penguins2", "target": "sex", "notes": b"\xff\xfe".decode("latin-1")},
+    )
+    # httpx sends that note as UTF-8 (c3 bf c3 be): valid, so it is stored as typed.
+    assert response.status_code == 201
+    raw = (
+        b'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\n\xff\xfe\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="target"\r\n\r\nsex\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="p.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\n" + PENGUINS.read_bytes() + b"\r\n--b--\r\n"
+    )
+    middle = _snapshot(api)
+    response = alice.call(
+        "POST",
+        "/api/projects/a/datasets",
+        content=raw,
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    _refused(response, 400)
+    assert _snapshot(api) == middle
+    assert before != middle  # the valid upload above was stored, and only it
 
 
 # --- mass assignment ------------------------------------------------------------------
@@ -518,3 +564,55 @@ def test_a_bare_carriage_return_never_splits_a_csv_cell(signed_in: Signed) -> No
     assert len([r for r in records if r]) == 2  # the header and the one run
     rows = list(csv.DictReader(io.StringIO(export, newline="")))
     assert len(rows) == 1 and rows[0]["notes"] == "ok\r@SUM(1)"
+
+
+def test_integers_beyond_what_the_store_holds_are_refused(signed_in: Signed) -> None:  # noqa: F811
+    """Seeds are 32-bit in the store and a log offset is a file position: the schemas say
+    the real bounds and refuse beyond them with 400, on SQLite and PostgreSQL alike."""
+    api, alice, _ = signed_in
+    alice.ok("POST", "/api/projects", 201, json={"name": "big"})
+    alice.upload_penguins("big")
+    run_id = alice.track("big", seed=2**31 - 1)
+    before = _snapshot(api)
+    for seed in (2**31, 2**32, 2**63 - 1):
+        body = tracked_body("big") | {"seed": seed}
+        _refused(alice.call("POST", "/api/tracked-runs", json=body), 400)
+        queued = {
+            "project": "big",
+            "dataset": "penguins",
+            "template": "tabular-classification",
+            "model": "most_frequent",
+            "seed": seed,
+        }
+        _refused(alice.call("POST", "/api/runs", json=queued), 400)
+    for offset in (2**62, 2**63, 2**64):
+        _refused(alice.call("GET", f"/api/runs/{run_id}/logs", params={"offset": offset}), 400)
+    assert alice.call("GET", f"/api/runs/{run_id}/logs", params={"offset": 2**53}).content == b""
+    assert _snapshot(api) == before
+
+
+def test_deep_or_huge_run_documents_are_refused(signed_in: Signed) -> None:  # noqa: F811
+    """A config is returned in every runs listing: it may nest 32 levels and hold 256 KB."""
+    api, alice, _ = signed_in
+    alice.track("a", config={"ok": [[{"n": 1}]]})
+    before = _snapshot(api)
+
+    def nested(depth: int) -> dict[str, Any]:
+        doc: dict[str, Any] = {"leaf": 1}
+        for _ in range(depth - 1):
+            doc = {"k": doc}
+        return doc
+
+    for field, doc in (
+        ("config", nested(33)),
+        ("config", nested(950)),
+        ("environment", nested(950)),
+        ("config", {"blob": "x" * (15 * 1024 * 1024)}),
+    ):
+        problem = _refused(
+            alice.call("POST", "/api/tracked-runs", json=tracked_body("a") | {field: doc}), 400
+        )
+        assert field in problem["detail"]
+    assert _snapshot(api) == before
+    alice.track("a", config=nested(32))  # the limit itself is fine
+    assert alice.call("GET", "/api/projects/a/runs").status_code == 200
