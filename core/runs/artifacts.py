@@ -29,16 +29,28 @@ def run_dir(artifact_root: Path, project_slug: str, run_id: str) -> Path:
     return artifact_root / check_slug(project_slug) / run_id
 
 
+#: Longest part and whole relative path accepted (ext4 and most others stop at 255 bytes a
+#: name; a temporary sibling adds about 40).
+MAX_NAME_BYTES = 200
+MAX_PATH_BYTES = 1024
+
+
 def is_plain_relative(path: str) -> bool:
     """Whether ``path`` is ``name/name/...`` of plain names inside a run's folder.
 
     Refused: absolute paths, empty, ``.`` and ``..`` parts, hidden (temporary) names,
-    backslashes, NUL, ``#``, ``;``, ``%`` and ``:``. Uploads and downloads both check
+    backslashes, NUL, ``#``, ``;``, ``%`` and ``:``, and names longer than a file system
+    keeps (MAX_NAME_BYTES a part, MAX_PATH_BYTES in all, leaving room for the temp name). Uploads and downloads both check
     this, so a path one accepts the other serves.
     """
     if not path or path.startswith("/") or any(c in path for c in "\\\x00#;%:"):
         return False
-    return all(p not in ("", ".", "..") and not p.startswith(".") for p in path.split("/"))
+    if len(path.encode()) > MAX_PATH_BYTES:
+        return False
+    return all(
+        p not in ("", ".", "..") and not p.startswith(".") and len(p.encode()) <= MAX_NAME_BYTES
+        for p in path.split("/")
+    )
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -333,8 +333,9 @@ def _safe_relative(path: str) -> str:
     normalized = path.replace("\\", "/")
     if not is_plain_relative(normalized):
         raise InvalidInputError(
-            f"artifact path {path!r}: use a relative path of plain names (no '..', no "
-            "leading dot or slash)"
+            f"artifact path {path[:80]!r}{'...' if len(path) > 80 else ''}: use a relative "
+            "path of plain names (no '..', no leading dot or slash; at most 200 bytes a name "
+            "and 1024 in all)"
         )
     return normalized
 

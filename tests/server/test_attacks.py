@@ -616,3 +616,27 @@ def test_deep_or_huge_run_documents_are_refused(signed_in: Signed) -> None:  # n
     assert _snapshot(api) == before
     alice.track("a", config=nested(32))  # the limit itself is fine
     assert alice.call("GET", "/api/projects/a/runs").status_code == 200
+
+
+def test_over_long_file_names_are_refused_and_leave_nothing(signed_in: Signed) -> None:  # noqa: F811
+    api, alice, _ = signed_in
+    run_id = alice.track("a")
+    before = _snapshot(api)
+    for path in ("a" * 4096, "d/" + "b" * 300, "/".join(["c" * 100] * 12)):
+        response = alice.call(
+            "POST",
+            f"/api/runs/{run_id}/files",
+            files={"file": ("x.bin", b"payload", "application/octet-stream")},
+            data={"path": path},
+        )
+        problem = _refused(response, 400)
+        assert "at most 200 bytes a name" in problem["detail"]
+        assert len(problem["detail"]) < 400  # the message does not echo 4 KB back
+    assert _snapshot(api) == before
+    ok = alice.call(
+        "POST",
+        f"/api/runs/{run_id}/files",
+        files={"file": ("x.bin", b"payload", "application/octet-stream")},
+        data={"path": "d/" + "e" * 200},
+    )
+    assert ok.status_code == 201, ok.text
