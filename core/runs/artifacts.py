@@ -40,8 +40,8 @@ def is_plain_relative(path: str) -> bool:
 
     Refused: absolute paths, empty, ``.`` and ``..`` parts, hidden (temporary) names,
     backslashes, NUL, ``#``, ``;``, ``%`` and ``:``, and names longer than a file system
-    keeps (MAX_NAME_BYTES a part, MAX_PATH_BYTES in all, leaving room for the temp name). Uploads and downloads both check
-    this, so a path one accepts the other serves.
+    keeps (MAX_NAME_BYTES a part, MAX_PATH_BYTES in all, leaving room for the temp
+    name). Uploads and downloads both check this, so a path one accepts the other serves.
     """
     if not path or path.startswith("/") or any(c in path for c in "\\\x00#;%:"):
         return False
