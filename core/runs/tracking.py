@@ -9,11 +9,13 @@ has the same run page and comparisons as a template run.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import shutil
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,16 +358,52 @@ async def add_artifact(
     return rel
 
 
+#: An eval archive may expand to at most this many bytes and members: an EvalHarness
+#: folder is a few JSON files and plots, and a decompression bomb must fail before it
+#: writes anything.
+EVAL_MAX_BYTES = 256 * 1024 * 1024
+EVAL_MAX_MEMBERS = 10_000
+
+
 def _extract_eval(archive: Path, into: Path) -> None:
+    """Extract an eval archive into ``into`` after checking every member's header.
+
+    Refusals name the member as it is in the archive, never a path on this server.
+    """
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for m in members:
+            members: list[tarfile.TarInfo] = []
+            expanded = 0
+            for m in tar:  # headers only: nothing is written until every one passed
+                name = m.name.removeprefix("./").rstrip("/")
+                if name in ("", "."):
+                    continue
+                if len(members) >= EVAL_MAX_MEMBERS:
+                    raise InvalidInputError(
+                        f"eval archive: more than {EVAL_MAX_MEMBERS:,} members; an eval "
+                        "folder holds a few files"
+                    )
                 if not (m.isfile() or m.isdir()):
                     raise InvalidInputError(f"eval archive: {m.name!r} is not a file or folder")
-            tar.extractall(into, filter="data")
-    except (tarfile.TarError, EOFError) as exc:
-        raise InvalidInputError(f"eval archive: not a readable tar archive: {exc}") from None
+                if not is_plain_relative(name):
+                    raise InvalidInputError(
+                        f"eval archive: member {m.name[:80]!r} is not a plain relative path "
+                        "inside the eval folder"
+                    )
+                expanded += m.size
+                if expanded > EVAL_MAX_BYTES:
+                    raise InvalidInputError(
+                        f"eval archive: expands to more than {EVAL_MAX_BYTES // 2**20} MB"
+                    )
+                members.append(m)
+            tar.extractall(into, members=members, filter="data")
+    except tarfile.FilterError:
+        # Its message holds the absolute path the member would have reached.
+        raise InvalidInputError(
+            "eval archive: a member would land outside the eval folder"
+        ) from None
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile):
+        raise InvalidInputError("eval archive: not a readable tar archive") from None
 
 
 async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Path) -> Run:

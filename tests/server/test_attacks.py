@@ -189,8 +189,41 @@ def test_eval_archives_cannot_write_outside_the_run(
         f"/api/runs/{run_id}/eval",
         files={"file": ("eval.tgz", _archive(member), "application/gzip")},
     )
-    _refused(response, 400, 422)
+    problem = _refused(response, 400, 422)
+    # The refusal names the member as archived, never where it would have landed here.
+    assert str(api.settings.artifact_root) not in problem["detail"]
+    assert str(api.settings.home.parent) not in response.text
     assert _snapshot(api) == before
+
+
+def test_decompression_bombs_are_refused_before_anything_is_written(
+    signed_in: Signed,  # noqa: F811
+) -> None:
+    api, alice, _ = signed_in
+    run_id = alice.track("a")
+    before = _snapshot(api)
+    big = io.BytesIO()
+    with tarfile.open(fileobj=big, mode="w:gz") as tar:
+        info = tarfile.TarInfo("eval/zeros.bin")
+        info.size = 300 * 1024 * 1024  # compresses to about 300 KB
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    many = io.BytesIO()
+    with tarfile.open(fileobj=many, mode="w:gz") as tar:
+        for i in range(10_001):
+            info = tarfile.TarInfo(f"eval/f{i}.json")
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"{}"))
+    for archive, words in (
+        (big, "expands to more than 256 MB"),
+        (many, "more than 10,000 members"),
+    ):
+        response = alice.call(
+            "POST",
+            f"/api/runs/{run_id}/eval",
+            files={"file": ("eval.tgz", archive.getvalue(), "application/gzip")},
+        )
+        assert words in _refused(response, 400)["detail"]
+        assert _snapshot(api) == before
 
 
 # --- markup and formulas --------------------------------------------------------------
