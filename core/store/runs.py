@@ -456,10 +456,13 @@ async def baselines_by_strength(
             .order_by(RunRow.created_at.desc(), RunRow.id.desc())
         )
     )
-    scored = [(baseline_strength(r), i, r) for i, r in enumerate(rows)]
-    # Stable sort on the score alone keeps the newest first among equals; unscored last.
-    scored.sort(key=lambda t: -t[0][0] if t[0] is not None else float("inf"))
-    return [r for _, _, r in scored]
+
+    def weakness(row: RunRow) -> float:
+        strength = baseline_strength(row)
+        return -strength[0] if strength is not None else float("inf")
+
+    # A stable sort keeps the newest first among equals; unscored runs go last.
+    return sorted(rows, key=weakness)
 
 
 async def append_note(session: AsyncSession, run_id: str, text: str) -> Note:

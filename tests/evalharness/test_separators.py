@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import evalharness as eh
@@ -25,6 +25,7 @@ from evalharness.core.report import takeaway_text
 from evalharness.core.separators import suspect_clause
 from evalharness.schemas import files as S
 from evalharness.schemas.validate import count_sentences, validate_folder
+from tests.evalharness.conftest import Split
 
 DEMO = Path(__file__).resolve().parents[2] / "core" / "demo_data"
 
@@ -188,29 +189,18 @@ def test_rows_without_a_target_are_left_out() -> None:
 # --- the evaluators ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Planted:
-    """A fitted model on real data with planted leaks, and its split."""
-
-    model: Pipeline
-    x_train: pd.DataFrame
-    x_test: pd.DataFrame
-    y_train: pd.Series[Any]
-    y_test: pd.Series[Any]
-
-
-def planted_cancer() -> Planted:
+def planted_cancer() -> Split:
     x, y = load_breast_cancer(return_X_y=True, as_frame=True)
     x = plant(x, y, "classification").drop(columns=["leak_code", "leak_gap"])
     x_tr, x_te, y_tr, y_te = split(x, y)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x_tr, y_tr)
-    return Planted(model, x_tr, x_te, y_tr, y_te)
+    return Split(model, x_tr, x_te, y_tr, y_te)
 
 
-def planted_diabetes() -> Planted:
+def planted_diabetes() -> Split:
     x, y = load_diabetes(return_X_y=True, as_frame=True)
     x_tr, x_te, y_tr, y_te = split(plant(x, y, "regression"), y)
-    return Planted(make_pipeline(StandardScaler(), Ridge()).fit(x_tr, y_tr), x_tr, x_te, y_tr, y_te)
+    return Split(make_pipeline(StandardScaler(), Ridge()).fit(x_tr, y_tr), x_tr, x_te, y_tr, y_te)
 
 
 def _hashes(folder: Path) -> dict[str, str]:

@@ -10,7 +10,6 @@ from typing import Any
 from modellab.compare import verdict
 from tests.conftest import REPO, Env
 
-PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
 CARS = REPO / "core" / "demo_data" / "cars.csv"
 
 
@@ -50,20 +49,8 @@ def check_compare_equals_report(ml: Env, base: Any, cand: Any, required: set[str
         assert f"(paired 95% CI {d['ci_low']:+.4f} .. {d['ci_high']:+.4f})" in text
 
 
-def test_compare_shows_the_candidate_reports_deltas_classification(ml: Env) -> None:
-    ml.run(
-        "dataset",
-        "add",
-        "-p",
-        "p",
-        "-n",
-        "sex",
-        "-t",
-        "sex",
-        "--split",
-        "stratified",
-        str(PENGUINS),
-    )
+def test_compare_shows_the_candidate_reports_deltas_classification(penguins_sex: Env) -> None:
+    ml = penguins_sex
     # Different replicates on each side: compare must use B's (the candidate report's).
     base = ml.train("sex", "logistic_regression", n_bootstrap=60)
     cand = ml.train(

@@ -11,32 +11,18 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import log_loss
 
-from tests.conftest import REPO, Env
-
-PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
+from tests.conftest import Env
 
 
 def _folder(run: Any) -> Path:
     return Path(run["artifact_dir"])
 
 
-def test_a_weak_baseline_trained_last_does_not_become_the_bar(ml: Env) -> None:
-    ml.run(
-        "dataset",
-        "add",
-        "-p",
-        "p",
-        "-n",
-        "peng",
-        "-t",
-        "sex",
-        "--split",
-        "stratified",
-        str(PENGUINS),
-    )
-    strong = ml.train("peng", "logistic_regression")
-    weak = ml.train("peng", "most_frequent")  # newer, much weaker
-    candidate = ml.train("peng", "xgboost")
+def test_a_weak_baseline_trained_last_does_not_become_the_bar(penguins_sex: Env) -> None:
+    ml = penguins_sex
+    strong = ml.train("sex", "logistic_regression")
+    weak = ml.train("sex", "most_frequent")  # newer, much weaker
+    candidate = ml.train("sex", "xgboost")
     summary = json.loads((_folder(candidate) / "eval" / "eval_summary.json").read_text())
     assert summary["baseline"]["name"] == "logistic_regression"
     logs = (_folder(candidate) / "logs.txt").read_text()
@@ -44,21 +30,9 @@ def test_a_weak_baseline_trained_last_does_not_become_the_bar(ml: Env) -> None:
     assert weak["id"] not in logs
 
 
-def test_most_frequent_predicts_the_class_priors(ml: Env) -> None:
-    ml.run(
-        "dataset",
-        "add",
-        "-p",
-        "p",
-        "-n",
-        "peng",
-        "-t",
-        "sex",
-        "--split",
-        "stratified",
-        str(PENGUINS),
-    )
-    run = ml.train("peng", "most_frequent")
+def test_most_frequent_predicts_the_class_priors(penguins_sex: Env) -> None:
+    ml = penguins_sex
+    run = ml.train("sex", "most_frequent")
     folder = _folder(run)
     preds = pl.read_parquet(folder / "predictions.parquet")
     scores = preds.select(sorted(c for c in preds.columns if c.startswith("score_"))).to_numpy()
