@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +23,7 @@ from modellab import console as render
 from modellab.access.actor import LOCAL_ACTOR, Actor
 from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
 from modellab.errors import InvalidInputError, ModelLabError, NotAuthenticatedError
+from modellab.permissions import restrict_new_files
 from modellab.plugins import load_registry
 from modellab.runs.artifacts import run_dir
 from modellab.runs.options import EVAL_SETTINGS
@@ -113,6 +115,7 @@ def cli() -> None:
     Flow: datasets -> runs -> reports -> comparisons. State lives in $MODELLAB_HOME
     (default ./.modellab) and artifacts in $MODELLAB_ARTIFACT_ROOT (default ./artifacts).
     """
+    restrict_new_files()
 
 
 # --- projects -----------------------------------------------------------------------
@@ -699,20 +702,33 @@ def token() -> None:
 @click.option("--name", default="cli", show_default=True, help="What the token is for.")
 @click.option("--project", help="Limit the token to this project.")
 @click.option("--read-only", is_flag=True, help="The token may read, never change.")
+@click.option(
+    "--expires-days",
+    type=click.IntRange(1, 3650),
+    help="The token stops working after this many days (default: when revoked).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the token as JSON.")
-def token_create(name: str, project: str | None, read_only: bool, as_json: bool) -> None:
+def token_create(
+    name: str, project: str | None, read_only: bool, expires_days: int | None, as_json: bool
+) -> None:
     """Create an API token for the current user; the secret is shown only this once."""
     from modellab.access.tokens import create_token
 
-    new = _run(lambda db, _s: create_token(db, name, project, read_only))
+    new = _run(lambda db, s: create_token(db, name, project, read_only, expires_days, s.token_days))
     if as_json:
         _print_json(new)
         return
     click.echo(new.secret)
     scope = f"project {project}" if project else "all your projects"
     mode = "read-only" if read_only else "read and write"
+    expiry = (
+        f"expires {new.token.expires_at:%Y-%m-%d %H:%M} UTC"
+        if new.token.expires_at
+        else "never expires"
+    )
     click.echo(
-        f"token {new.token.id} ({mode}, {scope}); it is shown only once: keep it secret. "
+        f"token {new.token.id} ({mode}, {scope}, {expiry}); it is shown only once: keep it "
+        "secret. "
         "Use it as MODELLAB_TOKEN or 'Authorization: Bearer <token>'.",
         err=True,
     )
@@ -730,10 +746,17 @@ def token_list(as_json: bool) -> None:
         return
     if not found:
         click.echo("No API tokens yet. Create one with: modellab token create --name NAME")
+    now = datetime.now(UTC)
     for t in found:
-        state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+        if t.revoked_at:
+            state = f"revoked {t.revoked_at:%Y-%m-%d}"
+        elif t.expires_at and t.expires_at <= now:
+            state = f"expired {t.expires_at:%Y-%m-%d}"
+        else:
+            state = f"active until {t.expires_at:%Y-%m-%d}" if t.expires_at else "active"
         mode = "read-only" if t.read_only else "read-write"
-        click.echo(f"{t.id}  {t.name}  {t.project or '*'}  {mode}  {state}")
+        used = f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+        click.echo(f"{t.id}  {t.name}  {t.project or '*'}  {mode}  {state}  {used}")
 
 
 @token.command("revoke")
@@ -744,6 +767,28 @@ def token_revoke(token_id: str) -> None:
 
     _run(lambda db, _s: revoke_token(db, token_id))
     click.echo(f"revoked token {token_id}")
+
+
+# --- users -------------------------------------------------------------------------
+
+
+@cli.group(cls=ModelLabGroup)
+def user() -> None:
+    """Accounts of a server with sign-in (MODELLAB_PUBLIC_URL)."""
+
+
+@user.command("add")
+@click.argument("email")
+def user_add(email: str) -> None:
+    """Invite EMAIL: give the address an account, so that it may sign in.
+
+    Sign-up is invite-only unless MODELLAB_SIGN_UP_DOMAINS admits the address; adding a
+    project member invites the address too.
+    """
+    from modellab.access.users import ensure_user
+
+    added = _run(lambda db, _s: ensure_user(db, email))
+    click.echo(f"{added.email} may sign in now")
 
 
 @cli.command("serve")

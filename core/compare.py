@@ -1,8 +1,12 @@
 """Run comparison: what improved, what got worse, and how sure we are.
 
-``compare_runs(A, B)`` reads both runs' artifact folders (the EvalHarness contract,
-predictions, run.json) and writes ``<run_b>/compare/<run_a>/``: ``compare.json``,
-``summary.txt`` and one side-by-side PNG per plot kind (A left, B right).
+``build_comparison(A, B)`` reads both runs' artifact folders (the EvalHarness contract,
+predictions, run.json) and computes the comparison in memory; it writes nothing, so the
+API's read of a comparison changes no run folder. ``compare_runs(A, B)`` (the CLI) also
+writes ``<run_b>/compare/<run_a>/``: ``compare.json``, ``summary.txt`` and one
+side-by-side PNG per plot kind (A left, B right). The API draws those PNGs on request
+into a cache outside every run folder (``<artifact root>/.cache/compare/``), one file
+per plot named by the hash of what it is drawn from.
 
 When both runs scored the same test rows, EvalHarness' paired bootstrap over those rows
 (``paired_classification_deltas``/``paired_regression_deltas``, with run B's report
@@ -13,8 +17,11 @@ Only a metric without a paired CI falls back to whether the two runs' CIs overla
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +38,12 @@ from evalharness import (
 from evalharness.core.jsonio import clean_float
 from modellab.datasets.schema import diff_schemas
 from modellab.domain import DatasetVersion, Run
-from modellab.errors import InvalidInputError
+from modellab.errors import InvalidInputError, NotFoundError
 from modellab.runs.artifacts import (
     file_hashes,
     replace_dir,
     run_dir,
+    sha256_of,
     write_bytes_atomic,
     write_json_atomic,
 )
@@ -45,6 +53,8 @@ from modellab.store import runs as run_repo
 from modellab.store.database import Database
 
 SKIP_IN_ARTIFACT_DIFF = ("compare/", "logs.txt", "run.json")
+#: bump when side_by_side draws differently: cached plots of the old look are not reused
+PLOT_CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -323,23 +333,77 @@ def dataset_diff(sa: Side, sb: Side) -> dict[str, Any]:
 
 
 def side_by_side(a: Path, b: Path, out: Path, title_a: str, title_b: str) -> None:
-    """One PNG: plot ``a`` left, ``b`` right, deterministic bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """One PNG: plot ``a`` left, ``b`` right, deterministic bytes, written atomically."""
     import matplotlib.image as mpimg
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), dpi=100)
+    # A Figure of its own, not pyplot's global state: requests may draw at once.
+    fig = Figure(figsize=(12, 5), dpi=100)
+    axes = fig.subplots(1, 2)
     for ax, path, title in ((axes[0], a, title_a), (axes[1], b, title_b)):
         ax.imshow(mpimg.imread(path))
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp")
-    fig.savefig(tmp, format="png", metadata={"Software": None})
-    plt.close(fig)
-    tmp.replace(out)
+    # A temporary name of its own: two requests may draw the same plot at once.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def plot_names(sa: Side, sb: Side) -> list[str]:
+    """The PNG plots (file names) that both runs' reports hold."""
+
+    def names(side: Side) -> set[str]:
+        folder = side.folder / "eval" / "plots"
+        if not folder.is_dir():
+            return set()
+        return {p.name for p in folder.glob("*.png") if p.is_file() and not p.is_symlink()}
+
+    return sorted(names(sa) & names(sb))
+
+
+def _titles(sa: Side, sb: Side) -> tuple[str, str]:
+    return (
+        f"A: {sa.run.model} ({sa.run.id[:13]})",
+        f"B: {sb.run.model} ({sb.run.id[:13]})",
+    )
+
+
+def plot_cache_dir(settings: Settings) -> Path:
+    """Where the API's side-by-side plots are cached: outside every run folder."""
+    # A project slug never starts with a dot, so this name is no project's folder.
+    return settings.artifact_root / ".cache" / "compare"
+
+
+def cached_plot(settings: Settings, sa: Side, sb: Side, name: str) -> Path:
+    """The side-by-side PNG of plot ``name`` of both runs, drawn once into the cache.
+
+    The file is named by the hash of everything it is drawn from (both source plots'
+    bytes, the titles, the drawing's version), so a changed report draws a new one.
+
+    :raises NotFoundError: when not both runs' reports hold plot ``name``.
+    """
+    if name not in plot_names(sa, sb):
+        raise NotFoundError(
+            f"runs {sa.run.id} and {sb.run.id} have no plot {name[:80]!r} in common"
+        )
+    src_a = sa.folder / "eval" / "plots" / name
+    src_b = sb.folder / "eval" / "plots" / name
+    title_a, title_b = _titles(sa, sb)
+    key = hashlib.sha256(
+        json.dumps(
+            [PLOT_CACHE_VERSION, name, sha256_of(src_a), sha256_of(src_b), title_a, title_b]
+        ).encode()
+    ).hexdigest()
+    out = plot_cache_dir(settings) / f"{key}.png"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        side_by_side(src_a, src_b, out, title_a, title_b)
+    return out
 
 
 def _summary_text(doc: dict[str, Any]) -> str:
@@ -417,10 +481,10 @@ async def _side(db: Database, settings: Settings, run_id: str) -> Side:
     return Side(run, run_dir(settings.artifact_root, run.project, run.id), version)
 
 
-async def compare_runs(
+async def comparable_sides(
     db: Database, settings: Settings, run_a: str, run_b: str
-) -> tuple[dict[str, Any], Path]:
-    """Compare two finished runs of one project; write and return the comparison."""
+) -> tuple[Side, Side]:
+    """Both runs, refused unless they can be compared: one project, reports, one task."""
     sa, sb = await _side(db, settings, run_a), await _side(db, settings, run_b)
     if sa.run.project != sb.run.project:
         raise InvalidInputError("runs of different projects cannot be compared")
@@ -431,6 +495,25 @@ async def compare_runs(
             )
     if sa.version.task != sb.version.task:
         raise InvalidInputError("a classification run and a regression run cannot be compared")
+    return sa, sb
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A comparison computed in memory: its document and the two runs behind it."""
+
+    doc: dict[str, Any]
+    a: Side
+    b: Side
+
+
+async def build_comparison(db: Database, settings: Settings, run_a: str, run_b: str) -> Comparison:
+    """Compare two finished runs of one project; reads both folders and writes nothing.
+
+    ``doc["plots"]`` names the side-by-side plots (``plots/NAME.png``) that
+    :func:`write_comparison` or :func:`cached_plot` draws.
+    """
+    sa, sb = await comparable_sides(db, settings, run_a, run_b)
     pa = (
         pl.read_parquet(sa.folder / "predictions.parquet")
         if (sa.folder / "predictions.parquet").exists()
@@ -518,28 +601,45 @@ async def compare_runs(
             "b": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sb.run.notes],
         },
     }
-    out = sb.folder / "compare" / sa.run.id
-    tmp = out.with_name(f".{sa.run.id}.tmp")
+    doc["plots"] = [f"plots/{name}" for name in plot_names(sa, sb)]
+    return Comparison(doc, sa, sb)
+
+
+def write_comparison(c: Comparison, out: Path) -> None:
+    """Write ``compare.json``, ``summary.txt`` and the side-by-side plots to ``out``.
+
+    The folder is written aside and moved into place, replacing an older one.
+    """
+    sa, sb = c.a, c.b
+    tmp = out.with_name(f".{out.name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     (tmp / "plots").mkdir(parents=True)
-    plots = []
-    pa_dir, pb_dir = sa.folder / "eval" / "plots", sb.folder / "eval" / "plots"
-    if pa_dir.exists() and pb_dir.exists():
-        for name in sorted(
-            {p.name for p in pa_dir.glob("*.png")} & {p.name for p in pb_dir.glob("*.png")}
-        ):
-            side_by_side(
-                pa_dir / name,
-                pb_dir / name,
-                tmp / "plots" / name,
-                f"A: {sa.run.model} ({sa.run.id[:13]})",
-                f"B: {sb.run.model} ({sb.run.id[:13]})",
-            )
-            plots.append(f"plots/{name}")
-    doc["plots"] = plots
-    write_json_atomic(tmp / "compare.json", doc)
-    write_bytes_atomic(tmp / "summary.txt", _summary_text(doc).encode())
+    title_a, title_b = _titles(sa, sb)
+    for plot in c.doc["plots"]:
+        name = plot.removeprefix("plots/")
+        side_by_side(
+            sa.folder / "eval" / "plots" / name,
+            sb.folder / "eval" / "plots" / name,
+            tmp / "plots" / name,
+            title_a,
+            title_b,
+        )
+    write_json_atomic(tmp / "compare.json", c.doc)
+    write_bytes_atomic(tmp / "summary.txt", _summary_text(c.doc).encode())
     out.parent.mkdir(parents=True, exist_ok=True)
     replace_dir(tmp, out)
-    return doc, out
+
+
+async def compare_runs(
+    db: Database, settings: Settings, run_a: str, run_b: str
+) -> tuple[dict[str, Any], Path]:
+    """Compare two finished runs and write the comparison to ``<run_b>/compare/<run_a>/``.
+
+    For the CLI, which writes where its user works; the API uses
+    :func:`build_comparison`, which writes nothing.
+    """
+    c = await build_comparison(db, settings, run_a, run_b)
+    out = c.b.folder / "compare" / c.a.run.id
+    write_comparison(c, out)
+    return c.doc, out

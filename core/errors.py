@@ -50,6 +50,15 @@ class TooLargeError(ModelLabError):
     kind = "too-large"
 
 
+class DiskFullError(ModelLabError):
+    """The disk (or quota) holding ModelLab's files is full; nothing was kept."""
+
+    status_code = 507
+    # Not the user's input: the same request succeeds once there is room.
+    exit_code = 3
+    kind = "disk-full"
+
+
 class PluginError(ModelLabError):
     """A plugin failed to load or broke a hook contract."""
 

@@ -19,7 +19,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
 
 from modellab import __version__
+from modellab.permissions import restrict_new_files
 from modellab.plugins import Registry, load_registry
+from modellab.server import access_log
+from modellab.server.auth.hosts import HostGuard
 from modellab.server.auth.middleware import AuthMiddleware
 from modellab.server.controllers.access import MemberController, TokenController
 from modellab.server.controllers.artifacts import ArtifactController, CompareController
@@ -79,16 +82,24 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        from modellab.leftovers import removing_leftovers
+
+        # After the server configured its logging, which may replace the loggers.
+        access_log.install()
+        restrict_new_files()
         db = Database(settings.database_url)
         await db.migrate(settings.migration_database_url)
         runner = make_executor(db, settings)
         app.state["services"] = Services(db, settings, registry, runner, system_db=db)
-        await runner.start()
-        try:
-            yield
-        finally:
-            await runner.stop()
-            await db.close()
+        # Spooled uploads, staged datasets and temporary files of killed processes go
+        # before the first request, and then every few minutes.
+        async with removing_leftovers(settings):
+            await runner.start()
+            try:
+                yield
+            finally:
+                await runner.stop()
+                await db.close()
 
     return Litestar(
         route_handlers=[
@@ -109,7 +120,7 @@ def create_app(
             TokenController,
             MemberController,
         ],
-        middleware=[DefineMiddleware(AuthMiddleware)],
+        middleware=[HostGuard(), DefineMiddleware(AuthMiddleware)],
         before_request=refuse_nul,
         lifespan=[lifespan],
         dependencies={"services": Provide(services_of, sync_to_thread=False)},

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from modellab.runs.job import JobTiming, reap_lost_runs, run_job
@@ -35,11 +36,66 @@ class Executor(Protocol):
         """Stop taking runs; stop the runs this process is executing."""
 
 
+def reap_period(stale_after: float) -> float:
+    """How often to look for lost runs: four times a stale period, at most every 5 s.
+
+    A run whose heartbeat stopped is then failed within about ``stale_after`` seconds
+    plus a quarter of that.
+    """
+    return max(0.1, min(5.0, stale_after / 4))
+
+
+class Reaper:
+    """Fails (or re-queues once) runs whose heartbeat stopped, every ``every`` seconds.
+
+    The heartbeat stops when the process watching a run was killed. Every process that
+    executes or enqueues runs reaps, the API included, so a lost run ends even when no
+    worker is alive; re-queued runs go to ``resubmit``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        resubmit: Callable[[str], Awaitable[None]],
+        every: float | None = None,
+    ) -> None:
+        self.db, self.settings, self.resubmit = db, settings, resubmit
+        self.every = every if every is not None else reap_period(settings.stale_after_seconds)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin reaping in the background."""
+        self._task = asyncio.create_task(self._forever())
+
+    async def reap(self) -> None:
+        """Fail or re-queue every run whose heartbeat is older than the stale period."""
+        stale_after = self.settings.stale_after_seconds
+        for reaped in await reap_lost_runs(self.db, self.settings, stale_after):
+            if reaped.action == "requeued":
+                await self.resubmit(reaped.run_id)
+
+    async def _forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            try:
+                await self.reap()
+            except Exception:
+                log.exception("the reaper failed; trying again in %s s", self.every)
+
+    async def stop(self) -> None:
+        """Stop reaping."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
 class LocalExecutor:
     """The embedded default: up to ``parallel`` runs at once, each in a child process.
 
-    A reaper loop fails (or re-queues once) runs whose heartbeat stopped, which happens
-    when a process executing runs on this database was killed.
+    Its :class:`Reaper` fails (or re-queues once) runs whose heartbeat stopped, which
+    happens when a process executing runs on this database was killed.
     """
 
     name = "embedded"
@@ -50,21 +106,20 @@ class LocalExecutor:
         settings: Settings,
         parallel: int = 2,
         timing: JobTiming | None = None,
-        reap_every: float = 5.0,
+        reap_every: float | None = None,
     ) -> None:
         self.db, self.settings = db, settings
         self.timing = timing or JobTiming.from_settings(settings)
         self.slots = asyncio.Semaphore(parallel)
         self.tasks: set[asyncio.Task[None]] = set()
-        self.reap_every = reap_every
-        self._reaper: asyncio.Task[None] | None = None
+        self.reaper = Reaper(db, settings, self.submit, reap_every)
 
     async def start(self) -> None:
         async with self.db.session() as session:
             queued = await repo.queued_run_ids(session)
         for run_id in queued:
             await self.submit(run_id)
-        self._reaper = asyncio.create_task(self._reap_forever())
+        self.reaper.start()
 
     async def submit(self, run_id: str) -> None:
         task = asyncio.create_task(self._execute(run_id))
@@ -81,28 +136,13 @@ class LocalExecutor:
             except Exception:
                 log.exception("run %s: the executor failed", run_id)
 
-    async def _reap_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.reap_every)
-            try:
-                for reaped in await reap_lost_runs(
-                    self.db, self.settings, self.settings.stale_after_seconds
-                ):
-                    if reaped.action == "requeued":
-                        await self.submit(reaped.run_id)
-            except Exception:
-                log.exception("the reaper failed; trying again in %s s", self.reap_every)
-
     async def drain(self) -> None:
         """Wait until every submitted run has ended (tests, orderly shutdown)."""
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        await self.reaper.stop()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*list(self.tasks), return_exceptions=True)

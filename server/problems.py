@@ -7,6 +7,7 @@ Unexpected errors answer 500 with a generic detail: never a traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
 from typing import Any
@@ -24,7 +25,9 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError
 
+from modellab.diskfull import is_disk_full
 from modellab.errors import ContractViolationError, ModelLabError, RateLimitedError
+from modellab.redact import redact_paths, server_roots
 from modellab.server.schemas import JSON_BODY_LIMIT
 
 log = logging.getLogger("modellab.server")
@@ -44,6 +47,7 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     500: "Internal server error",
+    507: "Insufficient storage",
 }
 _KINDS = {
     400: "invalid-input",
@@ -56,6 +60,7 @@ _KINDS = {
     415: "unsupported-media-type",
     429: "too-many-requests",
     500: "internal-error",
+    507: "disk-full",
 }
 
 
@@ -108,6 +113,11 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         return problem_response(400, "invalid-input", detail, errors=extra)
     if isinstance(exc, NotFoundException):
         return problem_response(404, "not-found", "no such resource; see /schema for the API")
+    if isinstance(exc.__cause__, OSError) or status == HTTP_500_INTERNAL_SERVER_ERROR:
+        # Litestar's file responses raise these with the file's server path in the
+        # detail ("failed to open /srv/... due to missing permissions", "... does not
+        # exist"): the server's fault, not the client's, and nothing it may read.
+        return unexpected_error(request, exc)
     if isinstance(exc, NotAuthorizedException | PermissionDeniedException):
         return problem_response(status, _KINDS[status], exc.detail)
     if status == 413:
@@ -175,11 +185,54 @@ def database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response
     )
 
 
+def disk_full(request: Request[Any, Any, Any], exc: OSError) -> Response[Problem]:
+    """A full disk (or quota) that no service named itself is still no bug: 507."""
+    if not is_disk_full(exc):
+        return unexpected_error(request, exc)
+    log.warning("the disk is full answering %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        507, "disk-full", "the disk is full; free some space on the server and try again"
+    )
+
+
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     DBAPIError: database_error,
+    OSError: disk_full,
     ModelLabError: modellab_error,
     HTTPException: http_error,
     RecursionError: too_deep,
     UnicodeDecodeError: not_utf8,
     Exception: unexpected_error,
 }
+
+
+def without_server_paths(handler: Any) -> Any:
+    """``handler``, its problem's detail and errors freed of the server's own paths.
+
+    Whatever raised the error, a path under the artifact root, MODELLAB_HOME, the temp
+    folder or the home folder never reaches the client (see :mod:`modellab.redact`).
+    """
+
+    @functools.wraps(handler)
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        response: Response[Any] = handler(request, exc)
+        problem = response.content
+        if isinstance(problem, Problem):
+            services = request.app.state.get("services")
+            roots = server_roots(getattr(services, "settings", None))
+            errors = problem.errors and [
+                {k: redact_paths(v, roots) if isinstance(v, str) else v for k, v in e.items()}
+                if isinstance(e, dict)
+                else e
+                for e in problem.errors
+            ]
+            response.content = msgspec.structs.replace(
+                problem, detail=redact_paths(problem.detail, roots), errors=errors
+            )
+        return response
+
+    return handle
+
+
+# Every handler, the ones above and any added later, answers through the scrubber.
+EXCEPTION_HANDLERS = {kind: without_server_paths(h) for kind, h in EXCEPTION_HANDLERS.items()}

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from modellab.access.tokens import MAX_DAYS as MAX_TOKEN_DAYS
 from modellab.domain import MAX_SEED, Run
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -167,9 +168,9 @@ class Comparison(msgspec.Struct):
     dataset: dict[str, Any]
     artifacts: dict[str, list[str]]
     notes: dict[str, list[dict[str, str]]]
+    #: side-by-side plots, ``plots/NAME.png``: served at ``/api/compare/plots/NAME.png``
+    #: with the same ``a`` and ``b`` (a read writes no comparison into a run folder)
     plots: list[str]
-    #: where the comparison was written, relative to run B's folder
-    folder: str
 
 
 class Params(msgspec.Struct):
@@ -212,11 +213,13 @@ class Me(msgspec.Struct):
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """A new API token, optionally limited to one project and read-only."""
+    """A new API token, optionally limited to one project, read-only and expiring."""
 
     name: Name = "api"
     project: str | None = None
     read_only: bool = False
+    #: the token stops working this many days from now; None: when revoked
+    expires_in_days: Annotated[int, Meta(ge=1, le=MAX_TOKEN_DAYS)] | None = None
 
 
 class MemberSet(msgspec.Struct, forbid_unknown_fields=True):

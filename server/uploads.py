@@ -9,6 +9,7 @@ from pathlib import Path
 
 from litestar.datastructures import UploadFile
 
+from modellab.diskfull import disk_full_as
 from modellab.errors import TooLargeError
 from modellab.settings import Settings
 
@@ -25,14 +26,22 @@ def scratch(settings: Settings) -> Iterator[Path]:
 
 
 async def spool_upload(upload: UploadFile, target: Path, limit: int) -> None:
-    """Copy the upload to ``target`` a chunk at a time, refusing it past ``limit`` bytes."""
+    """Copy the upload to ``target`` a chunk at a time, refusing it past ``limit`` bytes.
+
+    :raises DiskFullError: the disk filled up; ``target`` is removed.
+    """
     written = 0
-    with target.open("wb") as out:
-        while chunk := await upload.read(CHUNK):
-            written += len(chunk)
-            if written > limit:
-                raise TooLargeError(
-                    f"file {upload.filename!r} is over the {limit // (1024 * 1024)} MB upload "
-                    "limit (MODELLAB_MAX_UPLOAD_MB)"
-                )
-            out.write(chunk)
+    try:
+        what = f"the uploaded file {upload.filename or 'upload'!r}"
+        with disk_full_as(what), target.open("wb") as out:
+            while chunk := await upload.read(CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise TooLargeError(
+                        f"file {upload.filename!r} is over the {limit // (1024 * 1024)} MB "
+                        "upload limit (MODELLAB_MAX_UPLOAD_MB)"
+                    )
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise

@@ -2,8 +2,9 @@
 
 Jobs travel as JSON (never pickle). The job function is :func:`execute_run`, which
 calls the same :func:`modellab.runs.job.run_job` as the embedded executor: a job
-delivered twice claims the run once. Every worker also reaps runs whose heartbeat
-stopped (their worker was killed) and re-enqueues the ones it puts back in the queue.
+delivered twice claims the run once. Every worker, and the API, also reaps runs whose
+heartbeat stopped (their worker was killed) and re-enqueues the ones it puts back in
+the queue.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from modellab.runs.job import JobTiming, reap_lost_runs, run_job
+from modellab.server.executors import Reaper
 from modellab.settings import Settings
 from modellab.store import runs as repo
 from modellab.store.database import Database
@@ -76,8 +78,11 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    """Close the database pool."""
-    await ctx["db"].close()
+    """Close the database pool (none when start-up failed before opening it)."""
+    # A KeyError here would hide why start-up failed.
+    db: Database | None = ctx.get("db")
+    if db is not None:
+        await db.close()
 
 
 class ResilientWorker(Worker):
@@ -139,16 +144,26 @@ class ArqExecutor:
     A run is recorded as queued before it is enqueued, so nothing is lost when Redis is
     down or restarts without its data: every ``resubmit_every`` seconds, runs still
     queued after that long are enqueued again (a second delivery is harmless).
+
+    The API reaps as well as the workers: a run whose worker was killed fails within
+    about the stale period even when no worker is left to notice.
     """
 
     name = "arq"
 
-    def __init__(self, db: Database, settings: Settings, resubmit_every: float = 15.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        resubmit_every: float = 15.0,
+        reap_every: float | None = None,
+    ) -> None:
         assert settings.redis_url
         self.db, self.settings = db, settings
         self.pool: ArqRedis | None = None
         self.resubmit_every = resubmit_every
         self._loop: asyncio.Task[None] | None = None
+        self.reaper = Reaper(db, settings, self.submit, reap_every)
 
     async def start(self) -> None:
         assert self.settings.redis_url
@@ -159,6 +174,7 @@ class ArqExecutor:
         )
         await self._resubmit(older_than=0.0)
         self._loop = asyncio.create_task(self._resubmit_forever())
+        self.reaper.start()
 
     async def submit(self, run_id: str) -> None:
         assert self.pool is not None, "start() the executor first"
@@ -183,6 +199,7 @@ class ArqExecutor:
                 log.exception("re-enqueueing queued runs failed; trying again later")
 
     async def stop(self) -> None:
+        await self.reaper.stop()
         if self._loop is not None:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):

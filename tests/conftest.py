@@ -175,6 +175,18 @@ def app_role_url(postgres_url: str) -> str:
     return f"{scheme}://{APP_ROLE}:{APP_ROLE}@{host}"
 
 
+#: app-role URL -> the tables' owner's URL, for the PostgreSQL databases of this run
+OWNER_OF: dict[str, str] = {}
+
+
+def owner_env(database_url: str) -> dict[str, str]:
+    """``MODELLAB_MIGRATION_DATABASE_URL`` for a process on ``database_url``, as in
+    production: on PostgreSQL a process needs the owner's URL to read the key that
+    signs its database context."""
+    owner = OWNER_OF.get(database_url)
+    return {"MODELLAB_MIGRATION_DATABASE_URL": owner} if owner else {}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each store test runs on SQLite and on a real PostgreSQL.
@@ -192,4 +204,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             pass
 
     asyncio.run(migrate())
+    OWNER_OF[app] = owner
     return app

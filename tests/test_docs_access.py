@@ -34,7 +34,10 @@ def test_every_command_in_the_access_guide_runs(ml: Env) -> None:
     assert sorted((t["name"], t["project"], t["read_only"]) for t in tokens) == [
         ("ci-reader", "team", True),
         ("laptop", None, False),
+        ("nightly", None, False),
     ]
+    (nightly,) = (t for t in tokens if t["name"] == "nightly")
+    assert nightly["expires_at"] is not None
 
 
 def test_the_cli_acts_as_the_token_user(ml: Env) -> None:

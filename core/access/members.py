@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modellab.access.actor import Role
-from modellab.access.users import normalize_email, user_by_email
+from modellab.access.users import ensure_user, normalize_email
 from modellab.errors import ConflictError, InvalidInputError, NotFoundError
 from modellab.store.database import Database
 from modellab.store.models import ProjectMemberRow, UserRow, utcnow
@@ -49,9 +49,15 @@ async def set_member(db: Database, slug: str, email: str, role: str) -> Member:
     except ValueError:
         raise InvalidInputError(f"unknown role {role!r}; roles: owner, editor, viewer") from None
     address = normalize_email(email)
+    # Owners only, asked before the account is made, so a refused request invites nobody.
+    async with db.session() as session:
+        await get_project_row(session, slug, Role.OWNER)
+    # The account is found or made as the system (see ensure_user), between this
+    # request's transactions rather than inside one: nested, a request would hold two
+    # pooled connections at once, and enough of them could wait on each other forever.
+    user = await ensure_user(db, address)
     async with db.session() as session:
         project = await get_project_row(session, slug, Role.OWNER)
-        user = await user_by_email(session, address)
         row = await session.get(ProjectMemberRow, (project.id, user.id))
         if row is None:
             row = ProjectMemberRow(

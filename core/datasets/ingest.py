@@ -40,6 +40,7 @@ from modellab.datasets.splits import (
     save_split,
 )
 from modellab.datasets.storage import dataset_dir, datasets_root, split_path
+from modellab.diskfull import disk_full_as
 from modellab.domain import (
     ColumnSchema,
     DatasetVersion,
@@ -57,7 +58,7 @@ from modellab.ids import uuid7
 from modellab.settings import Settings
 from modellab.store import datasets as repo
 from modellab.store.database import Database
-from modellab.store.models import utcnow
+from modellab.store.models import ProjectRow, utcnow
 from modellab.store.projects import get_project_row
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
@@ -543,11 +544,61 @@ async def add_dataset(
 ) -> AddResult:
     """Add a dataset version from a file or folder, or return the one with the same bytes.
 
+    The same bytes return the same version, also to adds of them that ran at the same
+    time as the one that stored them.
+
     :raises InvalidInputError: naming the file, line, column or field at fault.
     :raises ConflictError: the same bytes are stored under this name with another
         target or split.
+    :raises DiskFullError: the artifact root filled up; nothing was kept.
     """
-    report = progress or reading.no_progress
+    with disk_full_as(f"dataset {req.name!r}"):
+        return await _add_dataset(db, settings, req, progress or reading.no_progress)
+
+
+def _reuse(existing: DatasetVersion, req: AddRequest) -> AddResult:
+    """The stored version holding ``req``'s bytes, unless ``req`` asks for another one."""
+    why = _same_request(existing, req)
+    if why:
+        raise ConflictError(
+            f"{existing.ref} already holds these bytes with {why}; a version's "
+            "target and split are fixed, so add the file under another name to "
+            "split it differently"
+        )
+    return AddResult(existing, created=False)
+
+
+async def _insert_unless_stored(
+    db: Database, version: DatasetVersion, project: ProjectRow
+) -> DatasetVersion | None:
+    """Insert ``version``, unless its name holds its bytes by now: then return that one.
+
+    An identical add that committed first is found either by the lookup here or, when
+    it commits just after it, by the version number it took (both read the same latest
+    version); another add's version number taken meanwhile stays a ConflictError.
+    """
+    try:
+        async with db.session() as session:
+            existing = await repo.find_by_checksum(
+                session, project.id, version.name, version.checksum
+            )
+            if existing is None:
+                await repo.insert_version(session, version, project.id)
+                return None
+            return await repo.to_domain(session, existing, project.slug)
+    except ConflictError:
+        async with db.session() as session:
+            existing = await repo.find_by_checksum(
+                session, project.id, version.name, version.checksum
+            )
+            if existing is None:
+                raise
+            return await repo.to_domain(session, existing, project.slug)
+
+
+async def _add_dataset(
+    db: Database, settings: Settings, req: AddRequest, report: Progress
+) -> AddResult:
     check_name(req.name)
     req.split.validate()
     async with db.session() as session:
@@ -561,15 +612,7 @@ async def add_dataset(
         async with db.session() as session:
             existing = await repo.find_by_checksum(session, project.id, req.name, staged.checksum)
             if existing is not None:
-                version = await repo.to_domain(session, existing, project.slug)
-                why = _same_request(version, req)
-                if why:
-                    raise ConflictError(
-                        f"{version.ref} already holds these bytes with {why}; a version's "
-                        "target and split are fixed, so add the file under another name to "
-                        "split it differently"
-                    )
-                return AddResult(version, created=False)
+                return _reuse(await repo.to_domain(session, existing, project.slug), req)
             previous = await repo.latest_version(session, project.id, req.name)
             prev_schema = (
                 (await repo.to_domain(session, previous, project.slug)).schema if previous else None
@@ -606,8 +649,13 @@ async def add_dataset(
             notes=notes,
             **prepared.version_fields,  # type: ignore[arg-type]
         )
-        async with db.session() as session:
-            await repo.insert_version(session, version, project.id)
+        stored = await _insert_unless_stored(db, version, project)
+        if stored is not None:
+            # An identical add ran at the same time and stored these bytes first: their
+            # content-addressed folder is that version's now. Answer as if it had come
+            # first (and had been found above).
+            created = [p for p in created if p != final]
+            return _reuse(stored, req)
         created = []  # committed: the files now belong to the version
         return AddResult(version, created=True)
     finally:

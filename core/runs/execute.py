@@ -37,6 +37,7 @@ from modellab.runs.lifecycle import (
     remove_partial_outputs,
 )
 from modellab.runs.options import RunOptions, parse_options, run_features
+from modellab.runs.reasons import failure_reason
 from modellab.runs.service import reproduce_command
 from modellab.settings import Settings
 from modellab.store import runs as repo
@@ -328,15 +329,6 @@ def _check_duplicates_before_fit(prepared: Prepared, options: RunOptions) -> Non
     )
 
 
-def _failure_reason(exc: BaseException) -> str:
-    kind = type(exc).__name__
-    if kind == "LeakageError":
-        return f"leakage check failed: {exc}"
-    if isinstance(exc, ModelLabError):
-        return str(exc)
-    return f"{kind}: {exc}"
-
-
 async def execute_run(db: Database, settings: Settings, registry: Registry, run_id: str) -> Run:
     """Claim ``run_id`` and execute it in this process; return the run as it ended.
 
@@ -375,7 +367,7 @@ async def execute_claimed(db: Database, settings: Settings, registry: Registry, 
         metrics = metrics_from_eval(folder)
         log.info("run %s succeeded", run.id)
     except Exception as exc:
-        status, reason = RunStatus.FAILED, _failure_reason(exc)
+        status, reason = RunStatus.FAILED, failure_reason(exc)
         log.error("run %s failed: %s", run.id, reason)
         log.debug("%s", traceback.format_exc())
         remove_partial_outputs(folder)

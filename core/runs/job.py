@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from modellab.domain import Run, RunStatus
 from modellab.runs.artifacts import run_dir
 from modellab.runs.lifecycle import claim_run, end_run, load_run, remove_partial_outputs
+from modellab.runs.reasons import reason_from_output
 from modellab.settings import Settings
 from modellab.store import runs as repo
 from modellab.store.database import Database
@@ -57,6 +58,11 @@ def child_environment(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["MODELLAB_HOME"] = str(settings.home)
     env["MODELLAB_DATABASE_URL"] = settings.database_url
+    # The owner's URL lets the child read the key that signs its database context (on
+    # PostgreSQL row-level security admits nothing without it).
+    env.pop("MODELLAB_MIGRATION_DATABASE_URL", None)
+    if settings.migration_database_url:
+        env["MODELLAB_MIGRATION_DATABASE_URL"] = settings.migration_database_url
     env["MODELLAB_ARTIFACT_ROOT"] = str(settings.artifact_root)
     # The child exits when this process is gone, so no training outlives its watcher.
     env["MODELLAB_WATCHER_PID"] = str(os.getpid())
@@ -137,7 +143,9 @@ async def run_job(
         if code is not None and code < 0
         else f"exited with code {code}"
     )
-    detail = next((line for line in reversed(tail) if line.strip()), "")
+    # Its last words, cut to the line that says what happened (a traceback's exception,
+    # a native abort's message), without paths.
+    detail = reason_from_output(tail)
     reason = f"training process {how}" + (f": {detail}" if detail else "")
     return await end_run(db, settings, run.id, RunStatus.FAILED, reason)
 

@@ -7,13 +7,16 @@ Light on imports: the processes that only watch runs never load scikit-learn.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from modellab.diskfull import is_disk_full
 from modellab.domain import DatasetVersion, Run, RunStatus
+from modellab.redact import redact_for
 from modellab.runs.artifacts import run_dir, write_json_atomic
 from modellab.runs.service import run_document
 from modellab.settings import Settings
@@ -21,6 +24,8 @@ from modellab.store import datasets as dataset_repo
 from modellab.store import runs as repo
 from modellab.store.database import Database
 from modellab.store.models import utcnow
+
+log = logging.getLogger("modellab.jobs")
 
 PARTIAL_OUTPUTS = ("model", ".model.tmp", "eval", "predictions.parquet", ".predictions.parquet.tmp")
 
@@ -65,13 +70,26 @@ async def end_run(
     reason: str | None,
     metrics: dict[str, Any] | None = None,
 ) -> Run:
-    """Record how a run ended (unless it already has) and rewrite its run.json."""
+    """Record how a run ended (unless it already has) and rewrite its run.json.
+
+    The reason is shown to every reader of the run, through the API too: paths of this
+    server in it (an exception's file name, say) are made relative to their root.
+    """
+    if reason is not None:
+        reason = redact_for(settings, reason)
     async with db.session() as session:
         await repo.finish(session, run_id, status, reason, metrics)
     ended, version = await load_run(db, run_id)
     folder = run_dir(settings.artifact_root, ended.project, ended.id)
     if folder.is_dir():
-        write_json_atomic(folder / "run.json", run_document(ended, version))
+        try:
+            write_json_atomic(folder / "run.json", run_document(ended, version))
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            # The database holds the outcome; failing here would turn a run that ended
+            # into one whose watcher crashed.
+            log.warning("run %s: the disk is full; its run.json was not rewritten", run_id)
     return ended
 
 

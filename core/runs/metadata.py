@@ -1,8 +1,9 @@
 """What a run records before it starts: code version and environment.
 
-The code version is ModelLab's own version plus the state of the git repository the
-command runs in: commit, whether the work tree is dirty, and a hash of the uncommitted
-diff, so that two runs of "the same code" can be told apart when they are not.
+The code version is ModelLab's own version plus, for runs started from the CLI, the
+state of the git repository the command runs in: commit, whether the work tree is dirty,
+and a hash of the uncommitted diff, so that two runs of "the same code" can be told
+apart when they are not. Runs started through the API record the installed versions.
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ def code_version(repo: Path | None = None) -> CodeVersion:
         git_dirty=dirty,
         diff_sha256=diff_hash,
     )
+
+
+def installed_code_version() -> CodeVersion:
+    """The code version of a run started through the API: the installed ModelLab only.
+
+    The server's working directory may be a git checkout with the operator's private
+    changes; it is not the caller's code, so no commit or diff of it is recorded. The
+    installed package versions go into the run's environment.
+    """
+    return CodeVersion(modellab_version=__version__, git_commit=None, git_dirty=False)
 
 
 def find_lockfile(start: Path | None = None) -> Path | None:

@@ -23,7 +23,8 @@ from modellab.ids import uuid7
 from modellab.plugins import Registry
 from modellab.runs.artifacts import run_dir, write_bytes_atomic, write_json_atomic
 from modellab.runs.configs import build_config, config_dict
-from modellab.runs.metadata import code_version, environment, git_diff
+from modellab.runs.documents import check_document
+from modellab.runs.metadata import code_version, environment, git_diff, installed_code_version
 from modellab.runs.options import RunOptions, parse_options, run_features
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
@@ -46,6 +47,10 @@ class RunRequest:
     overrides: tuple[str, ...] | dict[str, Any] = ()
     n_bootstrap: int = 1000
     repo_dir: Path | None = None
+    #: record the git state (commit, diff) of ``repo_dir``: true for the CLI, whose
+    #: working tree is the run's code; false through the API, where the server's own
+    #: checkout is not the caller's code and its diff is nobody else's to read
+    from_checkout: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
     #: the run ends as timed_out when training takes longer (None: no limit)
     timeout_seconds: float | None = None
@@ -149,6 +154,7 @@ async def resolve(
     if req.n_bootstrap < 10:
         raise InvalidInputError(f"--n-bootstrap must be at least 10, got {req.n_bootstrap}")
     config = config_dict(build_config(variant.config_type, req.overrides, variant.name))
+    check_document(config, "config")
     slug, name, number = parse_ref(
         req.dataset if "/" in req.dataset else f"{req.project}/{req.dataset}"
     )
@@ -156,7 +162,7 @@ async def resolve(
         raise InvalidInputError(
             f"dataset {req.dataset!r} belongs to project {slug!r}, not {req.project!r}"
         )
-    code = code_version(req.repo_dir)
+    code = code_version(req.repo_dir) if req.from_checkout else installed_code_version()
     async with db.session() as session:
         project = await get_project_row(session, req.project, need)
         vrow = await dataset_repo.get_version_row(session, project, name, number)
@@ -181,7 +187,7 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
             f"timeout must be a positive number of seconds, got {req.timeout_seconds}"
         )
     r = await resolve(db, registry, req, Role.EDITOR)
-    diff = git_diff(req.repo_dir or Path.cwd()) if r.code.git_dirty else None
+    diff = git_diff(req.repo_dir or Path.cwd()) if req.from_checkout and r.code.git_dirty else None
     owner = registry.owners.get(("templates", r.template.name), "")
     plugin = next((p for p in registry.plugins if p.name == owner), None)
     env = environment(req.repo_dir) | {

@@ -26,10 +26,12 @@ from sqlalchemy import insert, select, update
 
 from modellab.access.actor import Role
 from modellab.datasets.ingest import parse_ref
+from modellab.diskfull import disk_full_as
 from modellab.domain import MAX_SEED, CodeVersion, Run, RunStatus
 from modellab.errors import ConflictError, ContractViolationError, InvalidInputError
 from modellab.ids import uuid7
 from modellab.runs.artifacts import is_plain_relative, run_dir
+from modellab.runs.documents import check_document
 from modellab.runs.lifecycle import end_run, load_run, metrics_from_eval
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
@@ -71,33 +73,6 @@ class TrackedRunRequest:
     code_version: CodeVersion
     config: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
-
-
-#: A tracked run's config and environment: how deep they may nest and how large they may
-#: be. Every runs listing returns them, and a JSON encoder recurses once per level.
-DOC_MAX_DEPTH = 32
-DOC_MAX_BYTES = 256 * 1024
-
-
-def check_document(value: Any, what: str) -> None:
-    """Refuse a JSON document nested deeper than DOC_MAX_DEPTH or over DOC_MAX_BYTES.
-
-    :raises InvalidInputError: naming ``what`` and the limit it breaks.
-    """
-    stack = [(value, 1)]
-    while stack:  # iterative: a deep document must not exhaust the stack checking it
-        item, depth = stack.pop()
-        if isinstance(item, dict | list) and depth > DOC_MAX_DEPTH:
-            raise InvalidInputError(f"{what} nests more than {DOC_MAX_DEPTH} levels deep")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    size = len(json.dumps(value))
-    if size > DOC_MAX_BYTES:
-        raise InvalidInputError(
-            f"{what} is {size:,} bytes as JSON; at most {DOC_MAX_BYTES:,} are kept with a run"
-        )
 
 
 def _check_key(key: str, what: str) -> str:
@@ -345,16 +320,25 @@ def _safe_relative(path: str) -> str:
 async def add_artifact(
     db: Database, settings: Settings, run_id: str, path: str, source: Path
 ) -> str:
-    """Move ``source`` into the run's folder as ``files/<path>``; return that path."""
+    """Move ``source`` into the run's folder as ``files/<path>``; return that path.
+
+    :raises DiskFullError: the artifact root filled up; no partial file stays.
+    """
     rel = "files/" + _safe_relative(path)
     async with db.session() as session:
         row, project = await _running_tracked(session, run_id)
     folder = run_dir(settings.artifact_root, project.slug, row.id)
     target = folder / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid7()}.tmp")
-    shutil.move(str(source), tmp)
-    tmp.replace(target)
+    try:
+        with disk_full_as(f"file {rel!r}"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # A rename on the same file system; else a copy, which a full disk cuts short.
+            shutil.move(str(source), tmp)
+            tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return rel
 
 
@@ -406,16 +390,10 @@ def _extract_eval(archive: Path, into: Path) -> None:
         raise InvalidInputError("eval archive: not a readable tar archive") from None
 
 
-async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Path) -> Run:
-    """Install an EvalHarness folder (a tar archive) as the run's ``eval/``.
-
-    :raises ContractViolationError: listing every way the folder breaks the contract.
-    """
+def _install_eval(folder: Path, archive: Path) -> None:
+    """Extract and check the archive beside the run's files, then swap it in as eval/."""
     from evalharness.schemas.validate import validate_folder
 
-    async with db.session() as session:
-        row, project = await _running_tracked(session, run_id)
-    folder = run_dir(settings.artifact_root, project.slug, row.id)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".eval-") as tmp:
         staging = Path(tmp) / "eval"
@@ -435,6 +413,19 @@ async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Pa
         if final.exists():
             shutil.rmtree(final)
         root.rename(final)
+
+
+async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Path) -> Run:
+    """Install an EvalHarness folder (a tar archive) as the run's ``eval/``.
+
+    :raises ContractViolationError: listing every way the folder breaks the contract.
+    :raises DiskFullError: the artifact root filled up; nothing of the archive stays.
+    """
+    async with db.session() as session:
+        row, project = await _running_tracked(session, run_id)
+    folder = run_dir(settings.artifact_root, project.slug, row.id)
+    with disk_full_as("the eval folder"):
+        _install_eval(folder, archive)
     metrics = metrics_from_eval(folder)
     async with db.session() as session:
         await session.execute(update(RunRow).where(RunRow.id == row.id).values(metrics=metrics))

@@ -2,6 +2,7 @@
 
 Every route requires a user unless its handler is marked ``opt={"public": True}``; the
 test suite walks the routes and checks each one against an explicit public list.
+Tokens of the local user work only in local mode.
 State-changing requests authenticated by a cookie must come from the server's own
 origin (the browser's Origin header), which stops cross-site form posts.
 """
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from modellab.access.actor import LOCAL_ACTOR
+from modellab.access.actor import LOCAL_ACTOR, LOCAL_USER_ID
 from modellab.access.tokens import resolve_token
 from modellab.errors import ForbiddenError, NotAuthenticatedError
 from modellab.server.auth.sessions import COOKIE, resolve_session
@@ -67,7 +68,16 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
             actor = await resolve_token(services.system_db, value.strip())
             if actor is None:
                 raise NotAuthenticatedError(
-                    "the API token is unknown or revoked; create one with: modellab token create"
+                    "the API token is unknown, revoked or expired; create one with: "
+                    "modellab token create"
+                )
+            if settings.sign_in_enabled and actor.user_id == LOCAL_USER_ID:
+                # The local user owns every local-mode project; a token made for it
+                # (perhaps by a page that reached the local server) must not outlive
+                # local mode.
+                raise NotAuthenticatedError(
+                    "this API token belongs to the local user and works only while the "
+                    "server runs in local mode (without MODELLAB_PUBLIC_URL)"
                 )
             return AuthenticationResult(user=actor, auth="token")
         cookie = connection.cookies.get(COOKIE)

@@ -40,7 +40,14 @@ class RateLimiter:
 
 @dataclass
 class SignInLimits:
-    """The limits on asking for sign-in links, one set per server process."""
+    """The limits on asking for sign-in links, one set per server process.
 
-    per_email: RateLimiter = field(default_factory=lambda: RateLimiter(5, 15 * 60))
-    per_address: RateLimiter = field(default_factory=lambda: RateLimiter(30, 15 * 60))
+    The tight limit is per client *and* email, so that a stranger asking for links for
+    someone else's address uses up only their own allowance, never that person's. The
+    per-email limit is loose: it only caps the mail one address receives when requests
+    come from many clients.
+    """
+
+    per_client_email: RateLimiter = field(default_factory=lambda: RateLimiter(5, 15 * 60))
+    per_client: RateLimiter = field(default_factory=lambda: RateLimiter(30, 15 * 60))
+    per_email: RateLimiter = field(default_factory=lambda: RateLimiter(50, 15 * 60))

@@ -19,11 +19,21 @@ class TokenController(Controller):
     @post("/", status_code=HTTP_201_CREATED)
     async def create_token(self, data: TokenCreate, services: Services) -> tokens.NewToken:
         """A new token; its secret is in this answer and nowhere else, ever."""
-        return await tokens.create_token(services.db, data.name, data.project, data.read_only)
+        return await tokens.create_token(
+            services.db,
+            data.name,
+            data.project,
+            data.read_only,
+            data.expires_in_days,
+            services.settings.token_days,
+        )
 
     @get("/")
     async def list_tokens(self, services: Services) -> list[tokens.ApiToken]:
-        """The user's tokens, newest first (never their secrets)."""
+        """The user's tokens, newest first, with last use and expiry (never their secrets).
+
+        A project-limited token lists only the tokens of its project.
+        """
         return await tokens.list_tokens(services.db)
 
     @delete("/{token_id:str}", status_code=HTTP_204_NO_CONTENT)

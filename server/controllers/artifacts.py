@@ -7,6 +7,7 @@ names and symlinks that lead out of the folder all answer 404, as a missing file
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from modellab.domain import Run
 from modellab.errors import InvalidInputError, NotFoundError
+from modellab.ids import uuid7
 from modellab.repro import export_pack
 from modellab.runs import service, tracking
 from modellab.runs.artifacts import is_plain_relative, run_dir, sha256_of, visible_files
@@ -53,6 +55,11 @@ def resolve_artifact(folder: Path, rel: str, raw_path: bytes = b"") -> Path:
     return candidate
 
 
+#: files of a run folder the API never serves: ``code.diff`` is the uncommitted change of
+#: the working tree a CLI run started in, the machine owner's and nobody else's
+PRIVATE = frozenset({"code.diff"})
+
+
 class ArtifactController(Controller):
     """``/api/runs/{run_id}/artifacts``, ``/eval``, ``/repro``"""
 
@@ -69,7 +76,7 @@ class ArtifactController(Controller):
         return [
             ArtifactFile(rel, p.stat().st_size, sha256_of(p))
             for rel, p in visible_files(folder)
-            if not p.is_symlink()
+            if not p.is_symlink() and rel not in PRIVATE
         ]
 
     @get("/artifacts/{file_path:path}")
@@ -80,6 +87,8 @@ class ArtifactController(Controller):
         run = await service.get_run(services.db, run_id)
         folder = run_dir(services.settings.artifact_root, run.project, run.id)
         raw = request.scope.get("raw_path") or b""
+        if file_path.lstrip("/") in PRIVATE:
+            raise NotFoundError(f"run {run.id} has no file {file_path.lstrip('/')!r}")
         path = resolve_artifact(folder, file_path.lstrip("/"), raw)
         suffix = path.suffix.lower()
         headers = {"X-Content-Type-Options": "nosniff"}
@@ -136,13 +145,23 @@ class ArtifactController(Controller):
 
     @get("/repro")
     async def repro_pack(self, run_id: str, services: Services) -> File:
-        """The run's reproducibility pack (built on first request)."""
+        """The run's reproducibility pack, built on first request into a cache.
+
+        The cache is outside the run folder: a read leaves the run as it was.
+        """
         run = await service.get_run(services.db, run_id)
-        folder = run_dir(services.settings.artifact_root, run.project, run.id) / "repro"
+        folder = services.settings.artifact_root / ".cache" / "repro"
         pack = folder / f"{run.id}.tar.gz"
         if not pack.is_file():
             folder.mkdir(parents=True, exist_ok=True)
-            await export_pack(services.db, services.settings, run.id, pack)
+            building = folder / f".{run.id}.{uuid7()}.tmp"
+            try:
+                await export_pack(
+                    services.db, services.settings, run.id, building, include_diff=False
+                )
+                building.replace(pack)  # concurrent builds write the same bytes
+            finally:
+                building.unlink(missing_ok=True)
         return File(
             pack,
             filename=pack.name,
@@ -153,18 +172,43 @@ class ArtifactController(Controller):
 
 
 class CompareController(Controller):
-    """``/api/compare``"""
+    """``/api/compare`` and its side-by-side plots.
+
+    A read writes nothing into a run folder: the comparison is computed in memory, and
+    each plot is drawn once into a cache outside the run folders.
+    """
 
     path = "/api/compare"
     tags = ("compare",)
 
     @get("/")
     async def compare(self, a: str, b: str, services: Services) -> Comparison:
-        """Compare run ``a`` (before) with run ``b`` (after): what a person reads first."""
-        from modellab.compare import compare_runs
+        """Compare run ``a`` (before) with run ``b`` (after): what a person reads first.
+
+        Each of ``plots`` (``plots/NAME.png``) is served at ``/api/compare/plots/NAME.png``
+        with the same ``a`` and ``b``.
+        """
+        from modellab.compare import build_comparison
 
         if a == b:
             raise InvalidInputError("compare needs two different runs")
-        doc, folder = await compare_runs(services.db, services.settings, a, b)
-        run_b = folder.parent.parent
-        return msgspec.convert(doc | {"folder": folder.relative_to(run_b).as_posix()}, Comparison)
+        found = await build_comparison(services.db, services.settings, a, b)
+        return msgspec.convert(found.doc, Comparison)
+
+    @get("/plots/{name:str}")
+    async def plot(self, a: str, b: str, name: str, services: Services) -> File:
+        """One side-by-side plot of the comparison (A left, B right), inline as PNG."""
+        from modellab.compare import cached_plot, comparable_sides
+
+        if a == b:
+            raise InvalidInputError("compare needs two different runs")
+        sa, sb = await comparable_sides(services.db, services.settings, a, b)
+        # Drawing takes a moment: off the event loop, so other requests go on.
+        path = await asyncio.to_thread(cached_plot, services.settings, sa, sb, name)
+        return File(
+            path,
+            filename=name,
+            media_type=INLINE[".png"],
+            content_disposition_type="inline",
+            headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": PLOT_CSP},
+        )

@@ -6,6 +6,8 @@ scanners that open links do not use them up.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +22,7 @@ from sqlalchemy import update
 
 from modellab.access.actor import Actor
 from modellab.access.secrets import digest
-from modellab.access.users import User, normalize_email, user_by_email
+from modellab.access.users import User, normalize_email, user_for_sign_in
 from modellab.errors import InvalidInputError, NotAuthenticatedError, RateLimitedError
 from modellab.server.auth import magic_link
 from modellab.server.auth.middleware import PUBLIC, check_origin
@@ -33,9 +35,18 @@ if TYPE_CHECKING:
     from modellab.server.auth.oidc import OidcClient
 
 SENT = "If this address can sign in, a link is on its way. It works once, for 15 minutes."
+# The link carries its token in the fragment, which only the page itself can read: this
+# script moves it into the form and out of the address bar (and so out of history).
+READ_TOKEN = (
+    'var t=new URLSearchParams(location.hash.slice(1)).get("token");'
+    'if(t){document.getElementById("token").value=t;'
+    'history.replaceState(null,"",location.pathname);}'
+)
+READ_TOKEN_HASH = base64.b64encode(hashlib.sha256(READ_TOKEN.encode()).digest()).decode()
 PAGE_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'"
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+        f"script-src 'sha256-{READ_TOKEN_HASH}'"
     ),
     "X-Content-Type-Options": "nosniff",
     # Not "no-referrer": under it browsers send "Origin: null" with the confirm form's
@@ -112,27 +123,32 @@ class AuthController(Controller):
                 "sign-in is not enabled: this server runs in local mode; set MODELLAB_PUBLIC_URL"
             )
         email = normalize_email(data.email)
+        client = _client_address(request)
+        limits = services.limits
         for limiter, key, what in (
-            (services.limits.per_address, _client_address(request), "this address"),
-            (services.limits.per_email, email, "this email"),
+            (limits.per_client, client, "from this client"),
+            (limits.per_client_email, f"{client} {email}", "for this email"),
+            (limits.per_email, email, "for this email"),
         ):
             wait = limiter.hit(key)
             if wait:
                 raise RateLimitedError(
-                    f"too many sign-in links asked for {what}; try again in {wait} s", wait
+                    f"too many sign-in links asked {what}; try again in {wait} s", wait
                 )
         # Everything that depends on the address happens after the answer is sent.
         task = BackgroundTask(magic_link.issue_link, services.system_db, settings, email)
         return Response(Accepted(SENT), status_code=HTTP_202_ACCEPTED, background=task)
 
     @get(magic_link.CONFIRM_PATH, opt={PUBLIC: True}, include_in_schema=False)
-    async def confirm_page(self, token: str = "") -> Response[str]:
+    async def confirm_page(self) -> Response[str]:
         """The page a sign-in link opens: one button, because only a POST signs in."""
         return _page(
             "Sign in to ModelLab",
             f'<form method="post" action="{magic_link.CONFIRM_PATH}">'
-            f'<input type="hidden" name="token" value="{html.escape(token)}">'
-            '<button type="submit">Sign in</button></form>',
+            '<input type="hidden" name="token" id="token" value="">'
+            '<button type="submit">Sign in</button></form>'
+            "<noscript><p>This page needs JavaScript to read the link.</p></noscript>"
+            f"<script>{READ_TOKEN}</script>",
         )
 
     @post(magic_link.CONFIRM_PATH, opt={PUBLIC: True}, include_in_schema=False)
@@ -147,7 +163,9 @@ class AuthController(Controller):
             raise InvalidInputError("sign-in is not enabled on this server (local mode)")
         check_origin(request, services.settings)
         try:
-            user = await magic_link.redeem_link(services.system_db, str(data.get("token", "")))
+            user = await magic_link.redeem_link(
+                services.system_db, services.settings, str(data.get("token", ""))
+            )
         except NotAuthenticatedError as exc:
             return _page("This link does not work", f"<p>{html.escape(exc.message)}</p>", 401)
         return await _session_response(services, user)
@@ -220,8 +238,16 @@ class AuthController(Controller):
             identity = await client.finish(code=code, state=state, pending=pending)
         except oidc.OidcError as exc:
             return _page("Sign-in refused", f"<p>{html.escape(str(exc))}</p>", 401)
+        try:
+            email = normalize_email(identity.email)
+        except InvalidInputError as exc:
+            return _page("Sign-in refused", f"<p>{html.escape(exc.message)}</p>", 401)
         async with services.system_db.session() as session:
-            user_row = await user_by_email(session, identity.email, identity.name)
+            user_row = await user_for_sign_in(
+                session, email, may_sign_up=services.settings.may_sign_up(email), name=identity.name
+            )
+            if user_row is None:
+                return _page("Sign-in refused", f"<p>{html.escape(magic_link.NO_ACCOUNT)}</p>", 403)
             user = User(user_row.id, user_row.email, user_row.name)
         return await _session_response(services, user)
 

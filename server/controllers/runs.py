@@ -42,6 +42,7 @@ class RunController(Controller):
                 overrides=dict(data.config),
                 n_bootstrap=data.n_bootstrap,
                 timeout_seconds=data.timeout_seconds,
+                from_checkout=False,
                 options={
                     "exclude": list(data.exclude),
                     "features": None if data.features is None else list(data.features),

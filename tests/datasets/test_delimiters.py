@@ -190,7 +190,7 @@ def test_a_group_column_as_the_only_feature_is_refused(ml: Env, tmp_path: Path) 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient[Any]]:
     settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'modellab.db'}")
-    with TestClient(app=create_app(settings, executor=QueueOnly)) as c:
+    with TestClient(app=create_app(settings, executor=QueueOnly), base_url="http://127.0.0.1") as c:
         assert c.post("/api/projects", json={"name": "p"}).status_code == 201
         yield c
 

@@ -22,6 +22,7 @@ from modellab.server.app import create_app
 from modellab.server.executors import Executor, LocalExecutor
 from modellab.settings import Settings
 from modellab.store.database import Database
+from tests.conftest import owner_env
 
 REPO = Path(__file__).resolve().parents[2]
 PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
@@ -103,6 +104,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
             "MODELLAB_HOME": str(tmp_path / "home"),
             "MODELLAB_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
             "MODELLAB_DATABASE_URL": database_url,
+            **owner_env(database_url),
         }
     )
     return Settings(**{**base.__dict__, **overrides})
@@ -116,7 +118,9 @@ def api_factory(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Api
     def start(executor: ExecutorFactory | None = None, **overrides: Any) -> Api:
         settings = make_settings(tmp_path, database_url, **overrides)
         factory = executor or (lambda db, s: LocalExecutor(db, s, parallel=2, timing=FAST))
-        client = TestClient(app=create_app(settings, executor=factory))
+        # The host the server answers to: the public URL's, or loopback in local mode.
+        base = settings.public_url or "http://127.0.0.1"
+        client = TestClient(app=create_app(settings, executor=factory), base_url=base)
         client.__enter__()
         clients.append(client)
         return Api(client, settings)
@@ -150,10 +154,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Litestar, port: int | None = None) -> Iterator[str]:
+def serve(app: Litestar, port: int | None = None, log_level: str = "error") -> Iterator[str]:
     """Serve ``app`` with uvicorn on a loopback port in this process; yield its URL."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port or free_port(), log_level="error")
+        uvicorn.Config(app, host="127.0.0.1", port=port or free_port(), log_level=log_level)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -381,7 +381,10 @@ def test_the_python_client_sends_its_token(
     from modellab.server.app import create_app
     from tests.server.conftest import make_settings, serve
 
-    settings = make_settings(tmp_path, database_url, public_url=PUBLIC_URL)
+    # The public URL's host, and the loopback address this test reaches the server by.
+    settings = make_settings(
+        tmp_path, database_url, public_url=PUBLIC_URL, allowed_hosts=("127.0.0.1",)
+    )
     with serve(create_app(settings, executor=QueueOnly)) as url:
         token = token_for(settings, "carol@example.com")
         with Client(url, token=token) as client:

@@ -75,7 +75,15 @@ def test_train_evaluate_compare_through_the_api(api: Api) -> None:
 
     diff = api.ok("GET", "/api/compare", params={"a": done["id"], "b": cand["id"]})
     assert diff["like_for_like"] is True and diff["metrics"]
-    assert diff["folder"] == f"compare/{done['id']}" and diff["plots"]
+    assert diff["plots"] and "folder" not in diff
+    drawn = api.client.get(
+        f"/api/compare/{diff['plots'][0]}", params={"a": done["id"], "b": cand["id"]}
+    )
+    assert drawn.status_code == 200 and drawn.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert drawn.headers["content-disposition"].startswith("inline")
+    assert "default-src 'none'" in drawn.headers["content-security-policy"]
+    # A read of a comparison writes nothing into a run folder.
+    assert not (api.settings.artifact_root / "p" / cand["id"] / "compare").exists()
     noted = api.ok("POST", f"/api/runs/{cand['id']}/notes", 201, json={"text": "deeper trees won"})
     assert noted["notes"][-1]["text"] == "deeper trees won"
 

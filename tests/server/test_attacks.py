@@ -3,7 +3,9 @@
 Path traversal on every path-taking endpoint, markup and spreadsheet formulas in
 everything a user names or writes, mass assignment, oversized and malformed bodies, and
 forged, replayed or expired credentials. Cross-site POSTs and the walk over every route
-live in ``test_access.py`` and ``test_magic_link.py``.
+live in ``test_access.py`` and ``test_magic_link.py``; attacks on access (Host header,
+secrets in logs, sign-in, token scope) in ``test_attacks_access.py``; faults (dead
+workers, full disks, crash leftovers, racing uploads) in ``test_faults.py``.
 """
 
 from __future__ import annotations
@@ -301,7 +303,9 @@ def test_markup_and_formulas_come_back_as_text(
 
     # The HTML pages escape what they echo.
     page = api.client.get("/auth/magic-link", params={"token": f'"><script>{SCRIPT}'})
-    assert page.status_code == 200 and "<script>" not in page.text
+    # The page's own script is the only one, and it never echoes the query.
+    assert page.status_code == 200 and page.text.count("<script>") == 1
+    assert "alert" not in page.text
 
 
 def _is_number(cell: str) -> bool:
@@ -636,14 +640,26 @@ def test_deep_or_huge_run_documents_are_refused(signed_in: Signed) -> None:  # n
             doc = {"k": doc}
         return doc
 
-    for field, doc in (
-        ("config", nested(33)),
-        ("config", nested(950)),
-        ("environment", nested(950)),
-        ("config", {"blob": "x" * (15 * 1024 * 1024)}),
+    def body_with(field: str, doc_json: str) -> bytes:
+        # Written out by hand: encoding 950 levels would overflow this test's own stack
+        # (deeper under a pytest-xdist worker), long before the server sees it.
+        return (json.dumps(tracked_body("a"))[:-1] + f', "{field}": {doc_json}}}').encode()
+
+    deep = '{"k": ' * 949 + '{"leaf": 1}' + "}" * 949
+    for field, raw in (
+        ("config", json.dumps(nested(33))),
+        ("config", deep),
+        ("environment", deep),
+        ("config", json.dumps({"blob": "x" * (15 * 1024 * 1024)})),
     ):
         problem = _refused(
-            alice.call("POST", "/api/tracked-runs", json=tracked_body("a") | {field: doc}), 400
+            alice.call(
+                "POST",
+                "/api/tracked-runs",
+                content=body_with(field, raw),
+                headers={"Content-Type": "application/json"},
+            ),
+            400,
         )
         assert field in problem["detail"]
     assert _snapshot(api) == before
@@ -673,3 +689,249 @@ def test_over_long_file_names_are_refused_and_leave_nothing(signed_in: Signed) -
         data={"path": "d/" + "e" * 200},
     )
     assert ok.status_code == 201, ok.text
+
+
+# --- reads that write, and server paths in errors --------------------------------------
+
+
+def _eval_archive(tmp_path: Path, c: float) -> bytes:
+    """An EvalHarness report (breast cancer, logistic regression with ``C``) as a .tgz."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.evalharness.conftest import _split, classify
+
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    folder = tmp_path / f"eval-{c}"
+    classify(_split(x, y, LogisticRegression(C=c, max_iter=2000)), folder)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(str(folder), arcname="eval")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def compared(signed_in: Signed, tmp_path: Path) -> tuple[Api, As, As, str, str]:  # noqa: F811
+    """Two of alice's runs with eval reports, in project ``a`` where bob is a viewer."""
+    api, alice, bob = signed_in
+    runs = []
+    for c in (0.01, 1.0):
+        run_id = alice.track("a", name=f"C={c}")
+        archive = _eval_archive(tmp_path, c)
+        alice.ok(
+            "POST",
+            f"/api/runs/{run_id}/eval",
+            files={"file": ("eval.tgz", archive, "application/gzip")},
+        )
+        runs.append(run_id)
+    alice.ok("PUT", "/api/projects/a/members", json={"email": "bob@example.com", "role": "viewer"})
+    return api, alice, bob, runs[0], runs[1]
+
+
+def test_a_viewer_reading_a_comparison_writes_nothing(
+    compared: tuple[Api, As, As, str, str],
+) -> None:
+    api, _, bob, a, b = compared
+    before = _snapshot(api)
+    doc = bob.ok("GET", "/api/compare", params={"a": a, "b": b})
+    assert doc["a"]["id"] == a and doc["b"]["id"] == b and doc["metrics"] and doc["plots"]
+    assert _snapshot(api) == before, "a read wrote files"
+    # Again: still nothing written, and the same answer.
+    assert bob.ok("GET", "/api/compare", params={"a": a, "b": b}) == doc
+    assert _snapshot(api) == before
+
+    # The plots are drawn into a cache outside every run folder.
+    cache = api.settings.artifact_root / ".cache"
+    for plot in doc["plots"]:
+        response = bob.call("GET", f"/api/compare/{plot}", params={"a": a, "b": b})
+        assert response.status_code == 200, response.text
+        assert response.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert response.headers["content-type"] == "image/png"
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    tables, files = _snapshot(api)
+    assert tables == before[0]
+    new = sorted(set(files) - set(before[1]))
+    assert len(new) == len(doc["plots"]) and set(files) >= set(before[1])
+    root = api.settings.home.parent
+    assert all((root / f).is_relative_to(cache) for f in new), new
+    again = bob.call("GET", f"/api/compare/{doc['plots'][0]}", params={"a": a, "b": b})
+    assert again.status_code == 200 and _snapshot(api)[1] == files  # drawn once
+
+    # Plot names are the reports' own, nothing else reaches a file.
+    for name in ("../run.json", "..%2frun.json", "%2e%2e", "nope.png", ".hidden.png", "x\\y.png"):
+        _refused(bob.call("GET", f"/api/compare/plots/{name}", params={"a": a, "b": b}), 400, 404)
+    _refused(bob.call("GET", "/api/compare/plots/roc_curve.png", params={"a": a, "b": a}), 400)
+    assert _snapshot(api)[1] == files
+
+
+def test_the_api_answers_the_comparison_the_cli_writes(
+    compared: tuple[Api, As, As, str, str],
+) -> None:
+    from modellab.access.users import actor_for
+    from modellab.compare import compare_runs
+
+    api, _, bob, a, b = compared
+    doc = bob.ok("GET", "/api/compare", params={"a": a, "b": b})
+
+    async def write() -> Path:
+        async with open_database(api.settings.database_url) as db:
+            user = await ensure_user(db, "alice@example.com")
+            _, out = await compare_runs(db.as_actor(actor_for(user, "session")), api.settings, a, b)
+            return out
+
+    out = asyncio.run(write())
+    assert out == api.settings.artifact_root / "a" / b / "compare" / a
+    assert json.loads((out / "compare.json").read_text()) == doc
+    assert sorted(f"plots/{p.name}" for p in (out / "plots").iterdir()) == doc["plots"]
+
+
+def _server_paths(api: Api) -> list[str]:
+    """Where this test's server keeps things: no error may name any of them."""
+    import tempfile
+
+    return [
+        str(api.settings.artifact_root),
+        str(api.settings.home),
+        str(api.settings.home.parent),
+        tempfile.gettempdir() + "/",
+    ]
+
+
+def _names_no_server_path(api: Api, text: str) -> None:
+    for path in _server_paths(api):
+        assert path not in text, (path, text)
+
+
+def test_files_that_cannot_be_served_answer_without_server_paths(
+    signed_in: Signed,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import litestar.file_system
+
+    from modellab.server.controllers import artifacts
+
+    api, alice, _ = signed_in
+    run_id = alice.track("a")
+    real = artifacts.resolve_artifact
+
+    def stored(name: str) -> str:
+        alice.ok(
+            "POST",
+            f"/api/runs/{run_id}/files",
+            201,
+            files={"file": ("f.json", b"{}", "application/json")},
+            data={"path": name},
+        )
+        return f"/api/runs/{run_id}/artifacts/files/{name}"
+
+    async def denied(self: Any, path: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    def vanished(folder: Path, rel: str, raw: bytes = b"") -> Path:
+        path = real(folder, rel, raw)
+        path.unlink()  # removed between the check and the answer (a re-run, a clean-up)
+        return path
+
+    def replaced(folder: Path, rel: str, raw: bytes = b"") -> Path:
+        path = vanished(folder, rel, raw)
+        path.mkdir()  # and a folder put where the file was
+        return path
+
+    cases: list[tuple[object, str, Any]] = [
+        # The server's account may not look into the folder (another account's, say).
+        (litestar.file_system.BaseLocalFileSystem, "info", denied),
+        (artifacts, "resolve_artifact", vanished),
+        (artifacts, "resolve_artifact", replaced),
+    ]
+    for i, (owner, name, swap) in enumerate(cases):
+        url = stored(f"f{i}.json")
+        with monkeypatch.context() as m:
+            m.setattr(owner, name, swap)
+            response = alice.call("GET", url)
+        # The server's trouble, not the client's: a 500 that names no file of the server.
+        problem = _refused(response, 500)
+        assert problem["type"].endswith("/internal-error")
+        _names_no_server_path(api, response.text)
+
+
+def test_errors_raised_with_server_paths_are_answered_without_them(
+    signed_in: Signed,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import msgspec
+
+    from modellab.datasets import storage
+    from modellab.domain import DatasetVersion
+    from modellab.errors import InvalidInputError
+    from modellab.runs import service
+
+    api, alice, _ = signed_in
+    run_id = alice.track("a")
+    raw = alice.call("GET", "/api/projects/a/datasets/penguins").content
+    version = msgspec.json.decode(raw, type=DatasetVersion)
+    folder = storage.dataset_dir(api.settings.artifact_root, "a", version.checksum)
+    # A dataset's files missing on disk: the store's errors name where they should be.
+    (folder / "data.parquet").unlink()
+    storage.split_path(folder, version.split.checksum).unlink()
+
+    async def missing_data(*args: Any, **kwargs: Any) -> Any:
+        return storage.load_frame(api.settings.artifact_root, version)
+
+    async def missing_split(*args: Any, **kwargs: Any) -> Any:
+        return storage.load_version_split(api.settings.artifact_root, version)
+
+    async def unreadable(*args: Any, **kwargs: Any) -> Any:
+        path = api.settings.home / "uploads" / "tmpab12" / "penguins.csv"
+        raise InvalidInputError(f"{path}: cannot read: Permission denied")
+
+    for raises, where in (
+        (missing_data, "<artifact root>/a/datasets/"),
+        (missing_split, "<artifact root>/a/datasets/"),
+        (unreadable, "<MODELLAB_HOME>/uploads/"),
+    ):
+        with monkeypatch.context() as m:
+            m.setattr(service, "get_run", raises)
+            for url in (f"/api/runs/{run_id}", f"/api/runs/{run_id}/eval"):
+                response = alice.call("GET", url)
+                problem = _refused(response, 400, 404)
+                _names_no_server_path(api, response.text)
+                # Still actionable: what is missing, relative to where it is kept.
+                assert where in problem["detail"], problem
+
+
+# SQLite only: runs train here, and training on PostgreSQL (under row-level security) has
+# its own end-to-end tests (test_postgres_flow.py, the worker tests).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_run_failing_on_a_missing_dataset_file_says_so_without_server_paths(
+    api_factory: Any,
+) -> None:
+    import time
+
+    from modellab.datasets import storage
+    from tests.server.test_access import PUBLIC_URL, token_for
+
+    api = api_factory(public_url=PUBLIC_URL)  # runs execute
+    alice = As(api, token_for(api.settings, "alice@example.com"))
+    alice.ok("POST", "/api/projects", 201, json={"name": "a"})
+    version = alice.upload_penguins("a")
+    folder = storage.dataset_dir(api.settings.artifact_root, "a", version["checksum"])
+    (folder / "data.parquet").unlink()
+    body = {
+        "project": "a",
+        "dataset": "penguins",
+        "template": "tabular-classification",
+        "model": "most_frequent",
+        "n_bootstrap": 10,
+    }
+    run = alice.ok("POST", "/api/runs", 202, json=body)
+    deadline = time.monotonic() + 120
+    while run["status"] not in ("succeeded", "failed", "cancelled", "timed_out"):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.2)
+        run = alice.ok("GET", f"/api/runs/{run['id']}")
+    assert run["status"] == "failed"
+    # What is missing is still named, but not where this server keeps it.
+    assert "data.parquet is missing" in run["status_reason"], run["status_reason"]
+    _names_no_server_path(api, run["status_reason"])
+    listed = alice.ok("GET", "/api/projects/a/runs")["items"][0]["status_reason"]
+    _names_no_server_path(api, listed)

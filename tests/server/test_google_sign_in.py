@@ -34,6 +34,7 @@ def google_api(
         oidc_issuer=openid_provider.issuer,
         oidc_client_id=openid_provider.client_id,
         oidc_client_secret=openid_provider.client_secret,
+        sign_up_domains=("*",),
     )
     return api, openid_provider
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from modellab.store.models import MagicLinkRow, utcnow
 from tests.server.conftest import Api, QueueOnly, free_port
 
 PUBLIC_URL = "http://testserver.local"
-LINK = re.compile(r"(http\S+/auth/magic-link\?token=(\S+))")
+LINK = re.compile(r"(http\S+/auth/magic-link#token=(\S+))")
 
 
 class Inbox:
@@ -73,6 +74,7 @@ def mail_api(api_factory: Callable[..., Api], smtp: tuple[Inbox, int]) -> tuple[
         public_url=PUBLIC_URL,
         smtp_url=f"smtp://127.0.0.1:{port}",
         mail_from="ModelLab <signin@example.com>",
+        sign_up_domains=("example.com",),
     )
     return api, inbox
 
@@ -99,14 +101,19 @@ def _sign_in(api: Api, inbox: Inbox, address: str) -> str:
 
 def test_sign_in_by_magic_link_end_to_end(mail_api: tuple[Api, Inbox]) -> None:
     api, inbox = mail_api
-    answer = api.client.post(
+    # A request addressed to another host name is not answered at all.
+    foreign = api.client.post(
         "/api/auth/magic-link",
         json={"email": "Ada@Example.com"},
         headers={"Host": "evil.example"},
     )
+    assert foreign.status_code == 400 and "evil.example" in foreign.json()["detail"]
+    assert inbox.messages == []
+    answer = api.client.post("/api/auth/magic-link", json={"email": "Ada@Example.com"})
     assert answer.status_code == 202
     url, token = inbox.link("ada@example.com")
-    assert url.startswith(f"{PUBLIC_URL}/auth/magic-link?token=")  # never the Host header
+    # From the public URL, the token in the fragment, which browsers never send.
+    assert url.startswith(f"{PUBLIC_URL}/auth/magic-link#token=")
     assert len(token) >= 43  # 32 random bytes
     message = inbox.messages[-1]
     assert message["From"] == "ModelLab <signin@example.com>"
@@ -115,7 +122,7 @@ def test_sign_in_by_magic_link_end_to_end(mail_api: tuple[Api, Inbox]) -> None:
     for _ in range(2):
         page = api.client.get(url.removeprefix(PUBLIC_URL))
         assert page.status_code == 200
-        assert 'method="post"' in page.text
+        assert 'method="post"' in page.text and token not in page.text
     response = api.client.post(
         "/auth/magic-link",
         data={"token": token},
@@ -193,7 +200,8 @@ def test_two_concurrent_redemptions_give_one_session(mail_api: tuple[Api, Inbox]
     async def race() -> list[Any]:
         async with open_database(api.settings.database_url) as db:
             return await asyncio.gather(
-                *(redeem_link(db, token) for _ in range(8)), return_exceptions=True
+                *(redeem_link(db, api.settings, token) for _ in range(8)),
+                return_exceptions=True,
             )
 
     results = asyncio.run(race())
@@ -241,7 +249,10 @@ def test_cookies_are_secure_under_https(
 ) -> None:
     inbox, port = smtp
     api = api_factory(
-        QueueOnly, public_url="https://testserver.local", smtp_url=f"smtp://127.0.0.1:{port}"
+        QueueOnly,
+        public_url="https://testserver.local",
+        smtp_url=f"smtp://127.0.0.1:{port}",
+        sign_up_domains=("example.com",),
     )
     api.ok("POST", "/api/auth/magic-link", 202, json={"email": "fay@example.com"})
     _, token = inbox.link("fay@example.com")
@@ -255,15 +266,31 @@ def test_cookies_are_secure_under_https(
     assert "Secure" in response.headers["set-cookie"]
 
 
-def test_without_smtp_the_link_goes_to_the_server_log(
-    api_factory: Callable[..., Api], capfd: pytest.CaptureFixture[str]
+def test_without_smtp_the_mail_goes_to_an_owner_only_outbox_not_the_log(
+    api_factory: Callable[..., Api],
 ) -> None:
-    api = api_factory(QueueOnly, public_url=PUBLIC_URL)
+    lines: list[str] = []
+    collect = logging.Handler()
+    collect.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("modellab.server").addHandler(collect)
+    api = api_factory(QueueOnly, public_url=PUBLIC_URL, sign_up_domains=("*",))
     api.ok("POST", "/api/auth/magic-link", 202, json={"email": "gil@example.com"})
+    outbox = api.settings.home / "outbox"
     deadline = time.monotonic() + 10
-    log = ""
-    while f"{PUBLIC_URL}/auth/magic-link?token=" not in log:
-        assert time.monotonic() < deadline, log
+    while not list(outbox.glob("*.eml")):
+        assert time.monotonic() < deadline, "no mail in the outbox"
         time.sleep(0.05)
-        log += capfd.readouterr().err
-    assert "gil@example.com" in log
+    (saved,) = outbox.glob("*.eml")
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert outbox.stat().st_mode & 0o777 == 0o700
+    body = email.message_from_bytes(saved.read_bytes()).get_payload(decode=True)
+    assert isinstance(body, bytes)
+    m = LINK.search(body.decode())
+    assert m is not None and m[1].startswith(f"{PUBLIC_URL}/auth/magic-link#token=")
+    while not any(str(saved) in line for line in lines):  # logged just after writing
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.05)
+    logging.getLogger("modellab.server").removeHandler(collect)
+    log = "\n".join(lines)
+    assert "gil@example.com" in log and str(saved) in log
+    assert m[2] not in log

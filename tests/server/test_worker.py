@@ -22,6 +22,7 @@ import pytest
 
 from modellab.server.worker import ArqExecutor
 from modellab.store.database import open_database
+from tests.conftest import owner_env
 from tests.server.conftest import PENGUINS, Api, free_port, make_settings
 from tests.server.test_run_lifecycle import BODY, _child_pids, _wait_for, alive
 
@@ -120,6 +121,7 @@ def cluster(
         "MODELLAB_HOME": str(settings.home),
         "MODELLAB_ARTIFACT_ROOT": str(settings.artifact_root),
         "MODELLAB_DATABASE_URL": database_url,
+        **owner_env(database_url),
         "MODELLAB_REDIS_URL": redis.url,
         "MODELLAB_HEARTBEAT_SECONDS": "0.5",
         "MODELLAB_STALE_AFTER_SECONDS": "3",

@@ -195,7 +195,8 @@ export async function comparePage(ctx) {
       "div",
       { class: "plots wide" },
       c.plots.map((plot) =>
-        plotFigure(`/api/runs/${seg(c.b.id)}/artifacts/${`${c.folder}/${plot}`.split("/").map(seg).join("/")}`, plot, `, run A (${c.a.model}) left and run B (${c.b.model}) right`),
+        // Drawn by the server into its cache on first view; no run folder is written.
+        plotFigure(`/api/compare/${plot.split("/").map(seg).join("/")}?a=${seg(c.a.id)}&b=${seg(c.b.id)}`, plot, `, run A (${c.a.model}) left and run B (${c.b.model}) right`),
       ),
     ),
     h("h2", {}, "Notes"),
