@@ -3,8 +3,9 @@
 A full disk (or a full quota) reaches ModelLab as an ``OSError`` with ``ENOSPC`` or
 ``EDQUOT`` from Python's own writes, and as text from native libraries: polars says
 "No space left on device (os error 28)", XGBoost "FileStream.Write incomplete" (its
-short write). :func:`disk_full_as` turns any of these into a :class:`DiskFullError`
-with a message of one line that names what could not be stored.
+short write), SQLite "database or disk is full", PostgreSQL SQLSTATE 53100.
+:func:`disk_full_as` turns any of these into a :class:`DiskFullError` with a message of
+one line that names what could not be stored.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ _MARKERS = (
     "os error 28)",
     "os error 122)",
     "filestream.write incomplete",
+    "database or disk is full",  # SQLite's SQLITE_FULL
+    "could not extend file",  # PostgreSQL's data directory (SQLSTATE 53100)
 )
+#: PostgreSQL's "disk full" and "insufficient resources" states
+DISK_FULL_SQLSTATES = frozenset({"53100"})
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -33,6 +38,8 @@ def is_disk_full(exc: BaseException) -> bool:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return True
+        if getattr(current, "sqlstate", None) in DISK_FULL_SQLSTATES:
             return True
         if text_says_disk_full(str(current)):
             return True

@@ -175,9 +175,12 @@ _BAD_TEXT_SQLSTATES = {"22021", "22P05"}
 
 
 def database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Problem]:
-    """Text the database cannot store is bad input; anything else is a bug."""
+    """Text the database cannot store is bad input; a full disk is 507; anything else
+    is a bug."""
     orig = exc.orig
     state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if is_disk_full(exc):
+        return disk_full(request, exc)
     if state not in _BAD_TEXT_SQLSTATES:
         return unexpected_error(request, exc)
     return problem_response(
@@ -185,7 +188,7 @@ def database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response
     )
 
 
-def disk_full(request: Request[Any, Any, Any], exc: OSError) -> Response[Problem]:
+def disk_full(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     """A full disk (or quota) that no service named itself is still no bug: 507."""
     if not is_disk_full(exc):
         return unexpected_error(request, exc)

@@ -614,3 +614,31 @@ def test_identical_uploads_at_once_all_get_the_same_version(
     datasets = settings.artifact_root / "p" / "datasets"
     assert [p.name for p in datasets.iterdir()] == [listed[0]["checksum"]]
     assert (datasets / listed[0]["checksum"] / "data.parquet").is_file()
+
+
+# --- a full disk under the database -------------------------------------------------------
+
+
+def test_a_database_on_a_full_disk_answers_507(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    import asyncpg
+    from sqlalchemy.exc import OperationalError
+
+    from modellab import projects
+    from modellab.diskfull import is_disk_full
+
+    # What each driver raises when its files cannot grow.
+    assert is_disk_full(asyncpg.exceptions.DiskFullError("could not extend file"))
+    full = OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+    assert is_disk_full(full)
+    assert not is_disk_full(OperationalError("INSERT", {}, sqlite3.OperationalError("locked")))
+
+    async def no_room(*args: Any, **kwargs: Any) -> Any:
+        raise full
+
+    monkeypatch.setattr(projects, "create_project", no_room)
+    response = api.client.post("/api/projects", json={"name": "q"})
+    assert response.status_code == 507, response.text
+    problem = response.json()
+    assert problem["type"].endswith("disk-full") and "Traceback" not in response.text
