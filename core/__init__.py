@@ -6,13 +6,30 @@ marker exported here.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
-from modellab.hookspecs import hookimpl
+if TYPE_CHECKING:
+    from modellab.hookspecs import hookimpl
 
-try:
-    __version__ = version("modellab")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+    __version__: str
 
 __all__ = ["__version__", "hookimpl"]
+
+
+def __getattr__(name: str) -> object:
+    # Both are resolved on first use: every `modellab.*` import runs this file, and
+    # pluggy and importlib.metadata are a third of what `modellab --help` would import.
+    if name == "hookimpl":
+        from modellab.hookspecs import hookimpl
+
+        return hookimpl
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("modellab")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            found = "0.0.0+unknown"
+        globals()["__version__"] = found
+        return found
+    raise AttributeError(f"module 'modellab' has no attribute {name!r}")

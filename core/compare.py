@@ -47,6 +47,8 @@ from modellab.runs.artifacts import (
     write_bytes_atomic,
     write_json_atomic,
 )
+from modellab.runs.latency import read_latency
+from modellab.runs.tracking import TRACKED
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as run_repo
@@ -68,6 +70,10 @@ class Side:
     def eval_json(self, name: str) -> Any:
         path = self.folder / "eval" / name
         return json.loads(path.read_text()) if path.exists() else None
+
+    def latency(self) -> dict[str, Any]:
+        """The run's latency.json, or why it has none (a tracked run is never timed)."""
+        return read_latency(self.folder, tracked=self.run.kind == TRACKED)
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -460,6 +466,7 @@ def _summary_text(doc: dict[str, Any]) -> str:
     same_data = "same bytes" if d["same_data"] else "different bytes"
     same_split = "same split" if d["same_split"] else "different split"
     lines.append(f"Dataset: {d['a']['ref']} -> {d['b']['ref']} ({same_data}, {same_split})")
+    lines.append(_latency_line(doc["latency"]))
     art = doc["artifacts"]
     counts = ", ".join(f"{len(art[k])} {k}" for k in ("added", "removed", "changed", "unchanged"))
     lines.append(f"Artifacts: {counts}")
@@ -470,6 +477,24 @@ def _summary_text(doc: dict[str, Any]) -> str:
     if not doc["notes"]["a"] and not doc["notes"]["b"]:
         lines.append("  none yet; add one with: modellab note RUN TEXT")
     return "\n".join(lines) + "\n"
+
+
+def _latency_text(lat: dict[str, Any]) -> str:
+    if not lat.get("measured"):
+        return f"not measured ({lat.get('reason', 'no figures')})"
+    return (
+        f"p50 {lat['p50_ms']:.3f} / p95 {lat['p95_ms']:.3f} ms per batch of "
+        f"{lat['batch_size']} ({lat['per_sample_ms']:.4f} ms per row, {lat['device']})"
+    )
+
+
+def _latency_line(latency: dict[str, Any]) -> str:
+    """The summary's inference latency of both runs; the machine matters, so it says so."""
+    a, b = latency["a"], latency["b"]
+    line = f"Latency: A {_latency_text(a)}\n      -> B {_latency_text(b)}"
+    if a.get("measured") and b.get("measured") and a.get("platform") != b.get("platform"):
+        line += "\n  (timed on different machines: the difference mixes model and machine)"
+    return line
 
 
 async def _side(db: Database, settings: Settings, run_id: str) -> Side:
@@ -596,6 +621,9 @@ async def build_comparison(db: Database, settings: Settings, run_a: str, run_b: 
         ),
         "dataset": dataset_diff(sa, sb),
         "artifacts": artifact_diff(sa.folder, sb.folder),
+        # Timings of two runs compare fairly only when one machine took both: the
+        # platform of each side is in its figures.
+        "latency": {"a": sa.latency(), "b": sb.latency()},
         "notes": {
             "a": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sa.run.notes],
             "b": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sb.run.notes],

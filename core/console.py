@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from modellab.domain import ColumnProfile, DatasetVersion, NumericSummary, Project, Run
-from modellab.plugins import Registry
+
+if TYPE_CHECKING:
+    from modellab.plugins import Registry
 
 SPARK = " ▁▂▃▄▅▆▇█"
 

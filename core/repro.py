@@ -1,7 +1,8 @@
 """Reproducibility packs: export a run, re-execute it elsewhere, verify it reproduces.
 
 A pack is a gzip'd tar with ``manifest.json`` (what to run, every checksum), the run's
-``run.json``/``config.json``, the model and eval folders, the uncommitted diff when the
+``run.json``/``config.json``, the model and eval folders, the run's ``latency.json`` (its
+timings, for reference only: see :data:`NOT_BYTE_CHECKED`), the uncommitted diff when the
 code was dirty, the locked environment (``uv.lock``, or a full package list), and the
 dataset's original bytes when under 100 MB (or with ``--include-data``). Entries are
 sorted and carry no timestamps, so exporting twice gives the same archive.
@@ -44,6 +45,7 @@ from modellab.projects import create_project
 from modellab.runs import service as run_service
 from modellab.runs.artifacts import file_hashes, run_dir, sha256_of, visible_files
 from modellab.runs.execute import execute_run
+from modellab.runs.latency import LATENCY_FILE
 from modellab.runs.metadata import find_lockfile
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
@@ -53,6 +55,9 @@ from modellab.store.projects import get_project_row
 
 DATA_LIMIT_BYTES = 100 * 1024 * 1024
 PACK_VERSION = 1
+#: files of a pack that reproduce never compares byte for byte: inference timings differ
+#: between machines (and between two runs on one machine), so a re-run cannot match them
+NOT_BYTE_CHECKED = (LATENCY_FILE,)
 
 
 class ReproError(ModelLabError):
@@ -105,7 +110,7 @@ async def export_pack(
     with_data = include_data or data_bytes < DATA_LIMIT_BYTES
     entries: dict[str, bytes] = {}
     for rel, path in visible_files(folder):
-        if rel.startswith(("model/", "eval/")) or rel in ("run.json", "config.json"):
+        if rel.startswith(("model/", "eval/")) or rel in ("run.json", "config.json", LATENCY_FILE):
             entries[rel] = path.read_bytes()
     if include_diff and (folder / "code.diff").exists():
         entries["code/uncommitted.diff"] = (folder / "code.diff").read_bytes()
@@ -214,6 +219,8 @@ class ReproReport:
     drifted_files: list[str] = field(default_factory=list)
     drifted_metrics: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    #: files of the pack or the re-run deliberately not compared (:data:`NOT_BYTE_CHECKED`)
+    not_compared: list[str] = field(default_factory=list)
 
 
 #: the most members a pack may hold: a run's files and its dataset's come to a few dozen
@@ -600,6 +607,11 @@ async def reproduce_pack(
                     else "differs"
                 )
                 report.drifted_files.append(f"eval/{rel} ({state})")
+        # The byte check covers eval/ only; timings are said to be skipped, not silently.
+        new_folder = new_eval.parent
+        report.not_compared = [
+            name for name in NOT_BYTE_CHECKED if name in m.files or (new_folder / name).exists()
+        ]
         report.drifted_metrics = _metric_drift(m.metrics, ended.metrics)
         report.reproduced = not report.drifted_files and not report.drifted_metrics
         return report

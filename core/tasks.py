@@ -160,6 +160,9 @@ class EvalRequest:
     #: (column, evidence) of the run's features that the dataset's profile flagged as
     #: possible target leaks
     leak_suspects: tuple[tuple[str, str], ...] = ()
+    #: where the run keeps its inference timings, relative to ``out_dir``: eval_summary.json's
+    #: ``latency`` (the timings differ between machines, so they stay out of the folder)
+    latency_file: str | None = None
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,9 @@ class EvalReportOut(msgspec.Struct):
     files: dict[str, Any]
     takeaway: str
     plots: list[str]
+    #: the run's latency.json (outside eval/: timings differ between machines), or
+    #: ``{"measured": false, "reason": ...}`` for a tracked run or one without the file
+    latency: dict[str, Any]
 
 
 class ModelOut(msgspec.Struct):
@@ -171,6 +174,8 @@ class Comparison(msgspec.Struct):
     #: side-by-side plots, ``plots/NAME.png``: served at ``/api/compare/plots/NAME.png``
     #: with the same ``a`` and ``b`` (a read writes no comparison into a run folder)
     plots: list[str]
+    #: per side ("a", "b"): the run's latency.json, or ``{"measured": false, "reason": ...}``
+    latency: dict[str, dict[str, Any]]
 
 
 class Params(msgspec.Struct):

@@ -9,7 +9,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select, update
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -18,7 +19,7 @@ from modellab.domain import RunStatus
 from modellab.runs import service as run_service
 from modellab.settings import Settings, normalize_database_url
 from modellab.store import runs as runs_repo
-from modellab.store.database import Database, alembic_config, open_database
+from modellab.store.database import Database, alembic_config, head_revision, open_database
 from modellab.store.models import (
     Base,
     DatasetVersionRow,
@@ -64,6 +65,25 @@ async def test_opening_twice_is_idempotent(database_url: str) -> None:
         pass
     async with open_database(url) as db, db.session() as s:
         s.add(ProjectRow(id="p1", slug="p", name="P", created_at=datetime.now(UTC)))
+
+
+def test_head_revision_is_alembics_head() -> None:
+    # Opening a database skips Alembic when it is at this revision: it must be the head
+    # Alembic itself would upgrade to.
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def test_a_database_behind_head_is_still_upgraded(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'behind.db'}"
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0009"))
+    finally:
+        await engine.dispose()
+    async with open_database(url) as db, db.engine.connect() as conn:
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        assert version == head_revision()
 
 
 async def test_a_run_without_seed_or_code_version_is_refused(database_url: str) -> None:

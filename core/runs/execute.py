@@ -29,6 +29,7 @@ from modellab.modeling.fitted import labels_of
 from modellab.plugins import Registry
 from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
 from modellab.runs.configs import build_config
+from modellab.runs.latency import LATENCY_POINTER, measure_model_latency, write_latency
 from modellab.runs.lifecycle import (
     claim_run,
     end_run,
@@ -288,9 +289,23 @@ def _train_and_evaluate(
             refit=refit,
             eval_settings=dict(options.eval),
             leak_suspects=suspects,
+            latency_file=LATENCY_POINTER,
         )
     )
     clock.lap("evaluate")
+    # After the evaluation, so that its bootstrap and stress refits do not share the CPU
+    # with the timed calls; into the run folder, not eval/, which must stay byte-identical.
+    latency = measure_model_latency(model.predict, prepared.test_x)
+    write_latency(folder, latency)
+    log.info(
+        "latency: p50 %.3f ms, p95 %.3f ms per batch of %d rows (%.4f ms per row), %s",
+        latency["p50_ms"],
+        latency["p95_ms"],
+        latency["batch_size"],
+        latency["per_sample_ms"],
+        latency["device"],
+    )
+    clock.lap("latency")
     # Timings go to logs.txt only: they differ on every run, and eval/ must not.
     log.info("timing: %s", clock.summary())
 

@@ -27,7 +27,14 @@ from modellab.store.models import utcnow
 
 log = logging.getLogger("modellab.jobs")
 
-PARTIAL_OUTPUTS = ("model", ".model.tmp", "eval", "predictions.parquet", ".predictions.parquet.tmp")
+PARTIAL_OUTPUTS = (
+    "model",
+    ".model.tmp",
+    "eval",
+    "predictions.parquet",
+    ".predictions.parquet.tmp",
+    "latency.json",
+)
 
 
 def remove_partial_outputs(folder: Path) -> None:

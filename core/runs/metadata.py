@@ -12,10 +12,9 @@ import hashlib
 import platform
 import subprocess
 import sys
-from importlib.metadata import distributions
 from pathlib import Path
 
-from modellab import __version__
+import modellab
 from modellab.domain import CodeVersion
 
 #: Packages whose versions change results; all installed versions are recorded too.
@@ -49,12 +48,12 @@ def code_version(repo: Path | None = None) -> CodeVersion:
     where = repo or Path.cwd()
     commit = _git(where, "rev-parse", "HEAD")
     if commit is None:
-        return CodeVersion(modellab_version=__version__, git_commit=None, git_dirty=False)
+        return CodeVersion(modellab_version=modellab.__version__, git_commit=None, git_dirty=False)
     status = _git(where, "status", "--porcelain", "--untracked-files=no") or ""
     dirty = bool(status.strip())
     diff_hash = hashlib.sha256(git_diff(where).encode()).hexdigest() if dirty else None
     return CodeVersion(
-        modellab_version=__version__,
+        modellab_version=modellab.__version__,
         git_commit=commit.strip(),
         git_dirty=dirty,
         diff_sha256=diff_hash,
@@ -68,7 +67,7 @@ def installed_code_version() -> CodeVersion:
     changes; it is not the caller's code, so no commit or diff of it is recorded. The
     installed package versions go into the run's environment.
     """
-    return CodeVersion(modellab_version=__version__, git_commit=None, git_dirty=False)
+    return CodeVersion(modellab_version=modellab.__version__, git_commit=None, git_dirty=False)
 
 
 def find_lockfile(start: Path | None = None) -> Path | None:
@@ -83,6 +82,9 @@ def find_lockfile(start: Path | None = None) -> Path | None:
 
 def environment(start: Path | None = None) -> dict[str, object]:
     """Python, platform, package versions and the uv.lock hash when there is one."""
+    # Imported here: scanning installed distributions is for starting runs, not reading them.
+    from importlib.metadata import distributions
+
     packages = {}
     for dist in distributions():
         name = dist.metadata["Name"]

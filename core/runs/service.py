@@ -13,14 +13,12 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modellab.access.actor import Role
-from modellab.datasets.ingest import parse_ref
 from modellab.domain import MAX_SEED, CodeVersion, DatasetVersion, Run, RunStatus
 from modellab.errors import InvalidInputError
 from modellab.ids import uuid7
-from modellab.plugins import Registry
 from modellab.runs.artifacts import run_dir, write_bytes_atomic, write_json_atomic
 from modellab.runs.configs import build_config, config_dict
 from modellab.runs.documents import check_document
@@ -32,7 +30,11 @@ from modellab.store import runs as repo
 from modellab.store.database import Database
 from modellab.store.models import utcnow
 from modellab.store.projects import get_project_row
-from modellab.tasks import ModelVariant, Template
+
+if TYPE_CHECKING:
+    # Types only: the plugin machinery (pluggy, entry points) is not needed to read runs.
+    from modellab.plugins import Registry
+    from modellab.tasks import ModelVariant, Template
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,10 @@ async def resolve(
         raise InvalidInputError(f"--n-bootstrap must be at least 10, got {req.n_bootstrap}")
     config = config_dict(build_config(variant.config_type, req.overrides, variant.name))
     check_document(config, "config")
+    # Here, not at the top: ingest brings polars, NumPy and EvalHarness, which listing
+    # or reading runs (`modellab runs`, the API) never needs.
+    from modellab.datasets.ingest import parse_ref
+
     slug, name, number = parse_ref(
         req.dataset if "/" in req.dataset else f"{req.project}/{req.dataset}"
     )

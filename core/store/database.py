@@ -1,7 +1,9 @@
 """Engine, sessions and migrations.
 
 The database is migrated to the newest Alembic revision when it is opened, so a
-fresh ``MODELLAB_HOME`` works without a separate setup step.
+fresh ``MODELLAB_HOME`` works without a separate setup step. Alembic is imported only
+when there is something to upgrade: a database already at the packaged head (every open
+but the first) costs one query.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ import copy
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -30,6 +32,9 @@ from sqlalchemy.ext.asyncio import (
 from modellab.access.actor import Actor
 from modellab.errors import InvalidInputError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = "modellab.store:migrations"
 #: the first revision whose row-level security wants a signed context (see that migration)
 SIGNED_CONTEXT_REVISION = "0010"
@@ -37,6 +42,8 @@ SIGNED_CONTEXT_REVISION = "0010"
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
     if connection is not None:
@@ -203,7 +210,48 @@ class Database:
         await self.engine.dispose()
 
 
+#: ``revision = "0011"`` and ``down_revision = "0010"`` (or None) lines of a migration
+_REVISION_LINE = re.compile(
+    r"""^(down_revision|revision)\s*(?::[^=\n]*)?=\s*(?:(["'])([^"'\n]*)\2|None)\s*$""", re.M
+)
+
+
+@cache
+def head_revision() -> str | None:
+    """The packaged migrations' single head, read from their files without Alembic.
+
+    None when the files do not form one plain chain (a merge, branches, a revision
+    this reader does not understand): callers then leave the decision to Alembic.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (Path(__file__).parent / "migrations" / "versions").glob("[!_]*.py"):
+        found = {key: value or None for key, _, value in _REVISION_LINE.findall(path.read_text())}
+        if not found.get("revision") or "down_revision" not in found:
+            return None
+        revisions.add(str(found["revision"]))
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(conn: Connection) -> bool:
+    """Whether the database's Alembic version is the packaged head (one query)."""
+    head = head_revision()
+    if head is None or not inspect(conn).has_table("alembic_version"):
+        return False
+    current = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return list(current) == [head]
+
+
 def _upgrade(conn: Connection, revision: str) -> None:
+    # Alembic's command machinery (and every migration module) takes longer to import
+    # than most commands take to run: load it only when there is something to upgrade.
+    if revision == "head" and _at_head(conn):
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(conn), revision)
 
 

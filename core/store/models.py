@@ -24,11 +24,30 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
-JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+class JSONDocument(TypeDecorator[Any]):
+    """A JSON document column: JSONB on PostgreSQL, JSON elsewhere."""
+
+    impl = JSON
+    cache_ok = True
+    #: like JSON's: None is stored as JSON null, not SQL NULL
+    should_evaluate_none = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            # Imported here: the PostgreSQL dialect is a tenth of the store's import
+            # time, and a SQLite setup (the CLI's default) never uses it.
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+JSONDoc = JSONDocument()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

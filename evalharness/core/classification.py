@@ -146,12 +146,15 @@ def evaluate_classification(
     baseline: BaselineResult | None = None,
     leakage: LeakageInputs | None = None,
     config: EvalConfig | None = None,
-    latency: LatencyResult | None = None,
+    latency: LatencyResult | str | None = None,
 ) -> S.EvalSummaryFile:
     """Evaluate a classifier on the test rows in ``frame`` and (re)write ``out_dir``.
 
     ``scores`` is ``(n, K)`` probabilities in ``classes`` order (or the positive-class column
     for binary). ``predict(frame) -> (y_pred, scores)`` enables the feature stress tests.
+    ``latency`` is a measure_latency result written into eval_summary.json (the folder is
+    then no longer byte-identical between machines), or a path relative to ``out_dir`` of a
+    file outside it that holds the timings.
     Leakage checks finish before anything is written; on LeakageError nothing is.
     """
     cfg = config or EvalConfig()

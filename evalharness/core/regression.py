@@ -105,12 +105,15 @@ def evaluate_regression(
     baseline: BaselineResult | None = None,
     leakage: LeakageInputs | None = None,
     config: EvalConfig | None = None,
-    latency: LatencyResult | None = None,
+    latency: LatencyResult | str | None = None,
 ) -> S.EvalSummaryFile:
     """Evaluate a regressor on the test rows in ``frame`` and (re)write ``out_dir``.
 
     ``predict(frame) -> y_pred`` enables the noise and missing-value stress tests;
     ``refit(train_frame, train_target) -> predict`` enables the distribution-shift test.
+    ``latency`` is a measure_latency result written into eval_summary.json (the folder is
+    then no longer byte-identical between machines), or a path relative to ``out_dir`` of a
+    file outside it that holds the timings.
     Leakage checks finish before anything is written; on LeakageError nothing is.
     """
     cfg = config or EvalConfig()

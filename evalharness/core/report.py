@@ -645,7 +645,7 @@ def summary_file(
     deltas: dict[str, S.Estimate] | None,
     meaningful: bool,
     plots: dict[str, str],
-    latency: LatencyResult | None,
+    latency: LatencyResult | str | None,
     warnings: list[str],
     *,
     leak_suspects: Sequence[S.LeakSuspect] = (),
@@ -684,8 +684,9 @@ def summary_file(
             "stress": "stress.json",
             "failure_modes": "failure_modes.md",
         },
-        latency=None
-        if latency is None
+        # A string points at timings kept outside the folder: it stays byte-identical.
+        latency=latency
+        if latency is None or isinstance(latency, str)
         else S.Latency(
             p50_ms=latency.p50_ms,
             p95_ms=latency.p95_ms,
@@ -758,7 +759,7 @@ class ReportParts:
     failures: Sequence[Failure]
     plot_paths: dict[str, str]
     plots: dict[str, bytes]
-    latency: LatencyResult | None
+    latency: LatencyResult | str | None
     warnings: list[str]
     #: columns that may leak the target (evalharness.core.separators.collect_leak_suspects)
     leak_suspects: Sequence[S.LeakSuspect] = ()

@@ -95,7 +95,10 @@ class EvalSummaryFile(_Base):
     improvement_is_meaningful: bool
     plots: dict[str, str]
     files: dict[str, str]
-    latency: Latency | None
+    #: the timings themselves (they make the folder machine-dependent), or the path,
+    #: relative to this folder, of a file outside it that holds them (ModelLab:
+    #: ``../latency.json``), so the folder stays byte-identical; None: not measured
+    latency: Latency | str | None
     warnings: list[str]
     #: columns that may leak the target, one entry each, sorted by column (absent in
     #: folders written before it existed)

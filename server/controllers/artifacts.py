@@ -25,6 +25,7 @@ from modellab.ids import uuid7
 from modellab.repro import export_pack
 from modellab.runs import service, tracking
 from modellab.runs.artifacts import is_plain_relative, run_dir, sha256_of, visible_files
+from modellab.runs.latency import read_latency
 from modellab.server.controllers.tracking import EvalUpload
 from modellab.server.schemas import ArtifactFile, Comparison, EvalReportOut
 from modellab.server.services import Services
@@ -111,7 +112,8 @@ class ArtifactController(Controller):
 
     @get("/eval")
     async def eval_report(self, run_id: str, services: Services) -> EvalReportOut:
-        """The EvalHarness contract files as JSON (404 before the run has a report)."""
+        """The EvalHarness contract files as JSON (404 before the run has a report), and the
+        run's inference latency from latency.json beside the folder."""
         run = await service.get_run(services.db, run_id)
         folder = run_dir(services.settings.artifact_root, run.project, run.id) / "eval"
         if not (folder / "eval_summary.json").is_file():
@@ -128,6 +130,7 @@ class ArtifactController(Controller):
             files=files,
             takeaway=takeaway.read_text() if takeaway.is_file() else "",
             plots=[f"eval/plots/{p}" for p in plots],
+            latency=read_latency(folder.parent, tracked=run.kind == tracking.TRACKED),
         )
 
     @post("/eval", status_code=HTTP_200_OK)

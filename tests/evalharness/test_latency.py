@@ -37,3 +37,23 @@ def test_latency_recorded_in_summary(diabetes: Any, tmp_path: Path, harness: Any
     assert summary["latency"]["batch_size"] == len(s.x_test)
     assert summary["latency"]["p95_ms"] >= summary["latency"]["p50_ms"]
     assert eh.validate_folder(tmp_path / "eval") == []
+
+
+def test_a_latency_pointer_keeps_the_folder_machine_free(
+    diabetes: Any, tmp_path: Path, harness: Any
+) -> None:
+    # Timings kept in a file outside the folder: the summary names it and holds no number.
+    s = diabetes
+    cfg = replace(harness.fast, run_stress=False, run_search=False)
+    eh.evaluate_regression(
+        tmp_path / "eval",
+        s.x_test,
+        s.y_test.to_numpy(),
+        s.model.predict(s.x_test),
+        run=harness.run,
+        config=cfg,
+        latency="../latency.json",
+    )
+    summary = json.loads((tmp_path / "eval" / "eval_summary.json").read_text())
+    assert summary["latency"] == "../latency.json"
+    assert eh.validate_folder(tmp_path / "eval") == []

@@ -53,6 +53,11 @@ def test_train_evaluate_compare_through_the_api(api: Api) -> None:
     assert "metrics.json" in report["files"] and "eval_summary.json" in report["files"]
     assert report["files"]["metrics.json"]["baseline"] is not None
     assert len(report["takeaway"].strip().splitlines()) == 5
+    # Inference latency comes from latency.json beside eval/, not from the eval folder.
+    latency = report["latency"]
+    assert latency["measured"] is True and 0 < latency["p50_ms"] <= latency["p95_ms"]
+    assert latency["batch_size"] > 0 and latency["device"] == "cpu"
+    assert report["files"]["eval_summary.json"]["latency"] == "../latency.json"
 
     files = {f["path"]: f for f in api.ok("GET", f"/api/runs/{cand['id']}/artifacts")}
     assert {"run.json", "config.json", "logs.txt", "eval/metrics.json"} <= set(files)
@@ -75,6 +80,7 @@ def test_train_evaluate_compare_through_the_api(api: Api) -> None:
 
     diff = api.ok("GET", "/api/compare", params={"a": done["id"], "b": cand["id"]})
     assert diff["like_for_like"] is True and diff["metrics"]
+    assert diff["latency"]["b"] == latency and diff["latency"]["a"]["measured"] is True
     assert diff["plots"] and "folder" not in diff
     drawn = api.client.get(
         f"/api/compare/{diff['plots'][0]}", params={"a": done["id"], "b": cand["id"]}

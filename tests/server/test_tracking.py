@@ -54,6 +54,9 @@ def test_outside_code_logs_a_full_run(live: tuple[str, Settings], tmp_path: Path
     # The same run page as a template run: eval report, files, filters.
     report = httpx.get(f"{url}/api/runs/{run.id}/eval").json()
     assert "metrics.json" in report["files"]
+    # ModelLab holds no model of a tracked run to time.
+    assert report["latency"]["measured"] is False
+    assert "tracked run" in report["latency"]["reason"]
     files = {f["path"] for f in httpx.get(f"{url}/api/runs/{run.id}/artifacts").json()}
     assert {"files/model/weights.bin", "eval/eval_summary.json", "run.json"} <= files
     page = httpx.get(

@@ -203,6 +203,11 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     # Measured against the baseline trained first: deltas, not "no baseline".
     assert page.get_by_text("no baseline was evaluated").count() == 0
     page.get_by_role("columnheader", name="Delta vs baseline").wait_for()
+    # Inference latency, timed after the evaluation: p50/p95 per batch and per row.
+    page.get_by_role("heading", name="Inference latency").wait_for()
+    latency = page.locator("#latency")
+    latency.get_by_text("p95 per batch").wait_for()
+    assert "rows of the test split" in latency.inner_text()
     plot = page.locator(".plots img").first
     plot.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=plot.element_handle())
@@ -259,6 +264,8 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     page.get_by_role("button", name="Compare selected").click()
     page.get_by_role("heading", name="Compare runs").wait_for()
     page.get_by_role("heading", name="Plots (A left, B right)").wait_for()
+    page.get_by_role("heading", name="Inference latency").wait_for()
+    assert page.locator("#latency td", has_text=" ms").count() >= 6  # both runs measured
     # Whatever order they were ticked in, the baseline is A, "before".
     assert (
         page.locator("main p", has_text="A: ")

@@ -67,4 +67,5 @@ def evaluate(req: EvalRequest) -> None:
         baseline=baseline,
         leakage=leakage_inputs(req),
         config=eval_config(req),
+        latency=req.latency_file,
     )

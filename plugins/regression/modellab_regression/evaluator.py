@@ -40,4 +40,5 @@ def evaluate(req: EvalRequest) -> None:
         baseline=baseline_result(req, as_labels=False),
         leakage=leakage_inputs(req),
         config=eval_config(req),
+        latency=req.latency_file,
     )

@@ -1,6 +1,7 @@
 import { get } from "../api.js";
 import { h, metricName, num, plotFigure, replace, seg, sortableTable } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
+import { platformText } from "./run.js";
 
 
 /** How a metric's verdict is coloured: the API's verdict decides (paired CI first). */
@@ -40,6 +41,36 @@ function pickForm(ctx, runs) {
     choose("compare-b", "Run B (after)", ctx.query.get("b")),
     h("button", { type: "submit" }, "Compare"),
     error,
+  );
+}
+
+/** Both runs' inference latency (latency.json); a tracked run's model was never timed. */
+function latencyTable(latency) {
+  const a = latency?.a ?? {};
+  const b = latency?.b ?? {};
+  if (!a.measured && !b.measured) return h("p", { class: "muted" }, `Not measured: A ${a.reason ?? "no figures"}; B ${b.reason ?? "no figures"}.`);
+  const ms = (side, key, digits) => (side.measured ? `${num(side[key], digits)} ms` : "not measured");
+  const rows = [
+    ["p50 per batch", ms(a, "p50_ms", 3), ms(b, "p50_ms", 3)],
+    ["p95 per batch", ms(a, "p95_ms", 3), ms(b, "p95_ms", 3)],
+    ["Batch size", a.measured ? a.batch_size : "—", b.measured ? b.batch_size : "—"],
+    ["Per row (p50)", ms(a, "per_sample_ms", 4), ms(b, "per_sample_ms", 4)],
+    ["Device", a.device ?? "—", b.device ?? "—"],
+    ["Machine", a.measured ? platformText(a.platform) : a.reason, b.measured ? platformText(b.platform) : b.reason],
+  ];
+  return h(
+    "div",
+    { id: "latency" },
+    h("p", { class: "muted" }, "Timings depend on the machine: compare them only when both runs were timed on the same one."),
+    sortableTable(
+      [
+        { key: "what", label: "Figure", value: (r) => r[0] },
+        { key: "a", label: "A", value: (r) => String(r[1]) },
+        { key: "b", label: "B", value: (r) => String(r[2]) },
+      ],
+      rows,
+      { caption: "Inference latency of run A and run B" },
+    ),
   );
 }
 
@@ -132,6 +163,8 @@ export async function comparePage(ctx) {
       c.metrics,
       { caption: "Each metric for run A and run B, and whether the change is more than noise" },
     ),
+    h("h2", {}, "Inference latency"),
+    latencyTable(c.latency),
     h("h2", {}, "Slice shifts"),
     c.slices.length
       ? sortableTable(

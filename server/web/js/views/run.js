@@ -233,6 +233,37 @@ function copyButton(text) {
 
 /** One run: status, live log, provenance, metrics with CIs, plots, slices, failures, stress. */
 /** A banner naming every feature suspected of leaking the target, and how to leave it out. */
+/** The machine a run's timings were taken on, in one line. */
+export function platformText(platform) {
+  if (!platform) return "—";
+  const cpus = platform.cpu_count ? `, ${platform.cpu_count} CPUs` : "";
+  return `${platform.system ?? "?"} ${platform.machine ?? ""}${cpus}, Python ${platform.python ?? "?"}`;
+}
+
+/** Inference latency from the run's latency.json: timed on this machine, so outside eval/. */
+function latencySection(latency) {
+  if (!latency?.measured) {
+    return h("p", { class: "muted", id: "latency" }, `Not measured: ${latency?.reason ?? "no latency figures"}.`);
+  }
+  return h(
+    "div",
+    { id: "latency" },
+    h("p", { class: "muted" }, `${latency.call ?? "predict"} on ${latency.batch ?? "a test batch"}, ${latency.repeats} timed calls after ${latency.warmup} warm-up calls. Timings depend on the machine: they are kept in latency.json beside the eval folder and left out of reproduce's byte check.`),
+    h(
+      "dl",
+      {},
+      [
+        ["p50 per batch", `${num(latency.p50_ms, 3)} ms`],
+        ["p95 per batch", `${num(latency.p95_ms, 3)} ms`],
+        ["Batch size", `${latency.batch_size} rows`],
+        ["Per row (p50)", `${num(latency.per_sample_ms, 4)} ms`],
+        ["Device", latency.device],
+        ["Machine", platformText(latency.platform)],
+      ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
+    ),
+  );
+}
+
 export function leakBanner(suspects, run) {
   if (!suspects.length) return null;
   return h(
@@ -331,6 +362,8 @@ export async function runPage(ctx) {
       h("p", {}, readable(report.takeaway)),
       h("h2", {}, "Metrics"),
       metricsTable(files, run.role),
+      h("h2", {}, "Inference latency"),
+      latencySection(report.latency),
       h("h2", {}, "Plots"),
       h(
         "div",
