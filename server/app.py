@@ -19,6 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.plugins import InitPlugin
 
 from modellab import __version__
+from modellab.leftovers import removing_leftovers
 from modellab.permissions import restrict_new_files
 from modellab.plugins import Registry, load_registry
 from modellab.server import access_log
@@ -82,8 +83,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        from modellab.leftovers import removing_leftovers
-
         # After the server configured its logging, which may replace the loggers.
         access_log.install()
         restrict_new_files()

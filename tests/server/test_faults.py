@@ -44,27 +44,12 @@ from modellab.server.executors import LocalExecutor
 from modellab.server.worker import ArqExecutor, deserialize, redis_settings
 from modellab.settings import Settings
 from modellab.store.database import open_database
-from tests.server.conftest import FAST, PENGUINS, Api, QueueOnly, free_port, make_settings
+from tests.server.conftest import FAST, PENGUINS, Api, QueueOnly, make_settings
 from tests.server.test_run_lifecycle import BODY, _child_pids, _wait_for, alive
-from tests.server.test_worker import Redis
+from tests.server.test_worker import Redis, redis  # noqa: F401  (a fixture)
 
 CODE = {"modellab_version": "test", "git_commit": "0123abcd", "git_dirty": False}
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[Redis]:
-    """A redis-server of this test's own."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but redis-server is missing: .ci/run installs it")
-        pytest.skip("redis-server not installed (apt-get install redis-server; see .ci/run)")
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    server = Redis(free_port(), folder)
-    server.start()
-    yield server
-    server.stop()
 
 
 def _status(api: Api, run_id: str) -> str:
@@ -76,11 +61,12 @@ def _status(api: Api, run_id: str) -> str:
 
 
 def test_the_api_reaps_runs_whose_heartbeat_stopped_with_no_worker_alive(
-    api_factory: Callable[..., Api], redis_server: Redis
+    api_factory: Callable[..., Api],
+    redis: Redis,  # noqa: F811
 ) -> None:
     stale = 2.0
     api = api_factory(
-        ArqExecutor, redis_url=redis_server.url, stale_after_seconds=stale, heartbeat_seconds=0.5
+        ArqExecutor, redis_url=redis.url, stale_after_seconds=stale, heartbeat_seconds=0.5
     )
     api.ok("POST", "/api/projects", 201, json={"name": "p"})
     api.upload("p", "penguins", PENGUINS, target="sex", split="stratified")
@@ -110,7 +96,7 @@ def test_the_api_reaps_runs_whose_heartbeat_stopped_with_no_worker_alive(
     _wait_for(lambda: _status(api, unstarted["id"]) == "queued", timeout=5)
 
     async def queued_in_redis() -> list[list[Any]]:
-        pool = await create_pool(redis_settings(redis_server.url), job_deserializer=deserialize)
+        pool = await create_pool(redis_settings(redis.url), job_deserializer=deserialize)
         try:
             return [list(j.args) for j in await pool.queued_jobs()]
         finally:
@@ -124,7 +110,7 @@ def test_the_api_reaps_runs_whose_heartbeat_stopped_with_no_worker_alive(
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_run_whose_only_worker_was_killed_fails_within_the_stale_period(
     api_factory: Callable[..., Api],
-    redis_server: Redis,
+    redis: Redis,  # noqa: F811
     tmp_path: Path,
     database_url: str,
     postgres_url: str,
@@ -132,7 +118,7 @@ def test_a_run_whose_only_worker_was_killed_fails_within_the_stale_period(
     stale = 3.0
     api = api_factory(
         lambda db, s: ArqExecutor(db, s, resubmit_every=2.0),
-        redis_url=redis_server.url,
+        redis_url=redis.url,
         stale_after_seconds=stale,
         heartbeat_seconds=0.5,
     )
@@ -143,7 +129,7 @@ def test_a_run_whose_only_worker_was_killed_fails_within_the_stale_period(
         "MODELLAB_HOME": str(settings.home),
         "MODELLAB_ARTIFACT_ROOT": str(settings.artifact_root),
         "MODELLAB_DATABASE_URL": database_url,
-        "MODELLAB_REDIS_URL": redis_server.url,
+        "MODELLAB_REDIS_URL": redis.url,
         "MODELLAB_HEARTBEAT_SECONDS": "0.5",
         "MODELLAB_STALE_AFTER_SECONDS": str(stale),
         # Workers migrate as the tables' owner, as in production (docs/access.md).

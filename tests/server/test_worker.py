@@ -84,7 +84,10 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but redis-server is missing: .ci/run installs it")
         pytest.skip("redis-server not installed (apt-get install redis-server; see .ci/run)")
-    server = Redis(free_port(), tmp_path)
+    # A folder of its own: its dump files stay out of the test's store and artifacts.
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = Redis(free_port(), folder)
     server.start()
     yield server
     server.stop()
