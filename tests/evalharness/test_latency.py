@@ -20,9 +20,8 @@ def test_measure_latency_fields() -> None:
     assert res.per_sample_ms == res.p50_ms / 64
 
 
-def test_latency_recorded_in_summary(diabetes: Any, tmp_path: Path, harness: Any) -> None:
-    s = diabetes
-    lat = eh.measure_latency(s.model.predict, s.x_test, warmup=1, repeats=5)
+def _evaluate(s: Any, tmp_path: Path, harness: Any, latency: Any) -> None:
+    """A fast regression report into ``tmp_path/eval`` with ``latency`` as given."""
     cfg = replace(harness.fast, run_stress=False, run_search=False)
     eh.evaluate_regression(
         tmp_path / "eval",
@@ -31,7 +30,14 @@ def test_latency_recorded_in_summary(diabetes: Any, tmp_path: Path, harness: Any
         s.model.predict(s.x_test),
         run=harness.run,
         config=cfg,
-        latency=lat,
+        latency=latency,
+    )
+
+
+def test_latency_recorded_in_summary(diabetes: Any, tmp_path: Path, harness: Any) -> None:
+    s = diabetes
+    _evaluate(
+        s, tmp_path, harness, eh.measure_latency(s.model.predict, s.x_test, warmup=1, repeats=5)
     )
     summary = json.loads((tmp_path / "eval" / "eval_summary.json").read_text())
     assert summary["latency"]["batch_size"] == len(s.x_test)
@@ -43,17 +49,7 @@ def test_a_latency_pointer_keeps_the_folder_machine_free(
     diabetes: Any, tmp_path: Path, harness: Any
 ) -> None:
     # Timings kept in a file outside the folder: the summary names it and holds no number.
-    s = diabetes
-    cfg = replace(harness.fast, run_stress=False, run_search=False)
-    eh.evaluate_regression(
-        tmp_path / "eval",
-        s.x_test,
-        s.y_test.to_numpy(),
-        s.model.predict(s.x_test),
-        run=harness.run,
-        config=cfg,
-        latency="../latency.json",
-    )
+    _evaluate(diabetes, tmp_path, harness, "../latency.json")
     summary = json.loads((tmp_path / "eval" / "eval_summary.json").read_text())
     assert summary["latency"] == "../latency.json"
     assert eh.validate_folder(tmp_path / "eval") == []

@@ -36,20 +36,8 @@ def run(ml: Env, model: str, *extra: str, dataset: str = "sex") -> Any:
 
 
 @pytest.fixture
-def two_runs(ml: Env) -> tuple[Env, Any, Any]:
-    ml.run(
-        "dataset",
-        "add",
-        "-p",
-        "p",
-        "-n",
-        "sex",
-        "-t",
-        "sex",
-        "--split",
-        "stratified",
-        str(PENGUINS),
-    )
+def two_runs(penguins_sex: Env) -> tuple[Env, Any, Any]:
+    ml = penguins_sex
     base = run(ml, "logistic_regression")
     cand = run(ml, "xgboost", "--set", "n_estimators=50", "--set", "max_depth=3")
     return ml, base, cand

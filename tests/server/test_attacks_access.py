@@ -96,20 +96,25 @@ def test_a_local_mode_token_stops_working_once_sign_in_is_on(
 # --- secrets in logs --------------------------------------------------------------------
 
 
+def _served_with_mail(tmp_path: Path, database_url: str, smtp_port: int, *hosts: str) -> Settings:
+    """Sign-in by magic link for example.com, served on 127.0.0.1 (and ``hosts``)."""
+    return make_settings(
+        tmp_path,
+        database_url,
+        public_url=PUBLIC_URL,
+        allowed_hosts=("127.0.0.1", *hosts),
+        smtp_url=f"smtp://127.0.0.1:{smtp_port}",
+        sign_up_domains=("example.com",),
+    )
+
+
 def test_sign_in_secrets_never_reach_the_access_log(
     tmp_path: Path,
     database_url: str,
     smtp: tuple[Inbox, int],  # noqa: F811
 ) -> None:
     inbox, port = smtp
-    settings = make_settings(
-        tmp_path,
-        database_url,
-        public_url=PUBLIC_URL,
-        allowed_hosts=("127.0.0.1", "testserver.local"),
-        smtp_url=f"smtp://127.0.0.1:{port}",
-        sign_up_domains=("example.com",),
-    )
+    settings = _served_with_mail(tmp_path, database_url, port, "testserver.local")
     lines: list[str] = []
     collect = logging.Handler()
     collect.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
@@ -305,15 +310,7 @@ def test_a_stranger_cannot_lock_someone_out_of_sign_in(
     database_url: str,
     smtp: tuple[Inbox, int],  # noqa: F811
 ) -> None:
-    _inbox, port = smtp
-    settings = make_settings(
-        tmp_path,
-        database_url,
-        public_url=PUBLIC_URL,
-        allowed_hosts=("127.0.0.1", "127.0.0.2"),
-        smtp_url=f"smtp://127.0.0.1:{port}",
-        sign_up_domains=("example.com",),
-    )
+    settings = _served_with_mail(tmp_path, database_url, smtp[1], "127.0.0.2")
     with serve(create_app(settings, executor=QueueOnly)) as url:
         stranger = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
         with stranger:

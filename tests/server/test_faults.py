@@ -46,7 +46,7 @@ from modellab.settings import Settings
 from modellab.store.database import open_database
 from tests.server.conftest import FAST, PENGUINS, Api, QueueOnly, make_settings
 from tests.server.test_run_lifecycle import BODY, _child_pids, _wait_for, alive
-from tests.server.test_worker import Redis, redis  # noqa: F401  (a fixture)
+from tests.server.test_worker import Redis, redis, worker_env  # noqa: F401  (a fixture)
 
 CODE = {"modellab_version": "test", "git_commit": "0123abcd", "git_dirty": False}
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -113,7 +113,6 @@ def test_a_run_whose_only_worker_was_killed_fails_within_the_stale_period(
     redis: Redis,  # noqa: F811
     tmp_path: Path,
     database_url: str,
-    postgres_url: str,
 ) -> None:
     stale = 3.0
     api = api_factory(
@@ -124,17 +123,7 @@ def test_a_run_whose_only_worker_was_killed_fails_within_the_stale_period(
     )
     api.ok("POST", "/api/projects", 201, json={"name": "p"})
     api.upload("p", "penguins", PENGUINS, target="sex", split="stratified")
-    settings = make_settings(tmp_path, database_url)
-    env = dict(os.environ) | {
-        "MODELLAB_HOME": str(settings.home),
-        "MODELLAB_ARTIFACT_ROOT": str(settings.artifact_root),
-        "MODELLAB_DATABASE_URL": database_url,
-        "MODELLAB_REDIS_URL": redis.url,
-        "MODELLAB_HEARTBEAT_SECONDS": "0.5",
-        "MODELLAB_STALE_AFTER_SECONDS": str(stale),
-        # Workers migrate as the tables' owner, as in production (docs/access.md).
-        "MODELLAB_MIGRATION_DATABASE_URL": postgres_url,
-    }
+    env = worker_env(make_settings(tmp_path, database_url), redis.url, stale)
     with (tmp_path / "worker.log").open("wb") as worker_log:
         worker = subprocess.Popen(
             [sys.executable, "-c", "from modellab.cli import main; main()", "worker"],
@@ -364,6 +353,17 @@ def _big_csv(path: Path, mb: float = 2.0) -> Path:
     return path
 
 
+def _upload_big_csv(api: Api, tmp_path: Path) -> httpx.Response:
+    """Upload a 2 MB CSV as dataset ``big`` of project ``p``; the raw answer."""
+    big = _big_csv(tmp_path / "big.csv")
+    with big.open("rb") as f:
+        return api.client.post(
+            "/api/projects/p/datasets",
+            files={"file": ("big.csv", f, "text/csv")},
+            data={"name": "big", "target": "y"},
+        )
+
+
 def _files_under(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
@@ -386,14 +386,7 @@ def test_a_dataset_upload_into_a_full_artifact_root_answers_507_and_leaves_nothi
     root = full_disk.folder("artifacts", 256 * 1024)
     api = api_factory(QueueOnly, artifact_root=root)
     api.ok("POST", "/api/projects", 201, json={"name": "p"})
-    big = _big_csv(tmp_path / "big.csv")
-    with big.open("rb") as f:
-        response = api.client.post(
-            "/api/projects/p/datasets",
-            files={"file": ("big.csv", f, "text/csv")},
-            data={"name": "big", "target": "y"},
-        )
-    _assert_disk_full(response, api.settings)
+    _assert_disk_full(_upload_big_csv(api, tmp_path), api.settings)
     assert _files_under(root) == []
     assert list((api.settings.home / "uploads").iterdir()) == []
     assert api.ok("GET", "/api/projects/p/datasets") == []
@@ -409,14 +402,7 @@ def test_an_upload_spooled_onto_a_full_disk_answers_507_and_leaves_nothing(
     home = full_disk.folder("home", 256 * 1024)
     api = api_factory(QueueOnly, home=home)
     api.ok("POST", "/api/projects", 201, json={"name": "p"})
-    big = _big_csv(tmp_path / "big.csv")
-    with big.open("rb") as f:
-        response = api.client.post(
-            "/api/projects/p/datasets",
-            files={"file": ("big.csv", f, "text/csv")},
-            data={"name": "big", "target": "y"},
-        )
-    _assert_disk_full(response, api.settings)
+    _assert_disk_full(_upload_big_csv(api, tmp_path), api.settings)
     assert list((home / "uploads").iterdir()) == []
     assert _files_under(api.settings.artifact_root) == []
 

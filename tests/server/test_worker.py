@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from modellab.server.worker import ArqExecutor
+from modellab.settings import Settings
 from modellab.store.database import open_database
-from tests.conftest import owner_env
 from tests.server.conftest import PENGUINS, Api, free_port, make_settings
 from tests.server.test_run_lifecycle import BODY, _child_pids, _wait_for, alive
 
@@ -113,22 +113,32 @@ class Cluster:
         return proc
 
 
+def worker_env(settings: Settings, redis_url: str, stale: float) -> dict[str, str]:
+    """The environment of a ``modellab worker`` process on the store of ``settings``.
+
+    With the tables' owner's URL, as in production (docs/access.md): on PostgreSQL a
+    worker reads the key that signs its database context with it.
+    """
+    env = dict(os.environ) | {
+        "MODELLAB_HOME": str(settings.home),
+        "MODELLAB_ARTIFACT_ROOT": str(settings.artifact_root),
+        "MODELLAB_DATABASE_URL": settings.database_url,
+        "MODELLAB_REDIS_URL": redis_url,
+        "MODELLAB_HEARTBEAT_SECONDS": "0.5",
+        "MODELLAB_STALE_AFTER_SECONDS": str(stale),
+    }
+    if settings.migration_database_url:
+        env["MODELLAB_MIGRATION_DATABASE_URL"] = settings.migration_database_url
+    return env
+
+
 @pytest.fixture
 def cluster(
     api_factory: Callable[..., Api], redis: Redis, tmp_path: Path, database_url: str
 ) -> Iterator[Cluster]:
     api = api_factory(lambda db, s: ArqExecutor(db, s, resubmit_every=2.0), redis_url=redis.url)
     api.ok("POST", "/api/projects", 201, json={"name": "p"})
-    settings = make_settings(tmp_path, database_url)
-    env = dict(os.environ) | {
-        "MODELLAB_HOME": str(settings.home),
-        "MODELLAB_ARTIFACT_ROOT": str(settings.artifact_root),
-        "MODELLAB_DATABASE_URL": database_url,
-        **owner_env(database_url),
-        "MODELLAB_REDIS_URL": redis.url,
-        "MODELLAB_HEARTBEAT_SECONDS": "0.5",
-        "MODELLAB_STALE_AFTER_SECONDS": "3",
-    }
+    env = worker_env(make_settings(tmp_path, database_url), redis.url, stale=3.0)
     c = Cluster(api, env, [])
     yield c
     for proc in c.workers:
