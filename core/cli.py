@@ -350,41 +350,27 @@ def _run_summary(run: Run, settings: Settings) -> dict[str, Any]:
 async def _run_flow(
     db: Database, settings: Settings, req: RunRequest, with_baseline: bool
 ) -> list[Run]:
-    from modellab.datasets import ingest
     from modellab.plugins import load_registry
-    from modellab.runs import service as run_service
-    from modellab.runs.execute import execute_run
-    from modellab.runs.service import RunRequest
+    from modellab.runs.executors import command_executor, run_and_wait
+    from modellab.runs.service import queue_run
 
-    registry = load_registry()
-    template = registry.template(req.template)
-    variant = template.variant(req.model)
-    done: list[Run] = []
-    if with_baseline and variant is not None and variant.role == "candidate":
-        version = await ingest.get_dataset(
-            db, req.dataset if "/" in req.dataset else f"{req.project}/{req.dataset}"
-        )
-        existing = await run_service.find_baseline(db, version, template.name)
-        if existing is None:
-            base = run_service.reference_baseline(template)
-            click.echo(f"no baseline yet on {version.ref}: running {base.name} first", err=True)
-            # The baseline sees the same columns and rules as the candidate it is the bar of.
-            breq = RunRequest(
-                req.project,
-                version.ref,
-                template.name,
-                base.name,
-                req.seed,
-                (),
-                req.n_bootstrap,
-                options=req.options,
+    async with command_executor(db, settings, 2 if with_baseline else 1) as executor:
+        queued = await queue_run(db, settings, load_registry(), req, with_baseline)
+        if queued.baseline is not None:
+            click.echo(
+                f"no baseline yet on {queued.run.environment.get('dataset')}: "
+                f"running {queued.baseline.model} first (run {queued.baseline.id})",
+                err=True,
             )
-            brun = await run_service.create_run(db, settings, registry, breq)
-            done.append(await execute_run(db, settings, registry, brun.id))
-    run = await run_service.create_run(db, settings, registry, req)
-    click.echo(f"run {run.id} queued: {run.template}/{run.model} ({run.role})", err=True)
-    done.append(await execute_run(db, settings, registry, run.id))
-    return done
+        elif queued.run.waits_on is not None:
+            click.echo(f"waiting on the baseline run {queued.run.waits_on} first", err=True)
+        run = queued.run
+        click.echo(f"run {run.id} queued: {run.template}/{run.model} ({run.role})", err=True)
+        ids = queued.ids
+        if run.waits_on is not None and queued.baseline is None:
+            # Its baseline runs elsewhere (a server, another shell): wait for it here.
+            ids = [run.waits_on, *ids]
+        return await run_and_wait(executor, ids)
 
 
 def _print_run(run: Run, settings: Settings) -> None:
@@ -465,7 +451,15 @@ def _print_run(run: Run, settings: Settings) -> None:
 @click.option(
     "--with-baseline",
     is_flag=True,
-    help="Run the template's reference baseline first when none exists.",
+    help="Queue the template's reference baseline first when this dataset version has "
+    "none; the run waits on it, and fails with its reason if it fails.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="End the run as timed_out when training takes longer (each run, baseline too).",
 )
 @click.option(
     "--exclude",
@@ -496,12 +490,17 @@ def run_cmd(
     overrides: tuple[str, ...],
     n_bootstrap: int,
     with_baseline: bool,
+    timeout: float | None,
     exclude: tuple[str, ...],
     features: str | None,
     eval_settings: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Train and evaluate MODEL of TEMPLATE on a dataset version."""
+    """Train and evaluate MODEL of TEMPLATE on a dataset version.
+
+    The run trains in a process of its own, as on a server; Ctrl-C cancels it, and so
+    does `modellab cancel RUN` from another shell.
+    """
     from modellab.runs.configs import key_values
     from modellab.runs.service import RunRequest
 
@@ -513,7 +512,15 @@ def run_cmd(
     if eval_settings:
         options["eval"] = key_values(eval_settings, "--eval")
     req = RunRequest(
-        project, dataset, template, model, seed, overrides, n_bootstrap, options=options
+        project,
+        dataset,
+        template,
+        model,
+        seed,
+        overrides,
+        n_bootstrap,
+        options=options,
+        timeout_seconds=timeout,
     )
     settings = Settings.from_env()
     runs = _run(lambda db, s: _run_flow(db, s, req, with_baseline))
@@ -525,6 +532,24 @@ def run_cmd(
             _print_run(r, settings)
     if any(r.status is not RunStatus.SUCCEEDED for r in runs):
         sys.exit(1)
+
+
+@cli.command("cancel")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+def cancel_cmd(run_id: str, as_json: bool) -> None:
+    """Cancel RUN_ID: a queued run at once, a running one as soon as its watcher sees it."""
+    from modellab.runs.service import cancel_run
+
+    settings = Settings.from_env()
+    run = _run(lambda db, s: cancel_run(db, s, run_id))
+    if as_json:
+        _print_json(_run_summary(run, settings))
+        return
+    if run.status is RunStatus.CANCELLED:
+        click.echo(f"run {run.id} cancelled")
+    else:
+        click.echo(f"run {run.id} is asked to stop; it ends as cancelled in a moment")
 
 
 @cli.command("runs")
@@ -833,10 +858,10 @@ def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> Non
     """
     import uvicorn
 
+    from modellab.runs.executors import LocalExecutor
     from modellab.runs.job import JobTiming
     from modellab.server.app import create_app
     from modellab.server.auth.binding import check_bind
-    from modellab.server.executors import LocalExecutor
 
     settings = Settings.from_env()
     check_bind(host, settings)

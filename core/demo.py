@@ -24,7 +24,7 @@ from modellab.projects import create_project
 from modellab.repro import export_pack
 from modellab.runs import service as run_service
 from modellab.runs.artifacts import run_dir
-from modellab.runs.execute import execute_run
+from modellab.runs.executors import command_executor, run_and_wait
 from modellab.settings import Settings
 from modellab.store.database import Database
 
@@ -42,7 +42,7 @@ class DemoDataset:
     split: SplitStrategy
     source: str
     template: str
-    baseline: str
+    #: trained after the template's reference baseline, which it is judged against
     candidate: str
 
 
@@ -55,7 +55,6 @@ DEMO_DATASETS = (
         SplitStrategy.STRATIFIED,
         "Palmer Station penguins (Gorman et al. 2014), CC0, via palmerpenguins 0.1.6",
         "tabular-classification",
-        "logistic_regression",
         "xgboost",
     ),
     DemoDataset(
@@ -66,7 +65,6 @@ DEMO_DATASETS = (
         SplitStrategy.RANDOM,
         "Auto MPG (Donoho & Ramos 1982, StatLib), via vega-datasets 0.9.0",
         "tabular-regression",
-        "linear_regression",
         "xgboost",
     ),
 )
@@ -78,20 +76,32 @@ def demo_file(name: str) -> Path:
         return Path(path)
 
 
-async def _run_once(
-    db: Database, settings: Settings, out: Console, req: run_service.RunRequest
-) -> Run:
+async def _train(
+    db: Database, settings: Settings, out: Console, d: DemoDataset, version: DatasetVersion
+) -> tuple[Run, Run]:
+    """The baseline and the candidate on ``version``, reused when they exist.
+
+    Otherwise the candidate is queued with its baseline (baseline first) and both train
+    here, as ``modellab run --with-baseline`` would train them.
+    """
     registry = load_registry()
-    existing = await run_service.find_same_run(db, settings, registry, req)
-    if existing is not None:
-        out.print(f"  {req.model}: reusing run {existing.id} (same data, config, seed and code)")
-        return existing
-    out.print(f"  {req.model}: training and evaluating …")
-    run = await run_service.create_run(db, settings, registry, req)
-    ended = await execute_run(db, settings, registry, run.id)
-    if ended.status is not RunStatus.SUCCEEDED:
-        raise ModelLabError(f"demo run {ended.id} {ended.status.value}: {ended.status_reason}")
-    return ended
+    req = run_service.RunRequest(DEMO_PROJECT, version.ref, d.template, d.candidate, 0)
+    cand = await run_service.find_same_run(db, settings, registry, req)
+    base = await run_service.find_baseline(db, version, d.template)
+    if cand is not None and base is not None:
+        out.print(f"  reusing runs {base.id} and {cand.id} (same data, config, seed and code)")
+        return base, cand
+    out.print(f"  {d.candidate}, after its baseline: training and evaluating …")
+    async with command_executor(db, settings, 2) as executor:
+        queued = await run_service.queue_run(db, settings, registry, req, with_baseline=True)
+        done = await run_and_wait(executor, queued.ids)
+    for ended in done:
+        if ended.status is not RunStatus.SUCCEEDED:
+            raise ModelLabError(f"demo run {ended.id} {ended.status.value}: {ended.status_reason}")
+        cand = ended
+    base = await run_service.find_baseline(db, version, d.template)
+    assert cand is not None and base is not None
+    return base, cand
 
 
 async def run_demo(
@@ -122,12 +132,8 @@ async def run_demo(
         render.print_dataset(out, version)
 
         out.rule(f"2. Runs on {version.ref}: baseline first")
-        runs = []
-        for model in (d.baseline, d.candidate):
-            rreq = run_service.RunRequest(DEMO_PROJECT, version.ref, d.template, model, 0)
-            runs.append(await _run_once(db, settings, out, rreq))
-        base, cand = runs
-        for r in runs:
+        base, cand = await _train(db, settings, out, d, version)
+        for r in (base, cand):
             out.print(f"  {r.model:<20} {r.role:<9} {render.headline_text(r)}")
         verdict = (
             "meaningful" if cand.metrics.get("improvement_is_meaningful") else "not meaningful"

@@ -294,6 +294,9 @@ class Run(msgspec.Struct, frozen=True):
     notes: list[Note] = []
     #: run options beside the model config (see modellab.runs.options.RunOptions)
     options: dict[str, Any] = {}
+    #: the run this one waits for (its baseline, queued with it): it starts once that
+    #: run succeeded, and ends with that run's reason if it does not
+    waits_on: str | None = None
 
 
 class ModelArtifact(msgspec.Struct, frozen=True):

@@ -44,7 +44,7 @@ from modellab.plugins import Registry
 from modellab.projects import create_project
 from modellab.runs import service as run_service
 from modellab.runs.artifacts import file_hashes, run_dir, sha256_of, visible_files
-from modellab.runs.execute import execute_run
+from modellab.runs.executors import command_executor, run_and_wait
 from modellab.runs.latency import LATENCY_FILE
 from modellab.runs.metadata import find_lockfile
 from modellab.settings import Settings
@@ -589,7 +589,8 @@ async def reproduce_pack(
                 options=dict(r.options or {}),
             ),
         )
-        ended = await execute_run(db, settings, registry, new.id)
+        async with command_executor(db, settings, 1) as executor:
+            (ended,) = await run_and_wait(executor, [new.id])
         report = ReproReport(reproduced=False, original_run=r.id, new_run=ended.id)
         if ended.status is not RunStatus.SUCCEEDED:
             report.messages.append(f"the re-run {ended.status.value}: {ended.status_reason}")

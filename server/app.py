@@ -22,6 +22,7 @@ from modellab import __version__
 from modellab.leftovers import removing_leftovers
 from modellab.permissions import restrict_new_files
 from modellab.plugins import Registry, load_registry
+from modellab.runs.executors import Executor, LocalExecutor
 from modellab.server import access_log
 from modellab.server.auth.hosts import HostGuard
 from modellab.server.auth.middleware import AuthMiddleware
@@ -34,7 +35,6 @@ from modellab.server.controllers.projects import ProjectController
 from modellab.server.controllers.runs import RunController
 from modellab.server.controllers.tracking import TrackingController
 from modellab.server.controllers.web import index, web_router
-from modellab.server.executors import Executor, LocalExecutor
 from modellab.server.input_guard import refuse_nul
 from modellab.server.problems import EXCEPTION_HANDLERS
 from modellab.server.schemas import JSON_BODY_LIMIT

@@ -50,6 +50,10 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True):
     #: thresholds of the evaluation's rules for this run (see GET /api/plugins
     #: ``eval_settings``), e.g. {"duplicate_excess_error": 0.1}
     eval: Annotated[dict[Name, float], Meta(max_length=50)] = {}
+    #: queue the template's reference baseline first when this dataset version has no
+    #: succeeded baseline: the run waits on it (``waits_on``) and fails with its reason
+    #: if it fails
+    with_baseline: bool = False
 
 
 class RunPage(msgspec.Struct):

@@ -10,8 +10,8 @@ from litestar import Request
 
 from modellab.access.actor import Actor
 from modellab.plugins import Registry
+from modellab.runs.executors import Executor
 from modellab.server.auth.rate_limit import SignInLimits
-from modellab.server.executors import Executor
 from modellab.settings import Settings
 from modellab.store.database import Database
 

@@ -1,10 +1,10 @@
 """Distributed execution on arq: ``modellab worker`` and the API's enqueueing side.
 
-Jobs travel as JSON (never pickle). The job function is :func:`execute_run`, which
-calls the same :func:`modellab.runs.job.run_job` as the embedded executor: a job
-delivered twice claims the run once. Every worker, and the API, also reaps runs whose
-heartbeat stopped (their worker was killed) and re-enqueues the ones it puts back in
-the queue.
+Jobs travel as JSON (never pickle). The job function :func:`run_from_queue` calls the
+same :func:`modellab.runs.job.run_job` as every other executor: a job delivered twice
+claims the run once, and each worker keeps training processes started ahead. Every
+worker, and the API, also reaps runs whose heartbeat stopped (their worker was killed)
+and re-enqueues the ones it puts back in the queue.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from arq.cron import cron
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
-from modellab.runs.job import JobTiming, reap_lost_runs, run_job
-from modellab.server.executors import Reaper
+from modellab.runs.executors import Reaper
+from modellab.runs.job import JobTiming, TrainingProcesses, reap_lost_runs, run_job
 from modellab.settings import Settings
 from modellab.store import runs as repo
 from modellab.store.database import Database
 
 log = logging.getLogger("modellab.worker")
 
-JOB = "execute_run"
+JOB = "run_job"
 
 
 def serialize(obj: dict[str, Any]) -> bytes:
@@ -52,9 +52,19 @@ def redis_settings(url: str) -> RedisSettings:
     return settings
 
 
-async def execute_run(ctx: dict[str, Any], run_id: str) -> str:
-    """arq job: execute ``run_id`` (idempotent: a second delivery finds it claimed)."""
-    ended = await run_job(ctx["db"], ctx["settings"], run_id, ctx.get("timing"))
+async def run_from_queue(ctx: dict[str, Any], run_id: str) -> str:
+    """arq job: :func:`run_job` for ``run_id`` (a second delivery finds it claimed).
+
+    Runs that waited on this one (candidates queued with it) are enqueued when it
+    succeeded.
+    """
+
+    async def submit(waiting_id: str) -> None:
+        await ctx["redis"].enqueue_job(JOB, waiting_id)
+
+    ended = await run_job(
+        ctx["db"], ctx["settings"], run_id, ctx.get("timing"), ctx.get("processes"), submit
+    )
     return ended.status.value
 
 
@@ -67,19 +77,26 @@ async def reap(ctx: dict[str, Any]) -> None:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """Open (and migrate) the shared database."""
+    """Open (and migrate) the shared database; start the spare training processes."""
     settings: Settings = ctx.get("settings") or Settings.from_env()
     db = Database(settings.database_url)
     await db.migrate(settings.migration_database_url)
     ctx["settings"], ctx["db"] = settings, db
+    processes = TrainingProcesses(settings, ctx.get("spares", 1))
+    await processes.start()
+    ctx["processes"] = processes
     log.info(
         "worker ready: database %s, artifacts %s", db.engine.dialect.name, settings.artifact_root
     )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    """Close the database pool (none when start-up failed before opening it)."""
+    """Stop the spare training processes; close the database pool (none when start-up
+    failed before opening it)."""
     # A KeyError here would hide why start-up failed.
+    processes: TrainingProcesses | None = ctx.get("processes")
+    if processes is not None:
+        await processes.close()
     db: Database | None = ctx.get("db")
     if db is not None:
         await db.close()
@@ -115,12 +132,15 @@ def make_worker(
     burst: bool = False,
     max_jobs: int = 2,
     timing: JobTiming | None = None,
+    spares: int | None = None,
 ) -> Worker:
-    """An arq worker executing ModelLab runs from ``settings.redis_url``."""
+    """An arq worker executing ModelLab runs from ``settings.redis_url``, with
+    ``spares`` training processes started ahead (default: one per job slot)."""
+    spares = max_jobs if spares is None else spares
     if not settings.redis_url:
         raise ValueError("a worker needs MODELLAB_REDIS_URL")
     return ResilientWorker(
-        functions=[func(execute_run, name=JOB, max_tries=1, timeout=None)],
+        functions=[func(run_from_queue, name=JOB, max_tries=1, timeout=None)],
         cron_jobs=[cron(reap, second=set(range(0, 60, 5)), run_at_startup=True)],
         redis_settings=redis_settings(settings.redis_url),
         on_startup=startup,
@@ -132,7 +152,7 @@ def make_worker(
         job_timeout=7 * 24 * 3600,
         keep_result=60,
         poll_delay=0.2,
-        ctx={"settings": settings, "timing": timing},
+        ctx={"settings": settings, "timing": timing, "spares": spares},
         job_serializer=serialize,
         job_deserializer=deserialize,
     )

@@ -1,12 +1,18 @@
-"""The job every executor runs: claim a run, train it in a child process, watch it.
+"""The one job entry point: claim a run, train it in its own process, watch it.
 
-The embedded executor (inside ``modellab serve``) and ``modellab worker`` (arq) both
-call :func:`run_job`. The claim is a compare-and-set, so a job delivered twice executes
-once. Training happens in ``python -m modellab.runs.child`` so that it can be stopped:
-a cancel request ends the run as ``cancelled``, its timeout as ``timed_out``; a child
-that dies without recording an outcome ends the run as ``failed`` with the reason.
-While the child runs, this process heartbeats the run; the reaper fails (or re-queues)
-runs whose heartbeat stopped because the watching process itself was lost.
+Every caller executes runs through :func:`run_job`: ``modellab run``, ``modellab demo`` and
+``modellab reproduce`` (through a one-slot :class:`~modellab.runs.executors.LocalExecutor`),
+the server's embedded executor, and ``modellab worker`` (arq). The claim is a
+compare-and-set, so a job delivered twice executes once, and a run that waits on its
+baseline is not claimed before that one succeeded.
+
+Training happens in a process of its own (``python -m modellab.runs.training_process``),
+so that it can be stopped: a cancel request ends the run as ``cancelled``, its timeout as
+``timed_out``; a process that dies without recording an outcome ends the run as
+``failed`` with the reason. :class:`TrainingProcesses` starts these processes ahead of
+time, so a run does not wait for the imports of scikit-learn and friends. While training
+runs, the watcher heartbeats the run; the reaper fails (or re-queues) runs whose
+heartbeat stopped because the watching process itself was lost.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -92,28 +99,124 @@ async def _drain(stream: asyncio.StreamReader | None, tail: collections.deque[st
         tail.append(line.decode("utf-8", "replace").rstrip())
 
 
+#: where the runs that waited on a run go once it succeeded (an executor's submit)
+Submit = Callable[[str], Awaitable[None]]
+
+
+class TrainingProcesses:
+    """Starts training processes for one executor, keeping ``spares`` of them ready.
+
+    A spare has imported the plugins and their libraries and opened the database, and
+    waits on its stdin for the id of the one run it is to train; it trains that run and
+    exits. Every run still gets a fresh process (isolated, killable, its memory returned
+    when it ends) but none waits for imports. Nothing is forked: a spare is a new
+    interpreter, so no thread pool (OpenMP in XGBoost, BLAS) is copied half-started.
+
+    ``budget`` caps how many processes are ever started (the CLI knows how many runs it
+    executes, and starts no spare it would not use); None for no cap. With ``spares=0``
+    each run starts its process when it is claimed (a cold start).
+    """
+
+    def __init__(self, settings: Settings, spares: int = 1, budget: int | None = None) -> None:
+        self.settings = settings
+        self.spares = spares
+        self.budget = budget
+        self.started = 0
+        self._ready: collections.deque[asyncio.subprocess.Process] = collections.deque()
+
+    async def start(self) -> None:
+        """Start the spares."""
+        await self._refill()
+
+    async def _spawn(self, *args: str) -> asyncio.subprocess.Process:
+        self.started += 1
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "modellab.runs.training_process",
+            *args,
+            env=child_environment(self.settings),
+            stdin=asyncio.subprocess.PIPE if not args else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            # Its own process group: stopping a run stops what its training started.
+            start_new_session=True,
+        )
+
+    async def _refill(self) -> None:
+        while len(self._ready) < self.spares and (
+            self.budget is None or self.started < self.budget
+        ):
+            self._ready.append(await self._spawn())
+
+    async def take(self, run_id: str) -> asyncio.subprocess.Process:
+        """A process training ``run_id``: a spare when one is ready, else a new one."""
+        proc = None
+        while self._ready:
+            spare = self._ready.popleft()
+            if spare.returncode is None and spare.stdin is not None:
+                proc = spare
+                break
+            log.warning("a spare training process exited (code %s)", spare.returncode)
+        if proc is None or proc.stdin is None:
+            proc = await self._spawn(run_id)
+        else:
+            try:
+                proc.stdin.write(f"{run_id}\n".encode())
+                await proc.stdin.drain()
+                proc.stdin.close()
+            except (BrokenPipeError, ConnectionResetError):
+                # It died between the check and the hand-over: its exit ends the run
+                # as failed with what it printed, like any training process that dies.
+                log.warning("the spare training process for run %s died", run_id)
+        await self._refill()
+        return proc
+
+    async def close(self) -> None:
+        """Stop the spares: they hold nothing but imports and a database connection."""
+        spares, self._ready = list(self._ready), collections.deque()
+        for spare in spares:
+            await _stop(spare, grace=1.0)
+
+
 async def run_job(
-    db: Database, settings: Settings, run_id: str, timing: JobTiming | None = None
+    db: Database,
+    settings: Settings,
+    run_id: str,
+    timing: JobTiming | None = None,
+    processes: TrainingProcesses | None = None,
+    submit: Submit | None = None,
 ) -> Run:
-    """Execute ``run_id`` if this delivery claims it; return the run as it ended."""
+    """Execute ``run_id`` if this delivery claims it; return the run as it ended.
+
+    The run trains in a process from ``processes`` (a cold one when None). When it
+    succeeded, the runs that waited on it go to ``submit``; a run that still waits on
+    another is not claimed and is returned queued.
+    """
     timing = timing or JobTiming.from_settings(settings)
     run, _ = await load_run(db, run_id)
     if not await claim_run(db, run.id):
-        log.info("run %s was already claimed (%s): nothing to do", run.id, run.status.value)
+        if run.status is RunStatus.QUEUED and run.waits_on is not None:
+            log.info("run %s waits on run %s", run.id, run.waits_on)
+        else:
+            log.info("run %s was already claimed (%s): nothing to do", run.id, run.status.value)
         return run
+    ended = await _train(db, settings, run, timing, processes or TrainingProcesses(settings, 0))
+    if ended.status is RunStatus.SUCCEEDED and submit is not None:
+        async with db.session() as session:
+            waiting = await repo.waiting_on(session, ended.id)
+        for waiting_id in waiting:
+            await submit(waiting_id)
+    return ended
+
+
+async def _train(
+    db: Database, settings: Settings, run: Run, timing: JobTiming, processes: TrainingProcesses
+) -> Run:
+    """Train a claimed run in a training process, watch it, and record how it ended."""
     folder = run_dir(settings.artifact_root, run.project, run.id)
     folder.mkdir(parents=True, exist_ok=True)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "modellab.runs.child",
-        run.id,
-        env=child_environment(settings),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = await processes.take(run.id)
     tail: collections.deque[str] = collections.deque(maxlen=20)
     drain = asyncio.create_task(_drain(proc.stderr, tail))
     started = time.monotonic()

@@ -1,7 +1,9 @@
 """The states a run moves through, shared by every way of executing one.
 
 ``claim_run`` is the compare-and-set ``queued -> running``; ``end_run`` records the
-final state once (a run that already ended keeps its state) and rewrites run.json.
+final state once (a run that already ended keeps its state) and rewrites run.json. A run
+that waits on another (a candidate queued with its baseline) cannot be claimed before
+that run succeeded, and ends with it when it ends any other way.
 Light on imports: the processes that only watch runs never load scikit-learn.
 """
 
@@ -97,7 +99,22 @@ async def end_run(
             # The database holds the outcome; failing here would turn a run that ended
             # into one whose watcher crashed.
             log.warning("run %s: the disk is full; its run.json was not rewritten", run_id)
+    if ended.status in repo.FINAL and ended.status is not RunStatus.SUCCEEDED:
+        await end_waiting_runs(db, settings, ended)
     return ended
+
+
+async def end_waiting_runs(db: Database, settings: Settings, ended: Run) -> list[Run]:
+    """End the runs waiting on ``ended``, which did not succeed, with its reason.
+
+    A cancelled baseline cancels its candidate; a failed or timed-out one fails it.
+    """
+    async with db.session() as session:
+        waiting = await repo.waiting_on(session, ended.id)
+    status = RunStatus.CANCELLED if ended.status is RunStatus.CANCELLED else RunStatus.FAILED
+    why = f"its baseline run {ended.id} {ended.status.value.replace('_', ' ')}"
+    reason = f"{why}: {ended.status_reason}" if ended.status_reason else why
+    return [await end_run(db, settings, run_id, status, reason) for run_id in waiting]
 
 
 def metrics_from_eval(folder: Path) -> dict[str, Any]:

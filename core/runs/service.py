@@ -1,4 +1,5 @@
-"""Run service: create, execute, list and annotate runs (CLI and API call these).
+"""Run service: queue, list, cancel and annotate runs (the CLI, the API and the demo
+call these; executors execute what is queued, see :mod:`modellab.runs.job`).
 
 A run records its config, seed, dataset version and checksum, split checksum, code
 version and environment before it starts; without them it cannot be created.
@@ -7,6 +8,7 @@ version and environment before it starts; without them it cannot be created.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import shlex
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modellab.access.actor import Role
+from modellab.datasets.refs import parse_ref
 from modellab.domain import MAX_SEED, CodeVersion, DatasetVersion, Run, RunStatus
 from modellab.errors import InvalidInputError
 from modellab.ids import uuid7
@@ -157,10 +160,6 @@ async def resolve(
         raise InvalidInputError(f"--n-bootstrap must be at least 10, got {req.n_bootstrap}")
     config = config_dict(build_config(variant.config_type, req.overrides, variant.name))
     check_document(config, "config")
-    # Here, not at the top: ingest brings polars, NumPy and EvalHarness, which listing
-    # or reading runs (`modellab runs`, the API) never needs.
-    from modellab.datasets.ingest import parse_ref
-
     slug, name, number = parse_ref(
         req.dataset if "/" in req.dataset else f"{req.project}/{req.dataset}"
     )
@@ -183,8 +182,73 @@ async def resolve(
     return Resolved(template, variant, config, project.id, version, code, key, options)
 
 
-async def create_run(db: Database, settings: Settings, registry: Registry, req: RunRequest) -> Run:
+@dataclass(frozen=True)
+class QueuedRuns:
+    """What one request queued: the run it asked for, and the baseline it waits on."""
+
+    run: Run
+    #: the baseline this request queued for ``run`` (None: none was needed, or one was
+    #: already queued or running, and ``run.waits_on`` names it)
+    baseline: Run | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        """The ids of the runs queued, the baseline first."""
+        return [r.id for r in (self.baseline, self.run) if r is not None]
+
+
+async def queue_run(
+    db: Database,
+    settings: Settings,
+    registry: Registry,
+    req: RunRequest,
+    with_baseline: bool = False,
+) -> QueuedRuns:
+    """Record the run ``req`` asks for as queued; with ``with_baseline``, its baseline too.
+
+    A candidate whose dataset version and split have no succeeded baseline of its
+    template then gets one: the template's reference baseline, queued first with the
+    candidate's seed, bootstrap count, options and time limit; the candidate waits on it
+    (or on such a baseline already queued or running). A waiting run is claimed only
+    once its baseline succeeded, and ends with the baseline's reason if it does not.
+    Executing the runs is the caller's executor's job.
+
+    :raises InvalidInputError: as :func:`create_run`; nothing is queued then.
+    """
+    # The candidate is checked before its baseline is written: a bad request queues none.
+    r = await resolve(db, registry, req, Role.EDITOR)
+    if not with_baseline or r.variant.role != "candidate":
+        return QueuedRuns(await create_run(db, settings, registry, req))
+    if await find_baseline(db, r.version, r.template.name) is not None:
+        return QueuedRuns(await create_run(db, settings, registry, req))
+    async with db.session() as session:
+        pending = await repo.pending_baselines(
+            session, r.version.id, r.version.split.checksum, r.template.name
+        )
+    baseline = None
+    if pending:
+        waits_on = pending[0]
+    else:
+        # The baseline sees the same columns and rules as the candidate it is the bar of.
+        base_req = dataclasses.replace(
+            req, dataset=r.version.ref, model=reference_baseline(r.template).name, overrides=()
+        )
+        baseline = await create_run(db, settings, registry, base_req)
+        waits_on = baseline.id
+    run = await create_run(db, settings, registry, req, waits_on=waits_on)
+    return QueuedRuns(run, baseline)
+
+
+async def create_run(
+    db: Database,
+    settings: Settings,
+    registry: Registry,
+    req: RunRequest,
+    waits_on: str | None = None,
+) -> Run:
     """Validate the request and record a queued run, with run.json and config.json.
+
+    ``waits_on`` names a run that must succeed before this one may start.
 
     :raises InvalidInputError: unknown template, model, config key or value, dataset.
     """
@@ -225,6 +289,7 @@ async def create_run(db: Database, settings: Settings, registry: Registry, req: 
         status=RunStatus.QUEUED,
         created_at=utcnow(),
         timeout_seconds=req.timeout_seconds,
+        waits_on=waits_on,
     )
     async with db.session() as session:
         await repo.insert_run(session, run, r.project_id)
@@ -266,7 +331,7 @@ def run_document(run: Run, version: DatasetVersion) -> dict[str, Any]:
 
 
 def reference_baseline(template: Template) -> ModelVariant:
-    """The baseline ``--with-baseline`` runs: the last baseline the template declares.
+    """The baseline :func:`queue_run` queues: the last baseline the template declares.
 
     Templates declare baselines from simplest to strongest, so the last one is the
     bar a candidate has to clear.
@@ -430,12 +495,19 @@ async def add_note(db: Database, run_id: str, text: str) -> Run:
         return await repo.to_domain(session, row, project.slug)
 
 
-async def cancel_run(db: Database, run_id: str) -> Run:
+async def cancel_run(db: Database, settings: Settings, run_id: str) -> Run:
     """Cancel a queued run at once; ask the process executing a running run to stop it.
+
+    Runs waiting on a queued run that is cancelled are cancelled with it.
 
     :raises ConflictError: the run already ended.
     """
+    from modellab.runs.lifecycle import end_waiting_runs
+
     async with db.session() as session:
         row, _ = await repo.get_run_row(session, run_id, Role.EDITOR)
-        await repo.request_cancel(session, row.id, utcnow())
-    return await get_run(db, row.id)
+        status = await repo.request_cancel(session, row.id, utcnow())
+    run = await get_run(db, row.id)
+    if status is RunStatus.CANCELLED:
+        await end_waiting_runs(db, settings, run)
+    return run

@@ -25,7 +25,7 @@ import msgspec
 from sqlalchemy import insert, select, update
 
 from modellab.access.actor import Role
-from modellab.datasets.ingest import parse_ref
+from modellab.datasets.refs import parse_ref
 from modellab.diskfull import disk_full_as
 from modellab.domain import MAX_SEED, CodeVersion, Run, RunStatus
 from modellab.errors import ConflictError, ContractViolationError, InvalidInputError

@@ -170,6 +170,9 @@ class RunRow(Base):
     timeout_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     # Deliveries that claimed the run; the reaper re-queues a lost run once.
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The run that must succeed before this one may be claimed (a candidate queued
+    # together with its baseline); it ends this one too when it ends any other way.
+    waits_on: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
 class RunNoteRow(Base):

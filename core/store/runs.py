@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from modellab.access.actor import Role
 from modellab.domain import Note, Run, RunStatus
@@ -76,6 +77,7 @@ def _decode(row: RunRow, project: str, notes: list[Note]) -> Run:
         "finished_at": row.finished_at,
         "heartbeat_at": row.heartbeat_at,
         "timeout_seconds": row.timeout_seconds,
+        "waits_on": row.waits_on,
         "notes": notes,
     }
     return msgspec.convert(data, Run)
@@ -105,6 +107,7 @@ def row_values(run: Run, project_id: str) -> dict[str, Any]:
         "created_at": run.created_at,
         "started_at": run.started_at,
         "timeout_seconds": run.timeout_seconds,
+        "waits_on": run.waits_on,
     }
 
 
@@ -182,11 +185,23 @@ async def get_run_row(
     return run_row, project_row
 
 
+def _ready() -> ColumnElement[bool]:
+    """A run waits on nothing, or on a run that succeeded."""
+    waited = aliased(RunRow)
+    return or_(
+        RunRow.waits_on.is_(None),
+        select(waited.id)
+        .where(waited.id == RunRow.waits_on, waited.status == RunStatus.SUCCEEDED.value)
+        .exists(),
+    )
+
+
 async def claim(session: AsyncSession, run_id: str, now: datetime) -> bool:
-    """Move ``run_id`` from queued to running; False when someone else already did."""
+    """Move ``run_id`` from queued to running; False when someone else already did, or
+    when the run waits on one that has not succeeded yet."""
     result = await session.execute(
         update(RunRow)
-        .where(RunRow.id == run_id, RunRow.status == RunStatus.QUEUED.value)
+        .where(RunRow.id == run_id, RunRow.status == RunStatus.QUEUED.value, _ready())
         .values(
             status=RunStatus.RUNNING.value,
             started_at=now,
@@ -205,6 +220,16 @@ async def heartbeat(session: AsyncSession, run_id: str, now: datetime) -> bool:
         .values(heartbeat_at=now)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def waiting_on(session: AsyncSession, run_id: str) -> list[str]:
+    """The queued runs that wait on ``run_id``, oldest first."""
+    found = await session.scalars(
+        select(RunRow.id)
+        .where(RunRow.waits_on == run_id, RunRow.status == RunStatus.QUEUED.value)
+        .order_by(RunRow.created_at, RunRow.id)
+    )
+    return list(found)
 
 
 async def request_cancel(session: AsyncSession, run_id: str, now: datetime) -> RunStatus:
@@ -275,8 +300,9 @@ async def requeue(session: AsyncSession, run_id: str, heartbeat_before: datetime
 
 
 async def queued_run_ids(session: AsyncSession, older_than_seconds: float = 0.0) -> list[str]:
-    """Ids of the runs queued for at least ``older_than_seconds``, oldest first."""
-    query = select(RunRow.id).where(RunRow.status == RunStatus.QUEUED.value)
+    """Ids of the runs queued for at least ``older_than_seconds``, oldest first; runs
+    still waiting on another are left out (that run's job submits them)."""
+    query = select(RunRow.id).where(RunRow.status == RunStatus.QUEUED.value, _ready())
     if older_than_seconds > 0:
         cutoff = utcnow() - timedelta(seconds=older_than_seconds)
         query = query.where(RunRow.created_at <= cutoff)
@@ -432,6 +458,25 @@ def baseline_strength(row: RunRow) -> tuple[float, str] | None:
         return None
     higher = (metrics.get("higher_is_better") or {}).get(primary, True)
     return (float(value) if higher else -float(value)), primary
+
+
+async def pending_baselines(
+    session: AsyncSession, dataset_version_id: str, split_checksum: str, template: str
+) -> list[str]:
+    """Ids of the queued or running baseline runs of ``template`` on this dataset
+    version and split, the newest first."""
+    found = await session.scalars(
+        select(RunRow.id)
+        .where(
+            RunRow.dataset_version_id == dataset_version_id,
+            RunRow.split_checksum == split_checksum,
+            RunRow.template == template,
+            RunRow.role == "baseline",
+            RunRow.status.in_([RunStatus.QUEUED.value, RunStatus.RUNNING.value]),
+        )
+        .order_by(RunRow.created_at.desc(), RunRow.id.desc())
+    )
+    return list(found)
 
 
 async def baselines_by_strength(

@@ -28,8 +28,10 @@ class RunController(Controller):
 
     @post("/api/runs", status_code=HTTP_202_ACCEPTED)
     async def create_run(self, data: RunCreate, services: Services) -> Run:
-        """Validate and queue a run; an executor trains it off the request path."""
-        run = await service.create_run(
+        """Validate and queue a run (after its baseline, with ``with_baseline``); an
+        executor trains them off the request path. The run returned is the one asked for;
+        its ``waits_on`` names the baseline it waits on."""
+        queued = await service.queue_run(
             services.db,
             services.settings,
             services.registry,
@@ -49,9 +51,11 @@ class RunController(Controller):
                     "eval": dict(data.eval),
                 },
             ),
+            with_baseline=data.with_baseline,
         )
-        await services.executor.submit(run.id)
-        return run
+        for run_id in queued.ids:
+            await services.executor.submit(run_id)
+        return queued.run
 
     @get("/api/projects/{slug:str}/runs")
     async def list_runs(
@@ -117,7 +121,7 @@ class RunController(Controller):
     @post("/api/runs/{run_id:str}/cancel", status_code=HTTP_202_ACCEPTED)
     async def cancel_run(self, run_id: str, services: Services) -> Run:
         """Cancel a queued run now, or have a running one stopped (409 once it ended)."""
-        return await service.cancel_run(services.db, run_id)
+        return await service.cancel_run(services.db, services.settings, run_id)
 
     @post("/api/runs/{run_id:str}/notes", status_code=HTTP_201_CREATED)
     async def add_note(self, run_id: str, data: NoteCreate, services: Services) -> Run:

@@ -17,9 +17,9 @@ import uvicorn
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from modellab.runs.executors import Executor, LocalExecutor
 from modellab.runs.job import JobTiming
 from modellab.server.app import create_app
-from modellab.server.executors import Executor, LocalExecutor
 from modellab.settings import Settings
 from modellab.store.database import Database
 from tests.conftest import owner_env
@@ -110,6 +110,12 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
     return Settings(**{**base.__dict__, **overrides})
 
 
+def embedded(spares: int = 0) -> ExecutorFactory:
+    """The embedded executor with fast timings and ``spares`` training processes started
+    ahead: none by default, so that the many tests that train nothing start none."""
+    return lambda db, s: LocalExecutor(db, s, parallel=2, timing=FAST, spares=spares)
+
+
 @pytest.fixture
 def api_factory(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Api]]:
     """Start an app with the given executor (default: embedded, fast timings)."""
@@ -117,7 +123,7 @@ def api_factory(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Api
 
     def start(executor: ExecutorFactory | None = None, **overrides: Any) -> Api:
         settings = make_settings(tmp_path, database_url, **overrides)
-        factory = executor or (lambda db, s: LocalExecutor(db, s, parallel=2, timing=FAST))
+        factory = executor or embedded()
         # The host the server answers to: the public URL's, or loopback in local mode.
         base = settings.public_url or "http://127.0.0.1"
         client = TestClient(app=create_app(settings, executor=factory), base_url=base)

@@ -38,9 +38,9 @@ from arq import create_pool
 
 from modellab.ids import uuid7
 from modellab.runs.artifacts import write_bytes_atomic
+from modellab.runs.executors import LocalExecutor
 from modellab.runs.lifecycle import claim_run
 from modellab.runs.reasons import failure_reason, reason_from_output
-from modellab.server.executors import LocalExecutor
 from modellab.server.worker import ArqExecutor, deserialize, redis_settings
 from modellab.settings import Settings
 from modellab.store.database import open_database
@@ -513,8 +513,8 @@ def test_other_native_errors_become_their_first_line_without_paths() -> None:
     )
     crash = [
         "Traceback (most recent call last):",
-        '  File "/srv/app/core/runs/child.py", line 40, in _main',
-        "    await execute_claimed(db, settings, load_registry(), run_id)",
+        '  File "/srv/app/core/runs/training_process.py", line 40, in _main',
+        "    await train_claimed_run(db, settings, registry, run_id)",
         "OSError: [Errno 28] No space left on device: '/srv/artifacts/p/r/.run.json.tmp-7'",
     ]
     assert reason_from_output(crash).startswith("the disk is full")
@@ -538,7 +538,8 @@ def test_a_run_on_a_full_disk_fails_with_a_one_line_reason(
         pytest.skip("XGBoost writes natively: only a real full disk stops it")
     root = full_disk.folder("artifacts", 512 * 1024)
     api = api_factory(
-        lambda db, s: LocalExecutor(db, s, parallel=1, timing=FAST), artifact_root=root
+        lambda db, s: LocalExecutor(db, s, parallel=1, timing=FAST, spares=0),
+        artifact_root=root,
     )
     api.ok("POST", "/api/projects", 201, json={"name": "p"})
     api.upload("p", "penguins", PENGUINS, target="sex", split="stratified")

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from modellab.runs.lifecycle import claim_run, load_run
 from modellab.store import runs as repo
 from modellab.store.database import open_database
 from modellab.store.models import utcnow
-from tests.server.conftest import FAST, PENGUINS, Api
+from tests.server.conftest import FAST, PENGUINS, Api, embedded
 
 BODY = {"project": "p", "dataset": "penguins", "template": "tabular-classification"}
 
@@ -33,8 +34,23 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _holds_log_of(pid: int, run_id: str) -> bool:
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if str(fd.readlink()).endswith(f"/{run_id}/logs.txt"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _child_pids(run_id: str) -> list[int]:
-    """Live training processes of ``run_id``, found by their command line."""
+    """Live training processes of ``run_id``: started for it (the id on their command
+    line) or handed it as a spare (they hold its logs.txt open while it trains)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -43,7 +59,9 @@ def _child_pids(run_id: str) -> list[int]:
             cmd = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"modellab.runs.child" in cmd and run_id.encode() in cmd and alive(int(entry.name)):
+        if b"modellab.runs.training_process" not in cmd or not alive(int(entry.name)):
+            continue
+        if run_id.encode() in cmd or _holds_log_of(int(entry.name), run_id):
             pids.append(int(entry.name))
     return pids
 
@@ -56,6 +74,14 @@ def _wait_for(predicate: Any, timeout: float = 60.0) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def api(api_factory: Callable[..., Api]) -> Api:
+    """The API with warm training processes, as ``modellab serve`` runs, and a project."""
+    a = api_factory(embedded(spares=2))
+    a.ok("POST", "/api/projects", 201, json={"name": "p"})
+    return a
 
 
 def _start(api: Api, **extra: Any) -> dict[str, Any]:
@@ -117,7 +143,7 @@ def test_a_job_delivered_twice_executes_once(queued_api: Api) -> None:
     ended = api.ok("GET", f"/api/runs/{run['id']}")
     assert ended["status"] == "succeeded"
     logs = (api.settings.artifact_root / "p" / run["id"] / "logs.txt").read_text()
-    assert logs.count("started:") == 1
+    assert logs.count(" started (process ") == 1
 
 
 def test_the_reaper_fails_lost_runs_and_requeues_unstarted_ones(queued_api: Api) -> None:

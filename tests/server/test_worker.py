@@ -170,6 +170,20 @@ def test_a_worker_executes_runs_queued_through_the_api(cluster: Cluster) -> None
         assert ended["status"] == "succeeded", ended["status_reason"]
 
 
+def test_a_worker_trains_a_candidate_after_its_baseline(cluster: Cluster) -> None:
+    api = cluster.api
+    cand = _queue(api, model="xgboost", with_baseline=True)
+    assert cand["waits_on"] is not None
+    cluster.worker()
+    ended = api.wait(cand["id"])
+    base = api.ok("GET", f"/api/runs/{cand['waits_on']}")
+    assert (base["model"], base["status"]) == ("logistic_regression", "succeeded")
+    assert ended["status"] == "succeeded", ended["status_reason"]
+    # The worker enqueued the candidate once its baseline succeeded, not before.
+    assert ended["started_at"] >= base["finished_at"]
+    assert ended["metrics"]["baseline"]["name"] == "logistic_regression"
+
+
 def test_worker_timeout_ends_long_runs_as_timed_out(cluster: Cluster) -> None:
     api = cluster.api
     long = {"n_estimators": 100000, "early_stopping_rounds": 100000}
@@ -197,7 +211,7 @@ def test_a_job_delivered_twice_executes_once(cluster: Cluster) -> None:
     assert ended["status"] == "succeeded"
     time.sleep(1.0)  # the second delivery has been taken by now
     logs = (api.settings.artifact_root / "p" / run["id"] / "logs.txt").read_text()
-    assert logs.count(" started: ") == 1
+    assert logs.count(" started (process ") == 1
 
 
 def test_a_killed_worker_never_leaves_its_run_running(cluster: Cluster) -> None:

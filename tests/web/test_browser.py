@@ -22,8 +22,7 @@ import pytest
 
 from modellab.client import Client
 from modellab.server.app import create_app
-from modellab.server.executors import LocalExecutor
-from tests.server.conftest import FAST, PENGUINS, make_settings, seed_project, serve
+from tests.server.conftest import PENGUINS, embedded, make_settings, seed_project, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<img src=x onerror=alert(1)>"
@@ -42,7 +41,7 @@ def _chromium_or_skip() -> None:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'modellab.db'}")
-    app = create_app(settings, executor=lambda db, s: LocalExecutor(db, s, parallel=2, timing=FAST))
+    app = create_app(settings, executor=embedded())
     with serve(app) as url:
         yield url
 

@@ -1,15 +1,16 @@
-"""The job function: train, predict and evaluate one queued run.
+"""Training a claimed run: fit, predict, evaluate, inside its training process.
 
-Every executor calls :func:`execute_run`. It claims the run with a compare-and-set,
-so a run delivered twice executes once; it streams the training log to ``logs.txt``;
-and whatever fails, the run ends ``failed`` with a reason and no half-written model,
-predictions or eval folder is left behind.
+:func:`train_claimed_run` is what a training process (:mod:`modellab.runs.training_process`)
+does with the run :func:`modellab.runs.job.run_job` claimed for it. It streams the
+training log to ``logs.txt``; and whatever fails, the run ends ``failed`` with a reason
+and no half-written model, predictions or eval folder is left behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import time
 import traceback
@@ -31,7 +32,6 @@ from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
 from modellab.runs.configs import build_config
 from modellab.runs.latency import LATENCY_POINTER, measure_model_latency, write_latency
 from modellab.runs.lifecycle import (
-    claim_run,
     end_run,
     load_run,
     metrics_from_eval,
@@ -344,19 +344,10 @@ def _check_duplicates_before_fit(prepared: Prepared, options: RunOptions) -> Non
     )
 
 
-async def execute_run(db: Database, settings: Settings, registry: Registry, run_id: str) -> Run:
-    """Claim ``run_id`` and execute it in this process; return the run as it ended.
-
-    A run that is not queued (already claimed by another delivery) is returned as it is.
-    """
-    run, _ = await load_run(db, run_id)
-    if not await claim_run(db, run.id):
-        return run
-    return await execute_claimed(db, settings, registry, run.id)
-
-
-async def execute_claimed(db: Database, settings: Settings, registry: Registry, run_id: str) -> Run:
-    """Train and evaluate a run this process has claimed; record how it ended."""
+async def train_claimed_run(
+    db: Database, settings: Settings, registry: Registry, run_id: str
+) -> Run:
+    """Train and evaluate a run claimed for this process; record how it ended."""
     run, version = await load_run(db, run_id)
     folder = run_dir(settings.artifact_root, run.project, run.id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -369,7 +360,14 @@ async def execute_claimed(db: Database, settings: Settings, registry: Registry, 
         lg.setLevel(logging.INFO)
     status, reason, metrics = RunStatus.SUCCEEDED, None, None
     try:
-        log.info("run %s started: %s/%s on %s", run.id, run.template, run.model, version.ref)
+        log.info(
+            "run %s started (process %d): %s/%s on %s",
+            run.id,
+            os.getpid(),
+            run.template,
+            run.model,
+            version.ref,
+        )
         baseline = await _baseline(db, settings, run, version)
         if baseline is None and run.role == "candidate":
             log.warning(
