@@ -195,8 +195,20 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     ui.shot("new-run")
     page.get_by_role("button", name="Start run").click()
 
-    # The candidate's page: live status until it succeeds, then the report.
+    # Both runs queued by one request: their progress shows here, and the page stays.
+    progress = page.locator("#run-progress")
+    progress.get_by_role("link", name="logistic_regression (baseline)").wait_for()
+    candidate = progress.locator("li").filter(has_text="xgboost (candidate)")
+    candidate.locator(".status-succeeded").wait_for(timeout=180_000)
+    assert progress.locator(".status-succeeded").count() == 2
+    assert progress.get_by_role("button", name="Cancel run").count() == 0
+    assert page.get_by_role("heading", name="New run").is_visible()
+    ui.shot("new-run-progress")
+    candidate.get_by_role("link").click()
+
+    # The candidate's page, opened at its top: status first, then the report.
     page.get_by_role("heading", name="Takeaway").wait_for(timeout=180_000)
+    assert page.evaluate("window.scrollY") == 0
     assert page.locator(".status").first.inner_text() == "succeeded"
     page.get_by_role("heading", name="Metrics").wait_for()
     # Measured against the baseline trained first: deltas, not "no baseline".
@@ -659,3 +671,56 @@ def test_a_low_cardinality_table_evaluates_with_a_note(ui: Watched) -> None:
     ui.go("/p/ship/datasets/titanic")
     ui.page.get_by_text("Duplicate records:").wait_for()
     ui.page.get_by_text("are left spread over train and test").wait_for()
+
+
+def test_closing_the_page_after_baseline_first_still_trains_the_candidate(ui: Watched) -> None:
+    seed_project(ui.url, "lab")
+    page = ui.page
+    ui.go("/p/lab/new-run")
+    page.locator("#run-model").select_option("xgboost")
+    assert page.get_by_label("Run the baseline first").is_checked()
+    page.get_by_label("n_estimators").fill("20")
+    page.get_by_role("button", name="Start run").click()
+    page.locator("#run-progress").get_by_text("xgboost (candidate)").wait_for()
+    # Gone before the baseline has finished: nothing in the browser is left to start
+    # the candidate.
+    ui.context.close()
+    runs = httpx.get(f"{ui.url}/api/projects/lab/runs").json()["items"]
+    (cand,) = [r for r in runs if r["model"] == "xgboost"]
+    assert cand["waits_on"] is not None
+    ended = _wait_run(ui.url, cand["id"])
+    base = httpx.get(f"{ui.url}/api/runs/{cand['waits_on']}").json()
+    assert base["status"] == ended["status"] == "succeeded", ended["status_reason"]
+    assert ended["started_at"] >= base["finished_at"]
+
+
+def test_a_run_is_cancelled_from_its_page(ui: Watched) -> None:
+    seed_project(ui.url, "lab")
+    created = httpx.post(
+        f"{ui.url}/api/runs",
+        json={
+            "project": "lab",
+            "dataset": "penguins",
+            "template": "tabular-classification",
+            "model": "xgboost",
+            # Minutes of training: it is stopped long before.
+            "config": {"n_estimators": 100000, "early_stopping_rounds": 100000},
+        },
+    )
+    created.raise_for_status()
+    run_id = created.json()["id"]
+    page = ui.page
+    # Scrolled down on another page first: the run's page still opens at its top.
+    ui.go("/p/lab")
+    page.get_by_role("heading", name="lab").wait_for()
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    ui.go(f"/runs/{run_id}")
+    page.locator(".status-running").wait_for(timeout=60_000)
+    assert page.evaluate("window.scrollY") == 0
+    assert page.get_by_label("training log").is_visible()
+    page.get_by_role("button", name="Cancel run").click()
+    page.locator(".status-cancelled").wait_for(timeout=60_000)
+    page.get_by_text("cancelled while running").wait_for()
+    assert page.get_by_role("button", name="Cancel run").count() == 0
+    ui.shot("run-cancelled")
+    assert _wait_run(ui.url, run_id)["status"] == "cancelled"

@@ -65,6 +65,9 @@ async function route() {
     const mine = (current = context(main, m.slice(1), query));
     // The old page stays, dimmed, until the new one is ready: a sign that it is coming.
     main.setAttribute("aria-busy", "true");
+    // A new page opens at its top (status first), not where the last one was scrolled
+    // to; a page that points somewhere itself (a failure slice's link) scrolls after.
+    window.scrollTo(0, 0);
     try {
       await page(mine);
     } catch (error) {

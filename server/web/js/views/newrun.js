@@ -1,5 +1,6 @@
 import { get, post } from "../api.js";
-import { FINAL, h, replace, seg } from "../dom.js";
+import { h, replace, seg } from "../dom.js";
+import { runProgress } from "./progress.js";
 
 /** The object schema behind a msgspec JSON Schema (which wraps it in $ref/$defs). */
 function objectSchema(schema) {
@@ -206,27 +207,22 @@ export async function newRunPage(ctx) {
         const body = { project: slug, dataset: datasetSelect.value, template: templateSelect.value, seed: Number(seed.value) || 0, exclude, eval: rules };
         submit.disabled = true;
         try {
-          if (baselineFirst.checked) {
-            // The candidate's eval compares against a finished baseline, so wait for it.
-            const baseline = template().models.find((m) => m.name === template().reference_baseline);
-            let first = await post("/api/runs", { ...body, model: baseline.name });
-            while (!FINAL.has(first.status)) {
-              replace(hint, `Training the baseline ${baseline.name} first: ${first.status}…`);
-              await new Promise((resolve) => setTimeout(resolve, 1000));
-              first = await get(`/api/runs/${seg(first.id)}`);
-            }
-            if (first.status !== "succeeded") {
-              replace(
-                hint,
-                h("span", { class: "warn" }, `The baseline ${baseline.name} ${first.status.replace("_", " ")}, so the candidate was not started. `),
-                h("a", { href: `#/runs/${seg(first.id)}` }, "Open the baseline run"),
-                " to see why.",
-              );
-              throw new Error(first.status_reason ?? `The baseline run ended ${first.status}.`);
-            }
+          // One request: the service queues the baseline too, and the candidate waits on
+          // it there, so closing this page changes nothing.
+          const withBaseline = baselineFirst.checked && model()?.role === "candidate";
+          const run = await post("/api/runs", { ...body, model: modelSelect.value, config, with_baseline: withBaseline });
+          if (!run.waits_on) {
+            location.hash = `#/runs/${seg(run.id)}`;
+            return;
           }
-          const run = await post("/api/runs", { ...body, model: modelSelect.value, config });
-          location.hash = `#/runs/${seg(run.id)}`;
+          const baseline = await get(`/api/runs/${seg(run.waits_on)}`);
+          replace(
+            progress,
+            h("h2", {}, "Queued: the baseline first, then the candidate"),
+            h("p", { class: "muted" }, `${run.model} starts when ${baseline.model} has succeeded, and fails with its reason if it does not. Both train on the server: you can leave this page.`),
+            runProgress(ctx, [baseline, run]),
+          );
+          progress.scrollIntoView({ block: "nearest" });
         } catch (e) {
           replace(error, e.message);
           error.hidden = false;
@@ -247,6 +243,7 @@ export async function newRunPage(ctx) {
     error,
     submit,
   );
-  replace(ctx.main, h("p", {}, h("a", { href: `#/p/${seg(slug)}` }, `← ${slug}`)), h("h1", {}, "New run"), form);
+  const progress = h("section", { "aria-label": "queued runs" });
+  replace(ctx.main, h("p", {}, h("a", { href: `#/p/${seg(slug)}` }, `← ${slug}`)), h("h1", {}, "New run"), form, progress);
   fillTemplates();
 }

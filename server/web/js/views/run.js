@@ -1,4 +1,5 @@
 import { ApiError, get } from "../api.js";
+import { cancelButton } from "./progress.js";
 import { deltaSpan, estimate, FINAL, h, metricName, num, plotFigure, readable, replace, seg, sortableTable, status } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 
@@ -299,7 +300,24 @@ function reportWarnings(warnings) {
 export async function runPage(ctx) {
   const [id] = ctx.params;
   let run = await get(`/api/runs/${seg(id)}`);
-  const statusBox = h("p", { "aria-live": "polite" }, status(run.status), run.status_reason ? ` — ${run.status_reason}` : "");
+  const statusBox = h("p", { "aria-live": "polite" });
+  const cancelBox = h("p");
+  const cancelError = h("p", { class: "error", role: "alert" });
+  const drawStatus = () => {
+    const waiting = run.status === "queued" && run.waits_on ? [" — waits on its ", h("a", { href: `#/runs/${seg(run.waits_on)}` }, "baseline run"), " to succeed"] : "";
+    replace(statusBox, status(run.status), run.status_reason ? ` — ${run.status_reason}` : "", waiting);
+    replace(
+      cancelBox,
+      FINAL.has(run.status)
+        ? null
+        : cancelButton(run, cancelError, async (ended) => {
+            run = ended;
+            drawStatus();
+            tick();
+            if (FINAL.has(run.status)) await drawReport();
+          }),
+    );
+  };
   // Not in the live region: a screen reader should hear status changes, not every second.
   const elapsed = h("p", { class: "muted" });
   const tick = () => {
@@ -314,6 +332,7 @@ export async function runPage(ctx) {
     );
   };
   tick();
+  drawStatus();
   if (!FINAL.has(run.status)) ctx.every(1000, tick);
   const reportBox = h("div");
   const drawReport = async () => {
@@ -443,6 +462,8 @@ export async function runPage(ctx) {
     h("h1", {}, `${run.model} on ${run.environment?.dataset ?? run.dataset_version_id}`),
     statusBox,
     elapsed,
+    cancelBox,
+    cancelError,
     h("p", {}, h("a", { href: `#/compare?b=${seg(run.id)}` }, "Compare with another run")),
     // While a run trains its log matters most; once it ends, its report does.
     FINAL.has(run.status) ? null : log,
@@ -458,9 +479,9 @@ export async function runPage(ctx) {
   if (!FINAL.has(run.status)) {
     ctx.every(2000, async () => {
       const fresh = await get(`/api/runs/${seg(run.id)}`);
-      if (fresh.status !== run.status) {
+      if (fresh.status !== run.status || fresh.status_reason !== run.status_reason) {
         run = fresh;
-        replace(statusBox, status(run.status), run.status_reason ? ` — ${run.status_reason}` : "");
+        drawStatus();
         tick();
         if (FINAL.has(run.status)) await drawReport();
       }
