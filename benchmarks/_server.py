@@ -20,16 +20,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def modellab_server(home: Path, database_url: str | None = None) -> Iterator[str]:
-    """`modellab serve` with its own home (SQLite unless ``database_url``); yields its URL."""
-    port = free_port()
+def server_env(home: Path, database_url: str | None = None) -> dict[str, str]:
+    """This environment, with a ModelLab home of its own and no Redis."""
     env = dict(os.environ) | {
         "MODELLAB_HOME": str(home),
         "MODELLAB_ARTIFACT_ROOT": str(home / "artifacts"),
         "MODELLAB_DATABASE_URL": database_url or "",
     }
     env.pop("MODELLAB_REDIS_URL", None)
+    return env
+
+
+@contextmanager
+def modellab_server(
+    home: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`modellab serve` with its own home (SQLite unless ``database_url``); yields its URL.
+
+    ``extra_env`` adds settings (``MODELLAB_REDIS_URL`` for the arq executor).
+    """
+    port = free_port()
+    env = server_env(home, database_url)
+    env.update(extra_env or {})
     code = "from modellab.cli import main; main()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "serve", "--port", str(port)],

@@ -177,11 +177,12 @@ async def command_executor(
 ) -> AsyncIterator[LocalExecutor]:
     """The executor of a CLI command that executes ``runs`` runs of its own.
 
-    One slot, and one training process started at once, so that it imports while the
-    command checks and queues its runs; it takes no other queued run and reaps none.
+    One slot, and a training process per run started at once, so that they import
+    while the command checks and queues its runs; it takes no other queued run and
+    reaps none.
     """
     executor = LocalExecutor(
-        db, settings, parallel=1, timing=timing, spares=1, budget=runs, serve_queue=False
+        db, settings, parallel=1, timing=timing, spares=runs, budget=runs, serve_queue=False
     )
     await executor.start()
     try:

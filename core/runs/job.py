@@ -112,9 +112,11 @@ class TrainingProcesses:
     when it ends) but none waits for imports. Nothing is forked: a spare is a new
     interpreter, so no thread pool (OpenMP in XGBoost, BLAS) is copied half-started.
 
-    ``budget`` caps how many processes are ever started (the CLI knows how many runs it
-    executes, and starts no spare it would not use); None for no cap. With ``spares=0``
-    each run starts its process when it is claimed (a cold start).
+    A spare that was used is replaced once its run has ended (:meth:`replace_spent`),
+    not while the run trains: its imports would take CPU from the training. ``budget``
+    caps how many processes are ever started (a CLI command knows how many runs it
+    executes, and starts that many at once); None for no cap. With ``spares=0`` each
+    run starts its process when it is claimed (a cold start).
     """
 
     def __init__(self, settings: Settings, spares: int = 1, budget: int | None = None) -> None:
@@ -169,8 +171,11 @@ class TrainingProcesses:
                 # It died between the check and the hand-over: its exit ends the run
                 # as failed with what it printed, like any training process that dies.
                 log.warning("the spare training process for run %s died", run_id)
-        await self._refill()
         return proc
+
+    async def replace_spent(self) -> None:
+        """Start spares for those used, now that their runs ended."""
+        await self._refill()
 
     async def close(self) -> None:
         """Stop the spares: they hold nothing but imports and a database connection."""
@@ -231,6 +236,7 @@ async def _train(
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(drain, timeout=5)
+    await processes.replace_spent()
     if outcome is not None:
         status, reason = outcome
         remove_partial_outputs(folder)
