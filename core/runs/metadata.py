@@ -17,6 +17,8 @@ from pathlib import Path
 import modellab
 from modellab.domain import CodeVersion
 
+#: Distributions that install the same module under another name: XGBoost's CPU build.
+ALTERNATIVES = {"xgboost": ("xgboost", "xgboost-cpu")}
 #: Packages whose versions change results; all installed versions are recorded too.
 KEY_PACKAGES = (
     "modellab",
@@ -80,6 +82,14 @@ def find_lockfile(start: Path | None = None) -> Path | None:
     return None
 
 
+def _installed(packages: dict[str, str], name: str) -> str | None:
+    """The version of ``name`` by whichever distribution installs it."""
+    for dist in ALTERNATIVES.get(name, (name,)):
+        if dist in packages:
+            return packages[dist]
+    return None
+
+
 def environment(start: Path | None = None) -> dict[str, object]:
     """Python, platform, package versions and the uv.lock hash when there is one."""
     # Imported here: scanning installed distributions is for starting runs, not reading them.
@@ -96,7 +106,7 @@ def environment(start: Path | None = None) -> dict[str, object]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "key_packages": {p: packages.get(p) for p in KEY_PACKAGES},
+        "key_packages": {p: _installed(packages, p) for p in KEY_PACKAGES},
         "packages": dict(sorted(packages.items())),
         "uv_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock else None,
     }

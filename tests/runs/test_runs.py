@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+import xgboost
 
 from evalharness import validate_folder
 from tests.conftest import REPO, Env, write
@@ -180,6 +181,8 @@ def test_run_records_code_version_environment_and_data(
     }
     env = doc["run"]["environment"]
     assert env["python"] and env["key_packages"]["scikit-learn"]
+    # Whichever build installs it (xgboost-cpu by default), XGBoost's version is recorded.
+    assert env["key_packages"]["xgboost"] == xgboost.__version__
     assert env["uv_lock_sha256"] == hashlib.sha256(b"version = 1\n").hexdigest()
     shown = penguins.json("dataset", "show", "p/peng")
     assert doc["run"]["dataset_checksum"] == shown["checksum"]
