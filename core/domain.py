@@ -1,7 +1,10 @@
-"""The six objects of ModelLab as msgspec Structs, and their enums.
+"""ModelLab's objects as msgspec Structs, and their enums.
 
 These are the shapes the CLI prints with ``--json``, the API sends, and the store
-persists. See DESIGN.md, "The six objects".
+persists: projects, dataset versions and runs. The other three objects of DESIGN.md's
+"The six objects" belong to a run and are folders and files, not rows: the model
+artifact (``model/`` with ``signature.json``), the eval report (``eval/``, EvalHarness'
+contract) and the repro pack (a ``.tar.gz`` with its ``manifest.json``).
 """
 
 from __future__ import annotations
@@ -297,28 +300,3 @@ class Run(msgspec.Struct, frozen=True):
     #: the run this one waits for (its baseline, queued with it): it starts once that
     #: run succeeded, and ends with that run's reason if it does not
     waits_on: str | None = None
-
-
-class ModelArtifact(msgspec.Struct, frozen=True):
-    """A saved model, its metadata and inference signature; belongs to a run."""
-
-    run_id: str
-    format: str
-    path: str
-    signature: dict[str, Any]
-
-
-class EvalReport(msgspec.Struct, frozen=True):
-    """The EvalHarness output folder of a run."""
-
-    run_id: str
-    path: str
-    headline: dict[str, float]
-
-
-class ReproPack(msgspec.Struct, frozen=True):
-    """A portable archive with everything needed to reproduce a run."""
-
-    run_id: str
-    path: str
-    sha256: str

@@ -3,7 +3,7 @@
 Plugins are modules (or objects) registered under the ``modellab`` entry-point group;
 they mark implementations with :data:`hookimpl`. Every ``register_*`` hook returns a
 list, and ModelLab flattens the lists of all plugins. The reference page is
-``docs/plugins.md``; ``tests/test_hookspecs.py`` checks that every hook here is
+``docs/plugins.md``; ``tests/test_hooks.py`` checks that every hook here is
 documented there and has a test.
 """
 

@@ -1,8 +1,9 @@
 """The Litestar application: ``create_app()`` builds it, ``modellab serve`` runs it.
 
 The app is a thin layer: controllers validate requests into msgspec Structs and call the
-same service functions the CLI calls. One init plugin hands the plugin registry to the
-app; the lifespan opens (and migrates) the database and starts the executor.
+same service functions the CLI calls. The lifespan opens (and migrates) the database,
+starts the executor, and hands both, the settings and the plugin registry to the
+handlers as :class:`~modellab.server.services.Services`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, cast
 
 from litestar import Litestar, Router
-from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins import InitPlugin
 
 from modellab import __version__
 from modellab.leftovers import removing_leftovers
@@ -48,17 +47,6 @@ if TYPE_CHECKING:
 ExecutorFactory = Callable[[Database, Settings], Executor]
 # Multipart framing and form fields on top of the file itself.
 FORM_OVERHEAD = 1024 * 1024
-
-
-class RegistryPlugin(InitPlugin):
-    """Bridges the pluggy registry into the app, as Datasette's plugins reach its views."""
-
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-
-    def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config.state["registry"] = self.registry
-        return app_config
 
 
 def default_executor(db: Database, settings: Settings) -> Executor:
@@ -126,5 +114,4 @@ def create_app(
         exception_handlers=cast("ExceptionHandlersMap", EXCEPTION_HANDLERS),
         openapi_config=OpenAPIConfig(title="ModelLab", version=__version__, path="/schema"),
         request_max_body_size=JSON_BODY_LIMIT,
-        plugins=[RegistryPlugin(registry)],
     )
