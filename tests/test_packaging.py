@@ -1,18 +1,23 @@
 """The wheels install into a fresh virtualenv and every module imports from them.
 
 This builds real (not editable) wheels, so a subpackage missing from the package list
-in pyproject.toml, or a data file missing from package-data, fails here.
+in pyproject.toml, or a data file missing from package-data, fails here. The locked
+default install stays without XGBoost's CUDA build and NVIDIA's NCCL (docs/install.md).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from packaging.markers import Marker
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = {"core": "modellab", "server": "modellab.server", "evalharness": "evalharness"}
@@ -170,3 +175,86 @@ def test_the_web_ui_ships_with_the_wheel(venv: Path, tmp_path: Path) -> None:
     source = REPO / "server" / "web"
     expected = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
     assert shipped == expected
+
+
+#: The platforms and Pythons (the oldest supported, and where uv.lock forks) whose default
+#: install is checked: what a plain ``uv run`` installs, the dependencies and the dev group.
+MARKER_KEYS = ("sys_platform", "platform_system", "platform_machine", "os_name")
+PLATFORMS = {
+    "linux-x86_64": ("linux", "Linux", "x86_64", "posix"),
+    "linux-aarch64": ("linux", "Linux", "aarch64", "posix"),
+    "windows": ("win32", "Windows", "AMD64", "nt"),
+    "macos": ("darwin", "Darwin", "arm64", "posix"),
+}
+PYTHONS = ("3.11.7", "3.12.4", "3.14.0")
+
+
+def locked_default_install(environment: dict[str, str]) -> set[str]:
+    """The names uv.lock installs for ``uv run`` in ``environment``: no extras, dev group in."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for package in lock["package"]:
+        by_name.setdefault(package["name"], []).append(package)
+    (root,) = (p for p in by_name["modellab"] if p["source"] == {"editable": "."})
+
+    def applies(dep: dict[str, Any]) -> bool:
+        return "marker" not in dep or Marker(dep["marker"]).evaluate(environment)
+
+    def package_of(dep: dict[str, Any]) -> dict[str, Any]:
+        candidates = by_name[dep["name"]]
+        if "version" in dep:
+            candidates = [p for p in candidates if p["version"] == dep["version"]]
+        assert len(candidates) == 1, dep
+        return candidates[0]
+
+    seen: set[tuple[str, str]] = set()
+    todo = [*root.get("dependencies", []), *root.get("dev-dependencies", {}).get("dev", [])]
+    while todo:
+        dep = todo.pop()
+        if not applies(dep):
+            continue
+        package = package_of(dep)
+        for extra in ("", *dep.get("extra", [])):
+            if (package["name"], extra) in seen:
+                continue
+            seen.add((package["name"], extra))
+            if extra:
+                todo.extend(package.get("optional-dependencies", {}).get(extra, []))
+            else:
+                todo.extend(package.get("dependencies", []))
+    return {name for name, _ in seen}
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_the_default_install_has_no_cuda_xgboost_nor_nccl(platform: str, python: str) -> None:
+    # The CUDA build of XGBoost and NVIDIA's NCCL are ~700 MB on Linux x86_64, for
+    # machines that mostly have no GPU; `xgboost-cpu` is the same library without them.
+    # macOS has one build only, CUDA-free, published as `xgboost`.
+    environment = dict(zip(MARKER_KEYS, PLATFORMS[platform], strict=True)) | {
+        "python_version": python.rsplit(".", 1)[0],
+        "python_full_version": python,
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
+    names = locked_default_install(environment)
+    assert "modellab-classification" in names and "scikit-learn" in names
+    nvidia = sorted(n for n in names if n.startswith("nvidia-"))
+    assert not nvidia, f"uv.lock installs {nvidia} by default on {platform}"
+    builds = {"xgboost", "xgboost-cpu"} & names
+    assert builds == {"xgboost" if platform == "macos" else "xgboost-cpu"}, builds
+
+
+def test_one_xgboost_build_per_environment() -> None:
+    # `xgboost` and `xgboost-cpu` own the same files: installed side by side, the one
+    # written last wins, and removing either (an exact `uv sync` does) deletes the module.
+    folders: dict[str, list[str]] = {}
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name in ("xgboost", "xgboost-cpu"):
+            folders.setdefault(str(dist.locate_file("")), []).append(name)
+    both = {folder: names for folder, names in folders.items() if len(set(names)) > 1}
+    assert not both, (
+        f"both XGBoost builds are installed in {both}: run "
+        "`uv sync --reinstall-package xgboost-cpu` (docs/install.md)"
+    )
