@@ -258,3 +258,17 @@ def test_one_xgboost_build_per_environment() -> None:
         f"both XGBoost builds are installed in {both}: run "
         "`uv sync --reinstall-package xgboost-cpu` (docs/install.md)"
     )
+
+
+def test_the_environment_is_compiled_to_bytecode_at_install() -> None:
+    """Whatever the user's PYTHONDONTWRITEBYTECODE, uv writes the bytecode when it
+    installs, so no training process compiles scikit-learn from source again."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["tool"]["uv"]["compile-bytecode"] is True
+    # And it did here: the heavy libraries' bytecode is in the environment.
+    import sklearn
+
+    cached = Path(sklearn.__file__).parent / "__pycache__"
+    assert any(
+        cached.glob(f"__init__.cpython-{sys.version_info.major}{sys.version_info.minor}*.pyc")
+    )
