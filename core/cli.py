@@ -736,6 +736,14 @@ timeout_option = click.option(
     help="End runs that train longer than this many seconds as timed_out "
     "(for runs that set no timeout of their own).",
 )
+spares_option = click.option(
+    "--spares",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Training processes kept started ahead, each holding its imports (about 300 MB) "
+    "so that a run starts at once; 0 starts each run's process when it is claimed. "
+    "Default: one per run trained at once.",
+)
 
 
 # --- API tokens -------------------------------------------------------------------
@@ -850,7 +858,10 @@ def user_add(email: str) -> None:
     help="Runs trained at once by the embedded executor (without MODELLAB_REDIS_URL).",
 )
 @timeout_option
-def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> None:
+@spares_option
+def serve_cmd(
+    host: str, port: int, parallel: int, timeout: float | None, spares: int | None
+) -> None:
     """Serve the JSON API (under /api; OpenAPI at /schema) and execute queued runs.
 
     Without MODELLAB_REDIS_URL the server trains runs itself, each in a child process;
@@ -869,7 +880,7 @@ def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> Non
     executor = (
         None
         if settings.redis_url
-        else (lambda db, s: LocalExecutor(db, s, parallel, timing=timing))
+        else (lambda db, s: LocalExecutor(db, s, parallel, timing=timing, spares=spares))
     )
     click.echo(f"ModelLab API on http://{host}:{port}/api (OpenAPI: /schema)", err=True)
     uvicorn.run(create_app(settings, executor=executor), host=host, port=port, log_level="info")
@@ -881,7 +892,8 @@ def serve_cmd(host: str, port: int, parallel: int, timeout: float | None) -> Non
     "--jobs", default=2, show_default=True, type=click.IntRange(1, 64), help="Runs at once."
 )
 @timeout_option
-def worker_cmd(burst: bool, jobs: int, timeout: float | None) -> None:
+@spares_option
+def worker_cmd(burst: bool, jobs: int, timeout: float | None, spares: int | None) -> None:
     """Execute runs queued through the API (needs MODELLAB_REDIS_URL and a shared database)."""
     from modellab.server.worker import make_worker
 
@@ -894,7 +906,7 @@ def worker_cmd(burst: bool, jobs: int, timeout: float | None) -> None:
     from modellab.runs.job import JobTiming
 
     timing = JobTiming.from_settings(settings, timeout)
-    make_worker(settings, burst=burst, max_jobs=jobs, timing=timing).run()
+    make_worker(settings, burst=burst, max_jobs=jobs, timing=timing, spares=spares).run()
 
 
 def main() -> None:

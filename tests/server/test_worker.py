@@ -188,7 +188,8 @@ def test_worker_timeout_ends_long_runs_as_timed_out(cluster: Cluster) -> None:
     api = cluster.api
     long = {"n_estimators": 100000, "early_stopping_rounds": 100000}
     run = _queue(api, model="xgboost", config=long)
-    cluster.worker(2, "--timeout", "6")
+    # A cold worker (no spares) stops a run over its limit like a warm one.
+    cluster.worker(2, "--timeout", "6", "--spares", "0")
     ended = api.wait(run["id"], timeout=90)
     assert ended["status"] == "timed_out" and "timed out after 6 s" in ended["status_reason"]
     assert _child_pids(run["id"]) == []
