@@ -34,8 +34,14 @@ class WeightedMetrics(Protocol):
         """Metrics per weight row."""
         ...
 
-    def subset(self, positions: NDArray[np.intp]) -> WeightedMetrics:
-        """The same metrics restricted to ``positions`` (row order kept)."""
+    def subset(
+        self, positions: NDArray[np.intp], names: Sequence[str] | None = None
+    ) -> WeightedMetrics:
+        """The same metrics restricted to ``positions`` (row order kept).
+
+        ``names``: the only metrics the subset will be asked for (None: any), so that it
+        can skip what those metrics do not need.
+        """
         ...
 
     def row_values(self, names: Sequence[str]) -> NDArray[np.float64] | None:
@@ -140,31 +146,75 @@ def run_bootstrap(
     return BootstrapResult(estimates, replicates, n_bootstrap, seed, method)
 
 
+#: Integer values with at most this many distinct levels (accuracy's hits: 2) let
+#: :class:`_AtomMeans` score the slices.
+_MAX_VALUE_LEVELS = 16
+
+
 @dataclass(frozen=True)
-class _WeightedMeans:
-    """Slices whose metric is a weighted mean of per-row values, scored together.
+class _AtomMeans:
+    """Slices whose metric is a weighted mean of integer per-row values, scored together.
+
+    Rows that fall in the same slices and hold the same value form an atom. A slice's
+    numerator and denominator are sums of its atoms' weight sums, so a replicate needs one
+    ``bincount`` of its weights over the atoms, read once in row order, and two small
+    products with the (atoms x slices) matrices. That is linear in the rows. The dense
+    product of :class:`_DenseMeans` reads its (rows x 2 per slice) matrix once per weight
+    chunk, and a chunk holds fewer replicates the more rows there are (about 8M weights),
+    so its memory traffic grows with the square of the rows: at 1M rows it was most of
+    the evaluation. Weights and values are small integers, so every sum is exact and
+    equals the dense product's.
+    """
+
+    keys: tuple[tuple[str, str], ...]
+    #: the atom of each row (in the shared row order)
+    atoms: NDArray[np.intp]
+    #: (atoms, slices): 1 where the atom's rows are in the slice
+    member: Array
+    #: (atoms, slices): the atom's value where its rows are in the slice, else 0
+    valued: Array
+
+    def compute(self, w: NDArray[Any]) -> dict[str, dict[str, Array]]:
+        """Every slice's metric for each weight row of ``w`` (shape ``(b, n)``)."""
+        k = self.member.shape[0]
+        counts = np.empty((w.shape[0], k))
+        for r in range(w.shape[0]):
+            counts[r] = np.bincount(self.atoms, weights=w[r], minlength=k)
+        return _ratios(self.keys, counts @ self.valued, counts @ self.member)
+
+
+@dataclass(frozen=True)
+class _DenseMeans:
+    """Slices whose metric is a weighted mean of per-row values, by one matrix product.
 
     Column ``2j`` of ``matrix`` holds slice ``j``'s values on its rows (zero elsewhere),
     column ``2j+1`` its row indicator; one product with the weights gives every slice's
-    numerator and denominator. Weights are small integers, so with integer values (hits
-    for accuracy) the float64 sums are exact.
+    numerator and denominator. Kept for real-valued values (regression's absolute
+    errors): their sums round as the overall metric's product rounds them, so a slice
+    holding every row has a delta of exactly 0, which atoms summed in another order
+    would not give.
     """
 
     keys: tuple[tuple[str, str], ...]
     matrix: Array
 
     def compute(self, w: NDArray[Any]) -> dict[str, dict[str, Array]]:
+        """Every slice's metric for each weight row of ``w`` (shape ``(b, n)``)."""
         sums = w.astype(np.float64) @ self.matrix
-        out: dict[str, dict[str, Array]] = {}
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for j, (key, name) in enumerate(self.keys):
-                out[key] = {name: sums[:, 2 * j] / sums[:, 2 * j + 1]}
-        return out
+        return _ratios(self.keys, sums[:, 0::2], sums[:, 1::2])
+
+
+def _ratios(keys: Sequence[tuple[str, str]], num: Array, den: Array) -> dict[str, dict[str, Array]]:
+    out: dict[str, dict[str, Array]] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for j, (key, name) in enumerate(keys):
+            out[key] = {name: num[:, j] / den[:, j]}
+    return out
 
 
 def _weighted_means(
     n: int, groups: Mapping[str, Group], names: Sequence[str]
-) -> _WeightedMeans | None:
+) -> _AtomMeans | _DenseMeans | None:
     columns: list[tuple[str, str, NDArray[np.intp], Array]] = []
     for key, g in groups.items():
         own = list(g.names or names)
@@ -176,8 +226,52 @@ def _weighted_means(
     # One slice gains nothing over gathering its columns.
     if len(columns) < 2:
         return None
+    keys = tuple((key, name) for key, name, _, _ in columns)
+    atoms = _atom_means(n, columns, keys)
+    if atoms is not None:
+        return atoms
     matrix = np.zeros((n, 2 * len(columns)), dtype=np.float64)
     for j, (_, _, positions, values) in enumerate(columns):
         matrix[positions, 2 * j] = values
         matrix[positions, 2 * j + 1] = 1.0
-    return _WeightedMeans(tuple((key, name) for key, name, _, _ in columns), matrix)
+    return _DenseMeans(keys, matrix)
+
+
+def _atom_means(
+    n: int,
+    columns: Sequence[tuple[str, str, NDArray[np.intp], Array]],
+    keys: tuple[tuple[str, str], ...],
+) -> _AtomMeans | None:
+    """The atoms of ``columns``, or None unless every row has one small integer value
+    (the same in every slice that holds it)."""
+    if n == 0:
+        return None
+    values = np.full(n, np.nan)
+    for _, _, positions, v in columns:
+        seen = values[positions]
+        if not np.all(np.isnan(seen) | (seen == v)):
+            return None
+        values[positions] = v
+    values[np.isnan(values)] = 0.0  # rows in no slice
+    levels = np.unique(values)
+    if levels.size > _MAX_VALUE_LEVELS or not np.array_equal(levels, np.round(levels)):
+        return None
+    # A row's atom key: its value's level in the low bits, then one bit per slice, packed
+    # into as few 64-bit words as needed.
+    low = int(levels.size - 1).bit_length()
+    words = np.zeros((n, (low + len(columns) + 63) // 64), dtype=np.uint64)
+    words[:, 0] = np.searchsorted(levels, values).astype(np.uint64)
+    for j, (_, _, positions, _) in enumerate(columns):
+        bit = low + j
+        words[positions, bit // 64] |= np.uint64(1) << np.uint64(bit % 64)
+    if words.shape[1] == 1:
+        _, first, inverse = np.unique(words[:, 0], return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(words, axis=0, return_index=True, return_inverse=True)
+    atoms = inverse.reshape(-1).astype(np.intp)
+    rep = words[first]  # one row of each atom: all its rows share the key
+    member = np.empty((first.size, len(columns)), dtype=np.float64)
+    for j in range(len(columns)):
+        bit = low + j
+        member[:, j] = (rep[:, bit // 64] >> np.uint64(bit % 64)) & np.uint64(1)
+    return _AtomMeans(keys, atoms, member, member * values[first][:, None])

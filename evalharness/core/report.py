@@ -118,7 +118,7 @@ def slice_groups(
     """Bootstrap groups of the slices large enough to evaluate, on ``names`` only."""
     out = {}
     for sid, pos in plan.positions.items():
-        sub = metrics.subset(pos)
+        sub = metrics.subset(pos, names)
         out[f"slice:{sid}"] = Group(sub, pos, tuple(names))
     return out
 

@@ -30,8 +30,11 @@ class RegressionArrays:
         """Number of rows."""
         return int(self.y.size)
 
-    def subset(self, positions: NDArray[np.intp]) -> RegressionArrays:
-        """The same problem restricted to ``positions`` (row order kept)."""
+    def subset(
+        self, positions: NDArray[np.intp], names: Sequence[str] | None = None
+    ) -> RegressionArrays:
+        """The same problem restricted to ``positions`` (row order kept); every metric
+        needs the same arrays, so ``names`` changes nothing."""
         return build_arrays(self.y[positions], self.pred[positions])
 
     def row_values(self, names: Sequence[str]) -> Array | None:

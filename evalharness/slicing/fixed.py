@@ -14,6 +14,8 @@ from numpy.typing import NDArray
 MISSING_LOW = 0.10
 MISSING_MEDIUM = 0.30
 CATEGORICAL_MAX_DISTINCT = 10
+# Rows is_categorical looks at before it counts every distinct value of a column.
+_DISTINCT_HEAD = 1000
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ def is_categorical(series: pd.Series[Any]) -> bool:
     """Non-numeric columns, booleans and numeric columns with at most 10 distinct values."""
     if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
         return True
+    # A head with more distinct values already settles it: a continuous column of a
+    # million rows is then told apart by 1,000 of them, not by hashing all of them.
+    head = series.iloc[:_DISTINCT_HEAD]
+    if len(head) < len(series) and int(head.nunique(dropna=True)) > CATEGORICAL_MAX_DISTINCT:
+        return False
     return int(series.nunique(dropna=True)) <= CATEGORICAL_MAX_DISTINCT
 
 

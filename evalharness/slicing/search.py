@@ -133,30 +133,34 @@ def search_weak_slices(
     singles = _conditions(frame, discovery, bins)
     d_loss = loss[discovery]
 
-    def score(mask: NDArray[np.bool_]) -> tuple[int, float, float]:
-        m = mask[discovery]
+    def score(m: NDArray[np.bool_]) -> tuple[int, float, float]:
+        """Size, effect and p-value on the discovery rows (``m`` covers those rows only)."""
         size = int(m.sum())
         if size < min_size or size > m.size - 2:
             return size, 0.0, 1.0
         effect, p = _welch(d_loss, m)
         return size, effect, p
 
-    scored: list[tuple[str, tuple[str, ...], NDArray[np.bool_], int, float, float]] = []
-    for c in singles:
-        size, effect, p = score(c.mask)
-        scored.append((c.text, (c.feature,), c.mask, size, effect, p))
+    # Each condition on the discovery rows, taken once: a pair's discovery mask is the
+    # AND of its two (the same rows as the AND over all rows, then taken).
+    on_discovery = [c.mask[discovery] for c in singles]
+    # (definition, features, indices of its conditions in ``singles``, size, effect, p)
+    scored: list[tuple[str, tuple[str, ...], tuple[int, ...], int, float, float]] = []
+    for i, (c, m) in enumerate(zip(singles, on_discovery, strict=True)):
+        size, effect, p = score(m)
+        scored.append((c.text, (c.feature,), (i,), size, effect, p))
     # Pairs only among the strongest single conditions, to keep the search polynomial.
     pool = sorted(
-        (c for c, s in zip(singles, scored, strict=True) if s[3] >= min_size and s[4] > 0),
-        key=lambda c: (-score(c.mask)[1], c.text),
+        (i for i, s in enumerate(scored) if s[3] >= min_size and s[4] > 0),
+        key=lambda i: (-scored[i][4], singles[i].text),
     )[:PAIR_POOL]
-    for a, b in combinations(pool, 2):
+    for i, j in combinations(pool, 2):
+        a, b = singles[i], singles[j]
         if a.feature == b.feature:
             continue
-        mask = a.mask & b.mask
-        size, effect, p = score(mask)
+        size, effect, p = score(on_discovery[i] & on_discovery[j])
         feats = tuple(sorted((a.feature, b.feature)))
-        scored.append((f"{a.text} and {b.text}", feats, mask, size, effect, p))
+        scored.append((f"{a.text} and {b.text}", feats, (i, j), size, effect, p))
     eligible = [s for s in scored if s[3] >= min_size and s[4] > 0]
     rejected, _ = benjamini_hochberg([s[5] for s in eligible], fdr)
     chosen = sorted(
@@ -165,8 +169,9 @@ def search_weak_slices(
     )[:max_confirm]
     c_loss = loss[confirmation]
     conf_stats: list[tuple[int, float | None, float]] = []
-    for _, _, mask, _, _, _ in chosen:
-        m = mask[confirmation]
+    for _, _, parts, _, _, _ in chosen:
+        # Only the chosen few need their mask over the confirmation rows.
+        m = np.logical_and.reduce([singles[k].mask[confirmation] for k in parts])
         size = int(m.sum())
         if size < 2 or size > m.size - 2:
             conf_stats.append((size, None, 1.0))

@@ -10,7 +10,13 @@ import pytest
 from numpy.typing import NDArray
 from sklearn import metrics as skm
 
-from evalharness.bootstrap.engine import Group, run_bootstrap
+from evalharness.bootstrap.engine import (
+    Group,
+    _AtomMeans,
+    _DenseMeans,
+    _weighted_means,
+    run_bootstrap,
+)
 from evalharness.bootstrap.resample import (
     Resampling,
     replicate_counts,
@@ -158,8 +164,10 @@ class _NoRowValues:
     def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, NDArray[np.float64]]:
         return self.inner.compute(w, names)
 
-    def subset(self, positions: NDArray[np.intp]) -> _NoRowValues:
-        return _NoRowValues(self.inner.subset(positions))
+    def subset(
+        self, positions: NDArray[np.intp], names: Sequence[str] | None = None
+    ) -> _NoRowValues:
+        return _NoRowValues(self.inner.subset(positions, names))
 
     def row_values(self, names: Sequence[str]) -> NDArray[np.float64] | None:
         return None
@@ -199,3 +207,103 @@ def test_weighted_mean_slices_equal_the_gathered_ones(task: str) -> None:
             assert np.array_equal(a.replicates[key][metric], b.replicates[key][metric])
         else:
             np.testing.assert_allclose(a.replicates[key][metric], b.replicates[key][metric], 1e-12)
+
+
+def test_weighted_means_use_atoms_for_hits_and_a_product_for_real_values() -> None:
+    """Accuracy's integer hits go through the atoms (linear in the rows), MAE's real
+    absolute errors keep the matrix product, whose sums round as the overall MAE's do."""
+    rng = np.random.default_rng(1)
+    n = 500
+    y = rng.integers(0, 2, n)
+    cls = MC.prepare(y, np.where(rng.random(n) < 0.8, y, 1 - y), None, [0, 1])[0]
+    reg = MR.prepare(rng.normal(size=n), rng.normal(size=n))
+    halves = [np.arange(0, n // 2, dtype=np.intp), np.arange(n // 2, n, dtype=np.intp)]
+    for arrays, metric, kind in ((cls, "accuracy", _AtomMeans), (reg, "mae", _DenseMeans)):
+        groups = {"overall": Group(arrays, None)} | {
+            f"s{i}": Group(arrays.subset(pos), pos, (metric,)) for i, pos in enumerate(halves)
+        }
+        assert isinstance(_weighted_means(n, groups, [metric]), kind)
+
+
+def test_many_overlapping_accuracy_slices_equal_the_gathered_ones() -> None:
+    """More slices than one 64-bit atom key holds, overlapping at random: still exact."""
+    rng = np.random.default_rng(8)
+    n = 1500
+    y = rng.integers(0, 3, n)
+    arrays = MC.prepare(
+        y, np.where(rng.random(n) < 0.6, y, rng.integers(0, 3, n)), None, [0, 1, 2]
+    )[0]
+    slices = {
+        f"s{i:02d}": np.sort(rng.choice(n, int(rng.integers(20, 400)), replace=False)).astype(
+            np.intp
+        )
+        for i in range(70)
+    }
+    fast = {"overall": Group(arrays, None)} | {
+        k: Group(arrays.subset(pos), pos, ("accuracy",)) for k, pos in slices.items()
+    }
+    slow_arrays = _NoRowValues(arrays)
+    slow = {"overall": Group(slow_arrays, None)} | {
+        k: Group(slow_arrays.subset(pos), pos, ("accuracy",)) for k, pos in slices.items()
+    }
+    assert isinstance(_weighted_means(n, fast, ["accuracy"]), _AtomMeans)
+    a = run_bootstrap(n, fast, ["accuracy"], 120, seed=2, method="multinomial")
+    b = run_bootstrap(n, slow, ["accuracy"], 120, seed=2, method="multinomial")
+    for key in slices:
+        assert np.array_equal(a.replicates[key]["accuracy"], b.replicates[key]["accuracy"])
+        assert a.estimates[key] == b.estimates[key]
+
+
+class _Values:
+    """A weighted mean of given per-row integer values (``row_values`` returns them)."""
+
+    def __init__(self, values: NDArray[np.float64]) -> None:
+        self.values = values
+
+    @property
+    def n(self) -> int:
+        return int(self.values.size)
+
+    def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, NDArray[np.float64]]:
+        wf = w.astype(np.float64)
+        return {names[0]: (wf @ self.values) / wf.sum(axis=1)}
+
+    def subset(self, positions: NDArray[np.intp], names: Sequence[str] | None = None) -> _Values:
+        return _Values(self.values[positions])
+
+    def row_values(self, names: Sequence[str]) -> NDArray[np.float64] | None:
+        return self.values
+
+
+def test_slices_that_disagree_on_a_row_value_keep_their_own_values() -> None:
+    """Atoms need one value per row; two slices giving a shared row different values are
+    scored by the matrix product instead, each with its own values."""
+    n = 300
+    rows = np.arange(n, dtype=np.intp)
+    first, second = rows[:200], rows[100:]
+    groups = {
+        "a": Group(_Values(np.ones(first.size)), first, ("m",)),
+        "b": Group(_Values(np.zeros(second.size)), second, ("m",)),
+    }
+    assert isinstance(_weighted_means(n, groups, ["m"]), _DenseMeans)
+    res = run_bootstrap(n, groups, ["m"], 50, seed=0, method="poisson")
+    assert np.all(res.replicates["a"]["m"] == 1.0)
+    assert np.all(res.replicates["b"]["m"] == 0.0)
+
+
+def test_accuracy_only_subset_scores_like_the_full_one() -> None:
+    """A slice ranked by accuracy skips the scores (no ranking data), with the same numbers."""
+    rng = np.random.default_rng(6)
+    n = 400
+    y = rng.integers(0, 2, n)
+    s = rng.random(n)
+    arrays = MC.prepare(y, (s > 0.5).astype(int), s, [0, 1])[0]
+    pos = np.sort(rng.choice(n, 150, replace=False)).astype(np.intp)
+    lean, full = arrays.subset(pos, ["accuracy"]), arrays.subset(pos)
+    assert lean.scores is None and not lean.ranks and full.scores is not None
+    w = rng.poisson(1.0, (30, pos.size))
+    assert np.array_equal(
+        lean.compute(w, ["accuracy"])["accuracy"], full.compute(w, ["accuracy"])["accuracy"]
+    )
+    hits, all_hits = lean.row_values(["accuracy"]), full.row_values(["accuracy"])
+    assert hits is not None and all_hits is not None and np.array_equal(hits, all_hits)

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 import evalharness as eh
-from evalharness.slicing.fixed import choose_key_feature, quantile_slices
+from evalharness.slicing.fixed import choose_key_feature, is_categorical, quantile_slices
 from evalharness.slicing.multiple_testing import benjamini_hochberg
 from evalharness.slicing.search import search_weak_slices
 
@@ -113,6 +113,18 @@ def test_key_feature_rule() -> None:
     numeric = frame[["age", "income"]]
     y = numeric["income"].to_numpy() * 2
     assert choose_key_feature(numeric, y)[0] == "income"
+
+
+def test_is_categorical_counts_distinct_values_over_the_whole_column() -> None:
+    """At most 10 distinct values over all rows, whatever the first thousand hold: the
+    shortcut on a column's head only ever answers "not categorical" early."""
+    rng = np.random.default_rng(0)
+    few_then_many = np.r_[rng.integers(0, 3, 2000), rng.normal(size=50)]
+    assert not is_categorical(pd.Series(few_then_many))
+    assert is_categorical(pd.Series(rng.integers(0, 10, 5000).astype(float)))
+    assert not is_categorical(pd.Series(rng.normal(size=5000)))
+    assert not is_categorical(pd.Series(np.arange(11.0)))
+    assert is_categorical(pd.Series(np.r_[np.arange(10.0), [np.nan] * 3000]))
 
 
 def test_quantile_slices_keep_ties_together() -> None:
