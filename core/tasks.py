@@ -166,6 +166,14 @@ class EvalRequest:
 
 
 @dataclass(frozen=True)
+class MetricInfo:
+    """What a metric measures, in a line, and whether a higher value is better."""
+
+    description: str
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
 class Evaluator:
     """Turns predictions of one task type into an EvalHarness report folder.
 
@@ -178,6 +186,9 @@ class Evaluator:
     task_type: str
     evaluate: Callable[[EvalRequest], None]
     description: str = ""
+    #: metrics this evaluator reports beyond EvalHarness' own, in words; pages show them
+    #: through ``GET /api/plugins`` (EvalHarness' metrics come from its catalog)
+    metrics: Mapping[str, MetricInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -130,12 +130,44 @@ class EvalSettingOut(msgspec.Struct):
     default: float | None
 
 
+class MetricWordsOut(msgspec.Struct):
+    """A metric: what it measures, and whether a higher value is better."""
+
+    description: str
+    higher_is_better: bool
+
+
+class PlotWordsOut(msgspec.Struct):
+    """A plot, by its file stem: its title and what it shows."""
+
+    title: str
+    shows: str
+
+
+class FailureModeWordsOut(msgspec.Struct):
+    """A failure-mode category: its title and what falls in it."""
+
+    title: str
+    description: str
+
+
+class DescriptionsOut(msgspec.Struct):
+    """The words pages show beside a report: EvalHarness' catalog of its metrics, plots
+    and failure modes, and the metrics plugins' evaluators add."""
+
+    metrics: dict[str, MetricWordsOut]
+    plots: dict[str, PlotWordsOut]
+    failure_modes: dict[str, FailureModeWordsOut]
+
+
 class PluginsOut(msgspec.Struct):
-    """Everything the installed plugins register, and the evaluation settings of a run."""
+    """Everything the installed plugins register, the evaluation settings of a run, and
+    what a report's metrics, plots and failure modes mean."""
 
     plugins: list[PluginOut]
     templates: list[TemplateOut]
     eval_settings: list[EvalSettingOut]
+    descriptions: DescriptionsOut
 
 
 class Health(msgspec.Struct):

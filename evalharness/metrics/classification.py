@@ -36,6 +36,16 @@ HIGHER_IS_BETTER = {
     "log_loss": False,
     "brier": False,
 }
+#: what each metric measures, in a line (pages show it next to the metric's name)
+DESCRIPTIONS = {
+    "accuracy": "share of test rows predicted right",
+    "balanced_accuracy": "accuracy averaged over classes, so rare classes count",
+    "f1": "balance of precision and recall",
+    "roc_auc": "how well scores rank positives above negatives (0.5 is chance)",
+    "pr_auc": "area under the precision–recall curve",
+    "log_loss": "penalty for confident wrong probabilities",
+    "brier": "squared error of the predicted probabilities",
+}
 # Classes count as balanced when the largest is at most this many times the smallest.
 BALANCE_RATIO = 1.5
 

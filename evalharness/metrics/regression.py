@@ -13,6 +13,13 @@ Array = NDArray[np.float64]
 
 REGRESSION_METRICS = ("mae", "rmse", "r2", "median_ae")
 HIGHER_IS_BETTER = {"mae": False, "rmse": False, "r2": True, "median_ae": False}
+#: what each metric measures, in a line (pages show it next to the metric's name)
+DESCRIPTIONS = {
+    "mae": "mean absolute error, in the target's units",
+    "median_ae": "median absolute error, in the target's units",
+    "rmse": "root mean squared error: punishes large errors",
+    "r2": "share of the target's variance explained (1 is perfect, 0 is the mean)",
+}
 
 
 @dataclass(frozen=True)

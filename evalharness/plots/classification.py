@@ -13,6 +13,27 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from evalharness.plots.style import render
 
 MAX_CURVE_POINTS = 2000
+#: each plot's title and what it shows, for captions and alt text (by file stem)
+PLOTS = {
+    "calibration": (
+        "Calibration",
+        "predicted probability against how often the class really occurred; "
+        "the diagonal is perfect",
+    ),
+    "confidence_histogram": (
+        "Confidence",
+        "how sure the model was, for right and wrong predictions",
+    ),
+    "confusion_matrix": (
+        "Confusion matrix",
+        "true class (rows) against predicted class (columns)",
+    ),
+    "pr_curve": ("Precision–recall curve", "precision against recall over every threshold"),
+    "roc_curve": (
+        "ROC curve",
+        "true-positive rate against false-positive rate over every threshold",
+    ),
+}
 
 
 def _thin(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[Any], NDArray[Any]]:

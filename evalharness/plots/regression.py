@@ -9,6 +9,17 @@ from numpy.typing import NDArray
 
 from evalharness.plots.style import render
 
+#: each plot's title and what it shows, for captions and alt text (by file stem)
+PLOTS = {
+    "error_by_target_quantile": (
+        "Error by target range",
+        "mean absolute error in each quantile of the true value",
+    ),
+    "error_histogram": ("Errors", "the distribution of prediction minus truth"),
+    "predicted_vs_actual": ("Predicted against actual", "each test row; the diagonal is perfect"),
+    "residuals": ("Residuals", "prediction error against the predicted value"),
+}
+
 
 def sample_rows(n: int, max_points: int, seed: int) -> NDArray[np.intp]:
     """A seeded, sorted subsample for scatter plots (all rows when n is small)."""

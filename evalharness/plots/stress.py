@@ -9,6 +9,9 @@ from matplotlib.figure import Figure
 
 from evalharness.plots.style import render
 
+#: the plot's title and what it shows, for captions and alt text (by file stem)
+PLOTS = {"stress": ("Stress tests", "the primary metric as inputs are corrupted more and more")}
+
 
 def stress_plot(
     series: Sequence[tuple[str, list[float], list[float], list[float], list[float]]],

@@ -6,10 +6,12 @@ import msgspec
 from litestar import Controller, get
 
 from modellab import __version__
+from modellab.plugins import Registry
 from modellab.runs.options import EVAL_SETTINGS, eval_defaults
 from modellab.runs.service import reference_baseline
 from modellab.server.auth.middleware import PUBLIC
 from modellab.server.schemas import (
+    DescriptionsOut,
     EvalSettingOut,
     Health,
     ModelOut,
@@ -20,6 +22,21 @@ from modellab.server.schemas import (
 from modellab.server.services import Services
 
 
+def descriptions(registry: Registry) -> DescriptionsOut:
+    """EvalHarness' catalog, with the metrics of the installed evaluators added."""
+    # Here, not at the top: EvalHarness brings NumPy, SciPy and matplotlib.
+    from evalharness.catalog import catalog
+
+    words = msgspec.to_builtins(catalog())
+    for _, evaluator in sorted(registry.evaluators.items()):
+        for name, info in evaluator.metrics.items():
+            words["metrics"].setdefault(
+                name, {"description": info.description, "higher_is_better": info.higher_is_better}
+            )
+    words["metrics"] = dict(sorted(words["metrics"].items()))
+    return msgspec.convert(words, DescriptionsOut)
+
+
 class PluginController(Controller):
     """``/api/plugins`` and ``/api/health``"""
 
@@ -27,7 +44,8 @@ class PluginController(Controller):
 
     @get("/api/plugins")
     async def plugins(self, services: Services) -> PluginsOut:
-        """Installed plugins; each model's config as JSON Schema, to build a form from."""
+        """Installed plugins; each model's config as JSON Schema, to build a form from;
+        what each metric, plot and failure mode of a report means."""
         registry = services.registry
         plugins = [
             PluginOut(p.name, p.distribution, p.version, **registry.registered_by(p.name))
@@ -54,7 +72,7 @@ class PluginController(Controller):
             )
             for name, description in EVAL_SETTINGS.items()
         ]
-        return PluginsOut(plugins, templates, settings)
+        return PluginsOut(plugins, templates, settings, descriptions(registry))
 
     @get("/api/health", opt={PUBLIC: True})
     async def health(self, services: Services) -> Health:

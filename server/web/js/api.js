@@ -64,3 +64,16 @@ export function upload(path, form, onProgress) {
     xhr.send(form);
   });
 }
+
+let described = null;
+
+/** What a report's metrics, plots and failure modes mean (GET /api/plugins), once. */
+export async function descriptions() {
+  described ??= get("/api/plugins").then((p) => p.descriptions);
+  try {
+    return await described;
+  } catch (e) {
+    described = null;  // not signed in yet, say: ask again next time
+    throw e;
+  }
+}

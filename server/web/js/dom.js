@@ -154,24 +154,26 @@ export function sortableTable(columns, rows, { caption, initial } = {}) {
   return h("div", { class: "table-wrap" }, table);
 }
 
-/** What each EvalHarness plot shows, for its caption and its alt text. */
-const PLOTS = {
-  calibration: ["Calibration", "predicted probability against how often the class really occurred; the diagonal is perfect"],
-  confidence_histogram: ["Confidence", "how sure the model was, for right and wrong predictions"],
-  confusion_matrix: ["Confusion matrix", "true class (rows) against predicted class (columns)"],
-  pr_curve: ["Precision–recall curve", "precision against recall over every threshold"],
-  roc_curve: ["ROC curve", "true-positive rate against false-positive rate over every threshold"],
-  stress: ["Stress tests", "the primary metric as inputs are corrupted more and more"],
-  error_by_target_quantile: ["Error by target range", "mean absolute error in each quantile of the true value"],
-  error_histogram: ["Errors", "the distribution of prediction minus truth"],
-  predicted_vs_actual: ["Predicted against actual", "each test row; the diagonal is perfect"],
-  residuals: ["Residuals", "prediction error against the predicted value"],
-};
+// What a report's metrics, plots and failure modes mean: EvalHarness' catalog and the
+// plugins' own metrics, from GET /api/plugins (loadDescriptions). The UI keeps no copy.
+let words = { metrics: {}, plots: {}, failure_modes: {} };
+
+/** Use these descriptions (GET /api/plugins `descriptions`) in every page from now on. */
+export function useDescriptions(descriptions) {
+  words = descriptions;
+}
+
+/** A failure-mode category's [title, description], or the key itself when unknown. */
+export function failureMode(key) {
+  const mode = words.failure_modes[key];
+  return mode ? [mode.title, mode.description] : [key, ""];
+}
 
 /** A plot as a figure: a titled caption, alt text that says what it shows, a link to full size. */
 export function plotFigure(src, file, context) {
   const stem = file.split("/").pop().replace(/\.png$/, "");
-  const [title, says] = PLOTS[stem] ?? [stem.replaceAll("_", " "), "a plot of the evaluation"];
+  const plot = words.plots[stem];
+  const [title, says] = plot ? [plot.title, plot.shows] : [stem.replaceAll("_", " "), "a plot of the evaluation"];
   return h(
     "figure",
     {},
@@ -180,22 +182,10 @@ export function plotFigure(src, file, context) {
   );
 }
 
-/** What the standard metrics measure, in a line each (direction included). */
-const METRICS = {
-  accuracy: "share of test rows predicted right; higher is better",
-  balanced_accuracy: "accuracy averaged over classes, so rare classes count; higher is better",
-  f1: "balance of precision and recall; higher is better",
-  roc_auc: "how well scores rank positives above negatives (0.5 is chance); higher is better",
-  pr_auc: "area under the precision–recall curve; higher is better",
-  log_loss: "penalty for confident wrong probabilities; lower is better",
-  brier: "squared error of the predicted probabilities; lower is better",
-  mae: "mean absolute error, in the target's units; lower is better",
-  median_ae: "median absolute error, in the target's units; lower is better",
-  rmse: "root mean squared error: punishes large errors; lower is better",
-  r2: "share of the target's variance explained (1 is perfect, 0 is the mean); higher is better",
-};
-
-/** A metric's name with a line saying what it measures, when it is a standard one. */
+/** A metric's name with a line saying what it measures and which way is better. */
 export function metricName(name) {
-  return METRICS[name] ? [h("span", {}, name), h("br"), h("span", { class: "hint" }, METRICS[name])] : name;
+  const metric = words.metrics[name];
+  if (!metric) return name;
+  const says = `${metric.description}; ${metric.higher_is_better ? "higher" : "lower"} is better`;
+  return [h("span", {}, name), h("br"), h("span", { class: "hint" }, says)];
 }

@@ -1,5 +1,5 @@
-import { get } from "../api.js";
-import { h, metricName, num, plotFigure, replace, seg, sortableTable } from "../dom.js";
+import { descriptions, get } from "../api.js";
+import { h, metricName, num, plotFigure, replace, seg, sortableTable, useDescriptions } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 import { platformText } from "./run.js";
 
@@ -76,6 +76,7 @@ function latencyTable(latency) {
 
 /** Two runs side by side: what improved, what got worse, and why we believe it. */
 export async function comparePage(ctx) {
+  useDescriptions(await descriptions());
   const a = ctx.query.get("a");
   const b = ctx.query.get("b");
   const header = h("h1", {}, "Compare runs");

@@ -1,18 +1,8 @@
-import { ApiError, get } from "../api.js";
+import { ApiError, descriptions, get } from "../api.js";
 import { cancelButton } from "./progress.js";
-import { deltaSpan, estimate, FINAL, h, metricName, num, plotFigure, readable, replace, seg, sortableTable, status } from "../dom.js";
+import { deltaSpan, estimate, failureMode, FINAL, h, metricName, num, plotFigure, readable, replace, seg, sortableTable, status, useDescriptions } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 
-
-/** EvalHarness's failure-mode categories (evalharness/failures/categories.py) in words. */
-const MODES = {
-  data: ["Data", "missing or corrupted inputs, label errors, rare or out-of-range regions"],
-  objective_metric: ["Objective / metric", "the loss or metric rewards the wrong thing: imbalance, thresholds"],
-  model_representation: ["Model / representation", "the model cannot express the pattern: near-boundary cases, missing features"],
-  optimization: ["Optimization", "training did not converge, or overfit"],
-  systems_infra: ["Systems / infra", "pipeline bugs: preprocessing mismatch, dtype or join errors"],
-  human_ux: ["Human / UX", "how predictions are consumed: unclear confidence, wrong defaults"],
-};
 
 /** A run's log, tailed while it runs (the API serves it from a byte offset). */
 function logTail(ctx, run) {
@@ -120,7 +110,7 @@ function failureTable(examples, slice) {
       [
         { key: "id", label: "Example id", value: (e) => e.example_id, sort: (e) => Number(e.example_id) },
         { key: "outcome", label: "Outcome", value: outcome },
-        { key: "category", label: "Failure mode", value: (e) => e.category, cell: (e) => h("span", { class: "pill", title: MODES[e.category]?.[1] }, MODES[e.category]?.[0] ?? e.category) },
+        { key: "category", label: "Failure mode", value: (e) => e.category, cell: (e) => h("span", { class: "pill", title: failureMode(e.category)[1] }, failureMode(e.category)[0]) },
         { key: "truth", label: "Truth", value: (e) => String(e.truth) },
         { key: "prediction", label: "Prediction", value: (e) => String(e.prediction) },
         { key: "confidence", label: "Confidence", value: (e) => (e.confidence === null ? "—" : num(e.confidence, 3)), sort: (e) => e.confidence, num: true },
@@ -299,7 +289,8 @@ function reportWarnings(warnings) {
 
 export async function runPage(ctx) {
   const [id] = ctx.params;
-  let run = await get(`/api/runs/${seg(id)}`);
+  let run;
+  [run] = await Promise.all([get(`/api/runs/${seg(id)}`), descriptions().then(useDescriptions)]);
   const statusBox = h("p", { "aria-live": "polite" });
   const cancelBox = h("p");
   const cancelError = h("p", { class: "error", role: "alert" });
@@ -403,7 +394,7 @@ export async function runPage(ctx) {
       h(
         "ul",
         {},
-        Object.entries(counts).map(([k, v]) => h("li", {}, h("strong", {}, `${MODES[k]?.[0] ?? k}: ${v}`), MODES[k] ? ` — ${MODES[k][1]}` : "")),
+        Object.entries(counts).map(([k, v]) => h("li", {}, h("strong", {}, `${failureMode(k)[0]}: ${v}`), failureMode(k)[1] ? ` — ${failureMode(k)[1]}` : "")),
       ),
       failuresBox,
       h("h2", {}, "Stress tests"),
