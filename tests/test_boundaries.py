@@ -68,3 +68,24 @@ def test_core_and_server_never_import_a_plugin_by_name() -> None:
                 if plugin in source:
                     offenders.append(f"{p.relative_to(REPO)} names {plugin}")
     assert offenders == []
+
+
+def _imports_server(folder: Path, allowed: frozenset[Path] = frozenset()) -> list[str]:
+    # core/server is the symlink to server/ (issue 15 removes it): server code itself.
+    return [
+        f"{p.relative_to(REPO)}: {name}"
+        for p in sorted(folder.rglob("*.py"))
+        if p not in allowed and "server" not in p.relative_to(folder).parts[:1]
+        for name in imported_names(p)
+        if name == "modellab.server" or name.startswith("modellab.server.")
+    ]
+
+
+def test_core_imports_no_server_code_but_the_commands_that_start_it() -> None:
+    """Run execution, the store and the services know no web server: ``modellab serve``
+    and ``modellab worker`` (core/cli.py) are the one place that starts it."""
+    assert _imports_server(REPO / "core", frozenset({REPO / "core" / "cli.py"})) == []
+
+
+def test_plugins_import_no_server_code() -> None:
+    assert _imports_server(REPO / "plugins") == []
