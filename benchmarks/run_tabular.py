@@ -5,9 +5,9 @@ A 200,000-row x 20-column classification dataset goes through the same code as
 write, evaluate) are read from its logs.txt and set next to a bare
 ``xgboost.XGBClassifier.fit`` on the run's own train rows with the same parameters and
 the same validation carve-out, so both fits stop at the same round. Both sides are
-timed in this process with their imports done (a worker preloads its plugins), and
-each is the fastest of ``--repeat`` tries. Target: everything beyond the bare fit,
-ModelLab's own fit overhead included, takes less than the fit itself (< 1x).
+timed in this process with their imports done (a worker preloads its plugins), taking
+turns, and each is the fastest of ``--repeat`` tries. Target: everything beyond the
+bare fit, ModelLab's own fit overhead included, takes less than the fit itself (< 1x).
 
     uv run python benchmarks/run_tabular.py [--rows N] [--repeat 3]
 """
@@ -38,14 +38,60 @@ def make_dataset(rows: int, path: Path) -> None:
     pl.DataFrame(cols).write_csv(path)
 
 
-async def modellab_run(csv: Path, home: Path, repeat: int) -> tuple[float, dict[str, float], Any]:
-    """Run the xgboost candidate; return its wall time, its phases and its train frame."""
+def bare_inputs(train: Any) -> tuple[Any, Any, Any, Any]:
+    """The run's own train rows split as the run splits them: fit and validation parts.
+
+    The same rows and the same stratified 10% validation split (same seed) make early
+    stopping stop at the same round, so the bare fit and the run's fit do the same work.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from modellab.modeling.features import TARGET
+
+    frame = train.copy()
+    labels = frame.pop(TARGET).astype(str).to_numpy()
+    classes = np.asarray(sorted(set(labels)), dtype=object)
+    codes = np.searchsorted(classes, labels)
+    for c in ("c0", "c1", "c2", "c3"):
+        frame[c] = frame[c].astype("category")
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        frame, codes, test_size=0.1, random_state=0, stratify=codes
+    )
+    return x_fit, x_val, y_fit, y_val
+
+
+def bare_fit(inputs: tuple[Any, Any, Any, Any]) -> tuple[float, int]:
+    """XGBoost alone, with the run's parameters; its wall time and best iteration."""
+    import xgboost as xgb
+
+    x_fit, x_val, y_fit, y_val = inputs
+    model = xgb.XGBClassifier(
+        n_estimators=400,
+        learning_rate=0.1,
+        max_depth=6,
+        early_stopping_rounds=30,
+        enable_categorical=True,
+        tree_method="hist",
+        random_state=0,
+        n_jobs=2,
+    )
+    start = time.perf_counter()
+    model.fit(x_fit, y_fit, eval_set=[(x_val, y_val)], verbose=False)
+    return time.perf_counter() - start, int(model.best_iteration)
+
+
+async def measure(csv: Path, home: Path, repeat: int) -> tuple[float, int, float, dict[str, float]]:
+    """The fastest bare fit and the fastest xgboost run, tried in turns.
+
+    Returns (bare fit seconds, its best iteration, run seconds, the run's phases).
+    """
     from modellab.datasets import ingest
     from modellab.plugins import load_registry
     from modellab.projects import create_project
     from modellab.runs import service
     from modellab.runs.artifacts import run_dir
-    from modellab.runs.execute import execute_run, load_run_frames
+    from modellab.runs.lifecycle import claim_run
+    from modellab.runs.training import load_run_frames, train_claimed_run
     from modellab.settings import Settings
     from modellab.store.database import open_database
 
@@ -61,10 +107,13 @@ async def modellab_run(csv: Path, home: Path, repeat: int) -> tuple[float, dict[
         started = time.perf_counter()
         registry.preload()
         imports = time.perf_counter() - started
-        # The fastest of ``repeat`` identical runs: this machine's speed wanders, and
-        # the fastest run is the one least disturbed by anything else.
-        runs = []
+        inputs = bare_inputs(load_run_frames(added.version, settings).train)
+        # The fastest of ``repeat`` tries of each: this machine's speed wanders, and the
+        # fastest is the one least disturbed by anything else. The two take turns, so
+        # that a busy spell slows both rather than one of them.
+        fits, runs = [], []
         for _ in range(repeat):
+            fits.append(bare_fit(inputs))
             start = time.perf_counter()
             run = await service.create_run(
                 db,
@@ -74,7 +123,10 @@ async def modellab_run(csv: Path, home: Path, repeat: int) -> tuple[float, dict[
                     "bench", "big", "tabular-classification", "xgboost", 0, ("n_jobs=2",)
                 ),
             )
-            ended = await execute_run(db, settings, registry, run.id)
+            # What a training process does with its run (the process's own start is
+            # benchmarks/run_latency.py's business).
+            assert await claim_run(db, run.id)
+            ended = await train_claimed_run(db, settings, registry, run.id)
             runs.append((time.perf_counter() - start, run.id))
             assert ended.status.value == "succeeded", ended.status_reason
         total, run_id = min(runs)
@@ -84,45 +136,8 @@ async def modellab_run(csv: Path, home: Path, repeat: int) -> tuple[float, dict[
     best = re.search(r"best iteration (\d+)", logs)
     phases["best_iteration"] = float(best.group(1)) if best else -1.0
     phases["imports"] = imports
-    return total, phases, load_run_frames(added.version, settings).train
-
-
-def bare_fit(train: Any, repeat: int) -> tuple[float, int]:
-    """XGBoost alone on the run's own train rows, with the same validation carve-out.
-
-    The same rows and the same stratified 10% validation split (same seed) make early
-    stopping stop at the same round, so the two fits do the same work.
-    """
-    import xgboost as xgb
-    from sklearn.model_selection import train_test_split
-
-    from modellab.modeling.features import TARGET
-
-    frame = train.copy()
-    labels = frame.pop(TARGET).astype(str).to_numpy()
-    classes = np.asarray(sorted(set(labels)), dtype=object)
-    codes = np.searchsorted(classes, labels)
-    for c in ("c0", "c1", "c2", "c3"):
-        frame[c] = frame[c].astype("category")
-    x_fit, x_val, y_fit, y_val = train_test_split(
-        frame, codes, test_size=0.1, random_state=0, stratify=codes
-    )
-    times = []
-    for _ in range(repeat):
-        model = xgb.XGBClassifier(
-            n_estimators=400,
-            learning_rate=0.1,
-            max_depth=6,
-            early_stopping_rounds=30,
-            enable_categorical=True,
-            tree_method="hist",
-            random_state=0,
-            n_jobs=2,
-        )
-        start = time.perf_counter()
-        model.fit(x_fit, y_fit, eval_set=[(x_val, y_val)], verbose=False)
-        times.append(time.perf_counter() - start)
-    return min(times), int(model.best_iteration)
+    fit, bare_best = min(fits)
+    return fit, bare_best, total, phases
 
 
 def main() -> None:
@@ -133,8 +148,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "bench.csv"
         make_dataset(args.rows, csv)
-        total, phases, train = asyncio.run(modellab_run(csv, Path(tmp) / "home", args.repeat))
-        fit, bare_best = bare_fit(train, args.repeat)
+        fit, bare_best, total, phases = asyncio.run(measure(csv, Path(tmp) / "home", args.repeat))
     imports = phases.pop("imports")
     best = int(phases.pop("best_iteration"))
     print(f"{args.rows:,} rows x 20 columns, xgboost candidate")

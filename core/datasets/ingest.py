@@ -23,6 +23,7 @@ from modellab.access.actor import Role
 from modellab.datasets import reading
 from modellab.datasets.profile import profile_frame
 from modellab.datasets.reading import ParsedTable, Progress, ScanResult
+from modellab.datasets.refs import parse_ref
 from modellab.datasets.schema import (
     build_schema,
     check_task,
@@ -37,6 +38,7 @@ from modellab.datasets.splits import (
     describe_split,
     duplicate_records,
     make_split,
+    row_hashes,
     save_split,
 )
 from modellab.datasets.storage import dataset_dir, datasets_root, split_path
@@ -62,7 +64,6 @@ from modellab.store.models import ProjectRow, utcnow
 from modellab.store.projects import get_project_row
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
-REF = re.compile(r"^(?P<project>[^/@]+)/(?P<name>[^/@]+)(@(?P<version>\d+))?\Z")
 PREDEFINED_STEMS = ("train", "test")
 
 
@@ -74,17 +75,6 @@ def check_name(name: str) -> str:
             "starting with a letter or digit, at most 100 characters"
         )
     return name
-
-
-def parse_ref(ref: str) -> tuple[str, str, int | None]:
-    """Split ``project/name[@version]`` into its parts."""
-    m = REF.match(ref)
-    if not m:
-        raise InvalidInputError(
-            f"invalid dataset reference {ref!r}; expected PROJECT/NAME[@VERSION]"
-        )
-    version = int(m["version"]) if m["version"] else None
-    return m["project"], m["name"], version
 
 
 @dataclass(frozen=True)
@@ -280,6 +270,39 @@ def prepare(
     """
     progress("parsing")
     frame, parse_warnings, generated, n_train = _combine(staged, req.path, parsed)
+    # The Parquet copy depends on nothing the checks compute: it is written while they
+    # run (polars releases the GIL), and only a version that passes them keeps it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(
+            frame.write_parquet, parquet_path, compression="lz4", statistics=False
+        )
+        prepared = _check_profile_split(
+            staged,
+            req,
+            frame,
+            parse_warnings,
+            generated,
+            n_train,
+            previous,
+            previous_version,
+            progress,
+        )
+        written.result()
+    return prepared
+
+
+def _check_profile_split(
+    staged: Staged,
+    req: AddRequest,
+    frame: pl.DataFrame,
+    parse_warnings: list[str],
+    generated: list[str],
+    n_train: int | None,
+    previous: list[ColumnSchema] | None,
+    previous_version: int | None,
+    progress: Progress,
+) -> Prepared:
+    """Everything :func:`prepare` does with the parsed table but write its Parquet copy."""
     target = req.target
     if frame.width == 1:
         raise InvalidInputError(f"{req.path}: {reading.one_column_reason(frame.columns[0])}")
@@ -366,35 +389,16 @@ def prepare(
             )
         )
     progress("profiling")
-    # The Parquet copy does not depend on the profile: write it meanwhile.
+    row_hash = row_hashes(frame)
+    # The split needs nothing from the profile: it is drawn meanwhile, and its
+    # single-threaded steps use the core that the profile's last steps leave idle.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        written = pool.submit(
-            frame.write_parquet, parquet_path, compression="lz4", statistics=False
+        drawn = pool.submit(
+            _split_rows, req, frame, schema, task, split_req, usable, n_train, row_hash
         )
-        profile = profile_frame(frame, schema, facts, target, task, dropped, warnings)
-        written.result()
-    progress("splitting")
-    duplicates: DuplicateRecords | None = None
-    if n_train is not None:
-        split = Split(usable[usable < n_train], usable[usable >= n_train])
-        if split.train.size == 0 or split.test.size == 0:
-            raise InvalidInputError(f"{req.path}: the train or test file has no row with a target")
-    else:
-        codes = None
-        if split_req.strategy in (SplitStrategy.RANDOM, SplitStrategy.STRATIFIED):
-            features = [c.name for c in schema if c.role == "feature"]
-            codes, duplicates = duplicate_records(frame, [*features, target], usable)
-        split = make_split(frame, target, task, split_req, usable, codes)
-    split_info = describe_split(frame, split, target, task, split_req, duplicates)
-    if task == "classification":
-        seen = frame[target].gather(split.train).drop_nulls().unique().sort().to_list()
-        if len(seen) < 2:
-            raise InvalidInputError(
-                f"{req.path}: the train split of target {target!r} holds "
-                f"{f'only one class, {seen[0]!r}' if seen else 'no class'} "
-                f"({len(split.train)} rows): a classifier needs at least two; add rows, "
-                "choose another split or another target"
-            )
+        profile = profile_frame(frame, schema, facts, target, task, dropped, warnings, row_hash)
+        progress("splitting")
+        split, split_info = drawn.result()
     if split.test.size < SMALL_TEST_SPLIT:
         # Not refused (a smoke test on a tiny file is legitimate), but never silent.
         small = DataWarning(
@@ -416,6 +420,50 @@ def prepare(
         "schema_diff": diff,
     }
     return Prepared(frame, task, schema, split, split_info, fields)
+
+
+def _split_rows(
+    req: AddRequest,
+    frame: pl.DataFrame,
+    schema: list[ColumnSchema],
+    task: str,
+    split_req: SplitRequest,
+    usable: np.ndarray,
+    n_train: int | None,
+    row_hash: pl.Series,
+) -> tuple[Split, SplitInfo]:
+    """The version's train/test split of the ``usable`` rows, and its description.
+
+    ``row_hash`` is :func:`row_hashes` of ``frame``.
+    """
+    target = req.target
+    duplicates: DuplicateRecords | None = None
+    if n_train is not None:
+        split = Split(usable[usable < n_train], usable[usable >= n_train])
+        if split.train.size == 0 or split.test.size == 0:
+            raise InvalidInputError(f"{req.path}: the train or test file has no row with a target")
+    else:
+        codes = None
+        if split_req.strategy in (SplitStrategy.RANDOM, SplitStrategy.STRATIFIED):
+            records = [*(c.name for c in schema if c.role == "feature"), target]
+            # The profile's hash covers every column: it describes the records only
+            # when they are made of every column.
+            same = len(records) == frame.width
+            codes, duplicates = duplicate_records(
+                frame, records, usable, row_hash if same else None
+            )
+        split = make_split(frame, target, task, split_req, usable, codes)
+    split_info = describe_split(frame, split, target, task, split_req, duplicates)
+    if task == "classification":
+        seen = frame[target].gather(split.train).drop_nulls().unique().sort().to_list()
+        if len(seen) < 2:
+            raise InvalidInputError(
+                f"{req.path}: the train split of target {target!r} holds "
+                f"{f'only one class, {seen[0]!r}' if seen else 'no class'} "
+                f"({len(split.train)} rows): a classifier needs at least two; add rows, "
+                "choose another split or another target"
+            )
+    return split, split_info
 
 
 def _looks_numeric(name: str) -> bool:

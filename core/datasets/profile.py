@@ -13,11 +13,14 @@ and balanced accuracy >= 0.98 (classification) or R^2 >= 0.98 (regression).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import polars as pl
 
 from evalharness import EvalConfig, find_single_feature_leaks
 from modellab.datasets.schema import ColumnFacts
+from modellab.datasets.splits import row_hashes
 from modellab.domain import (
     CategoryCount,
     ColumnProfile,
@@ -64,6 +67,21 @@ def _finite(name: str) -> pl.Expr:
     return pl.when(x.is_finite()).then(x)  # NaN, inf and missing become null
 
 
+def finite_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """``columns`` as Float64 with NaN and infinities read as missing.
+
+    A float column holding only finite values is passed through as it is (no copy):
+    masking it would give the same values at the cost of a copy per column.
+    """
+    floats = [c for c in columns if frame.schema[c].is_float()]
+    # is_finite() of a missing value is missing, which all() skips.
+    finite = frame.select(pl.col(c).is_finite().all() for c in floats).row(0) if floats else ()
+    clean = {c for c, ok in zip(floats, finite, strict=True) if ok}
+    return frame.select(
+        pl.col(c).cast(pl.Float64) if c in clean else _finite(c).alias(c) for c in columns
+    )
+
+
 def numeric_summaries(frame: pl.DataFrame, columns: list[str]) -> dict[str, NumericSummary | None]:
     """Min, max, mean, std, quantiles and a 20-bin histogram of each column's finite
     values, for many columns at once in parallel polars passes.
@@ -74,25 +92,28 @@ def numeric_summaries(frame: pl.DataFrame, columns: list[str]) -> dict[str, Nume
     """
     if not columns:
         return {}
-    stats = frame.select(
+    # Masked once, not once per statistic: an eager select does not share the mask
+    # between the five aggregations of a column, and recomputing it was most of the cost.
+    finite = finite_columns(frame, columns)
+    stats = finite.select(
         e
         for c in columns
         for e in (
-            _finite(c).min().alias(f"{c}\x00min"),
-            _finite(c).max().alias(f"{c}\x00max"),
-            _finite(c).mean().alias(f"{c}\x00mean"),
-            _finite(c).std().alias(f"{c}\x00std"),
-            _finite(c).count().alias(f"{c}\x00n"),
+            pl.col(c).min().alias(f"{c}\x00min"),
+            pl.col(c).max().alias(f"{c}\x00max"),
+            pl.col(c).mean().alias(f"{c}\x00mean"),
+            pl.col(c).std().alias(f"{c}\x00std"),
+            pl.col(c).count().alias(f"{c}\x00n"),
         )
     ).row(0, named=True)
     varied = [
         c for c in columns if stats[f"{c}\x00n"] and stats[f"{c}\x00min"] < stats[f"{c}\x00max"]
     ]
-    hists = frame.select(
-        _finite(c).hist(bin_count=HISTOGRAM_BINS, include_breakpoint=True).alias(c) for c in varied
+    hists = finite.select(
+        pl.col(c).hist(bin_count=HISTOGRAM_BINS, include_breakpoint=True) for c in varied
     )
     step = frame.height // QUANTILE_SAMPLE + 1
-    sample = frame.select(_finite(c).alias(c) for c in columns).gather_every(step)
+    sample = finite.gather_every(step)
     out: dict[str, NumericSummary | None] = {}
     for c in columns:
         n = stats[f"{c}\x00n"]
@@ -145,12 +166,16 @@ def leaking_columns(
     missingness, or by its zero/non-zero pattern. Even rows learn, odd rows score.
     """
     names = [c.name for c in schema if c.role == "feature" and c.logical_type in LEAK_CHECKED_TYPES]
-    data = frame.filter(pl.col(target).is_not_null())
-    if data.height > LEAK_SAMPLE_ROWS:
-        data = data.gather_every(data.height // LEAK_SAMPLE_ROWS + 1)
-    if data.height < 20 or not names or task not in ("classification", "regression"):
+    if not names or task not in ("classification", "regression"):
         return []
-    rows = data.select(*names, target).to_pandas()
+    # The positions of the sampled rows first, then only those rows of only these
+    # columns: filtering the whole frame by the target copied every row of every column.
+    positions = frame[target].is_not_null().arg_true()
+    if positions.len() > LEAK_SAMPLE_ROWS:
+        positions = positions.gather_every(positions.len() // LEAK_SAMPLE_ROWS + 1)
+    if positions.len() < 20:
+        return []
+    rows = frame.select(*names, target)[positions].to_pandas()
     learn, score = rows.iloc[0::2], rows.iloc[1::2]
     findings = find_single_feature_leaks(
         learn[names],
@@ -163,31 +188,31 @@ def leaking_columns(
     return [(f.column, f.evidence) for f in findings]
 
 
-def profile_frame(
+def _column_profiles(
     frame: pl.DataFrame,
     schema: list[ColumnSchema],
     facts: dict[str, ColumnFacts],
-    target: str,
-    task: str,
-    dropped_missing_target: int,
-    extra_warnings: list[DataWarning],
-) -> DatasetProfile:
-    """Profile every column, the target, duplicates and constants, and collect warnings."""
+    summaries: dict[str, NumericSummary | None],
+    warnings: list[DataWarning],
+    counted: dict[str, list[CategoryCount]],
+) -> tuple[list[ColumnProfile], list[str]]:
+    """Each column's profile and the constant columns; appends the columns' warnings.
+
+    ``counted`` holds columns' category counts computed already, most frequent first.
+    """
     rows = frame.height
-    warnings: list[DataWarning] = list(extra_warnings)
     profiles: list[ColumnProfile] = []
     constant: list[str] = []
-    numeric_columns = [
-        c.name for c in schema if c.logical_type in (ColumnType.NUMERIC, ColumnType.INTEGER)
-    ]
-    summaries = numeric_summaries(frame, numeric_columns)
     for col in schema:
         f = facts[col.name]
         series = frame[col.name]
         numeric = summaries.get(col.name)
         cats = None
         if col.logical_type in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN, ColumnType.TEXT):
-            cats = top_categories(series)
+            # Counts are sorted by count, then value: the first ten of a longer list
+            # are the top ten.
+            known = counted.get(col.name)
+            cats = known[:TOP_CATEGORIES] if known is not None else top_categories(series)
         is_constant = f.n_unique <= 1
         if is_constant:
             constant.append(col.name)
@@ -236,7 +261,39 @@ def profile_frame(
                     col.name,
                 )
             )
-    for name, evidence in leaking_columns(frame, schema, target, task):
+    return profiles, constant
+
+
+def profile_frame(
+    frame: pl.DataFrame,
+    schema: list[ColumnSchema],
+    facts: dict[str, ColumnFacts],
+    target: str,
+    task: str,
+    dropped_missing_target: int,
+    extra_warnings: list[DataWarning],
+    row_hash: pl.Series | None = None,
+) -> DatasetProfile:
+    """Profile every column, the target, duplicates and constants, and collect warnings.
+
+    ``row_hash`` is :func:`row_hashes` of ``frame`` when the caller has it already.
+    """
+    rows = frame.height
+    warnings: list[DataWarning] = list(extra_warnings)
+    numeric_columns = [
+        c.name for c in schema if c.logical_type in (ColumnType.NUMERIC, ColumnType.INTEGER)
+    ]
+    # The leak check is mostly Python (EvalHarness on a sample) and the statistics are
+    # polars, which releases the GIL while it works: the two run side by side.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        leaks = pool.submit(leaking_columns, frame, schema, target, task)
+        summaries = numeric_summaries(frame, numeric_columns)
+        classes = top_categories(frame[target], k=10_000) if task == "classification" else []
+        profiles, constant = _column_profiles(
+            frame, schema, facts, summaries, warnings, {target: classes} if classes else {}
+        )
+        leaked = leaks.result()
+    for name, evidence in leaked:
         warnings.append(
             DataWarning(
                 "target_leak",
@@ -245,16 +302,15 @@ def profile_frame(
                 name,
             )
         )
-    # Rows are compared by a 64-bit hash of all their values: a false match among a
-    # million rows has a chance of about 1 in 30 million, and hashing is 6x faster.
-    row_hash = frame.select(pl.struct(pl.all()).hash(seed=0)).to_series()
-    duplicates = rows - int(row_hash.is_first_distinct().sum())
+    if row_hash is None:
+        row_hash = row_hashes(frame)
+    # Every distinct row but the first of each is a duplicate.
+    duplicates = rows - row_hash.n_unique()
     if duplicates:
         warnings.append(
             DataWarning("duplicate_rows", f"{duplicates} rows duplicate an earlier row exactly")
         )
     if task == "classification":
-        classes = top_categories(frame[target], k=10_000)
         target_profile = TargetProfile(column=target, task=task, classes=classes)
         if classes and classes[-1].fraction < 0.05:
             warnings.append(
@@ -266,9 +322,11 @@ def profile_frame(
                 )
             )
     else:
-        target_profile = TargetProfile(
-            column=target, task=task, distribution=numeric_summaries(frame, [target])[target]
+        # A numeric or integer target was summarized with the other columns.
+        distribution = (
+            summaries[target] if target in summaries else numeric_summaries(frame, [target])[target]
         )
+        target_profile = TargetProfile(column=target, task=task, distribution=distribution)
     return DatasetProfile(
         rows=rows,
         columns=frame.width,

@@ -70,8 +70,22 @@ COPY_CHANCE = 0.05
 MAX_GROUPED_SHARE = 0.5
 
 
+def row_hashes(frame: pl.DataFrame) -> pl.Series:
+    """A 64-bit hash of each row over all of ``frame``'s columns.
+
+    Rows are compared by it: a false match among a million rows has a chance of about 1
+    in 30 million, and hashing is 6x faster than comparing the values. Rows that are
+    equal as ``group_by`` compares them (missing equals missing, NaN equals NaN,
+    -0.0 equals 0.0) always hash the same, so distinct hashes prove distinct rows.
+    """
+    return frame.select(pl.struct(pl.all()).hash(seed=0)).to_series()
+
+
 def duplicate_records(
-    frame: pl.DataFrame, columns: list[str], usable: np.ndarray
+    frame: pl.DataFrame,
+    columns: list[str],
+    usable: np.ndarray,
+    row_hash: pl.Series | None = None,
 ) -> tuple[np.ndarray | None, DuplicateRecords | None]:
     """Group codes of identical records among ``usable`` rows, and what to do with them.
 
@@ -82,10 +96,25 @@ def duplicate_records(
     split into a handful of blocks. So records are grouped when twins are more common
     than the columns' own value counts imply (``chance_share``) and either a twin is
     unlikely by chance at all or grouping leaves most rows free.
+
+    ``row_hash`` is :func:`row_hashes` of ``frame``, for a caller that has it already and
+    whose ``columns`` are all of ``frame``'s columns.
     """
     if not columns or usable.size < 2:
         return None, None
-    sub = frame.select(columns)[usable]
+    every_row = usable.size == frame.height and bool(
+        np.array_equal(usable, np.arange(frame.height))
+    )
+    # Gathering every row would copy the whole table for nothing.
+    sub = frame.select(columns) if every_row else frame.select(columns)[usable]
+    if row_hash is None:
+        row_hash = row_hashes(sub)
+    elif not every_row:
+        row_hash = row_hash.gather(usable)
+    # Identical records hash alike, so all-distinct hashes prove that no record repeats:
+    # the answer the grouping below would give, without grouping a million rows.
+    if row_hash.n_unique() == usable.size:
+        return None, None
     # Codes in order of first appearance: stable across library versions, unlike hashes.
     pairs = (
         sub.with_row_index("__row")
@@ -162,14 +191,18 @@ def _random(rows: np.ndarray, req: SplitRequest, codes: np.ndarray | None = None
 
 
 def _stratified(
-    rows: np.ndarray, labels: np.ndarray, req: SplitRequest, codes: np.ndarray | None = None
+    rows: np.ndarray,
+    labels: np.ndarray,
+    classes: list[str],
+    req: SplitRequest,
+    codes: np.ndarray | None = None,
 ) -> Split:
+    """``labels[i]`` is the position in the sorted ``classes`` of row ``rows[i]``'s class."""
     rng = np.random.default_rng(req.seed)
     train: list[np.ndarray] = []
     test: list[np.ndarray] = []
-    classes = np.unique(labels)
-    for cls in classes:  # sorted, so the draws happen in a fixed order
-        of_class = labels == cls
+    for label, cls in enumerate(classes):  # sorted, so the draws happen in a fixed order
+        of_class = labels == label
         members = rows[of_class]
         if members.size < 2:
             raise InvalidInputError(
@@ -203,17 +236,21 @@ def _time(rows: np.ndarray, times: pl.Series, req: SplitRequest) -> Split:
 
 
 def _group(rows: np.ndarray, groups: pl.Series, req: SplitRequest) -> Split:
-    codes = groups.cast(pl.String).to_numpy()
-    uniq, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
-    if uniq.size < 2:
+    names = groups.cast(pl.String)
+    # The groups in sorted order of their names and each row's group as its position
+    # among them, as np.unique gives them, without sorting a million Python strings.
+    uniq = names.unique().sort()
+    inverse = names.cast(pl.Enum(uniq)).to_physical().to_numpy().astype(np.intp)
+    counts = np.bincount(inverse, minlength=uniq.len())
+    if uniq.len() < 2:
         raise InvalidInputError(
-            f"group split on {req.group_column!r}: only {uniq.size} group; need at least 2"
+            f"group split on {req.group_column!r}: only {uniq.len()} group; need at least 2"
         )
     rng = np.random.default_rng(req.seed)
     target = rows.size * req.test_size
-    in_test = np.zeros(uniq.size, dtype=bool)
+    in_test = np.zeros(uniq.len(), dtype=bool)
     taken = 0
-    for g in rng.permutation(uniq.size):
+    for g in rng.permutation(uniq.len()):
         if taken >= target:
             break
         if taken + counts[g] > rows.size - 1:
@@ -248,8 +285,13 @@ def make_split(
     if req.strategy is SplitStrategy.STRATIFIED:
         if task != "classification":
             raise InvalidInputError("--split stratified needs a classification target")
-        labels = frame[target].cast(pl.String).to_numpy()[usable]
-        return _stratified(usable, labels, req, codes)
+        labels = frame[target].cast(pl.String).gather(usable)
+        # Classes sorted as Python sorts str (UTF-8 byte order is code point order),
+        # and each row's class as its position among them: comparing a million Python
+        # strings once per class took most of a second.
+        classes = labels.unique().sort()
+        positions = labels.cast(pl.Enum(classes)).to_physical().to_numpy()
+        return _stratified(usable, positions, classes.to_list(), req, codes)
     if req.strategy is SplitStrategy.TIME:
         assert req.time_column is not None
         times = frame[req.time_column]

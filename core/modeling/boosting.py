@@ -10,10 +10,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import xgboost as xgb
 from sklearn.model_selection import train_test_split
 
-from modellab.modeling.features import CategoryEncoder, prepare_features
+from modellab.modeling.features import CategoryEncoder, arrow_strings
 from modellab.modeling.fitted import FittedBooster, signature_of, split_xy
 
 log = logging.getLogger("modellab.train")
@@ -33,6 +35,20 @@ class _LogEvery(xgb.callback.TrainingCallback):
         return False
 
 
+def class_codes(y: pd.Series) -> tuple[list[str], np.ndarray]:
+    """The sorted classes of ``y`` as strings, and each row's position among them."""
+    labels = y.astype(str)
+    strings = arrow_strings(labels)
+    if strings is not None:
+        # The same classes and positions, without a Python string per row.
+        classes = sorted(pc.unique(strings).to_pylist())
+        found = pc.index_in(strings, value_set=pa.array(classes, type=strings.type))
+        return classes, found.to_numpy().astype(np.int64)
+    values = labels.to_numpy()
+    classes = sorted(set(values))
+    return classes, np.searchsorted(np.asarray(classes, dtype=object), values)
+
+
 def fit_booster(
     train: pd.DataFrame,
     task: str,
@@ -44,14 +60,11 @@ def fit_booster(
     """Fit an XGBoost classifier or regressor with early stopping on a train-only split."""
     x_raw, y = split_xy(train)
     features = list(x_raw.columns)
-    x = prepare_features(x_raw)
-    encoder = CategoryEncoder().fit(x)
-    x = encoder.transform(x)
+    encoder = CategoryEncoder().fit(x_raw)
+    x = encoder.encode(x_raw)
     classes: list[str] | None = None
     if task == "classification":
-        labels = y.astype(str).to_numpy()
-        classes = sorted(set(labels))
-        codes = np.searchsorted(np.asarray(classes, dtype=object), labels)
+        classes, codes = class_codes(y)
         counts = np.bincount(codes)
         stratify = codes if counts.min() >= 2 else None
         target: np.ndarray = codes

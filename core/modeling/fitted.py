@@ -81,7 +81,7 @@ class FittedBooster:
     preprocessors: list[Any] = field(default_factory=list)
 
     def _x(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return self.encoder.transform(prepare_features(frame[self.feature_columns]))
+        return self.encoder.encode(frame[self.feature_columns])
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predictions for every row of ``frame`` (for a classifier: its likeliest class)."""

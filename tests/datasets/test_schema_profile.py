@@ -10,6 +10,8 @@ from modellab.datasets.profile import (
     HISTOGRAM_BINS,
     QUANTILE_SAMPLE,
     QUANTILES,
+    _finite,
+    finite_columns,
     leaking_columns,
     numeric_summaries,
     profile_frame,
@@ -171,3 +173,24 @@ def test_column_summaries_agree_with_numpy() -> None:
         assert got.quantiles == pytest.approx(slow.quantiles)
     constant = fast["k"]
     assert constant is not None and constant.histogram.counts == [5000] and constant.std == 0
+
+
+def test_finite_columns_match_the_mask_they_skip() -> None:
+    """Columns without NaN or infinities are passed through, not masked: same values."""
+    clean = RNG.normal(size=3000)
+    dirty = clean.copy()
+    dirty[[5, 9, 11]] = [np.nan, np.inf, -np.inf]
+    df = pl.DataFrame(
+        {
+            "clean": clean,
+            "with_nulls": pl.Series(clean).set(pl.Series(RNG.random(3000) < 0.1), None),
+            "dirty": dirty,
+            "f32": clean.astype(np.float32),
+            "ints": RNG.integers(-5, 5, size=3000),
+            "empty": pl.Series([None] * 3000, dtype=pl.Float64),
+        }
+    )
+    got = finite_columns(df, df.columns)
+    masked = df.select(_finite(c).alias(c) for c in df.columns)
+    assert got.schema == masked.schema and got.equals(masked)
+    assert got["dirty"].null_count() == 3

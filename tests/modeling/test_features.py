@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
+import pytest
 
+from modellab.modeling import boosting
+from modellab.modeling.boosting import class_codes
 from modellab.modeling.features import CategoryEncoder, prepare_features
 
 
@@ -33,3 +37,80 @@ def test_transform_leaves_the_callers_frame_alone() -> None:
     enc.transform(prepared)
     assert prepared["c"].dtype == object
     assert frame["x"].dtype == np.float64
+
+
+def raw_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Features as a run loads them: polars to pandas, text as Arrow-backed strings."""
+    rng = np.random.default_rng(seed)
+    text = pl.Series(rng.choice(["red", "green", "blue", "été"], size=n))
+    return pl.DataFrame(
+        {
+            "num": rng.normal(size=n),
+            "cnt": rng.integers(0, 9, size=n),
+            "flag": rng.random(n) < 0.5,
+            "when": pl.Series(rng.integers(0, 900, size=n)).cast(pl.Date),
+            "color": text.set(pl.Series(rng.random(n) < 0.1), None),
+            "shape": pl.Series(rng.choice(["sq", "ci"], size=n)),
+        }
+    ).to_pandas()
+
+
+def assert_same_frame(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    for col in a.columns:
+        assert a[col].dtype == b[col].dtype
+        if isinstance(a[col].dtype, pd.CategoricalDtype):
+            assert a[col].cat.categories.dtype == b[col].cat.categories.dtype == object
+            assert np.array_equal(a[col].cat.codes, b[col].cat.codes)
+
+
+def test_text_columns_prepare_to_objects_with_none_for_missing() -> None:
+    raw = raw_frame()
+    assert isinstance(raw["color"].dtype, pd.StringDtype)
+    prepared = prepare_features(raw)
+    assert prepared["color"].dtype == object
+    assert all(v is None or type(v) is str for v in prepared["color"])
+    assert prepared["color"].isna().sum() == raw["color"].isna().sum()
+
+
+def test_encode_is_transform_of_the_prepared_frame() -> None:
+    """The one-pass path gives XGBoost the same frame, whatever the test rows hold."""
+    train = raw_frame()
+    enc = CategoryEncoder().fit(train)
+    assert enc.columns_ == ["color", "shape"]
+    again = CategoryEncoder().fit(prepare_features(train))
+    assert enc.columns_ == again.columns_
+    assert all(list(a) == list(b) for a, b in zip(enc.categories_, again.categories_, strict=True))
+    test = raw_frame(seed=1)
+    unseen = test.copy()
+    unseen.loc[unseen.index[:20], "color"] = "violet"
+    injected = test.copy()
+    injected.loc[injected.index[::3], "shape"] = np.nan
+    as_objects = test.astype({"color": object})
+    as_category = test.astype({"shape": "category"})
+    stacked = pd.concat([test, unseen])  # Arrow columns of several chunks, as stress tests make
+    frames = (
+        test,
+        unseen,
+        injected,
+        as_objects,
+        as_category,
+        stacked,
+        test.iloc[:3],
+        test.iloc[:0],
+    )
+    for frame in frames:
+        want = enc.transform(prepare_features(frame))
+        assert_same_frame(enc.encode(frame), want)
+    assert enc.encode(unseen)["color"].iloc[:20].isna().all()
+
+
+def test_class_codes_are_the_same_without_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    labels = pl.Series("y", ["yes", "no", "été", "no", "10", "9"]).to_pandas()
+    assert isinstance(labels.dtype, pd.StringDtype)
+    arrow = class_codes(labels)
+    monkeypatch.setattr(boosting, "arrow_strings", lambda col: None)
+    plain = class_codes(labels)
+    assert arrow[0] == plain[0] == ["10", "9", "no", "yes", "été"]
+    assert np.array_equal(arrow[1], plain[1]) and arrow[1].dtype == plain[1].dtype
+    assert list(arrow[1]) == [3, 2, 4, 2, 0, 1]
