@@ -114,3 +114,25 @@ def test_class_codes_are_the_same_without_arrow(monkeypatch: pytest.MonkeyPatch)
     assert arrow[0] == plain[0] == ["10", "9", "no", "yes", "été"]
     assert np.array_equal(arrow[1], plain[1]) and arrow[1].dtype == plain[1].dtype
     assert list(arrow[1]) == [3, 2, 4, 2, 0, 1]
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "ms", "s"])
+def test_datetimes_become_days_since_1970_whatever_their_unit(unit: str) -> None:
+    days = pd.Series(pd.to_datetime(["2020-01-01", None, "1969-12-31"])).astype(
+        f"datetime64[{unit}]"
+    )
+    out = prepare_features(pd.DataFrame({"d": days}))["d"]
+    assert out.iloc[0] == 18262.0 and np.isnan(out.iloc[1]) and out.iloc[2] == -1.0
+
+
+def test_a_boolean_column_with_blanked_cells_stays_numeric() -> None:
+    """The missing-values stress case blanks cells of a boolean feature: the column the
+    model sees stays the 0/1 number it was at fit, with NaN for the gaps."""
+    fit = prepare_features(pd.DataFrame({"flag": [True, False, True]}))
+    blanked = pd.DataFrame({"flag": [True, False, True]}).mask(
+        pd.DataFrame({"flag": [False, True, False]})
+    )
+    assert blanked["flag"].dtype == object
+    out = prepare_features(blanked)
+    assert out["flag"].dtype == fit["flag"].dtype == np.float64
+    assert out["flag"].iloc[0] == 1.0 and np.isnan(out["flag"].iloc[1])

@@ -308,3 +308,23 @@ def test_a_class_seen_only_in_test_counts_as_errors(ml: Env, tmp_path: Path) -> 
     metrics = json.loads((Path(out["artifact_dir"]) / "eval" / "metrics.json").read_text())
     assert metrics["classes"] == ["a", "b", "c"]
     assert metrics["confusion_matrix"]["matrix"][2][2] == 0  # never predicted: it was never learned
+
+
+def test_a_boolean_feature_survives_the_missing_values_stress_case(ml: Env, tmp_path: Path) -> None:
+    rows = "".join(
+        f"{i / 400:.4f},{'true' if i % 3 else 'false'},{'yes' if (i % 3 and i > 150) else 'no'}\n"
+        for i in range(400)
+    )
+    ml.run(
+        "dataset",
+        "add",
+        "-p",
+        "p",
+        "-n",
+        "flags",
+        "-t",
+        "y",
+        str(write(tmp_path / "f.csv", "x,flag,y\n" + rows)),
+    )
+    out, _ = run(ml, "xgboost", dataset="flags")
+    assert out["status"] == "succeeded", out["status_reason"]
