@@ -28,6 +28,7 @@ from modellab.server.auth import mail
 from modellab.settings import Settings
 from modellab.store.database import open_database
 from modellab.store.models import ApiTokenRow, MagicLinkRow, utcnow
+from tests.conftest import owner_env
 from tests.server.conftest import PENGUINS, Api, QueueOnly, make_settings, serve
 from tests.server.test_access import PUBLIC_URL, As, signed_in, token_for  # noqa: F401
 from tests.server.test_attacks import _refused, _snapshot
@@ -190,6 +191,9 @@ def test_the_servers_uncommitted_diff_is_never_recorded_or_served(
         "MODELLAB_HOME": str(api.settings.home),
         "MODELLAB_ARTIFACT_ROOT": str(api.settings.artifact_root),
         "MODELLAB_DATABASE_URL": api.settings.database_url,
+        # The run's training process is a process of its own: on PostgreSQL it reads the
+        # key that signs its database context as the tables' owner, like any process.
+        **owner_env(api.settings.database_url),
     }
     args = [
         "run",
