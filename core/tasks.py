@@ -163,6 +163,9 @@ class EvalRequest:
     #: where the run keeps its inference timings, relative to ``out_dir``: eval_summary.json's
     #: ``latency`` (the timings differ between machines, so they stay out of the folder)
     latency_file: str | None = None
+    #: the duplicate-records measure taken before the fit (EvalHarness' DuplicateCheck),
+    #: which the leakage checks reuse rather than hash every row again
+    duplicates: Any = None
 
 
 @dataclass(frozen=True)

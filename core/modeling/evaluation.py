@@ -55,6 +55,7 @@ def leakage_inputs(req: EvalRequest) -> LeakageInputs:
         time_column=req.time_column,
         split=req.split,
         test_target=req.y_true,
+        measured_duplicates=req.duplicates,
     )
 
 

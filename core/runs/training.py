@@ -9,6 +9,7 @@ and no half-written model, predictions or eval folder is left behind.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import shutil
@@ -220,7 +221,7 @@ def _train_and_evaluate(
         log.info("features of this run: %s", ", ".join(features))
     prepared = load_run_frames(version, settings, features)
     clock.lap("load")
-    _check_duplicates_before_fit(prepared, options)
+    duplicates = _check_duplicates_before_fit(prepared, options)
     suspects = leak_suspects(version, features)
     for column, evidence in suspects:
         log.warning("possible target leak in feature %r: %s", column, evidence)
@@ -290,6 +291,7 @@ def _train_and_evaluate(
             eval_settings=dict(options.eval),
             leak_suspects=suspects,
             latency_file=LATENCY_POINTER,
+            duplicates=duplicates,
         )
     )
     clock.lap("evaluate")
@@ -322,26 +324,31 @@ def leak_suspects(version: DatasetVersion, features: list[str]) -> tuple[tuple[s
     )
 
 
-def _check_duplicates_before_fit(prepared: Prepared, options: RunOptions) -> None:
+def _check_duplicates_before_fit(prepared: Prepared, options: RunOptions) -> Any:
     """Fail a run whose test rows copy train records before it spends time training.
 
-    The evaluator runs the same rule again among its other leakage checks; this early
-    pass only saves the fit of a run that would fail anyway.
+    Returns the measure (an ``evalharness.core.leakage.DuplicateCheck``), which the
+    evaluator's leakage checks reuse instead of hashing every row again: the features
+    it checks are these columns prepared, and preparing them changes no row's equality.
     """
     from evalharness import EvalConfig, LeakageInputs, check_duplicates
+    from evalharness.core.leakage import duplicate_check
 
     train_x = prepared.train.drop(columns=[TARGET])
+    inputs = LeakageInputs(
+        train_x.index,
+        prepared.test_x.index,
+        train_x,
+        prepared.test_x,
+        train_target=prepared.train[TARGET].to_numpy(),
+        test_target=prepared.test_y,
+    )
+    measured = duplicate_check(inputs)
     check_duplicates(
-        LeakageInputs(
-            train_x.index,
-            prepared.test_x.index,
-            train_x,
-            prepared.test_x,
-            train_target=prepared.train[TARGET].to_numpy(),
-            test_target=prepared.test_y,
-        ),
+        dataclasses.replace(inputs, measured_duplicates=measured),
         EvalConfig(**options.eval),  # type: ignore[arg-type]
     )
+    return measured
 
 
 async def train_claimed_run(

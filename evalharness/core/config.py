@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from evalharness.core.leakage import DuplicateCheck
 
 #: ``predict(frame) -> (y_pred, scores_or_None)`` for classification.
 ClassifierPredict = Callable[[pd.DataFrame], tuple[ArrayLike, ArrayLike | None]]
@@ -77,6 +80,9 @@ class LeakageInputs:
     #: the test rows' true targets: with both targets the duplicate check compares whole
     #: records (features and target), else feature rows only
     test_target: ArrayLike | None = None
+    #: the duplicate-records measure of these rows, when the caller took it already (a
+    #: run checks the rule before its fit); the duplicate check then reuses it
+    measured_duplicates: DuplicateCheck | None = None
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def check_duplicates(inputs: LeakageInputs, config: EvalConfig | None = None) ->
     """The duplicate-records rule alone: raise LeakageError when test rows repeat train
     records beyond chance; return its warnings (repeats within chance, low cardinality)."""
     cfg = config or EvalConfig()
-    found = duplicate_check(inputs)
+    found = inputs.measured_duplicates or duplicate_check(inputs)
     if found is None or found.test_repeats == 0:
         return []
     what = "record (features and target)" if found.by == "records" else "feature row"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,20 @@ def test_duplicates_warn_below_and_fail_above_the_chance_rate() -> None:
         eh.EvalConfig(duplicate_excess_error=0.5),
     )
     assert lenient and lenient[0].startswith(L.CHECK_DUPLICATE_ROWS)
+
+
+def test_a_duplicate_measure_taken_already_is_reused_not_taken_again() -> None:
+    train, test = _frames()
+    many = test.copy()
+    many.iloc[:10] = train.iloc[:10].to_numpy()
+    inputs = eh.LeakageInputs(train.index, test.index, train, many)
+    measured = L.duplicate_check(inputs)
+    assert measured is not None and measured.test_repeats == 10
+    with pytest.raises(eh.LeakageError):
+        eh.check_leakage(dataclasses.replace(inputs, measured_duplicates=measured))
+    # Given a measure of other rows (here: clean ones), the check trusts it.
+    clean = L.duplicate_check(eh.LeakageInputs(train.index, test.index, train, test))
+    assert eh.check_duplicates(dataclasses.replace(inputs, measured_duplicates=clean)) == []
 
 
 def test_scaler_fit_on_all_rows() -> None:
