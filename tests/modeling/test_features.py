@@ -118,9 +118,9 @@ def test_class_codes_are_the_same_without_arrow(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.parametrize("unit", ["ns", "us", "ms", "s"])
 def test_datetimes_become_days_since_1970_whatever_their_unit(unit: str) -> None:
-    days = pd.Series(pd.to_datetime(["2020-01-01", None, "1969-12-31"])).astype(
-        f"datetime64[{unit}]"
-    )
+    stamps = np.array(["2020-01-01", "NaT", "1969-12-31"], dtype=f"datetime64[{unit}]")
+    days = pd.Series(stamps)
+    assert str(days.dtype) == f"datetime64[{unit}]"
     out = prepare_features(pd.DataFrame({"d": days}))["d"]
     assert out.iloc[0] == 18262.0 and np.isnan(out.iloc[1]) and out.iloc[2] == -1.0
 
