@@ -123,8 +123,19 @@ def _codes(
     return codes[: len(train)], codes[len(train) :]
 
 
+#: largest (groups x classes) table :func:`_majority` counts in directly (32 MB of int64)
+_MAX_COUNT_CELLS = 4_000_000
+
+
 def _majority(groups: NDArray[np.intp], y: NDArray[np.intp], k: int) -> tuple[Any, Any]:
     """(group ids, majority class of each) from the train rows; ties go to the lower class."""
+    width = (int(groups.max()) + 1) * k if groups.size else 0
+    if 0 < width <= _MAX_COUNT_CELLS:
+        # One pass of counting instead of a sort: argmax takes the first (lowest) class
+        # among equal counts, the tie rule of the sorted path below.
+        table = np.bincount(groups.astype(np.int64) * k + y, minlength=width).reshape(-1, k)
+        present = np.flatnonzero(table.any(axis=1))
+        return present.astype(np.int64), table[present].argmax(axis=1).astype(np.int64)
     keys, counts = np.unique(groups.astype(np.int64) * k + y, return_counts=True)
     g, cls = keys // k, keys % k
     order = np.lexsort((cls, -counts, g))

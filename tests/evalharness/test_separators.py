@@ -408,3 +408,23 @@ def run_regression(s: Any, out: Path, harness: Any, cfg: eh.EvalConfig) -> Any:
         leakage=_leakage(s),
         config=cfg,
     )
+
+
+def test_the_counted_majority_matches_the_sorted_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting per (group, class) gives the sort's majority classes, ties to the lower."""
+    from evalharness.core import separators
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, k, n_groups = (
+            int(rng.integers(1, 300)),
+            int(rng.integers(2, 6)),
+            int(rng.integers(1, 50)),
+        )
+        groups = rng.integers(0, n_groups, n).astype(np.intp)
+        y = rng.integers(0, k, n).astype(np.intp)
+        counted = separators._majority(groups, y, k)
+        with monkeypatch.context() as m:
+            m.setattr(separators, "_MAX_COUNT_CELLS", 0)
+            sorted_ = separators._majority(groups, y, k)
+        assert np.array_equal(counted[0], sorted_[0]) and np.array_equal(counted[1], sorted_[1])
