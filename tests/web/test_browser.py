@@ -715,6 +715,9 @@ def test_a_run_is_cancelled_from_its_page(ui: Watched) -> None:
     page.get_by_role("heading", name="lab").wait_for()
     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     ui.go(f"/runs/{run_id}")
+    # The project page's runs table has a running status too: wait for the run's page.
+    page.get_by_role("heading", name="xgboost on lab/penguins@1").wait_for()
+    page.get_by_label("training log").wait_for()
     page.locator(".status-running").wait_for(timeout=60_000)
     assert page.evaluate("window.scrollY") == 0
     assert page.get_by_label("training log").is_visible()
