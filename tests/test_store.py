@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -248,3 +249,26 @@ async def test_migration_0007_indexes_runs_that_ended_before_it(
             ("r0", "accuracy", 0, 0.75),
             ("r1", "accuracy", 9, 0.5),
         ]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_processes_that_start_at_once_all_migrate_and_sign(database_url: str) -> None:
+    """Workers and training processes start together: their grants are serialized (they
+    would fail with "tuple concurrently updated"), and a training process only reads
+    the key."""
+    from tests.conftest import owner_env
+
+    owner = owner_env(database_url)["MODELLAB_MIGRATION_DATABASE_URL"]
+
+    async def start(migrate: bool) -> bool:
+        async with (
+            open_database(database_url, owner, migrate=migrate) as db,
+            db.as_system().session() as session,
+        ):
+            # A signed system context: row-level security admits it to every table.
+            return (await session.scalar(text("SELECT count(*) FROM projects"))) == 0
+
+    async def all_at_once() -> list[bool]:
+        return list(await asyncio.gather(*(start(i % 2 == 0) for i in range(8))))
+
+    assert asyncio.run(all_at_once()) == [True] * 8

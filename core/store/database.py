@@ -120,20 +120,30 @@ class Database:
         self.cache: dict[str, Any] = {}
         self._database = _database_id(self.engine.url)
 
-    async def migrate(self, owner_url: str | None = None) -> None:
+    async def migrate(self, owner_url: str | None = None, upgrade: bool = True) -> None:
         """Upgrade the schema to the newest migration.
 
         With ``owner_url`` the migrations run as that role (the tables' owner), and this
         database's own role is granted what it needs to read and write rows, and no
         more: on PostgreSQL the app and the workers then own no table, so row-level
         security binds them. The owner's connection also reads the key that signs the
-        contexts row-level security trusts.
+        contexts row-level security trusts. With ``upgrade=False`` (a training process,
+        whose starter migrated) it only reads that key.
+
+        On PostgreSQL the work is serialized by an advisory lock: processes that start at
+        once (workers, a server's training processes) would otherwise grant on the same
+        tables at once, and one of them fail with "tuple concurrently updated".
         """
         owner = create_async_engine(owner_url) if owner_url else self.engine
         key: bytes | None = None
         try:
             async with owner.begin() as conn:
-                if owner.dialect.name == "postgresql":
+                if owner.dialect.name == "postgresql" and not upgrade:
+                    key = (await _read_context_key(conn))[1]
+                elif owner.dialect.name == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK}
+                    )
                     # Migrations may move rows; they act for the system. The revisions
                     # before SIGNED_CONTEXT_REVISION admit it on 'on'; that one makes the
                     # key, and the policies from then on want the system context signed.
@@ -146,8 +156,9 @@ class Database:
                     # such a role cannot run migrations anyway.
                     if key is not None:
                         await sign_context(conn, key, None)
-                await conn.run_sync(_upgrade, "head")
-                if owner is not self.engine and owner.dialect.name == "postgresql":
+                if upgrade:
+                    await conn.run_sync(_upgrade, "head")
+                if upgrade and owner is not self.engine and owner.dialect.name == "postgresql":
                     await _grant_rows(conn, self.engine.url.username or "")
         finally:
             if owner is not self.engine:
@@ -319,12 +330,19 @@ async def _grant_rows(conn: AsyncConnection, role: str) -> None:
         await conn.execute(text(statement))
 
 
+#: the advisory lock key :meth:`Database.migrate` holds on PostgreSQL ("modellab")
+_MIGRATE_LOCK = int.from_bytes(b"modellab", "big") & 0x7FFFFFFFFFFFFFFF
+
+
 @asynccontextmanager
-async def open_database(url: str, owner_url: str | None = None) -> AsyncIterator[Database]:
-    """Open (and migrate, as ``owner_url`` when given) the database at ``url``."""
+async def open_database(
+    url: str, owner_url: str | None = None, migrate: bool = True
+) -> AsyncIterator[Database]:
+    """Open (and migrate, as ``owner_url`` when given) the database at ``url``; with
+    ``migrate=False`` only read the signing key (see :meth:`Database.migrate`)."""
     db = Database(url)
     try:
-        await db.migrate(owner_url)
+        await db.migrate(owner_url, upgrade=migrate)
         yield db
     finally:
         await db.close()
