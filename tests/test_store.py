@@ -266,7 +266,7 @@ def test_processes_that_start_at_once_all_migrate_and_sign(database_url: str) ->
             db.as_system().session() as session,
         ):
             # A signed system context: row-level security admits it to every table.
-            return (await session.scalar(text("SELECT count(*) FROM projects"))) == 0
+            return bool(await session.scalar(text("SELECT count(*) FROM projects")) == 0)
 
     async def all_at_once() -> list[bool]:
         return list(await asyncio.gather(*(start(i % 2 == 0) for i in range(8))))
