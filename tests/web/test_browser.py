@@ -251,8 +251,13 @@ def test_from_upload_to_comparison_in_the_browser(ui: Watched) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll('tbody input[type=checkbox]').length === 1"
     )
+    # Each change redraws the filter bar: the next one waits for that, or it would type
+    # into an input that is about to be replaced.
+    settled = "() => !document.querySelector('[aria-live=polite][aria-busy=true]')"
     page.locator("#filter-model").select_option("")
+    page.wait_for_function(settled)
     page.locator("#filter-metric").select_option("accuracy")
+    page.wait_for_function(settled)
     page.locator("#filter-metric_max").fill("0.1")
     page.locator("#filter-metric_max").dispatch_event("change")
     page.get_by_text("No run matches these filters.").wait_for()
