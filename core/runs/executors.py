@@ -208,9 +208,10 @@ async def run_and_wait(executor: LocalExecutor, run_ids: list[str]) -> list[Run]
             await executor.submit(run_id)
         while True:
             await executor.drain()
-            left = [r for r in [await get_run(db, i) for i in run_ids] if r.status not in FINAL]
+            runs = [await get_run(db, i) for i in run_ids]
+            left = [r for r in runs if r.status not in FINAL]
             if not left:
-                break
+                return runs
             # A run another process executes (a baseline a server trains), or one that
             # waits on it: look again, and take the waiting one once it may start.
             await asyncio.sleep(executor.timing.poll_seconds)
@@ -223,4 +224,3 @@ async def run_and_wait(executor: LocalExecutor, run_ids: list[str]) -> list[Run]
                 await cancel_run(db, settings, run_id)
         await executor.drain()
         raise
-    return [await get_run(db, run_id) for run_id in run_ids]

@@ -158,6 +158,10 @@ async def resolve(
         raise InvalidInputError(f"--seed must be an integer from 0 to {MAX_SEED}, got {req.seed}")
     if req.n_bootstrap < 10:
         raise InvalidInputError(f"--n-bootstrap must be at least 10, got {req.n_bootstrap}")
+    if req.timeout_seconds is not None and not req.timeout_seconds > 0:
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds, got {req.timeout_seconds}"
+        )
     config = config_dict(build_config(variant.config_type, req.overrides, variant.name))
     check_document(config, "config")
     slug, name, number = parse_ref(
@@ -217,10 +221,12 @@ async def queue_run(
     """
     # The candidate is checked before its baseline is written: a bad request queues none.
     r = await resolve(db, registry, req, Role.EDITOR)
-    if not with_baseline or r.variant.role != "candidate":
-        return QueuedRuns(await create_run(db, settings, registry, req))
-    if await find_baseline(db, r.version, r.template.name) is not None:
-        return QueuedRuns(await create_run(db, settings, registry, req))
+    if (
+        not with_baseline
+        or r.variant.role != "candidate"
+        or await find_baseline(db, r.version, r.template.name) is not None
+    ):
+        return QueuedRuns(await _record_run(db, settings, registry, req, r, None))
     async with db.session() as session:
         pending = await repo.pending_baselines(
             session, r.version.id, r.version.split.checksum, r.template.name
@@ -235,28 +241,31 @@ async def queue_run(
         )
         baseline = await create_run(db, settings, registry, base_req)
         waits_on = baseline.id
-    run = await create_run(db, settings, registry, req, waits_on=waits_on)
+    run = await _record_run(db, settings, registry, req, r, waits_on)
     return QueuedRuns(run, baseline)
 
 
-async def create_run(
+async def create_run(db: Database, settings: Settings, registry: Registry, req: RunRequest) -> Run:
+    """Validate the request and record a queued run, with run.json and config.json.
+
+    :raises InvalidInputError: unknown template, model, config key or value, dataset.
+    """
+    r = await resolve(db, registry, req, Role.EDITOR)
+    return await _record_run(db, settings, registry, req, r, None)
+
+
+async def _record_run(
     db: Database,
     settings: Settings,
     registry: Registry,
     req: RunRequest,
-    waits_on: str | None = None,
+    r: Resolved,
+    waits_on: str | None,
 ) -> Run:
-    """Validate the request and record a queued run, with run.json and config.json.
+    """Write the queued run ``r`` resolved from ``req``: its row, config.json, run.json.
 
     ``waits_on`` names a run that must succeed before this one may start.
-
-    :raises InvalidInputError: unknown template, model, config key or value, dataset.
     """
-    if req.timeout_seconds is not None and not req.timeout_seconds > 0:
-        raise InvalidInputError(
-            f"timeout must be a positive number of seconds, got {req.timeout_seconds}"
-        )
-    r = await resolve(db, registry, req, Role.EDITOR)
     diff = git_diff(req.repo_dir or Path.cwd()) if req.from_checkout and r.code.git_dirty else None
     owner = registry.owners.get(("templates", r.template.name), "")
     plugin = next((p for p in registry.plugins if p.name == owner), None)

@@ -42,8 +42,9 @@ async def _main(run_id: str | None) -> None:
     if run_id is None:
         registry.preload()
     # The process that started this one migrated the database: only read the key.
-    db_cm = open_database(settings.database_url, settings.migration_database_url, migrate=False)
-    async with db_cm as db:
+    async with open_database(
+        settings.database_url, settings.migration_database_url, migrate=False
+    ) as db:
         if run_id is None:
             run_id = (await asyncio.to_thread(sys.stdin.readline)).strip()
             if not run_id:
