@@ -67,6 +67,17 @@ def modellab_server(
         proc.wait(timeout=30)
 
 
+def upload_dataset(http: httpx.Client, project: str, csv: Path, name: str, target: str) -> None:
+    """Create ``project`` and upload ``csv`` into it as dataset ``name``."""
+    http.post("/api/projects", json={"name": project}).raise_for_status()
+    with csv.open("rb") as f:
+        http.post(
+            f"/api/projects/{project}/datasets",
+            files={"file": (csv.name, f, "text/csv")},
+            data={"name": name, "target": target},
+        ).raise_for_status()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _server import modellab_server, percentile
+from _server import modellab_server, percentile, upload_dataset
 
 
 def make_dataset(path: Path, rows: int = 100_000) -> None:
@@ -56,13 +56,7 @@ def main() -> None:
             modellab_server(Path(tmp) / "home") as url,
             httpx.Client(base_url=url, timeout=60) as http,
         ):
-            http.post("/api/projects", json={"name": "bench"}).raise_for_status()
-            with csv.open("rb") as f:
-                http.post(
-                    "/api/projects/bench/datasets",
-                    files={"file": ("big.csv", f, "text/csv")},
-                    data={"name": "big", "target": "y"},
-                ).raise_for_status()
+            upload_dataset(http, "bench", csv, "big", "y")
             body = {"project": "bench", "dataset": "big", "template": "tabular-classification"}
             first = http.post("/api/runs", json=body | {"model": "most_frequent"}).json()
             while http.get(f"/api/runs/{first['id']}").json()["status"] not in (

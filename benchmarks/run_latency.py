@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _server import free_port, modellab_server, server_env
+from _server import free_port, modellab_server, server_env, upload_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
@@ -152,13 +152,7 @@ def service_times(home: Path, model: str, runs: int, redis_url: str | None) -> t
         httpx.Client(base_url=url) as http,
         worker(home, redis_url) if redis_url else contextlib.nullcontext(),
     ):
-        http.post("/api/projects", json={"name": "bench"}).raise_for_status()
-        with PENGUINS.open("rb") as f:
-            http.post(
-                "/api/projects/bench/datasets",
-                files={"file": ("penguins.csv", f, "text/csv")},
-                data={"name": "penguins", "target": "sex"},
-            ).raise_for_status()
+        upload_dataset(http, "bench", PENGUINS, "penguins", "sex")
         firsts, dones = [], []
         for seed in range(runs):
             time.sleep(IDLE_SECONDS)

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _server import free_port, modellab_server, percentile
+from _server import free_port, modellab_server, percentile, upload_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 CODE = {"modellab_version": "bench", "git_commit": "0" * 40, "git_dirty": False}
@@ -62,13 +62,9 @@ def summary(
 
 def bench_modellab(runs: int, home: Path) -> dict[str, float]:
     with modellab_server(home) as url, httpx.Client(base_url=url) as http:
-        http.post("/api/projects", json={"name": "bench"}).raise_for_status()
-        with (REPO / "core" / "demo_data" / "penguins.csv").open("rb") as f:
-            http.post(
-                "/api/projects/bench/datasets",
-                files={"file": ("penguins.csv", f, "text/csv")},
-                data={"name": "penguins", "target": "sex"},
-            ).raise_for_status()
+        upload_dataset(
+            http, "bench", REPO / "core" / "demo_data" / "penguins.csv", "penguins", "sex"
+        )
         ids: list[str] = []
 
         def create() -> None:
