@@ -1,0 +1,76 @@
+"""Eval folders of the demo datasets stay byte-identical across refactors.
+
+Every model of both tabular templates is trained on its demo dataset (the demo's
+target and split) and each file of its ``eval/`` is hashed; the hashes must match
+``eval_hashes.json``. A change that moves code between core, plugins and EvalHarness
+must not change a number, a sentence or a pixel of a report. A change that means to
+change reports regenerates the file with ``MODELLAB_UPDATE_EVAL_HASHES=1`` and says
+why in its commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from modellab.demo import DEMO_DATASETS, DemoDataset, demo_file
+from tests.conftest import Env
+
+HASHES = Path(__file__).with_name("eval_hashes.json")
+MODELS = {
+    "tabular-classification": ("most_frequent", "logistic_regression", "xgboost"),
+    "tabular-regression": ("mean", "linear_regression", "xgboost"),
+}
+
+
+def eval_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file under ``folder`` by its relative path, sorted."""
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("demo", DEMO_DATASETS, ids=lambda d: d.name)
+def test_demo_eval_folders_match_stored_hashes(
+    ml: Env, demo: DemoDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outside any git checkout: the report's commit is then "unknown" on every clone.
+    monkeypatch.chdir(ml.home.parent)
+    ml.run(
+        "dataset",
+        "add",
+        "-p",
+        "p",
+        "-n",
+        demo.name,
+        "-t",
+        demo.target,
+        "--task",
+        demo.task,
+        "--split",
+        demo.split.value,
+        str(demo_file(demo.file)),
+    )
+    got: dict[str, dict[str, str]] = {}
+    for model in MODELS[demo.template]:
+        run = ml.train(demo.name, model, template=demo.template, n_bootstrap=200)
+        assert run["status"] == "succeeded", run
+        folder = ml.artifacts / "p" / run["id"] / "eval"
+        got[f"{demo.template}/{model}"] = eval_hashes(folder)
+    stored = json.loads(HASHES.read_text()) if HASHES.exists() else {}
+    if os.environ.get("MODELLAB_UPDATE_EVAL_HASHES") == "1":
+        stored.update(got)
+        HASHES.write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
+    for key, files in got.items():
+        assert key in stored, f"no stored hashes for {key}; see this module's docstring"
+        changed = sorted(
+            name for name in files.keys() | stored[key].keys()
+            if files.get(name) != stored[key].get(name)
+        )
+        assert not changed, f"{key}: eval files differ from the stored hashes: {changed}"
