@@ -46,7 +46,7 @@ def bare_inputs(train: Any) -> tuple[Any, Any, Any, Any]:
     """
     from sklearn.model_selection import train_test_split
 
-    from modellab.modeling.features import TARGET
+    from modellab.tasks import TARGET
 
     frame = train.copy()
     labels = frame.pop(TARGET).astype(str).to_numpy()

@@ -15,6 +15,9 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+#: the target's column name in a training frame, whatever the dataset calls it
+TARGET = "__target__"
+
 Role = Literal["baseline", "candidate"]
 ROLES: tuple[str, ...] = ("baseline", "candidate")
 

@@ -26,8 +26,6 @@ import polars as pl
 from modellab.datasets.storage import load_frame, load_version_split
 from modellab.domain import DatasetVersion, Run, RunStatus
 from modellab.errors import ModelLabError
-from modellab.modeling.features import TARGET
-from modellab.modeling.fitted import labels_of
 from modellab.plugins import Registry
 from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
 from modellab.runs.configs import build_config
@@ -44,7 +42,8 @@ from modellab.runs.service import reproduce_command
 from modellab.settings import Settings
 from modellab.store import runs as repo
 from modellab.store.database import Database
-from modellab.tasks import BaselinePredictions, EvalRequest, FittedModel
+from modellab.tasks import TARGET, BaselinePredictions, EvalRequest, FittedModel
+from modellab_tabular.fitted import labels_of
 
 log = logging.getLogger("modellab.run")
 #: loggers whose lines go to a run's logs.txt; EvalHarness says there what each stress

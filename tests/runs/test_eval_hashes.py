@@ -70,7 +70,8 @@ def test_demo_eval_folders_match_stored_hashes(
     for key, files in got.items():
         assert key in stored, f"no stored hashes for {key}; see this module's docstring"
         changed = sorted(
-            name for name in files.keys() | stored[key].keys()
+            name
+            for name in files.keys() | stored[key].keys()
             if files.get(name) != stored[key].get(name)
         )
         assert not changed, f"{key}: eval files differ from the stored hashes: {changed}"

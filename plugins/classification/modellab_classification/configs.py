@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from modellab.modeling.configs import BoostingConfig
+from modellab_tabular.configs import BoostingConfig
 
 Positive = Annotated[float, Meta(gt=0)]
 Fraction = Annotated[float, Meta(gt=0, le=1)]
@@ -35,4 +35,4 @@ class LogisticRegressionConfig(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class XGBoostClassifierConfig(BoostingConfig, forbid_unknown_fields=True):
-    """XGBoost classification settings (see :class:`~modellab.modeling.configs.BoostingConfig`)."""
+    """XGBoost classification settings (see :class:`~modellab_tabular.configs.BoostingConfig`)."""

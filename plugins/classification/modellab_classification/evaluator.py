@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from evalharness import evaluate_classification
-from modellab.modeling.evaluation import baseline_result, eval_config, leakage_inputs, run_info
-from modellab.modeling.fitted import labels_of
 from modellab.tasks import EvalRequest
+from modellab_tabular.evaluation import baseline_result, eval_config, leakage_inputs, run_info
+from modellab_tabular.fitted import labels_of
 
 
 def widener(trained: list[str], y_true: np.ndarray) -> tuple[list[str], Callable[[Any], Any]]:

@@ -10,14 +10,14 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from modellab.modeling.boosting import fit_booster
-from modellab.modeling.features import column_kinds, linear_preprocessor, prepare_features
-from modellab.modeling.fitted import FittedBooster, FittedPipeline, signature_of, split_xy
 from modellab_classification.configs import (
     LogisticRegressionConfig,
     MostFrequentConfig,
     XGBoostClassifierConfig,
 )
+from modellab_tabular.boosting import fit_booster
+from modellab_tabular.features import column_kinds, linear_preprocessor, prepare_features
+from modellab_tabular.fitted import FittedBooster, FittedPipeline, signature_of, split_xy
 
 log = logging.getLogger("modellab.train")
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from modellab.modeling.configs import BoostingConfig
+from modellab_tabular.configs import BoostingConfig
 
 Fraction = Annotated[float, Meta(gt=0, le=1)]
 
@@ -29,4 +29,4 @@ class LinearRegressionConfig(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class XGBoostRegressorConfig(BoostingConfig, forbid_unknown_fields=True):
-    """XGBoost regression settings (see :class:`~modellab.modeling.configs.BoostingConfig`)."""
+    """XGBoost regression settings (see :class:`~modellab_tabular.configs.BoostingConfig`)."""

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from evalharness import evaluate_regression
-from modellab.modeling.evaluation import baseline_result, eval_config, leakage_inputs, run_info
 from modellab.tasks import EvalRequest
+from modellab_tabular.evaluation import baseline_result, eval_config, leakage_inputs, run_info
 
 
 def evaluate(req: EvalRequest) -> None:

@@ -10,10 +10,10 @@ from sklearn.dummy import DummyRegressor
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import Pipeline
 
-from modellab.modeling.boosting import fit_booster
-from modellab.modeling.features import column_kinds, linear_preprocessor, prepare_features
-from modellab.modeling.fitted import FittedBooster, FittedPipeline, signature_of, split_xy
 from modellab_regression.configs import LinearRegressionConfig, MeanConfig, XGBoostRegressorConfig
+from modellab_tabular.boosting import fit_booster
+from modellab_tabular.features import column_kinds, linear_preprocessor, prepare_features
+from modellab_tabular.fitted import FittedBooster, FittedPipeline, signature_of, split_xy
 
 log = logging.getLogger("modellab.train")
 OUTPUT = {"kind": "value", "dtype": "float64"}

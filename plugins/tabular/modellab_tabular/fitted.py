@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from modellab.modeling.features import TARGET, CategoryEncoder, prepare_features
-from modellab.modeling.persistence import save_sklearn
+from modellab.tasks import TARGET
+from modellab_tabular.features import CategoryEncoder, prepare_features
+from modellab_tabular.persistence import save_sklearn
 
 
 def labels_of(classes: list[str], proba: np.ndarray) -> np.ndarray:

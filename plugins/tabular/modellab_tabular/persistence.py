@@ -14,7 +14,7 @@ import skops.io as sio
 from modellab.errors import InvalidInputError
 
 # Only scikit-learn's and numpy's own types may be rebuilt from a skops file.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.", "modellab.modeling.")
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.", "modellab_tabular.")
 
 
 def save_sklearn(obj: Any, path: Path) -> None:

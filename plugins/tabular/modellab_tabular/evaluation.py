@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from evalharness import BaselineResult, EvalConfig, LeakageInputs, RunInfo
-from modellab.modeling.features import prepare_features
 from modellab.tasks import EvalRequest
+from modellab_tabular.features import prepare_features
 
 
 def run_info(req: EvalRequest) -> RunInfo:

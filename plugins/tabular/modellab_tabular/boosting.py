@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 import xgboost as xgb
 from sklearn.model_selection import train_test_split
 
-from modellab.modeling.features import CategoryEncoder, arrow_strings
-from modellab.modeling.fitted import FittedBooster, signature_of, split_xy
+from modellab_tabular.features import CategoryEncoder, arrow_strings
+from modellab_tabular.fitted import FittedBooster, signature_of, split_xy
 
 log = logging.getLogger("modellab.train")
 

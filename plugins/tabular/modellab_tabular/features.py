@@ -25,7 +25,6 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-TARGET = "__target__"
 DAY = pd.Timedelta(days=1)
 
 

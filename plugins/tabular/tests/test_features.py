@@ -7,9 +7,9 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from modellab.modeling import boosting
-from modellab.modeling.boosting import class_codes
-from modellab.modeling.features import CategoryEncoder, prepare_features
+from modellab_tabular import boosting
+from modellab_tabular.boosting import class_codes
+from modellab_tabular.features import CategoryEncoder, prepare_features
 
 
 def test_unseen_and_missing_values_become_missing() -> None:
