@@ -32,6 +32,7 @@ async def fill_and_time(url: str, home: Path, runs: int) -> dict[str, float]:
     from modellab.datasets import ingest
     from modellab.domain import CodeVersion, Run, RunStatus
     from modellab.ids import uuid7
+    from modellab.plugins import load_registry
     from modellab.projects import create_project
     from modellab.runs import service
     from modellab.settings import Settings
@@ -51,6 +52,7 @@ async def fill_and_time(url: str, home: Path, runs: int) -> dict[str, float]:
         added = await ingest.add_dataset(
             db,
             settings,
+            load_registry().task_types,
             ingest.AddRequest("bench", "penguins", REPO / "core/demo_data/penguins.csv", "sex"),
         )
         version = added.version

@@ -52,6 +52,7 @@ def generate(rows: int) -> Path:
 
 async def ingest(path: Path, home: Path) -> float:
     from modellab.datasets import ingest as svc
+    from modellab.plugins import load_registry
     from modellab.projects import create_project
     from modellab.settings import Settings
     from modellab.store.database import open_database
@@ -61,8 +62,11 @@ async def ingest(path: Path, home: Path) -> float:
     )
     async with open_database(settings.database_url) as db:
         await create_project(db, "bench")
+        task_types = load_registry().task_types
         start = time.perf_counter()
-        await svc.add_dataset(db, settings, svc.AddRequest("bench", "big", path, target="c3"))
+        await svc.add_dataset(
+            db, settings, task_types, svc.AddRequest("bench", "big", path, target="c3")
+        )
         return time.perf_counter() - start
 
 

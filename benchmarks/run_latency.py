@@ -60,7 +60,10 @@ def compute_seconds(home: Path, model: str, runs: int) -> float:
         async with open_database(settings.database_url) as db:
             await create_project(db, "bench")
             await ingest.add_dataset(
-                db, settings, ingest.AddRequest("bench", "penguins", PENGUINS, "sex")
+                db,
+                settings,
+                load_registry().task_types,
+                ingest.AddRequest("bench", "penguins", PENGUINS, "sex"),
             )
             registry = load_registry()
             registry.preload()

@@ -100,14 +100,18 @@ async def measure(csv: Path, home: Path, repeat: int) -> tuple[float, int, float
     )
     async with open_database(settings.database_url) as db:
         await create_project(db, "bench")
-        added = await ingest.add_dataset(db, settings, ingest.AddRequest("bench", "big", csv, "y"))
+        added = await ingest.add_dataset(
+            db, settings, load_registry().task_types, ingest.AddRequest("bench", "big", csv, "y")
+        )
         registry = load_registry()
         # A worker preloads its plugins once at start, as the bare fit below has its
         # imports done before its clock starts; the import time is printed on its own.
         started = time.perf_counter()
         registry.preload()
         imports = time.perf_counter() - started
-        inputs = bare_inputs(load_run_frames(added.version, settings).train)
+        inputs = bare_inputs(
+            load_run_frames(added.version, settings, registry.task_type(added.version.task)).train
+        )
         # The fastest of ``repeat`` tries of each: this machine's speed wanders, and the
         # fastest is the one least disturbed by anything else. The two take turns, so
         # that a busy spell slows both rather than one of them.

@@ -51,6 +51,32 @@ def _progress() -> Callable[[str], None]:
     return lambda msg: err.print(f"[dim]… {msg}[/dim]")
 
 
+class TaskChoice(click.ParamType[str, Any]):
+    """The task types of the installed plugins, read when a command needs them.
+
+    A static ``click.Choice`` would hard-code the built-in tasks; the registry is
+    loaded only when the option is given or its help is shown.
+    """
+
+    name = "task"
+
+    def _names(self) -> list[str]:
+        from modellab.plugins import load_registry
+
+        return sorted(load_registry().task_types)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        """``[a|b|...]`` as click shows a choice."""
+        return "[" + "|".join(self._names()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """``value`` when it names an installed task type; else a usage error listing them."""
+        names = self._names()
+        if value in names:
+            return str(value)
+        self.fail(f"{value!r} is not an installed task type; installed: {', '.join(names)}")
+
+
 def _run(fn: Callable[[Database, Settings], Awaitable[T]]) -> T:
     import asyncio
 
@@ -202,8 +228,9 @@ def _summary(v: DatasetVersion, created: bool) -> dict[str, Any]:
 @click.option("--target", "-t", required=True, help="Target column.")
 @click.option(
     "--task",
-    type=click.Choice(["classification", "regression"]),
-    help="Default: inferred from the target.",
+    type=TaskChoice(),
+    help="A task type of an installed plugin (`modellab plugins` lists them). Default: "
+    "inferred from the target.",
 )
 @click.option(
     "--split",
@@ -251,6 +278,7 @@ def dataset_add(
     """Add PATH (a CSV or Parquet file, or a folder of them) as a dataset version."""
     from modellab.datasets import ingest
     from modellab.datasets.splits import SplitRequest
+    from modellab.plugins import load_registry
 
     req = ingest.AddRequest(
         project=project,
@@ -266,7 +294,8 @@ def dataset_add(
         if features is None
         else tuple(c.strip() for c in features.split(",") if c.strip()),
     )
-    result = _run(lambda db, s: ingest.add_dataset(db, s, req, _progress()))
+    task_types = load_registry().task_types
+    result = _run(lambda db, s: ingest.add_dataset(db, s, task_types, req, _progress()))
     v = result.version
     if as_json:
         _print_json(_summary(v, result.created))
@@ -602,8 +631,10 @@ def note_cmd(run_id: str, text: str) -> None:
 def compare_cmd(run_a: str, run_b: str, as_json: bool) -> None:
     """Compare RUN_A (before) with RUN_B (after); writes RUN_B/compare/RUN_A/."""
     from modellab.compare import compare_runs
+    from modellab.plugins import load_registry
 
-    doc, out = _run(lambda db, s: compare_runs(db, s, run_a, run_b))
+    task_types = load_registry().task_types
+    doc, out = _run(lambda db, s: compare_runs(db, s, task_types, run_a, run_b))
     if as_json:
         _print_json(doc | {"folder": str(out)})
         return

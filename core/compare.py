@@ -9,8 +9,8 @@ into a cache outside every run folder (``<artifact root>/.cache/compare/``), one
 per plot named by the hash of what it is drawn from.
 
 When both runs scored the same test rows, EvalHarness' paired bootstrap over those rows
-(``paired_classification_deltas``/``paired_regression_deltas``, with run B's report
-settings: its replicates, seed and resampling) gives the CI of each metric's difference
+(the task type's ``paired_deltas``, with run B's report settings: its replicates, seed
+and resampling) gives the CI of each metric's difference
 and decides the label; those are the numbers of B's own report against A as baseline.
 Only a metric without a paired CI falls back to whether the two runs' CIs overlap.
 """
@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from evalharness import (
-    EvalConfig,
-    PairedDeltas,
-    paired_classification_deltas,
-    paired_regression_deltas,
-)
+from evalharness import EvalConfig, PairedDeltas
 from evalharness.core.jsonio import clean_float
 from modellab.datasets.schema import diff_schemas
 from modellab.domain import DatasetVersion, Run
@@ -53,6 +49,7 @@ from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as run_repo
 from modellab.store.database import Database
+from modellab.tasks import TaskType
 
 SKIP_IN_ARTIFACT_DIFF = ("compare/", "logs.txt", "run.json")
 #: bump when side_by_side draws differently: cached plots of the old look are not reused
@@ -143,59 +140,19 @@ def report_settings(side: Side) -> EvalConfig:
     )
 
 
-def score_classes(preds: pl.DataFrame) -> list[str]:
-    """The classes a run's ``predictions.parquet`` has a ``score_<class>`` column for."""
-    return [c.removeprefix("score_") for c in preds.columns if c.startswith("score_")]
-
-
-def class_scores(preds: pl.DataFrame, classes: list[str]) -> np.ndarray | None:
-    """``(n, K)`` scores in ``classes`` order; a class the run has no column for scores 0.
-
-    A class the model never learned gets probability 0, as the classification plugin's
-    evaluator widens them, so two runs' scores line up class by class.
-    """
-    have = set(score_classes(preds))
-    if not have:
-        return None
-    wide = np.zeros((preds.height, len(classes)))
-    for i, cls in enumerate(classes):
-        if cls in have:
-            wide[:, i] = preds[f"score_{cls}"].cast(pl.Float64).to_numpy()
-    return wide
-
-
 def paired_deltas(
-    a: pl.DataFrame, b: pl.DataFrame, task: str, config: EvalConfig
+    a: pl.DataFrame, b: pl.DataFrame, task: TaskType, config: EvalConfig
 ) -> PairedDeltas | None:
-    """EvalHarness' paired bootstrap of (B - A) on the rows both runs scored.
+    """The task type's paired bootstrap of (B - A) on the units both runs scored.
 
     Rows in ``predictions.parquet`` order (row id), the order both reports saw them in;
-    with B's report ``config`` the deltas are those of B's report against A.
+    with B's report ``config`` the deltas are those of B's report against A. A task
+    without one gives None, and the verdicts fall back to CI overlap.
     """
-    if task == "classification":
-        truth = b["truth"].cast(pl.String).to_numpy()
-        pred_a = a["prediction"].cast(pl.String).to_numpy()
-        pred_b = b["prediction"].cast(pl.String).to_numpy()
-        seen = {*score_classes(a), *score_classes(b), *truth.tolist()}
-        classes = sorted(seen | set(pred_a.tolist()) | set(pred_b.tolist()))
-        scores_a, scores_b = class_scores(a, classes), class_scores(b, classes)
-        return paired_classification_deltas(
-            truth,
-            pred_a,
-            pred_b,
-            a_scores=scores_a,
-            b_scores=scores_b,
-            classes=classes,
-            config=config,
-        )
-    if task == "regression":
-        return paired_regression_deltas(
-            b["truth"].cast(pl.Float64).to_numpy(),
-            a["prediction"].cast(pl.Float64).to_numpy(),
-            b["prediction"].cast(pl.Float64).to_numpy(),
-            config=config,
-        )
-    return None
+    if task.paired_deltas is None:
+        return None
+    result: PairedDeltas | None = task.paired_deltas(a, b, config)
+    return result
 
 
 def paired_rows(result: PairedDeltas | None) -> dict[str, dict[str, float]]:
@@ -291,19 +248,28 @@ def slice_shifts(sa: Side, sb: Side) -> list[dict[str, Any]]:
 
 
 def failure_changes(
-    sa: Side, sb: Side, pa: pl.DataFrame | None, pb: pl.DataFrame | None, same_rows: bool
+    task: TaskType,
+    sa: Side,
+    sb: Side,
+    pa: pl.DataFrame | None,
+    pb: pl.DataFrame | None,
+    same_rows: bool,
 ) -> dict[str, Any]:
-    """New and fixed failures by example id, and the failure-mode distribution change."""
+    """New and fixed failures by example id, and the failure-mode distribution change.
+
+    Where the task type tells which units fail (``unit_failures``) and both runs scored
+    the same units, every unit counts; otherwise the two reports' failure examples.
+    """
     fa, fb = (
         sa.eval_json("failure_examples.json") or {},
         sb.eval_json("failure_examples.json") or {},
     )
     out: dict[str, Any] = {}
-    if same_rows and pa is not None and pb is not None and sb.version.task == "classification":
-        wrong_a = (pa["prediction"].cast(pl.String) != pa["truth"].cast(pl.String)).to_numpy()
-        wrong_b = (pb["prediction"].cast(pl.String) != pb["truth"].cast(pl.String)).to_numpy()
+    if same_rows and pa is not None and pb is not None and task.unit_failures is not None:
+        wrong_a = np.asarray(task.unit_failures(pa), dtype=bool)
+        wrong_b = np.asarray(task.unit_failures(pb), dtype=bool)
         ids = pa["row_id"].to_numpy()
-        out["basis"] = "every test row's prediction"
+        out["basis"] = f"every test {task.unit}'s prediction"
         out["new"] = [str(i) for i in ids[wrong_b & ~wrong_a]]
         out["fixed"] = [str(i) for i in ids[wrong_a & ~wrong_b]]
         out["still_failing"] = int((wrong_a & wrong_b).sum())
@@ -519,7 +485,9 @@ async def comparable_sides(
                 f"run {s.run.id} has no eval report (status {s.run.status.value})"
             )
     if sa.version.task != sb.version.task:
-        raise InvalidInputError("a classification run and a regression run cannot be compared")
+        raise InvalidInputError(
+            f"a {sa.version.task} run and a {sb.version.task} run cannot be compared"
+        )
     return sa, sb
 
 
@@ -532,13 +500,23 @@ class Comparison:
     b: Side
 
 
-async def build_comparison(db: Database, settings: Settings, run_a: str, run_b: str) -> Comparison:
+async def build_comparison(
+    db: Database, settings: Settings, task_types: Mapping[str, TaskType], run_a: str, run_b: str
+) -> Comparison:
     """Compare two finished runs of one project; reads both folders and writes nothing.
+
+    ``task_types`` are the installed ones: the runs' task pairs them and tells failures.
 
     ``doc["plots"]`` names the side-by-side plots (``plots/NAME.png``) that
     :func:`write_comparison` or :func:`cached_plot` draws.
     """
     sa, sb = await comparable_sides(db, settings, run_a, run_b)
+    if sa.version.task not in task_types:
+        raise InvalidInputError(
+            f"runs of task {sa.version.task!r} cannot be compared: no installed plugin "
+            "registers that task type"
+        )
+    task = task_types[sa.version.task]
     pa = (
         pl.read_parquet(sa.folder / "predictions.parquet")
         if (sa.folder / "predictions.parquet").exists()
@@ -559,7 +537,7 @@ async def build_comparison(db: Database, settings: Settings, run_a: str, run_b: 
     result = None
     if same_rows and pa is not None and pb is not None:
         try:
-            result = paired_deltas(pa, pb, sa.version.task, report_settings(sb))
+            result = paired_deltas(pa, pb, task, report_settings(sb))
         except ValueError:
             # Predictions EvalHarness refuses (say, scores outside [0, 1]): no paired CI,
             # so the verdicts fall back to CI overlap.
@@ -602,7 +580,7 @@ async def build_comparison(db: Database, settings: Settings, run_a: str, run_b: 
         ),
         "metrics": metric_diff(sa, sb, paired),
         "slices": slice_shifts(sa, sb),
-        "failures": failure_changes(sa, sb, pa, pb, same_rows),
+        "failures": failure_changes(task, sa, sb, pa, pb, same_rows),
         "config": config_diff(
             {
                 "template": sa.run.template,
@@ -660,14 +638,14 @@ def write_comparison(c: Comparison, out: Path) -> None:
 
 
 async def compare_runs(
-    db: Database, settings: Settings, run_a: str, run_b: str
+    db: Database, settings: Settings, task_types: Mapping[str, TaskType], run_a: str, run_b: str
 ) -> tuple[dict[str, Any], Path]:
     """Compare two finished runs and write the comparison to ``<run_b>/compare/<run_a>/``.
 
     For the CLI, which writes where its user works; the API uses
     :func:`build_comparison`, which writes nothing.
     """
-    c = await build_comparison(db, settings, run_a, run_b)
+    c = await build_comparison(db, settings, task_types, run_a, run_b)
     out = c.b.folder / "compare" / c.a.run.id
     write_comparison(c, out)
     return c.doc, out

@@ -6,6 +6,7 @@ again reuses what is there (same bytes, same run keys), so it is idempotent.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import as_file, files
@@ -19,7 +20,7 @@ from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
 from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
 from modellab.errors import ConflictError, ModelLabError
-from modellab.plugins import load_registry
+from modellab.plugins import Registry, load_registry
 from modellab.projects import create_project
 from modellab.repro import export_pack
 from modellab.runs import service as run_service
@@ -46,28 +47,16 @@ class DemoDataset:
     candidate: str
 
 
-DEMO_DATASETS = (
-    DemoDataset(
-        "penguins.csv",
-        "penguins",
-        "sex",
-        "classification",
-        SplitStrategy.STRATIFIED,
-        "Palmer Station penguins (Gorman et al. 2014), CC0, via palmerpenguins 0.1.6",
-        "tabular-classification",
-        "xgboost",
-    ),
-    DemoDataset(
-        "cars.csv",
-        "cars",
-        "miles_per_gallon",
-        "regression",
-        SplitStrategy.RANDOM,
-        "Auto MPG (Donoho & Ramos 1982, StatLib), via vega-datasets 0.9.0",
-        "tabular-regression",
-        "xgboost",
-    ),
-)
+def _demo_datasets() -> tuple[DemoDataset, ...]:
+    """The bundled datasets, as ``demo_data/datasets.json`` lists them (data, not code:
+    the tasks they use are the plugins' names, which core does not spell)."""
+    listed = json.loads(files("modellab.demo_data").joinpath("datasets.json").read_text())
+    return tuple(
+        DemoDataset(**{**entry, "split": SplitStrategy(entry["split"])}) for entry in listed
+    )
+
+
+DEMO_DATASETS = _demo_datasets()
 
 
 def demo_file(name: str) -> Path:
@@ -77,14 +66,18 @@ def demo_file(name: str) -> Path:
 
 
 async def _train(
-    db: Database, settings: Settings, out: Console, d: DemoDataset, version: DatasetVersion
+    db: Database,
+    settings: Settings,
+    registry: Registry,
+    out: Console,
+    d: DemoDataset,
+    version: DatasetVersion,
 ) -> tuple[Run, Run]:
     """The baseline and the candidate on ``version``, reused when they exist.
 
     Otherwise the candidate is queued with its baseline (baseline first) and both train
     here, as ``modellab run --with-baseline`` would train them.
     """
-    registry = load_registry()
     req = run_service.RunRequest(DEMO_PROJECT, version.ref, d.template, d.candidate, 0)
     cand = await run_service.find_same_run(db, settings, registry, req)
     base = await run_service.find_baseline(db, version, d.template)
@@ -113,6 +106,7 @@ async def run_demo(
         out.print(f"created project {DEMO_PROJECT}")
     except ConflictError:
         out.print(f"using existing project {DEMO_PROJECT}")
+    registry = load_registry()
     versions: list[DatasetVersion] = []
     opened: list[str] = []
     for d in DEMO_DATASETS:
@@ -125,14 +119,14 @@ async def run_demo(
             split=SplitRequest(d.split, 0.2, 0),
             source=d.source,
         )
-        result = await ingest.add_dataset(db, settings, req, progress)
+        result = await ingest.add_dataset(db, settings, registry.task_types, req, progress)
         version = result.version
         versions.append(version)
         out.rule(f"1. Dataset {version.ref}" + ("" if result.created else " (already ingested)"))
         render.print_dataset(out, version)
 
         out.rule(f"2. Runs on {version.ref}: baseline first")
-        base, cand = await _train(db, settings, out, d, version)
+        base, cand = await _train(db, settings, registry, out, d, version)
         for r in (base, cand):
             out.print(f"  {r.model:<20} {r.role:<9} {render.headline_text(r)}")
         verdict = (
@@ -145,7 +139,7 @@ async def run_demo(
         out.print((eval_dir / "takeaway.txt").read_text().strip())
 
         out.rule(f"4. Compare {base.model} -> {cand.model}")
-        _, compare_dir = await compare_runs(db, settings, base.id, cand.id)
+        _, compare_dir = await compare_runs(db, settings, registry.task_types, base.id, cand.id)
         out.print((compare_dir / "summary.txt").read_text().rstrip())
 
         pack = (

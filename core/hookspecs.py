@@ -11,12 +11,26 @@ from __future__ import annotations
 
 import pluggy
 
-from modellab.tasks import Evaluator, Slicer, Template
+from modellab.tasks import Evaluator, Slicer, TaskType, Template, TemplateVariant
 
 PROJECT_NAME = "modellab"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_task_types() -> list[TaskType]:  # type: ignore[empty-body]
+    """Register task types.
+
+    A task type owns what core must not know by name: which target columns it accepts
+    (and how well a target fits it when the user names no task), the target's profile,
+    whether splits stratify on it, how the target is cast for a model, the predictions
+    table, and how compare pairs two runs. Task type names are unique across all
+    plugins; templates, evaluators and slicers refer to a task type by its name.
+
+    :return: the task types this plugin provides (may be empty).
+    """
 
 
 @hookspec
@@ -29,6 +43,18 @@ def register_templates() -> list[Template]:  # type: ignore[empty-body]
     across all plugins.
 
     :return: the templates this plugin provides (may be empty).
+    """
+
+
+@hookspec
+def register_model_variants() -> list[TemplateVariant]:  # type: ignore[empty-body]
+    """Add model variants to templates that other plugins register.
+
+    This is how a third party offers one more candidate (or baseline) for an existing
+    template without copying it. The template must be installed; a variant name must
+    be new within its template.
+
+    :return: ``TemplateVariant(template_name, variant)`` pairs (may be empty).
     """
 
 

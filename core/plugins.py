@@ -1,13 +1,16 @@
-"""Plugin discovery and the registry of templates, evaluators and slicers.
+"""Plugin discovery and the registry of task types, templates, evaluators and slicers.
 
 Plugins are found exactly as a third party's are: through entry points of the
 ``modellab`` group. ``MODELLAB_PLUGINS`` (a comma list of entry-point or distribution
-names) narrows which load. Every failure names the plugin, its distribution and the
-hook, instead of surfacing a bare traceback.
+names) narrows which load; ``MODELLAB_PLUGIN_MODULES`` (a comma list of importable module
+names) adds modules that are not installed as distributions. Every failure names the
+plugin, its distribution and the hook, instead of surfacing a bare traceback.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +21,12 @@ import pluggy
 
 from modellab import hookspecs
 from modellab.errors import InvalidInputError, PluginError
-from modellab.tasks import ROLES, Deferred, Evaluator, Slicer, Template
+from modellab.tasks import ROLES, Deferred, Evaluator, Slicer, TaskType, Template, TemplateVariant
 
 ENTRY_POINT_GROUP = "modellab"
+#: importable modules loaded as plugins beside the installed ones (comma list): a plugin
+#: tried before it is packaged, or one a test defines; child processes inherit it
+MODULES_VARIABLE = "MODELLAB_PLUGIN_MODULES"
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,21 @@ class Registry:
     """Everything the loaded plugins registered, validated and indexed."""
 
     plugins: list[PluginInfo]
+    task_types: dict[str, TaskType] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
     evaluators: dict[str, Evaluator] = field(default_factory=dict)
     slicers: dict[str, Slicer] = field(default_factory=dict)
+    #: each plugin's slicer names in the order it registered them
+    slicer_order: dict[str, list[str]] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def task_type(self, name: str) -> TaskType:
+        """Return the task type ``name`` or raise an error listing the known ones."""
+        try:
+            return self.task_types[name]
+        except KeyError:
+            known = ", ".join(sorted(self.task_types)) or "none (no plugin registers any)"
+            raise InvalidInputError(f"unknown task {name!r}; installed: {known}") from None
 
     def template(self, name: str) -> Template:
         """Return the template ``name`` or raise an error listing the known ones."""
@@ -60,11 +77,18 @@ class Registry:
             ) from None
 
     def slicers_for(self, task_type: str) -> list[Slicer]:
-        """Return the slicers that apply to ``task_type``, sorted by name."""
+        """Return the slicers that apply to ``task_type``, in report order.
+
+        The plugin that registers the task type comes first, its slicers in the order
+        it lists them; then the other plugins' (by plugin name), each slicer once.
+        """
+        owner = self.owners.get(("task_types", task_type))
+        plugins = sorted(self.slicer_order, key=lambda p: (p != owner, p))
+        names = dict.fromkeys(n for p in plugins for n in self.slicer_order[p])
         return [
-            s
-            for _, s in sorted(self.slicers.items())
-            if not s.task_types or task_type in s.task_types
+            self.slicers[n]
+            for n in names
+            if not self.slicers[n].task_types or task_type in self.slicers[n].task_types
         ]
 
     def preload(self) -> None:
@@ -74,6 +98,9 @@ class Registry:
         work and not the first import of scikit-learn, XGBoost or EvalHarness.
         """
         functions: list[object] = [e.evaluate for e in self.evaluators.values()]
+        for task in self.task_types.values():
+            functions.extend(getattr(task, f.name) for f in dataclasses.fields(task))
+        functions.extend(s.generate for s in self.slicers.values())
         for template in self.templates.values():
             functions.extend(v.fit for v in template.variants)
         for function in functions:
@@ -81,12 +108,25 @@ class Registry:
                 function.load()
 
     def registered_by(self, plugin: str) -> dict[str, list[str]]:
-        """Names of what ``plugin`` registered, per kind (templates, evaluators, slicers)."""
-        out: dict[str, list[str]] = {"templates": [], "evaluators": [], "slicers": []}
+        """Names of what ``plugin`` registered, per kind (task types, templates, model
+        variants of other plugins' templates, evaluators, slicers)."""
+        out: dict[str, list[str]] = {
+            "task_types": [],
+            "templates": [],
+            "variants": [],
+            "evaluators": [],
+            "slicers": [],
+        }
         for (kind, name), owner in sorted(self.owners.items()):
-            if owner == plugin:
+            if owner == plugin and kind != "slicers":
                 out[kind].append(name)
+        # A shared slicer counts for every plugin that registers it.
+        out["slicers"] = sorted(self.slicer_order.get(plugin, []))
         return out
+
+
+def _module_names(value: str) -> list[str]:
+    return [m.strip() for m in value.split(",") if m.strip()]
 
 
 def _selected(eps: Iterable[EntryPoint], selection: str | None) -> list[EntryPoint]:
@@ -120,7 +160,8 @@ def get_plugin_manager(
         ones (the plugin test kit uses this for a plugin under test).
     :param selection: comma list of plugin or distribution names to load; defaults
         to ``MODELLAB_PLUGINS``.
-    :param discover: load entry points of the ``modellab`` group.
+    :param discover: load entry points of the ``modellab`` group, and the modules that
+        ``MODELLAB_PLUGIN_MODULES`` names.
     :raises PluginError: naming the plugin, its distribution and the failing hook.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
@@ -141,6 +182,17 @@ def get_plugin_manager(
                 ) from exc
             _register(pm, ep.name, plugin, info)
             infos[ep.name] = info
+        for module_name in _module_names(os.environ.get(MODULES_VARIABLE, "")):
+            try:
+                plugin = importlib.import_module(module_name)
+            except Exception as exc:
+                raise PluginError(
+                    f"{MODULES_VARIABLE} names module {module_name!r}, which failed to "
+                    f"import: {type(exc).__name__}: {exc}"
+                ) from exc
+            info = PluginInfo(module_name, f"(module, {MODULES_VARIABLE})", "")
+            _register(pm, module_name, plugin, info)
+            infos[module_name] = info
     for name, plugin in extra_plugins:
         info = PluginInfo(name, "(registered directly)", "")
         _register(pm, name, plugin, info)
@@ -218,6 +270,18 @@ def _check_template(t: Template, fail: Callable[[str], PluginError]) -> None:
         raise fail(f"template {t.name!r} has no baseline variant")
 
 
+def _check_task_type(task: TaskType, fail: Callable[[str], PluginError]) -> None:
+    if not task.name:
+        raise fail("a task type needs a name")
+    for f in dataclasses.fields(task):
+        value = getattr(task, f.name)
+        required = f.default is dataclasses.MISSING
+        if f.name in ("name", "description", "labels", "unit"):
+            continue
+        if (required or value is not None) and not callable(value):
+            raise fail(f"task type {task.name!r}: {f.name} must be callable")
+
+
 def build_registry(pm: pluggy.PluginManager) -> Registry:
     """Collect and validate what every plugin registers.
 
@@ -230,18 +294,51 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
     def failer(plugin: str, hook: str) -> Callable[[str], PluginError]:
         return lambda msg: PluginError(_describe(infos.get(plugin), f"hook {hook}: {msg}"))
 
+    def known_task(task_type: str, what: str, fail: Callable[[str], PluginError]) -> None:
+        if task_type not in reg.task_types:
+            known = ", ".join(sorted(reg.task_types)) or "none"
+            raise fail(
+                f"{what} names task type {task_type!r}, which no plugin registers "
+                f"(installed: {known})"
+            )
+
+    for plugin, task in _call_each(pm, "register_task_types", TaskType, infos):
+        fail = failer(plugin, "register_task_types")
+        _check_task_type(task, fail)
+        if task.name in reg.task_types:
+            other = reg.owners[("task_types", task.name)]
+            raise fail(f"task type {task.name!r} is already registered by plugin {other!r}")
+        reg.task_types[task.name] = task
+        reg.owners[("task_types", task.name)] = plugin
     for plugin, t in _call_each(pm, "register_templates", Template, infos):
         fail = failer(plugin, "register_templates")
         _check_template(t, fail)
+        known_task(t.task_type, f"template {t.name!r}", fail)
         if t.name in reg.templates:
             other = reg.owners[("templates", t.name)]
             raise fail(f"template {t.name!r} is already registered by plugin {other!r}")
         reg.templates[t.name] = t
         reg.owners[("templates", t.name)] = plugin
+    for plugin, extra in _call_each(pm, "register_model_variants", TemplateVariant, infos):
+        fail = failer(plugin, "register_model_variants")
+        if extra.template not in reg.templates:
+            known = ", ".join(sorted(reg.templates)) or "none"
+            raise fail(
+                f"variant {extra.variant.name!r} is for template {extra.template!r}, "
+                f"which no plugin registers (installed: {known})"
+            )
+        t = dataclasses.replace(
+            reg.templates[extra.template],
+            variants=(*reg.templates[extra.template].variants, extra.variant),
+        )
+        _check_template(t, fail)
+        reg.templates[t.name] = t
+        reg.owners[("variants", f"{t.name}/{extra.variant.name}")] = plugin
     for plugin, e in _call_each(pm, "register_evaluators", Evaluator, infos):
         fail = failer(plugin, "register_evaluators")
         if not callable(e.evaluate):
             raise fail(f"evaluator {e.name!r} has no callable evaluate")
+        known_task(e.task_type, f"evaluator {e.name!r}", fail)
         if e.task_type in reg.evaluators:
             other = reg.owners[("evaluators", reg.evaluators[e.task_type].name)]
             raise fail(f"task {e.task_type!r} already has an evaluator from plugin {other!r}")
@@ -251,11 +348,16 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         fail = failer(plugin, "register_slicers")
         if not callable(s.generate):
             raise fail(f"slicer {s.name!r} has no callable generate")
-        if s.name in reg.slicers:
+        for task_type in s.task_types:
+            known_task(task_type, f"slicer {s.name!r}", fail)
+        # Plugins may share a slicer (one object from a library both use); a different
+        # slicer under a taken name is a conflict.
+        if s.name in reg.slicers and reg.slicers[s.name] is not s:
             other = reg.owners[("slicers", s.name)]
             raise fail(f"slicer {s.name!r} is already registered by plugin {other!r}")
         reg.slicers[s.name] = s
-        reg.owners[("slicers", s.name)] = plugin
+        reg.owners.setdefault(("slicers", s.name), plugin)
+        reg.slicer_order.setdefault(plugin, []).append(s.name)
     return reg
 
 

@@ -549,7 +549,7 @@ async def reproduce_pack(
                 source=d.source,
             )
             try:
-                version = (await ingest.add_dataset(db, settings, req)).version
+                version = (await ingest.add_dataset(db, settings, registry.task_types, req)).version
             except ModelLabError as error:
                 # Name the data as the pack holds it, not by this machine's temp folder.
                 error.message = error.message.replace(f"{tmp}{os.sep}", "")

@@ -1,8 +1,11 @@
-"""What a task plugin registers: templates with model variants, evaluators, slicers.
+"""What a task plugin registers: task types, templates with model variants, evaluators,
+slicers.
 
-A task type is a name ("classification", "regression", a third party's "my-task") that
-ties a plugin's templates, evaluators and slicers together. The hooks in
-:mod:`modellab.hookspecs` return lists of these objects.
+A task type ("classification", "regression", a third party's "my-task") owns everything
+core must not know by name: which targets it accepts, how its target is profiled, split
+and cast for a model, how a model's predictions become the predictions table, and how
+two runs' predictions compare. Templates, evaluators and slicers name the task type
+they belong to. The hooks in :mod:`modellab.hookspecs` return lists of these objects.
 """
 
 from __future__ import annotations
@@ -114,6 +117,72 @@ class Template:
 
 
 @dataclass(frozen=True)
+class TaskPredictions:
+    """A model's predictions on the test units, as the predictions table keeps them.
+
+    ``scores`` has one column per name in ``score_labels`` (for a classifier: each
+    class's probability); the table stores them as ``score_<label>`` columns.
+    """
+
+    y_pred: Any
+    scores: Any | None = None
+    score_labels: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """A task type: what core asks of a task without knowing it by name.
+
+    Callables receive polars objects from ingest (``facts`` is a
+    :class:`modellab.datasets.schema.ColumnFacts`), pandas objects from training and
+    the predictions tables (polars) from compare. Register heavy ones through
+    :func:`deferred`.
+    """
+
+    name: str
+    description: str
+    #: ``check_target(column, facts) -> reason | None``: why the target column cannot
+    #: be this task's target (None: it can)
+    check_target: Callable[[str, Any], str | None]
+    #: ``target_affinity(facts) -> float``: how well a target fits this task when the
+    #: user names none; the highest wins, 0 means never inferred
+    target_affinity: Callable[[Any], float]
+    #: ``profile_target(series, summary) -> (TargetProfile, warnings)``; ``summary`` is
+    #: the column's NumericSummary when it was profiled as a number, else None
+    profile_target: Callable[[Any, Any], tuple[Any, list[Any]]]
+    #: ``cast_target(series) -> series``: the target as models fit on it and reports
+    #: compare against it
+    cast_target: Callable[[Any], Any]
+    #: ``predict(model, frame) -> TaskPredictions``, computed once per run
+    predict: Callable[[FittedModel, Any], TaskPredictions]
+    #: the target holds class labels: a split may stratify on it and records each
+    #: side's label shares
+    labels: bool = False
+    #: ``check_train(train_target) -> reason | None``: why a train split cannot train
+    #: this task (for a classifier: a single class)
+    check_train: Callable[[Any], str | None] | None = None
+    #: ``find_leaks(learn_x, learn_y, score_x, score_y, config) -> [(column, evidence)]``:
+    #: the single-feature leak check of the dataset profile, with its EvalConfig
+    find_leaks: Callable[[Any, Any, Any, Any, Any], list[tuple[str, str]]] | None = None
+    #: ``paired_deltas(preds_a, preds_b, config) -> evalharness.PairedDeltas | None``:
+    #: the paired bootstrap of B - A over the test units both runs scored
+    paired_deltas: Callable[[Any, Any, Any], Any] | None = None
+    #: ``unit_failures(preds) -> bool array``: the units a predictions table gets
+    #: wrong, so compare lists new and fixed failures by unit id
+    unit_failures: Callable[[Any], Any] | None = None
+    #: what one test unit is ("row"; a group such as "query"), in words
+    unit: str = "row"
+
+
+@dataclass(frozen=True)
+class TemplateVariant:
+    """A model variant that a plugin adds to another plugin's template."""
+
+    template: str
+    variant: ModelVariant
+
+
+@dataclass(frozen=True)
 class BaselinePredictions:
     """A finished baseline run's predictions on the same test rows."""
 
@@ -169,6 +238,9 @@ class EvalRequest:
     #: the duplicate-records measure taken before the fit (EvalHarness' DuplicateCheck),
     #: which the leakage checks reuse rather than hash every row again
     duplicates: Any = None
+    #: the report's slices: what the slicers that apply to the run's task produced, in
+    #: order (``Registry.slicers_for``), family and description filled in
+    slices: tuple[SliceDefinition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,16 +271,29 @@ class Evaluator:
 
 @dataclass(frozen=True)
 class SliceDefinition:
-    """A named subset of evaluation rows produced by a slicer."""
+    """A named subset of the test units, produced by a slicer.
+
+    ``name`` is the slice's id in ``slices.json`` (unique within a run); ``family``
+    groups slices of one rule there, described by ``family_description``. Both default
+    to the slicer's name and description.
+    """
 
     name: str
     definition: str
-    mask: Any  # boolean array over the evaluation rows
+    mask: Any  # boolean array over the test units, in the predictions table's order
+    family: str = ""
+    family_description: str = ""
 
 
 @dataclass(frozen=True)
 class Slicer:
-    """A named slice generator; ``task_types`` empty means it applies to every task."""
+    """A named slice generator; ``task_types`` empty means it applies to every task.
+
+    ``generate`` is called with keyword arguments and should accept ``**kwargs``:
+    ``frame`` (the test units' raw features), ``y_true``, ``y_pred``, ``scores`` and
+    ``score_labels`` (as the task type's ``predict`` gave them) and ``settings`` (the
+    run's evaluation settings, a mapping). It returns :class:`SliceDefinition` items.
+    """
 
     name: str
     generate: Callable[..., Sequence[SliceDefinition]]

@@ -1,13 +1,15 @@
 """The wheels install into a fresh virtualenv and every module imports from them.
 
 This builds real (not editable) wheels, so a subpackage missing from the package list
-in pyproject.toml, or a data file missing from package-data, fails here. The locked
+in pyproject.toml, or a data file missing from package-data, fails here. The evalharness
+wheel also installs alone, with its dependencies and nothing of the service. The locked
 default install stays without XGBoost's CUDA build and NVIDIA's NCCL (docs/install.md).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -21,25 +23,58 @@ from packaging.markers import Marker
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = {"core": "modellab", "server": "modellab.server", "evalharness": "evalharness"}
+#: What the evalharness distribution must never bring along.
+SERVICE_STACK = ("litestar", "sqlalchemy", "arq", "modellab")
+#: Left out of the copies the wheels are built from: a build needs none of it.
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".mypy-path",  # mypy's view of the layout, the one place with symlinks
+    "artifacts",
+    ".modellab",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".hypothesis",
+    "benchmarks",
+)
+
+
+def modules_of(folder: str, package: str) -> list[str]:
+    """Every module in a source folder, by its import name."""
+    root = REPO / folder
+    modules = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).with_suffix("")
+        if "build" in rel.parts:  # evalharness/ is its project folder too: a build's copies
+            continue
+        modules.append(".".join([package, *(p for p in rel.parts if p != "__init__")]))
+    return modules
 
 
 def source_modules() -> list[str]:
     """Every importable module in the source tree, by its import name."""
-    modules: list[str] = []
-    for folder, package in SOURCE_ROOTS.items():
-        root = REPO / folder
-        for path in sorted(root.rglob("*.py")):
-            rel = path.relative_to(root).with_suffix("")
-            parts = [p for p in rel.parts if p != "__init__"]
-            if folder == "core" and parts and parts[0] == "server":
-                continue
-            modules.append(".".join([package, *parts]))
+    modules = [m for folder, package in SOURCE_ROOTS.items() for m in modules_of(folder, package)]
     for plugin in sorted((REPO / "plugins").iterdir()):
         for path in sorted(plugin.glob("modellab_*/**/*.py")):
             rel = path.relative_to(plugin).with_suffix("")
             modules.append(".".join(p for p in rel.parts if p != "__init__"))
     # Alembic's env.py is a script alembic runs, not a module to import.
     return sorted(set(modules) - {"modellab.store.migrations.env"})
+
+
+def workspace_distributions() -> set[str]:
+    """The wheel names (``modellab_tabular``) of the root and every workspace member."""
+    root = tomllib.loads((REPO / "pyproject.toml").read_text())
+    projects = [REPO / "pyproject.toml"] + [
+        path
+        for member in root["tool"]["uv"]["workspace"]["members"]
+        for path in sorted(REPO.glob(f"{member}/pyproject.toml"))
+    ]
+    return {tomllib.loads(p.read_text())["project"]["name"].replace("-", "_") for p in projects}
 
 
 def uv() -> str:
@@ -56,25 +91,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "UV_OFFLINE": "1"}
     # Build from a copy: setuptools leaves build/ and *.egg-info beside the sources.
     source = tmp / "src"
-    shutil.copytree(
-        REPO,
-        source,
-        symlinks=True,
-        ignore=shutil.ignore_patterns(
-            ".git",
-            ".venv",
-            "artifacts",
-            ".modellab",
-            "build",
-            "*.egg-info",
-            "__pycache__",
-            ".mypy_cache",
-            ".ruff_cache",
-            ".pytest_cache",
-            ".hypothesis",
-            "benchmarks",
-        ),
-    )
+    shutil.copytree(REPO, source, symlinks=True, ignore=NOT_SOURCES)
+    # No link stands in for a package-dir mapping: a build has only real folders.
+    assert [p for p in source.rglob("*") if p.is_symlink()] == []
     subprocess.run(
         [uv(), "build", "--all-packages", "--wheel", "--out-dir", str(dist)],
         cwd=source,
@@ -83,7 +102,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env=env,
     )
     wheels = sorted(dist.glob("*.whl"))
-    assert len(wheels) == 4, wheels
+    assert {w.name.split("-")[0] for w in wheels} == workspace_distributions(), wheels
     target = tmp / "venv"
     subprocess.run(
         [uv(), "venv", "--python", sys.executable, str(target)],
@@ -175,6 +194,116 @@ def test_the_web_ui_ships_with_the_wheel(venv: Path, tmp_path: Path) -> None:
     source = REPO / "server" / "web"
     expected = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
     assert shipped == expected
+
+
+@pytest.fixture(scope="module")
+def evalharness_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with the evalharness wheel and the dependencies it declares.
+
+    The wheel is built from a copy of evalharness/ alone, so it needs nothing else of the
+    repository; its dependencies are the versions uv.lock pins for it, from uv's cache.
+    """
+    tmp = tmp_path_factory.mktemp("evalharness")
+    env = {**os.environ, "UV_OFFLINE": "1"}
+    source = tmp / "evalharness"
+    shutil.copytree(REPO / "evalharness", source, symlinks=True, ignore=NOT_SOURCES)
+    subprocess.run(
+        [uv(), "build", "--wheel", "--out-dir", str(tmp / "dist"), str(source)],
+        cwd=tmp,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    (wheel,) = (tmp / "dist").glob("*.whl")
+    assert wheel.name.startswith("evalharness-"), wheel
+    pins = tmp / "pylock.toml"
+    export = ["--project", str(REPO), "--package", "evalharness", "--frozen", "--no-dev"]
+    subprocess.run(
+        [uv(), "export", *export, "--no-emit-workspace", "--format=pylock.toml", f"-o={pins}"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    target = tmp / "venv"
+    subprocess.run(
+        [uv(), "venv", "--python", sys.executable, str(target)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    python = str(target / "bin" / "python")
+    for requirements in (["-r", str(pins)], [str(wheel)]):
+        # The wheel goes in with its dependency check: the pins must satisfy what it declares.
+        subprocess.run(
+            [uv(), "pip", "install", "--python", python, *requirements],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+    return target
+
+
+def test_evalharness_installs_and_imports_alone(evalharness_venv: Path, tmp_path: Path) -> None:
+    modules = modules_of("evalharness", "evalharness")
+    assert "evalharness" in modules and "evalharness.schemas.validate" in modules
+    script = (
+        "import importlib, importlib.util, sys\n"
+        "failed = []\n"
+        f"for name in {modules!r}:\n"
+        "    try:\n"
+        "        mod = importlib.import_module(name)\n"
+        "    except Exception as exc:\n"
+        "        failed.append(f'{name}: {type(exc).__name__}: {exc}')\n"
+        "        continue\n"
+        f"    if not (mod.__file__ or '').startswith({str(evalharness_venv)!r}):\n"
+        "        failed.append(f'{name} imported from {mod.__file__}, not the wheel')\n"
+        f"failed += [f'{{n}} is importable' for n in {SERVICE_STACK!r}\n"
+        "           if importlib.util.find_spec(n) is not None]\n"
+        "print('\\n'.join(failed))\n"
+        "sys.exit(1 if failed else 0)\n"
+    )
+    result = subprocess.run(
+        [evalharness_venv / "bin" / "python", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_evalharness_wheel_brings_nothing_of_the_service(evalharness_venv: Path) -> None:
+    listed = subprocess.run(
+        [uv(), "pip", "list", "--format", "json", "--python", str(evalharness_venv / "bin/python")],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "UV_OFFLINE": "1"},
+    )
+    installed = {d["name"].lower() for d in json.loads(listed.stdout)}
+    assert {"evalharness", "numpy", "pandas", "scikit-learn", "matplotlib", "msgspec"} <= installed
+    assert installed.isdisjoint(SERVICE_STACK), installed & set(SERVICE_STACK)
+    assert not any(name.startswith("modellab") for name in installed), installed
+
+
+def test_evalharness_console_script_from_its_wheel(evalharness_venv: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [evalharness_venv / "bin" / "evalharness", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "validate" in result.stdout and "export-schemas" in result.stdout
+
+
+def test_the_root_distribution_leaves_evalharness_to_its_own() -> None:
+    root = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = root["tool"]["setuptools"]["packages"]
+    assert not [p for p in packages if p.split(".")[0] == "evalharness"], packages
+    assert "evalharness" not in root["project"]["scripts"]
+    assert "evalharness" in root["project"]["dependencies"]
+    own = tomllib.loads((REPO / "evalharness" / "pyproject.toml").read_text())
+    assert own["project"]["scripts"] == {"evalharness": "evalharness.cli:main"}
 
 
 #: The platforms and Pythons (the oldest supported, and where uv.lock forks) whose default

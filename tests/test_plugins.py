@@ -13,7 +13,8 @@ import pytest
 from modellab import hookimpl
 from modellab.errors import PluginError
 from modellab.plugins import build_registry, get_plugin_manager, load_registry
-from modellab.tasks import Evaluator, ModelVariant, Slicer, Template
+from modellab.tasks import Evaluator, ModelVariant, Slicer, Template, TemplateVariant
+from tests import toy_task
 from tests.conftest import Env
 
 
@@ -46,7 +47,14 @@ def test_builtin_plugins_are_discovered_through_entry_points() -> None:
     }
     assert reg.templates["tabular-classification"].task_type == "classification"
     assert reg.templates["tabular-regression"].task_type == "regression"
-    assert reg.registered_by("ranking") == {"templates": [], "evaluators": [], "slicers": []}
+    assert reg.task_types.keys() == {"classification", "regression"}
+    assert reg.registered_by("ranking") == {
+        "task_types": [],
+        "templates": [],
+        "variants": [],
+        "evaluators": [],
+        "slicers": [],
+    }
 
 
 def test_modellab_plugins_narrows_what_loads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,7 +147,9 @@ def test_duplicate_template_names_name_both_plugins() -> None:
     def register_templates() -> list[Template]:
         return [
             Template(
-                "tabular-classification", "x", (ModelVariant("b", "baseline", _fit, NoConfig),)
+                "tabular-classification",
+                "classification",
+                (ModelVariant("b", "baseline", _fit, NoConfig),),
             )
         ]
 
@@ -150,17 +160,62 @@ def test_duplicate_template_names_name_both_plugins() -> None:
 
 def test_two_evaluators_for_one_task_are_refused() -> None:
     def register_evaluators() -> list[Evaluator]:
-        return [Evaluator("e", "x", lambda **_: None)]
+        return [Evaluator("e", "toy-count", lambda **_: None)]
 
     pm = get_plugin_manager(
         [
+            ("toy", plugin(register_task_types=lambda: [toy_task.TOY_TASK])),
             ("a", plugin(register_evaluators=register_evaluators)),
             ("b", plugin(register_evaluators=register_evaluators)),
         ],
         discover=False,
     )
-    with pytest.raises(PluginError, match="task 'x' already has an evaluator from plugin 'a'"):
+    with pytest.raises(
+        PluginError, match="task 'toy-count' already has an evaluator from plugin 'a'"
+    ):
         build_registry(pm)
+
+
+def test_a_template_of_an_unknown_task_type_is_refused() -> None:
+    def register_templates() -> list[Template]:
+        return [Template("t", "nope", (ModelVariant("b", "baseline", _fit, NoConfig),))]
+
+    pm = get_plugin_manager([("mine", plugin(register_templates=register_templates))])
+    with pytest.raises(
+        PluginError,
+        match=r"template 't' names task type 'nope', which no plugin registers "
+        r"\(installed: classification, regression\)",
+    ):
+        build_registry(pm)
+
+
+def test_a_variant_for_a_missing_template_or_a_taken_name_is_refused() -> None:
+    variant = ModelVariant("xgboost", "candidate", _fit, NoConfig)
+    for template, message in (
+        ("nope", "variant 'xgboost' is for template 'nope', which no plugin registers"),
+        ("tabular-regression", "template 'tabular-regression' declares variant 'xgboost' twice"),
+    ):
+        extra = plugin(register_model_variants=lambda t=template: [TemplateVariant(t, variant)])
+        with pytest.raises(PluginError, match=message):
+            build_registry(get_plugin_manager([("mine", extra)]))
+
+
+def test_a_task_type_registered_twice_is_refused() -> None:
+    twice = plugin(register_task_types=lambda: [toy_task.TOY_TASK, toy_task.TOY_TASK])
+    with pytest.raises(PluginError, match="task type 'toy-count' is already registered"):
+        build_registry(get_plugin_manager([("mine", twice)], discover=False))
+
+
+def test_plugin_modules_load_beside_the_installed_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELLAB_PLUGIN_MODULES", "tests.toy_task")
+    reg = load_registry()
+    assert "toy-count" in reg.task_types and "classification" in reg.task_types
+    assert reg.registered_by("tests.toy_task")["variants"] == ["tabular-regression/toy_median"]
+    monkeypatch.setenv("MODELLAB_PLUGIN_MODULES", "tests.no_such_module")
+    with pytest.raises(
+        PluginError, match=r"MODELLAB_PLUGIN_MODULES names module 'tests\.no_such_module'"
+    ):
+        load_registry()
 
 
 def test_slicers_for_a_task() -> None:
@@ -169,7 +224,15 @@ def test_slicers_for_a_task() -> None:
 
     reg = build_registry(get_plugin_manager([("mine", plugin(register_slicers=register_slicers))]))
     names = [s.name for s in reg.slicers_for("regression")]
-    assert names == ["everywhere", "target_quintile"]
+    # The task's own plugin first, in its order; then the others by plugin name.
+    assert names == ["target_quintile", "key_feature", "missingness", "everywhere"]
+    assert [s.name for s in reg.slicers_for("classification")] == [
+        "confidence_decile",
+        "missingness",
+        "key_feature",
+        "class",
+        "everywhere",
+    ]
 
 
 def test_plugins_command(ml: Env) -> None:

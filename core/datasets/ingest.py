@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import re
 import shutil
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ from modellab.store import datasets as repo
 from modellab.store.database import Database
 from modellab.store.models import ProjectRow, utcnow
 from modellab.store.projects import get_project_row
+from modellab.tasks import TaskType
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 PREDEFINED_STEMS = ("train", "test")
@@ -123,7 +125,6 @@ class Staged:
 @dataclass
 class Prepared:
     frame: pl.DataFrame
-    task: str
     schema: list[ColumnSchema]
     split: Split
     split_info: SplitInfo
@@ -256,6 +257,7 @@ def _combine(
 
 
 def prepare(
+    task_types: Mapping[str, TaskType],
     staged: Staged,
     req: AddRequest,
     parquet_path: Path,
@@ -277,6 +279,7 @@ def prepare(
             frame.write_parquet, parquet_path, compression="lz4", statistics=False
         )
         prepared = _check_profile_split(
+            task_types,
             staged,
             req,
             frame,
@@ -292,6 +295,7 @@ def prepare(
 
 
 def _check_profile_split(
+    task_types: Mapping[str, TaskType],
     staged: Staged,
     req: AddRequest,
     frame: pl.DataFrame,
@@ -322,8 +326,11 @@ def _check_profile_split(
             f"{req.path}: target column {target!r} holds the single value {value!r} in every "
             "row; there is nothing to learn"
         )
-    task = req.task or infer_task(target, tf)
-    check_task(target, task, tf)
+    if req.task is not None and req.task not in task_types:
+        known = ", ".join(sorted(task_types)) or "none"
+        raise InvalidInputError(f"unknown task {req.task!r}; installed: {known}")
+    task = task_types[req.task or infer_task(target, tf, task_types)]
+    check_task(target, task, tf, task_types)
     split_req = req.split
     if staged.predefined:
         split_req = SplitRequest(SplitStrategy.PREDEFINED, req.split.test_size, req.split.seed)
@@ -412,21 +419,21 @@ def _check_profile_split(
         diff_schemas(previous, schema, previous_version) if previous and previous_version else None
     )
     fields: dict[str, object] = {
-        "task": task,
+        "task": task.name,
         "rows": frame.height,
         "columns": frame.width,
         "feature_columns": [c.name for c in schema if c.role == "feature"],
         "profile": profile,
         "schema_diff": diff,
     }
-    return Prepared(frame, task, schema, split, split_info, fields)
+    return Prepared(frame, schema, split, split_info, fields)
 
 
 def _split_rows(
     req: AddRequest,
     frame: pl.DataFrame,
     schema: list[ColumnSchema],
-    task: str,
+    task: TaskType,
     split_req: SplitRequest,
     usable: np.ndarray,
     n_train: int | None,
@@ -454,15 +461,10 @@ def _split_rows(
             )
         split = make_split(frame, target, task, split_req, usable, codes)
     split_info = describe_split(frame, split, target, task, split_req, duplicates)
-    if task == "classification":
-        seen = frame[target].gather(split.train).drop_nulls().unique().sort().to_list()
-        if len(seen) < 2:
-            raise InvalidInputError(
-                f"{req.path}: the train split of target {target!r} holds "
-                f"{f'only one class, {seen[0]!r}' if seen else 'no class'} "
-                f"({len(split.train)} rows): a classifier needs at least two; add rows, "
-                "choose another split or another target"
-            )
+    if task.check_train is not None:
+        reason = task.check_train(frame[target].gather(split.train))
+        if reason is not None:
+            raise InvalidInputError(f"{req.path}: {reason}")
     return split, split_info
 
 
@@ -588,9 +590,16 @@ async def _stage_and_parse(
 
 
 async def add_dataset(
-    db: Database, settings: Settings, req: AddRequest, progress: Progress | None = None
+    db: Database,
+    settings: Settings,
+    task_types: Mapping[str, TaskType],
+    req: AddRequest,
+    progress: Progress | None = None,
 ) -> AddResult:
     """Add a dataset version from a file or folder, or return the one with the same bytes.
+
+    ``task_types`` are the installed ones (``Registry.task_types``): the request's task
+    must be one of them, and without one the target's values choose.
 
     The same bytes return the same version, also to adds of them that ran at the same
     time as the one that stored them.
@@ -601,7 +610,7 @@ async def add_dataset(
     :raises DiskFullError: the artifact root filled up; nothing was kept.
     """
     with disk_full_as(f"dataset {req.name!r}"):
-        return await _add_dataset(db, settings, req, progress or reading.no_progress)
+        return await _add_dataset(db, settings, task_types, req, progress or reading.no_progress)
 
 
 def _reuse(existing: DatasetVersion, req: AddRequest) -> AddResult:
@@ -645,7 +654,11 @@ async def _insert_unless_stored(
 
 
 async def _add_dataset(
-    db: Database, settings: Settings, req: AddRequest, report: Progress
+    db: Database,
+    settings: Settings,
+    task_types: Mapping[str, TaskType],
+    req: AddRequest,
+    report: Progress,
 ) -> AddResult:
     check_name(req.name)
     req.split.validate()
@@ -667,6 +680,7 @@ async def _add_dataset(
             )
         prepared = await asyncio.to_thread(
             prepare,
+            task_types,
             staged,
             req,
             staging_dir / "data.parquet",

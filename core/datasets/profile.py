@@ -3,12 +3,13 @@
 Quantiles of columns longer than 200,000 values are computed on an evenly spaced
 sample of them; everything else uses every value.
 
-Leak detection ("a column that leaks the target") is EvalHarness' single-feature check
-(evalharness.core.separators), measured out of sample so that a high-cardinality column
-cannot look predictive by memorizing: one trivial rule per feature (by its value, by its
-missingness, by its zero/non-zero pattern) is learned on even rows and scored on odd rows
-(of at most 50,000 rows with a target). A column is flagged when a rule scores accuracy
-and balanced accuracy >= 0.98 (classification) or R^2 >= 0.98 (regression).
+Leak detection ("a column that leaks the target") is the task type's check; the built-in
+tasks use EvalHarness' single-feature check (evalharness.core.separators), measured out of
+sample so that a high-cardinality column cannot look predictive by memorizing: one
+trivial rule per feature (by its value, by its missingness, by its zero/non-zero pattern)
+is learned on even rows and scored on odd rows (of at most 50,000 rows with a target). A
+column is flagged when a rule scores accuracy and balanced accuracy >= 0.98 (class
+labels) or R^2 >= 0.98 (numbers). The target's own profile is the task type's too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import polars as pl
 
-from evalharness import EvalConfig, find_single_feature_leaks
+from evalharness import EvalConfig
 from modellab.datasets.schema import ColumnFacts
 from modellab.datasets.splits import row_hashes
 from modellab.domain import (
@@ -30,8 +31,8 @@ from modellab.domain import (
     DataWarning,
     Histogram,
     NumericSummary,
-    TargetProfile,
 )
+from modellab.tasks import TaskType
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 HISTOGRAM_BINS = 20
@@ -157,16 +158,17 @@ def top_categories(series: pl.Series, k: int = TOP_CATEGORIES) -> list[CategoryC
 
 
 def leaking_columns(
-    frame: pl.DataFrame, schema: list[ColumnSchema], target: str, task: str
+    frame: pl.DataFrame, schema: list[ColumnSchema], target: str, task: TaskType
 ) -> list[tuple[str, str]]:
     """Columns whose association with the target is near-perfect, with the evidence.
 
-    The rule is EvalHarness' single-feature check (``find_single_feature_leaks``), so
-    ingest and evaluation flag a column for the same reasons: by its value, by its
-    missingness, or by its zero/non-zero pattern. Even rows learn, odd rows score.
+    The rule is the task type's ``find_leaks``; the built-in tasks use EvalHarness'
+    single-feature check (``find_single_feature_leaks``), so ingest and evaluation flag a
+    column for the same reasons: by its value, by its missingness, or by its zero/non-zero
+    pattern. Even rows learn, odd rows score. A task without the check finds nothing.
     """
     names = [c.name for c in schema if c.role == "feature" and c.logical_type in LEAK_CHECKED_TYPES]
-    if not names or task not in ("classification", "regression"):
+    if not names or task.find_leaks is None:
         return []
     # The positions of the sampled rows first, then only those rows of only these
     # columns: filtering the whole frame by the target copied every row of every column.
@@ -177,15 +179,13 @@ def leaking_columns(
         return []
     rows = frame.select(*names, target)[positions].to_pandas()
     learn, score = rows.iloc[0::2], rows.iloc[1::2]
-    findings = find_single_feature_leaks(
+    return task.find_leaks(
         learn[names],
         learn[target].to_numpy(),
         score[names],
         score[target].to_numpy(),
-        task,
-        config=LEAK_CONFIG,
+        LEAK_CONFIG,
     )
-    return [(f.column, f.evidence) for f in findings]
 
 
 def _column_profiles(
@@ -269,7 +269,7 @@ def profile_frame(
     schema: list[ColumnSchema],
     facts: dict[str, ColumnFacts],
     target: str,
-    task: str,
+    task: TaskType,
     dropped_missing_target: int,
     extra_warnings: list[DataWarning],
     row_hash: pl.Series | None = None,
@@ -288,7 +288,8 @@ def profile_frame(
     with ThreadPoolExecutor(max_workers=1) as pool:
         leaks = pool.submit(leaking_columns, frame, schema, target, task)
         summaries = numeric_summaries(frame, numeric_columns)
-        classes = top_categories(frame[target], k=10_000) if task == "classification" else []
+        target_profile, target_warnings = task.profile_target(frame[target], summaries.get(target))
+        classes = target_profile.classes
         profiles, constant = _column_profiles(
             frame, schema, facts, summaries, warnings, {target: classes} if classes else {}
         )
@@ -310,23 +311,7 @@ def profile_frame(
         warnings.append(
             DataWarning("duplicate_rows", f"{duplicates} rows duplicate an earlier row exactly")
         )
-    if task == "classification":
-        target_profile = TargetProfile(column=target, task=task, classes=classes)
-        if classes and classes[-1].fraction < 0.05:
-            warnings.append(
-                DataWarning(
-                    "class_imbalance",
-                    f"class {classes[-1].value!r} is only {classes[-1].fraction:.1%} of rows; "
-                    "prefer balanced accuracy or PR-AUC over accuracy",
-                    target,
-                )
-            )
-    else:
-        # A numeric or integer target was summarized with the other columns.
-        distribution = (
-            summaries[target] if target in summaries else numeric_summaries(frame, [target])[target]
-        )
-        target_profile = TargetProfile(column=target, task=task, distribution=distribution)
+    warnings.extend(target_warnings)
     return DatasetProfile(
         rows=rows,
         columns=frame.width,

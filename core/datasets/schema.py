@@ -1,5 +1,7 @@
 """Schema inference: a logical type per column, the task from the target, and diffs.
 
+Which task a target suits is the installed task types' call (``target_affinity``).
+
 The rules, in order, for a column that is not the target:
 
 * polars Boolean -> ``boolean``; Date/Datetime -> ``datetime``; Float -> ``numeric``.
@@ -20,12 +22,14 @@ are left out too, each with its reason in the schema.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
 from modellab.domain import ColumnSchema, ColumnType, SchemaChange, SchemaDiff
 from modellab.errors import InvalidInputError
+from modellab.tasks import TaskType
 
 _ID_NAME = re.compile(
     r"^(id|idx|index|key|uuid|guid|row|rownum|row_?number|row_?id|unnamed(_\d+)?|unnamed: ?\d+)$"
@@ -33,7 +37,6 @@ _ID_NAME = re.compile(
     re.IGNORECASE,
 )
 MIN_ROWS_FOR_ID = 20
-MAX_CLASSES_FOR_INTEGER_TARGET = 20
 
 
 def categorical_limit(rows: int) -> int:
@@ -129,29 +132,33 @@ def logical_type(f: ColumnFacts, rows: int, generated: bool = False) -> ColumnTy
     return ColumnType.TEXT
 
 
-def infer_task(target: str, f: ColumnFacts) -> str:
-    """``classification`` or ``regression`` from the target column's values."""
-    dtype = f.dtype
-    if dtype.is_float():
-        return "regression"
-    if dtype.is_integer():
-        return "classification" if f.n_unique <= MAX_CLASSES_FOR_INTEGER_TARGET else "regression"
-    if dtype.is_temporal():
+def infer_task(target: str, f: ColumnFacts, task_types: Mapping[str, TaskType]) -> str:
+    """The installed task type whose ``target_affinity`` rates the target highest.
+
+    Ties go to the first name in sorted order, so the guess does not depend on which
+    plugin loaded first.
+    """
+    ranked = sorted((-t.target_affinity(f), name) for name, t in task_types.items())
+    if not ranked or ranked[0][0] >= 0:
+        known = ", ".join(sorted(task_types)) or "none"
         raise InvalidInputError(
-            f"target column {target!r} holds dates/times; neither classification nor regression"
+            f"no installed task type takes target column {target!r} (type {f.dtype}) by "
+            f"itself; name one with --task (installed: {known})"
         )
-    return "classification"
+    return ranked[0][1]
 
 
-def check_task(target: str, task: str, f: ColumnFacts) -> None:
-    """Refuse a requested task the target's values cannot support."""
-    if task == "regression" and not f.dtype.is_numeric():
-        raise InvalidInputError(
-            f"target column {target!r} is not numeric (type {f.dtype}), so it cannot be a "
-            "regression target; use --task classification"
-        )
-    if task not in ("classification", "regression"):
-        raise InvalidInputError(f"unknown task {task!r}; use classification or regression")
+def check_task(target: str, task: TaskType, f: ColumnFacts, others: Mapping[str, TaskType]) -> None:
+    """Refuse a requested task the target's values cannot support, naming the tasks
+    among ``others`` that could take it."""
+    reason = task.check_target(target, f)
+    if reason is None:
+        return
+    could = [
+        n for n, t in sorted(others.items()) if n != task.name and t.check_target(target, f) is None
+    ]
+    hint = f"; use --task {' or '.join(could)}" if could else ""
+    raise InvalidInputError(reason + hint)
 
 
 def build_schema(

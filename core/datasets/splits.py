@@ -16,6 +16,7 @@ import polars as pl
 
 from modellab.domain import DuplicateRecords, SplitInfo, SplitSide, SplitStrategy
 from modellab.errors import InvalidInputError
+from modellab.tasks import TaskType
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,7 @@ def _group(rows: np.ndarray, groups: pl.Series, req: SplitRequest) -> Split:
 def make_split(
     frame: pl.DataFrame,
     target: str,
-    task: str,
+    task: TaskType,
     req: SplitRequest,
     usable: np.ndarray,
     codes: np.ndarray | None = None,
@@ -283,8 +284,10 @@ def make_split(
     if req.strategy is SplitStrategy.RANDOM:
         return _random(usable, req, codes)
     if req.strategy is SplitStrategy.STRATIFIED:
-        if task != "classification":
-            raise InvalidInputError("--split stratified needs a classification target")
+        if not task.labels:
+            raise InvalidInputError(
+                f"--split stratified needs a target of class labels; a {task.name} target has none"
+            )
         labels = frame[target].cast(pl.String).gather(usable)
         # Classes sorted as Python sorts str (UTF-8 byte order is code point order),
         # and each row's class as its position among them: comparing a million Python
@@ -325,7 +328,7 @@ def describe_split(
     frame: pl.DataFrame,
     split: Split,
     target: str,
-    task: str,
+    task: TaskType,
     req: SplitRequest,
     duplicates: DuplicateRecords | None = None,
 ) -> SplitInfo:
@@ -335,7 +338,7 @@ def describe_split(
         fractions = None
         tmin = tmax = None
         groups = None
-        if task == "classification":
+        if task.labels:
             labels = frame[target].gather(idx).cast(pl.String)
             vc = labels.value_counts(name="n").sort(labels.name)
             fractions = {str(v): round(int(n) / idx.size, 6) for v, n in vc.iter_rows()}

@@ -39,11 +39,18 @@ from modellab.runs.lifecycle import (
 from modellab.runs.options import RunOptions, parse_options, run_features
 from modellab.runs.reasons import failure_reason
 from modellab.runs.service import reproduce_command
+from modellab.runs.slices import run_slicers
 from modellab.settings import Settings
 from modellab.store import runs as repo
 from modellab.store.database import Database
-from modellab.tasks import TARGET, BaselinePredictions, EvalRequest, FittedModel
-from modellab_tabular.fitted import labels_of
+from modellab.tasks import (
+    TARGET,
+    BaselinePredictions,
+    EvalRequest,
+    FittedModel,
+    TaskPredictions,
+    TaskType,
+)
 
 log = logging.getLogger("modellab.run")
 #: loggers whose lines go to a run's logs.txt; EvalHarness says there what each stress
@@ -102,11 +109,15 @@ class Prepared:
 
 
 def load_run_frames(
-    version: DatasetVersion, settings: Settings, features: list[str] | None = None
+    version: DatasetVersion,
+    settings: Settings,
+    task: TaskType,
+    features: list[str] | None = None,
 ) -> Prepared:
     """The train and test frames of a dataset version's split, as a run sees them.
 
-    ``features`` are the run's feature columns (default: the version's).
+    The target is cast by the version's ``task``; ``features`` are the run's feature
+    columns (default: the version's).
     """
     features = list(version.feature_columns) if features is None else features
     frame = load_frame(settings.artifact_root, version)
@@ -122,12 +133,8 @@ def load_run_frames(
     train = part(split.train).rename(columns={version.target: TARGET})
     test = part(split.test)
     y = test.pop(version.target)
-    if version.task == "classification":
-        train[TARGET] = train[TARGET].astype(str)
-        test_y = y.astype(str).to_numpy(dtype=object)
-    else:
-        test_y = y.astype(float).to_numpy()
-    prepared = Prepared(train, test, test_y)
+    train[TARGET] = task.cast_target(train[TARGET])
+    prepared = Prepared(train, test, task.cast_target(y).to_numpy())
     time_column = version.split.time_column
     if time_column and time_column not in features:
         times = frame.select(time_column)
@@ -136,24 +143,18 @@ def load_run_frames(
     return prepared
 
 
-def _scores(model: FittedModel) -> Any:
-    """``predict_proba`` of a classifier (one with ``classes``), else None."""
-    if getattr(model, "classes", None) is None:
-        return None
-    return getattr(model, "predict_proba", None)
-
-
-def _predictions_frame(
-    prepared: Prepared, y_pred: np.ndarray, scores: np.ndarray | None, classes: list[str] | None
-) -> pl.DataFrame:
+def _predictions_frame(prepared: Prepared, predicted: TaskPredictions) -> pl.DataFrame:
+    """The predictions table: row id, truth, prediction and a ``score_<label>`` column
+    per score the task type gives."""
     data: dict[str, Any] = {
         ROW_ID: prepared.test_x.index.to_numpy().astype(np.int64),
         "truth": prepared.test_y,
-        "prediction": y_pred,
+        "prediction": np.asarray(predicted.y_pred),
     }
-    if scores is not None and classes is not None:
-        for i, cls in enumerate(classes):
-            data[f"score_{cls}"] = scores[:, i]
+    if predicted.scores is not None and predicted.score_labels is not None:
+        scores = np.asarray(predicted.scores)
+        for i, label in enumerate(predicted.score_labels):
+            data[f"score_{label}"] = scores[:, i]
     frame = pl.DataFrame(data)
     return frame.sort(ROW_ID)
 
@@ -210,6 +211,7 @@ def _train_and_evaluate(
     variant = template.variant(run.model)
     if variant is None:
         raise ModelLabError(f"template {run.template!r} no longer has model {run.model!r}")
+    task = registry.task_type(template.task_type)
     evaluator = registry.evaluator_for(template.task_type)
     config = build_config(variant.config_type, run.config, variant.name)
     options = parse_options(run.options)
@@ -218,7 +220,7 @@ def _train_and_evaluate(
     log.info("loading %s (%s rows)", version.ref, version.rows)
     if features != version.feature_columns:
         log.info("features of this run: %s", ", ".join(features))
-    prepared = load_run_frames(version, settings, features)
+    prepared = load_run_frames(version, settings, task, features)
     clock.lap("load")
     duplicates = _check_duplicates_before_fit(prepared, options)
     suspects = leak_suspects(version, features)
@@ -234,22 +236,30 @@ def _train_and_evaluate(
     model = variant.fit(prepared.train, config, run.seed)
     clock.lap("fit")
     log.info("predicting %d test rows", len(prepared.test_x))
-    classes = getattr(model, "classes", None)
-    proba = _scores(model)
-    scores = np.asarray(proba(prepared.test_x)) if proba is not None else None
-    y_pred = (
-        labels_of(classes, scores)
-        if scores is not None and classes is not None
-        else np.asarray(model.predict(prepared.test_x))
-    )
+    predicted = task.predict(model, prepared.test_x)
     clock.lap("predict")
+    slicers = registry.slicers_for(task.name)
+    slices = run_slicers(
+        slicers,
+        len(prepared.test_x),
+        frame=prepared.test_x,
+        y_true=prepared.test_y,
+        y_pred=predicted.y_pred,
+        scores=predicted.scores,
+        score_labels=predicted.score_labels,
+        settings=dict(options.eval),
+    )
+    log.info(
+        "%d slices from slicers %s", len(slices), ", ".join(s.name for s in slicers) or "(none)"
+    )
+    clock.lap("slice")
 
     tmp_model = folder / ".model.tmp"
     shutil.rmtree(tmp_model, ignore_errors=True)
     fmt = model.save(tmp_model)
     write_json_atomic(tmp_model / "signature.json", {"format": fmt, **dict(model.signature)})
     replace_dir(tmp_model, folder / "model")
-    preds = _predictions_frame(prepared, y_pred, scores, classes)
+    preds = _predictions_frame(prepared, predicted)
     tmp = folder / ".predictions.parquet.tmp"
     preds.write_parquet(tmp)
     tmp.replace(folder / "predictions.parquet")
@@ -281,8 +291,8 @@ def _train_and_evaluate(
             commit=run.code_version.git_commit or "unknown",
             seed=run.seed,
             reproduce_command=reproduce_command(run, version.ref),
-            y_pred=y_pred,
-            scores=scores,
+            y_pred=predicted.y_pred,
+            scores=predicted.scores,
             train_time=prepared.train_time,
             test_time=prepared.test_time,
             n_bootstrap=int(run.environment.get("n_bootstrap", 1000)),
@@ -291,6 +301,7 @@ def _train_and_evaluate(
             leak_suspects=suspects,
             latency_file=LATENCY_POINTER,
             duplicates=duplicates,
+            slices=slices,
         )
     )
     clock.lap("evaluate")

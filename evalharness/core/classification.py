@@ -39,7 +39,7 @@ from evalharness.plots import classification as PC
 from evalharness.plots.collect import PlotSet
 from evalharness.plots.stress import stress_plot
 from evalharness.schemas import files as S
-from evalharness.slicing import fixed as F
+from evalharness.slicing.families import SliceFamily, classification_families, key_feature_of
 from evalharness.slicing.search import search_weak_slices
 from evalharness.stress.corruptions import flip_labels, inject_missing, shuffle_column
 from evalharness.stress.runner import (
@@ -147,8 +147,12 @@ def evaluate_classification(
     leakage: LeakageInputs | None = None,
     config: EvalConfig | None = None,
     latency: LatencyResult | str | None = None,
+    slices: Sequence[SliceFamily] | None = None,
 ) -> S.EvalSummaryFile:
     """Evaluate a classifier on the test rows in ``frame`` and (re)write ``out_dir``.
+
+    ``slices`` are the report's slice families, masks in ``frame``'s row order (default:
+    :func:`~evalharness.slicing.families.classification_families`).
 
     ``scores`` is ``(n, K)`` probabilities in ``classes`` order (or the positive-class column
     for binary). ``predict(frame) -> (y_pred, scores)`` enables the feature stress tests.
@@ -186,28 +190,11 @@ def evaluate_classification(
     hib = MC.HIGHER_IS_BETTER[primary]
 
     confidence = None if sc is None else sc.max(axis=1)
-    defs: list[F.SliceDef] = []
-    families: dict[str, str] = {}
-    if confidence is not None:
-        defs += F.quantile_slices(confidence, 10, "confidence_decile", "confidence")
-        families["confidence_decile"] = "deciles of the predicted class's probability"
-    defs += F.missingness_slices(frame)
-    families["missingness"] = (
-        f"share of missing features per row: low <= {F.MISSING_LOW}, medium <= "
-        f"{F.MISSING_MEDIUM}, high above"
+    defs, families = R.slice_families(
+        classification_families(frame, y, labels, sc, cfg) if slices is None else slices, n
     )
-    key, key_rule = (
-        (cfg.key_feature, "given by the caller")
-        if cfg.key_feature
-        else (F.choose_key_feature(frame, y, cfg.max_categories))
-    )
-    if key is not None:
-        defs += F.key_feature_slices(frame, key, cfg.max_categories)
-        families[f"key_feature:{key}"] = (
-            f"top {cfg.max_categories} categories (or quintiles) of {key}; chosen as {key_rule}"
-        )
-    defs += F.class_slices(y, labels)
-    families["class"] = "each true class (the 3 most frequent when there are more than 5)"
+    # The stress tests shuffle the key feature, whichever slices the report has.
+    key, _ = key_feature_of(frame, y, cfg)
     min_size, _ = R.min_slice_size_for(cfg, n)
     plan = R.plan_slices(defs, order, min_size)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,12 @@ from evalharness.plots.collect import PlotSet
 from evalharness.plots.stress import stress_plot
 from evalharness.schemas import files as S
 from evalharness.slicing import fixed as F
+from evalharness.slicing.families import (
+    SliceFamily,
+    key_feature_of,
+    regression_families,
+    target_quintiles,
+)
 from evalharness.slicing.search import search_weak_slices
 from evalharness.stress.corruptions import add_noise, inject_missing
 from evalharness.stress.runner import StressCase, current_stress_label, run_stress, severity_rng
@@ -106,11 +113,14 @@ def evaluate_regression(
     leakage: LeakageInputs | None = None,
     config: EvalConfig | None = None,
     latency: LatencyResult | str | None = None,
+    slices: Sequence[SliceFamily] | None = None,
 ) -> S.EvalSummaryFile:
     """Evaluate a regressor on the test rows in ``frame`` and (re)write ``out_dir``.
 
     ``predict(frame) -> y_pred`` enables the noise and missing-value stress tests;
     ``refit(train_frame, train_target) -> predict`` enables the distribution-shift test.
+    ``slices`` are the report's slice families, masks in ``frame``'s row order (default:
+    :func:`~evalharness.slicing.families.regression_families`).
     ``latency`` is a measure_latency result written into eval_summary.json (the folder is
     then no longer byte-identical between machines), or a path relative to ``out_dir`` of a
     file outside it that holds the timings.
@@ -131,23 +141,11 @@ def evaluate_regression(
     primary = headline[0]
     hib = MR.HIGHER_IS_BETTER[primary]
 
-    defs = F.quantile_slices(y, 5, "target_quintile", "target")
-    families = {"target_quintile": "quintiles of the true target"}
-    key, key_rule = (
-        (cfg.key_feature, "given by the caller")
-        if cfg.key_feature
-        else (F.choose_key_feature(frame, y, cfg.max_categories))
+    defs, families = R.slice_families(
+        regression_families(frame, y, cfg) if slices is None else slices, n
     )
-    if key is not None:
-        defs += F.key_feature_slices(frame, key, cfg.max_categories)
-        families[f"key_feature:{key}"] = (
-            f"top {cfg.max_categories} categories (or quintiles) of {key}; chosen as {key_rule}"
-        )
-    defs += F.missingness_slices(frame)
-    families["missingness"] = (
-        f"share of missing features per row: low <= {F.MISSING_LOW}, medium <= "
-        f"{F.MISSING_MEDIUM}, high above"
-    )
+    # The stress tests shuffle the key feature, whichever slices the report has.
+    key, _ = key_feature_of(frame, y, cfg)
     min_size, _ = R.min_slice_size_for(cfg, n)
     plan = R.plan_slices(defs, order, min_size)
     method = resolve_method(cfg.bootstrap_method, n, AUTO_MULTINOMIAL_MAX_ROWS)
@@ -197,7 +195,8 @@ def evaluate_regression(
     plots.add("residuals", PR.residuals_plot, y[rows], pred[rows])
     plots.add("predicted_vs_actual", PR.predicted_vs_actual_plot, y[rows], pred[rows])
     plots.add("error_histogram", PR.error_histogram, pred - y)
-    q_defs = [d for d in defs if d.family == "target_quintile" and d.mask.any()]
+    (quintiles,) = target_quintiles(y)
+    q_defs = [d for d in quintiles.slices if d.mask.any()]
     q_names = [d.definition for d in q_defs]
     q_mae = [float(np.abs(pred - y)[d.mask].mean()) for d in q_defs]
     plots.add("error_by_target_quantile", PR.error_by_quantile_plot, q_names, q_mae)

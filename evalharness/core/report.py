@@ -17,12 +17,13 @@ from evalharness.bootstrap.engine import BootstrapResult, Group, WeightedMetrics
 from evalharness.bootstrap.intervals import Interval
 from evalharness.bootstrap.paired import paired_intervals
 from evalharness.core.config import RECOMMENDED_N_BOOTSTRAP, BaselineResult, EvalConfig, RunInfo
-from evalharness.core.errors import BaselineMismatchError
+from evalharness.core.errors import BaselineMismatchError, ContractError
 from evalharness.core.jsonio import clean_float, encode_json, write_folder_atomically
 from evalharness.core.separators import suspect_clause
 from evalharness.failures.categories import failure_modes_markdown
 from evalharness.failures.selection import DEDUP_RULE, Failure
 from evalharness.schemas import files as S
+from evalharness.slicing.families import SliceFamily, flatten
 from evalharness.slicing.fixed import SliceDef
 from evalharness.slicing.search import TEST_NAME as SEARCH_TEST
 from evalharness.slicing.search import SearchResult, loss_description
@@ -70,6 +71,28 @@ class SlicePlan:
     def covers_all(self, sid: str) -> bool:
         """True for a slice holding every evaluated row: it is the overall set again."""
         return self.sizes[sid] == self.n_rows
+
+
+def slice_families(
+    families: Sequence[SliceFamily], n: int
+) -> tuple[list[SliceDef], dict[str, str]]:
+    """Every slice of ``families`` in order and each family's description, checked
+    against the ``n`` evaluation rows.
+
+    :raises ContractError: a mask that does not have one entry per row, or two slices
+        with one id.
+    """
+    for family in families:
+        for d in family.slices:
+            if np.shape(d.mask) != (n,):
+                raise ContractError(
+                    f"slice {d.id!r} of family {family.name!r} has a mask of shape "
+                    f"{np.shape(d.mask)}; it needs one entry per evaluation row ({n})"
+                )
+    try:
+        return flatten(families)
+    except ValueError as exc:
+        raise ContractError(str(exc)) from None
 
 
 def plan_slices(defs: Sequence[SliceDef], order: NDArray[np.intp], min_size: int) -> SlicePlan:
@@ -653,7 +676,7 @@ def summary_file(
     """eval_summary.json content."""
     return S.EvalSummaryFile(
         schema_version=S.SCHEMA_VERSION,
-        task=task,  # type: ignore[arg-type]
+        task=task,
         run=S.RunRef(
             run_id=run.run_id,
             dataset_name=run.dataset_name,

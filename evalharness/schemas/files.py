@@ -86,7 +86,8 @@ class EvalSummaryFile(_Base):
     """eval_summary.json."""
 
     schema_version: str
-    task: Literal["classification", "regression"]
+    #: the task type that wrote the report (a plugin may add its own)
+    task: str
     run: RunRef
     n_examples: int
     headline: dict[str, Estimate]
@@ -125,7 +126,8 @@ class MetricsFile(_Base):
     """metrics.json."""
 
     schema_version: str
-    task: Literal["classification", "regression"]
+    #: the task type that wrote the report (a plugin may add its own)
+    task: str
     n_examples: int
     classes: list[str] | None
     metrics: dict[str, float | None]

@@ -195,7 +195,9 @@ class CompareController(Controller):
 
         if a == b:
             raise InvalidInputError("compare needs two different runs")
-        found = await build_comparison(services.db, services.settings, a, b)
+        found = await build_comparison(
+            services.db, services.settings, services.registry.task_types, a, b
+        )
         return msgspec.convert(found.doc, Comparison)
 
     @get("/plots/{name:str}")

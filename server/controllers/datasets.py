@@ -110,7 +110,9 @@ class DatasetController(Controller):
                     features=_columns(data.features),
                 )
                 try:
-                    result = await ingest.add_dataset(services.db, services.settings, request)
+                    result = await ingest.add_dataset(
+                        services.db, services.settings, services.registry.task_types, request
+                    )
                 except ModelLabError as error:
                     # The user sent a file, not a path on this server: name it as they did.
                     error.message = error.message.replace(str(path), filename)

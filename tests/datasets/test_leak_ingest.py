@@ -10,9 +10,13 @@ import polars as pl
 
 from modellab.datasets.profile import leaking_columns
 from modellab.datasets.schema import build_schema, column_facts
+from modellab.plugins import load_registry
 from tests.conftest import REPO, Env
 
 PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
+
+#: the installed task types, as ingest gets them
+TASKS = load_registry().task_types
 
 
 def planted_penguins(path: Path) -> Path:
@@ -75,6 +79,6 @@ def test_leaking_columns_uses_the_evalharness_rule() -> None:
     )
     facts = column_facts(df)
     schema = build_schema(df, facts, "y", set())
-    found = leaking_columns(df, schema, "y", "classification")
+    found = leaking_columns(df, schema, "y", TASKS["classification"])
     assert [name for name, _ in found] == ["hours"]
     assert found[0][1].startswith("is zero exactly when the target is 'no'")

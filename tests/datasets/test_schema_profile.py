@@ -18,9 +18,13 @@ from modellab.datasets.profile import (
 )
 from modellab.datasets.schema import build_schema, column_facts, infer_task
 from modellab.domain import ColumnType, Histogram, NumericSummary
+from modellab.plugins import load_registry
 
 RNG = np.random.default_rng(0)
 N = 400
+
+#: the installed task types, as ingest gets them
+TASKS = load_registry().task_types
 
 
 def schema_of(df: pl.DataFrame, target: str = "y"):  # type: ignore[no-untyped-def]
@@ -90,7 +94,7 @@ def test_unique_unsorted_integers_without_an_id_name_stay_integers() -> None:
 )
 def test_task_inference(values: np.ndarray, task: str) -> None:
     df = pl.DataFrame({"y": values})
-    assert infer_task("y", column_facts(df)["y"]) == task
+    assert infer_task("y", column_facts(df)["y"], TASKS) == task
 
 
 def test_leak_detection_classification() -> None:
@@ -105,7 +109,9 @@ def test_leak_detection_classification() -> None:
         }
     )
     schema, _ = schema_of(df)
-    leaks = [name for name, _ in leaking_columns(df, list(schema.values()), "y", "classification")]
+    leaks = [
+        name for name, _ in leaking_columns(df, list(schema.values()), "y", TASKS["classification"])
+    ]
     assert leaks == ["leak_cat", "leak_num"]
 
 
@@ -113,7 +119,9 @@ def test_leak_detection_regression() -> None:
     y = RNG.normal(size=2000)
     df = pl.DataFrame({"copy": y * 2 + 1, "noise": RNG.normal(size=2000), "y": y})
     schema, _ = schema_of(df)
-    leaks = [name for name, _ in leaking_columns(df, list(schema.values()), "y", "regression")]
+    leaks = [
+        name for name, _ in leaking_columns(df, list(schema.values()), "y", TASKS["regression"])
+    ]
     assert leaks == ["copy"]
 
 
@@ -125,7 +133,7 @@ def test_profile_counts_and_warnings() -> None:
     )
     df = pl.concat([df, df.head(5)])
     schema, facts = schema_of(df)
-    profile = profile_frame(df, list(schema.values()), facts, "y", "classification", 0, [])
+    profile = profile_frame(df, list(schema.values()), facts, "y", TASKS["classification"], 0, [])
     assert profile.rows == N + 5 and profile.duplicate_rows == 5
     by = {c.name: c for c in profile.column_profiles}
     assert by["m"].missing == df["m"].null_count()

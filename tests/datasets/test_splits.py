@@ -17,6 +17,10 @@ from modellab.datasets.splits import (
 )
 from modellab.domain import SplitStrategy
 from modellab.errors import InvalidInputError
+from modellab.plugins import load_registry
+
+#: the installed task types, as ingest gets them
+TASKS = load_registry().task_types
 
 
 def frame(n: int = 1000) -> pl.DataFrame:
@@ -33,7 +37,7 @@ def frame(n: int = 1000) -> pl.DataFrame:
 def split(strategy: SplitStrategy, **kw: object) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     df = frame()
     req = SplitRequest(strategy, **kw)  # type: ignore[arg-type]
-    s = make_split(df, "y", "classification", req, np.arange(df.height))
+    s = make_split(df, "y", TASKS["classification"], req, np.arange(df.height))
     return df, s.train, s.test
 
 
@@ -76,17 +80,17 @@ def test_group_keeps_each_group_on_one_side() -> None:
 def test_only_usable_rows_are_split() -> None:
     df = frame()
     usable = np.arange(0, 1000, 2)
-    s = make_split(df, "y", "classification", SplitRequest(), usable)
+    s = make_split(df, "y", TASKS["classification"], SplitRequest(), usable)
     assert set(s.train) | set(s.test) == set(usable)
 
 
 def test_checksum_depends_on_the_indices() -> None:
     df = frame()
-    a = make_split(df, "y", "classification", SplitRequest(seed=0), np.arange(1000))
-    b = make_split(df, "y", "classification", SplitRequest(seed=0), np.arange(1000))
-    c = make_split(df, "y", "classification", SplitRequest(seed=1), np.arange(1000))
+    a = make_split(df, "y", TASKS["classification"], SplitRequest(seed=0), np.arange(1000))
+    b = make_split(df, "y", TASKS["classification"], SplitRequest(seed=0), np.arange(1000))
+    c = make_split(df, "y", TASKS["classification"], SplitRequest(seed=1), np.arange(1000))
     assert a.checksum == b.checksum != c.checksum
-    info = describe_split(df, a, "y", "classification", SplitRequest())
+    info = describe_split(df, a, "y", TASKS["classification"], SplitRequest())
     assert info.checksum == a.checksum and info.train.rows == 800
     assert info.test.class_fractions is not None and set(info.test.class_fractions) == {
         "a",
@@ -101,7 +105,7 @@ def test_time_split_with_missing_times_is_refused() -> None:
         make_split(
             df,
             "y",
-            "classification",
+            TASKS["classification"],
             SplitRequest(SplitStrategy.TIME, time_column="t"),
             np.arange(10),
         )
@@ -163,13 +167,13 @@ def test_stratified_and_group_splits_order_classes_as_python_sorts_strings() -> 
     names = ["zeta", "Zeta", "été", "ete", "日本", "a b", "10", "9"]
     df = pl.DataFrame({"y": rng.choice(names, size=3000), "g": rng.choice(names, size=3000)})
     req = SplitRequest(SplitStrategy.STRATIFIED, seed=3)
-    s = make_split(df, "y", "classification", req, np.arange(df.height))
+    s = make_split(df, "y", TASKS["classification"], req, np.arange(df.height))
     train, test = reference_stratified(df["y"].to_numpy().astype(object), req)
     assert np.array_equal(s.train, train) and np.array_equal(s.test, test)
     g = make_split(
         df,
         "y",
-        "classification",
+        TASKS["classification"],
         SplitRequest(SplitStrategy.GROUP, group_column="g", seed=3),
         np.arange(df.height),
     )

@@ -769,6 +769,7 @@ def test_the_api_answers_the_comparison_the_cli_writes(
 ) -> None:
     from modellab.access.users import actor_for
     from modellab.compare import compare_runs
+    from modellab.plugins import load_registry
 
     api, _, bob, a, b = compared
     doc = bob.ok("GET", "/api/compare", params={"a": a, "b": b})
@@ -776,7 +777,13 @@ def test_the_api_answers_the_comparison_the_cli_writes(
     async def write() -> Path:
         async with open_database(api.settings.database_url) as db:
             user = await ensure_user(db, "alice@example.com")
-            _, out = await compare_runs(db.as_actor(actor_for(user, "session")), api.settings, a, b)
+            _, out = await compare_runs(
+                db.as_actor(actor_for(user, "session")),
+                api.settings,
+                load_registry().task_types,
+                a,
+                b,
+            )
             return out
 
     out = asyncio.run(write())

@@ -11,8 +11,14 @@ import pandas as pd
 
 from evalharness import evaluate_classification
 from modellab.tasks import EvalRequest
-from modellab_tabular.evaluation import baseline_result, eval_config, leakage_inputs, run_info
-from modellab_tabular.fitted import labels_of
+from modellab_tabular.evaluation import (
+    baseline_result,
+    eval_config,
+    leakage_inputs,
+    run_info,
+    slice_families,
+)
+from modellab_tabular.labels import labels_of
 
 
 def widener(trained: list[str], y_true: np.ndarray) -> tuple[list[str], Callable[[Any], Any]]:
@@ -68,4 +74,5 @@ def evaluate(req: EvalRequest) -> None:
         leakage=leakage_inputs(req),
         config=eval_config(req),
         latency=req.latency_file,
+        slices=slice_families(req),
     )

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 from modellab import hookimpl
-from modellab.tasks import Evaluator, ModelVariant, Slicer, Template, deferred
+from modellab.tasks import Evaluator, ModelVariant, Slicer, TaskType, Template, deferred
 from modellab_classification.configs import (
     LogisticRegressionConfig,
     MostFrequentConfig,
     XGBoostClassifierConfig,
 )
-from modellab_classification.slicers import by_class, by_confidence_decile
+from modellab_tabular.slicers import KEY_FEATURE, MISSINGNESS
 
 TASK = "classification"
+
+
+@hookimpl
+def register_task_types() -> list[TaskType]:
+    """Classification: a class label per row."""
+    return [
+        TaskType(
+            name=TASK,
+            description="Predict a class label for each row.",
+            check_target=deferred("modellab_classification.task:check_target"),
+            target_affinity=deferred("modellab_classification.task:target_affinity"),
+            profile_target=deferred("modellab_classification.task:profile_target"),
+            cast_target=deferred("modellab_classification.task:cast_target"),
+            predict=deferred("modellab_classification.task:predict"),
+            labels=True,
+            check_train=deferred("modellab_classification.task:check_train"),
+            find_leaks=deferred("modellab_classification.task:find_leaks"),
+            paired_deltas=deferred("modellab_classification.task:paired_deltas"),
+            unit_failures=deferred("modellab_classification.task:unit_failures"),
+        )
+    ]
 
 
 @hookimpl
@@ -65,8 +86,21 @@ def register_evaluators() -> list[Evaluator]:
 
 @hookimpl
 def register_slicers() -> list[Slicer]:
-    """Slices by true class and by predicted-confidence decile."""
+    """EvalHarness' classification slices, in report order: confidence deciles,
+    missingness, the key feature, each true class."""
     return [
-        Slicer("class", by_class, (TASK,), "Each true class (top 3 when many)."),
-        Slicer("confidence_decile", by_confidence_decile, (TASK,), "Deciles of confidence."),
+        Slicer(
+            "confidence_decile",
+            deferred("modellab_classification.slicers:by_confidence_decile"),
+            (TASK,),
+            "Deciles of the predicted class's probability.",
+        ),
+        MISSINGNESS,
+        KEY_FEATURE,
+        Slicer(
+            "class",
+            deferred("modellab_classification.slicers:by_class"),
+            (TASK,),
+            "Each true class (the 3 most frequent when there are more than 5).",
+        ),
     ]

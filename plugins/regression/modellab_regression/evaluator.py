@@ -10,7 +10,13 @@ import pandas as pd
 
 from evalharness import evaluate_regression
 from modellab.tasks import EvalRequest
-from modellab_tabular.evaluation import baseline_result, eval_config, leakage_inputs, run_info
+from modellab_tabular.evaluation import (
+    baseline_result,
+    eval_config,
+    leakage_inputs,
+    run_info,
+    slice_families,
+)
 
 
 def evaluate(req: EvalRequest) -> None:
@@ -41,4 +47,5 @@ def evaluate(req: EvalRequest) -> None:
         leakage=leakage_inputs(req),
         config=eval_config(req),
         latency=req.latency_file,
+        slices=slice_families(req),
     )

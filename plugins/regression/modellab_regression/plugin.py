@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from modellab import hookimpl
-from modellab.tasks import Evaluator, ModelVariant, Slicer, Template, deferred
+from modellab.tasks import Evaluator, ModelVariant, Slicer, TaskType, Template, deferred
 from modellab_regression.configs import LinearRegressionConfig, MeanConfig, XGBoostRegressorConfig
-from modellab_regression.slicers import by_target_quintile
+from modellab_tabular.slicers import KEY_FEATURE, MISSINGNESS
 
 TASK = "regression"
+
+
+@hookimpl
+def register_task_types() -> list[TaskType]:
+    """Regression: a number per row."""
+    return [
+        TaskType(
+            name=TASK,
+            description="Predict a number for each row.",
+            check_target=deferred("modellab_regression.task:check_target"),
+            target_affinity=deferred("modellab_regression.task:target_affinity"),
+            profile_target=deferred("modellab_regression.task:profile_target"),
+            cast_target=deferred("modellab_regression.task:cast_target"),
+            predict=deferred("modellab_regression.task:predict"),
+            find_leaks=deferred("modellab_regression.task:find_leaks"),
+            paired_deltas=deferred("modellab_regression.task:paired_deltas"),
+        )
+    ]
 
 
 @hookimpl
@@ -60,5 +78,15 @@ def register_evaluators() -> list[Evaluator]:
 
 @hookimpl
 def register_slicers() -> list[Slicer]:
-    """Slices by quintile of the true target."""
-    return [Slicer("target_quintile", by_target_quintile, (TASK,), "Quintiles of the target.")]
+    """EvalHarness' regression slices, in report order: target quintiles, the key
+    feature, missingness."""
+    return [
+        Slicer(
+            "target_quintile",
+            deferred("modellab_regression.slicers:by_target_quintile"),
+            (TASK,),
+            "Quintiles of the true target.",
+        ),
+        KEY_FEATURE,
+        MISSINGNESS,
+    ]

@@ -1,7 +1,7 @@
 """Bridging a run's :class:`~modellab.tasks.EvalRequest` to EvalHarness' inputs.
 
-Task plugins' evaluators share these so every task reports the same run identity and
-runs the same leakage checks.
+Task plugins' evaluators share these so every task reports the same run identity, runs
+the same leakage checks and slices by what the run's slicers gave.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from evalharness import BaselineResult, EvalConfig, LeakageInputs, RunInfo
+from evalharness.slicing import SliceDef, SliceFamily
 from modellab.tasks import EvalRequest
 from modellab_tabular.features import prepare_features
 
@@ -83,3 +84,14 @@ def baseline_result(req: EvalRequest, as_labels: bool) -> BaselineResult | None:
         dataset_version=b.dataset_version.rpartition("@")[2],
         split_checksum=b.split_checksum,
     )
+
+
+def slice_families(req: EvalRequest) -> list[SliceFamily]:
+    """The run's slices (``req.slices``, from its task's slicers) as EvalHarness families,
+    in the order the slicers gave them."""
+    grouped: dict[str, list[SliceDef]] = {}
+    described: dict[str, str] = {}
+    for s in req.slices:
+        grouped.setdefault(s.family, []).append(SliceDef(s.name, s.family, s.definition, s.mask))
+        described.setdefault(s.family, s.family_description)
+    return [SliceFamily(name, described[name], tuple(defs)) for name, defs in grouped.items()]

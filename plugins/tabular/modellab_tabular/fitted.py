@@ -13,14 +13,8 @@ from sklearn.pipeline import Pipeline
 
 from modellab.tasks import TARGET
 from modellab_tabular.features import CategoryEncoder, prepare_features
+from modellab_tabular.labels import labels_of
 from modellab_tabular.persistence import save_sklearn
-
-
-def labels_of(classes: list[str], proba: np.ndarray) -> np.ndarray:
-    """The likeliest class of each row; one definition, so that predictions.parquet, the
-    report and every stress test agree even where two classes tie (the first wins)."""
-    labels: np.ndarray = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
-    return labels
 
 
 def signature_of(train: pd.DataFrame, output: dict[str, Any]) -> dict[str, Any]:
