@@ -256,6 +256,14 @@ def _summary(v: DatasetVersion, created: bool) -> dict[str, Any]:
     metavar="A,B,...",
     help="Only these columns (comma-separated) may be features.",
 )
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="COLUMN=ROLE",
+    help="Give a column a role (repeatable): feature, excluded, identifier, time, group, "
+    "item, weight or text; recorded in the provenance. Default: inferred.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @click.argument("path", type=click.Path(path_type=Path))
 def dataset_add(
@@ -272,11 +280,13 @@ def dataset_add(
     notes: str | None,
     exclude: tuple[str, ...],
     features: str | None,
+    roles: tuple[str, ...],
     as_json: bool,
     path: Path,
 ) -> None:
     """Add PATH (a CSV or Parquet file, or a folder of them) as a dataset version."""
     from modellab.datasets import ingest
+    from modellab.datasets.roles import parse_roles
     from modellab.datasets.splits import SplitRequest
     from modellab.plugins import load_registry
 
@@ -293,6 +303,7 @@ def dataset_add(
         features=None
         if features is None
         else tuple(c.strip() for c in features.split(",") if c.strip()),
+        roles=parse_roles(roles),
     )
     task_types = load_registry().task_types
     result = _run(lambda db, s: ingest.add_dataset(db, s, task_types, req, _progress()))
@@ -727,6 +738,7 @@ def plugins_cmd(as_json: bool) -> None:
                     "name": info.name,
                     "distribution": info.distribution,
                     "version": info.version,
+                    "task_types": reg["task_types"],
                     "templates": [
                         {
                             "name": t,
@@ -738,6 +750,7 @@ def plugins_cmd(as_json: bool) -> None:
                         }
                         for t in reg["templates"]
                     ],
+                    "variants": reg["variants"],
                     "evaluators": reg["evaluators"],
                     "slicers": reg["slicers"],
                 }

@@ -95,7 +95,9 @@ def dataset_renderable(v: DatasetVersion) -> Group:
         cells = _numeric_cells(cp.numeric)
         if cp.top_categories:
             cells[-1] = ", ".join(f"{t.value} ({t.count})" for t in cp.top_categories[:3])
-        role = c.role if not c.excluded_reason else f"excluded: {c.excluded_reason.split(':')[0]}"
+        role = c.role.value
+        if c.excluded_reason and c.role.value != c.excluded_reason.split(":")[0]:
+            role += f": {c.excluded_reason.split(':')[0]}"
         _add(
             schema,
             c.name,
@@ -264,7 +266,8 @@ def print_plugins(console: Console, registry: Registry) -> None:
         console.print("No plugins installed (entry-point group 'modellab').")
         return
     table = Table()
-    for col in ("plugin", "distribution", "version", "templates", "evaluators", "slicers"):
+    columns = ("plugin", "distribution", "version", "task types", "templates", "evaluators")
+    for col in (*columns, "slicers"):
         table.add_column(col, overflow="fold")
     for info in registry.plugins:
         reg = registry.registered_by(info.name)
@@ -272,11 +275,13 @@ def print_plugins(console: Console, registry: Registry) -> None:
         for t in reg["templates"]:
             variants = registry.templates[t].variants
             templates.append(f"{t} ({', '.join(f'{v.name}[{v.role}]' for v in variants)})")
+        templates += [f"+ {v}" for v in reg["variants"]]
         _add(
             table,
             info.name,
             info.distribution,
             info.version,
+            ", ".join(reg["task_types"]) or "-",
             "\n".join(templates) or "-",
             ", ".join(reg["evaluators"]) or "-",
             ", ".join(reg["slicers"]) or "-",

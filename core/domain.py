@@ -38,6 +38,28 @@ class ColumnType(StrEnum):
     IDENTIFIER = "identifier"
 
 
+class ColumnRole(StrEnum):
+    """What a column is for: chosen by the user (``--role``) or inferred at ingest.
+
+    Only ``feature`` columns are model inputs by default. The others are kept in the
+    data for what they say: ``identifier`` (a row key, never a feature silently),
+    ``time`` (when a row happened), ``group`` (rows that belong together, such as a
+    query: splits keep a group on one side), ``item`` (what a row ranks or describes),
+    ``weight`` (a row's weight), ``text`` (free text for a text task), ``excluded``
+    (left out, with a reason).
+    """
+
+    TARGET = "target"
+    FEATURE = "feature"
+    EXCLUDED = "excluded"
+    IDENTIFIER = "identifier"
+    TIME = "time"
+    GROUP = "group"
+    ITEM = "item"
+    WEIGHT = "weight"
+    TEXT = "text"
+
+
 class RunStatus(StrEnum):
     """Run lifecycle: queued -> running -> succeeded | failed | cancelled | timed_out."""
 
@@ -76,7 +98,8 @@ class ColumnSchema(msgspec.Struct, frozen=True):
     logical_type: ColumnType
     nullable: bool
     cardinality: int
-    role: str  # "target", "feature" or "excluded"
+    role: ColumnRole
+    #: why the column is not a feature (None for features and the target)
     excluded_reason: str | None = None
 
 
@@ -207,6 +230,8 @@ class Provenance(msgspec.Struct, frozen=True):
     original_name: str
     files: list[SourceFile]
     source: str | None = None
+    #: the column roles the user chose (``--role COLUMN=ROLE``), by column
+    roles: dict[str, ColumnRole] = {}
 
 
 class SchemaChange(msgspec.Struct, frozen=True):

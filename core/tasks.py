@@ -93,13 +93,18 @@ FitFunction = Callable[[Any, Any, int], FittedModel]
 
 @dataclass(frozen=True)
 class ModelVariant:
-    """A named model of a template, marked as a baseline or a candidate."""
+    """A named model of a template, marked as a baseline or a candidate.
+
+    ``load(folder) -> FittedModel`` reads back what the fitted model's ``save`` wrote
+    (the plugin test kit checks that the loaded model predicts the same).
+    """
 
     name: str
     role: Role
     fit: FitFunction
     config_type: type[msgspec.Struct]
     description: str = ""
+    load: Callable[[Path], FittedModel] | None = None
 
 
 @dataclass(frozen=True)

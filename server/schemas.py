@@ -116,9 +116,24 @@ class PluginOut(msgspec.Struct):
     name: str
     distribution: str
     version: str
+    task_types: list[str]
     templates: list[str]
+    #: ``TEMPLATE/VARIANT`` of the models it adds to other plugins' templates
+    variants: list[str]
     evaluators: list[str]
     slicers: list[str]
+
+
+class TaskTypeOut(msgspec.Struct):
+    """An installed task type: what datasets' ``task`` may be."""
+
+    name: str
+    description: str
+    plugin: str
+    #: what one test unit is ("row", or a group such as "query")
+    unit: str
+    #: the target holds class labels (splits may stratify on it)
+    labels: bool
 
 
 class EvalSettingOut(msgspec.Struct):
@@ -165,6 +180,7 @@ class PluginsOut(msgspec.Struct):
     what a report's metrics, plots and failure modes mean."""
 
     plugins: list[PluginOut]
+    task_types: list[TaskTypeOut]
     templates: list[TemplateOut]
     eval_settings: list[EvalSettingOut]
     descriptions: DescriptionsOut

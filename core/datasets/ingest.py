@@ -45,6 +45,7 @@ from modellab.datasets.splits import (
 from modellab.datasets.storage import dataset_dir, datasets_root, split_path
 from modellab.diskfull import disk_full_as
 from modellab.domain import (
+    ColumnRole,
     ColumnSchema,
     DatasetVersion,
     DataWarning,
@@ -95,6 +96,8 @@ class AddRequest:
     exclude: tuple[str, ...] = ()
     #: the only columns that may be features (``--features``); None: every column
     features: tuple[str, ...] | None = None
+    #: the user's column roles (``--role COLUMN=ROLE``); other columns' are inferred
+    roles: Mapping[str, ColumnRole] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -339,10 +342,8 @@ def _check_profile_split(
             "--split predefined needs a folder holding train.* and test.* files"
         )
     split_req.validate()
+    roles = _checked_roles(req, frame, split_req)
     excluded: dict[str, str] = {}
-    for col in (split_req.group_column,):
-        if col:
-            excluded[col] = "the group column of the split"
     for flag, named in (("--exclude", req.exclude), ("--features", req.features or ())):
         for col in named:
             if col not in frame.columns:
@@ -359,7 +360,7 @@ def _check_profile_split(
                 excluded.setdefault(col, "not in the feature list chosen by the user (--features)")
     for col in req.exclude:
         excluded[col] = "left out by the user (--exclude)"
-    schema = build_schema(frame, facts, target, set(generated), excluded)
+    schema = build_schema(frame, facts, target, set(generated), excluded, roles)
     if not any(c.role == "feature" for c in schema):
         raise InvalidInputError(f"{req.path}: {no_feature_reason(schema)}")
     warnings = [DataWarning("parse", w) for w in parse_warnings]
@@ -427,6 +428,40 @@ def _check_profile_split(
         "schema_diff": diff,
     }
     return Prepared(frame, schema, split, split_info, fields)
+
+
+def _checked_roles(
+    req: AddRequest, frame: pl.DataFrame, split_req: SplitRequest
+) -> dict[str, ColumnRole]:
+    """The user's roles, checked against the columns, with the split's group column
+    as a ``group``.
+
+    :raises InvalidInputError: a role names a missing column or the target, gives
+        another column the target role, or contradicts --exclude or the split.
+    """
+    roles = dict(req.roles)
+    for col, role in sorted(roles.items()):
+        if col not in frame.columns:
+            raise InvalidInputError(
+                f"{req.path}: --role names {col!r}, which is not a column; columns are: "
+                + ", ".join(frame.columns[:20])
+                + (" ..." if frame.width > 20 else "")
+            )
+        if col == req.target:
+            raise InvalidInputError(f"{req.path}: --role names the target {col!r}")
+        if role is ColumnRole.TARGET:
+            raise InvalidInputError(
+                f"{req.path}: --role {col}=target: the target is --target ({req.target!r})"
+            )
+        if col in req.exclude and role is not ColumnRole.EXCLUDED:
+            raise InvalidInputError(f"{req.path}: {col!r} has --role {role} and --exclude")
+    group = split_req.group_column
+    if group and roles.setdefault(group, ColumnRole.GROUP) is not ColumnRole.GROUP:
+        raise InvalidInputError(
+            f"{req.path}: {group!r} is the split's --group-column, so its role is "
+            f"group, not {roles[group]}"
+        )
+    return roles
 
 
 def _split_rows(
@@ -504,6 +539,9 @@ def _same_request(existing: DatasetVersion, req: AddRequest) -> str | None:
         )
     if req.task and req.task != existing.task:
         return f"task {existing.task}"
+    if dict(req.roles) != dict(existing.provenance.roles):
+        chosen = ", ".join(f"{c}={r}" for c, r in sorted(existing.provenance.roles.items()))
+        return f"other column roles ({chosen or 'none chosen'})"
     if s.strategy is SplitStrategy.PREDEFINED:
         return None
     wanted = (
@@ -706,6 +744,7 @@ async def _add_dataset(
                 original_name=staged.provenance.original_name,
                 files=staged.provenance.files,
                 source=req.source,
+                roles=dict(sorted(req.roles.items())),
             ),
             created_at=utcnow(),
             notes=notes,

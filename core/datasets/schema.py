@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from modellab.domain import ColumnSchema, ColumnType, SchemaChange, SchemaDiff
+from modellab.domain import ColumnRole, ColumnSchema, ColumnType, SchemaChange, SchemaDiff
 from modellab.errors import InvalidInputError
 from modellab.tasks import TaskType
 
@@ -161,36 +161,62 @@ def check_task(target: str, task: TaskType, f: ColumnFacts, others: Mapping[str,
     raise InvalidInputError(reason + hint)
 
 
+#: why a column with a non-feature role is not a feature, by role
+ROLE_REASONS = {
+    ColumnRole.IDENTIFIER: "an identifier (a row key), which a model can memorize",
+    ColumnRole.TIME: "the time of the row",
+    ColumnRole.GROUP: "the group a row belongs to",
+    ColumnRole.ITEM: "the item a row is about",
+    ColumnRole.WEIGHT: "the row's weight",
+    ColumnRole.TEXT: "free text",
+}
+
+
 def build_schema(
     frame: pl.DataFrame,
     facts: dict[str, ColumnFacts],
     target: str,
     generated: set[str],
     excluded_extra: dict[str, str] | None = None,
+    roles: Mapping[str, ColumnRole] | None = None,
 ) -> list[ColumnSchema]:
-    """One :class:`ColumnSchema` per column, with its role and why it is excluded."""
+    """One :class:`ColumnSchema` per column, with its role and why it is not a feature.
+
+    ``roles`` are the user's choices (and the split's group column) and win. Otherwise
+    identifier-like columns get the role ``identifier``, free text ``text``, constant
+    columns and ``excluded_extra`` (``--exclude``, ``--features``, with the reason) are
+    ``excluded``, and the rest are features.
+    """
     rows = frame.height
     out: list[ColumnSchema] = []
     extra = excluded_extra or {}
+    chosen = roles or {}
     for name, dtype in frame.schema.items():
         f = facts[name]
         ltype = logical_type(f, rows, name in generated)
         reason: str | None = None
         if name == target:
-            role = "target"
+            role = ColumnRole.TARGET
+        elif name in chosen:
+            role = chosen[name]
+            if role is ColumnRole.EXCLUDED:
+                reason = "left out (--role excluded)"
+            elif role is not ColumnRole.FEATURE:
+                reason = f"{ROLE_REASONS[role]} (--role)"
+        elif ltype is ColumnType.IDENTIFIER:
+            role = ColumnRole.IDENTIFIER
+            reason = (
+                "identifier-like: every value distinct (a row id or key), "
+                "which a model can memorize"
+            )
+        elif f.n_unique <= 1:
+            role, reason = ColumnRole.EXCLUDED, "constant: a single value (or none) in every row"
+        elif ltype is ColumnType.TEXT:
+            role, reason = ColumnRole.TEXT, "free text: tabular templates do not use it"
+        elif name in extra:
+            role, reason = ColumnRole.EXCLUDED, extra[name]
         else:
-            if ltype is ColumnType.IDENTIFIER:
-                reason = (
-                    "identifier-like: every value distinct (a row id or key), "
-                    "which a model can memorize"
-                )
-            elif f.n_unique <= 1:
-                reason = "constant: a single value (or none) in every row"
-            elif ltype is ColumnType.TEXT:
-                reason = "free text: tabular templates do not use it"
-            elif name in extra:
-                reason = extra[name]
-            role = "excluded" if reason else "feature"
+            role = ColumnRole.FEATURE
         out.append(
             ColumnSchema(
                 name=name,

@@ -14,6 +14,7 @@ from litestar.params import Body
 from litestar.status_codes import HTTP_201_CREATED
 
 from modellab.datasets import ingest
+from modellab.datasets.roles import parse_roles
 from modellab.datasets.splits import SplitRequest
 from modellab.domain import DatasetVersion, SchemaDiff, SplitStrategy
 from modellab.errors import InvalidInputError, ModelLabError
@@ -43,6 +44,8 @@ class DatasetUpload:
     exclude: str | None = None
     #: the only columns that may be features, comma-separated
     features: str | None = None
+    #: column roles, comma-separated ``COLUMN=ROLE`` pairs (the CLI's ``--role``)
+    roles: str | None = None
 
 
 def _columns(field: str | None) -> tuple[str, ...] | None:
@@ -108,6 +111,7 @@ class DatasetController(Controller):
                     notes=data.notes,
                     exclude=_columns(data.exclude) or (),
                     features=_columns(data.features),
+                    roles=parse_roles(_columns(data.roles) or (), "roles"),
                 )
                 try:
                     result = await ingest.add_dataset(

@@ -1,4 +1,4 @@
-"""What is installed: plugins, templates, models with their config schemas."""
+"""What is installed: plugins, task types, templates, models with their config schemas."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from modellab.server.schemas import (
     ModelOut,
     PluginOut,
     PluginsOut,
+    TaskTypeOut,
     TemplateOut,
 )
 from modellab.server.services import Services
@@ -51,6 +52,16 @@ class PluginController(Controller):
             PluginOut(p.name, p.distribution, p.version, **registry.registered_by(p.name))
             for p in sorted(registry.plugins, key=lambda p: p.name)
         ]
+        task_types = [
+            TaskTypeOut(
+                t.name,
+                t.description,
+                registry.owners.get(("task_types", t.name), ""),
+                t.unit,
+                t.labels,
+            )
+            for _, t in sorted(registry.task_types.items())
+        ]
         templates = [
             TemplateOut(
                 name=t.name,
@@ -72,7 +83,7 @@ class PluginController(Controller):
             )
             for name, description in EVAL_SETTINGS.items()
         ]
-        return PluginsOut(plugins, templates, settings, descriptions(registry))
+        return PluginsOut(plugins, task_types, templates, settings, descriptions(registry))
 
     @get("/api/health", opt={PUBLIC: True})
     async def health(self, services: Services) -> Health:

@@ -16,6 +16,7 @@ from modellab import hookimpl
 from modellab.plugins import build_registry, get_plugin_manager, load_registry
 from modellab.server.app import create_app
 from modellab.tasks import Evaluator, MetricInfo
+from tests import toy_task
 from tests.server.conftest import Api, make_settings
 
 WEB = Path(__file__).resolve().parents[2] / "server" / "web"
@@ -44,12 +45,13 @@ def test_a_plugin_evaluator_adds_the_words_of_its_own_metrics(
 ) -> None:
     hits = Evaluator(
         "toy",
-        "toy-task",
+        toy_task.TASK,
         lambda request: None,
         metrics={"hits_at_3": MetricInfo("share of queries with a hit in the top 3", True)},
     )
     ns = types.SimpleNamespace(
-        register_evaluators=hookimpl(cast(Callable[..., object], lambda: [hits]))
+        register_task_types=hookimpl(cast(Callable[..., object], lambda: [toy_task.TOY_TASK])),
+        register_evaluators=hookimpl(cast(Callable[..., object], lambda: [hits])),
     )
     installed = load_registry()
     registry = build_registry(get_plugin_manager([("toy", ns)], discover=False))

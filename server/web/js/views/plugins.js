@@ -12,7 +12,14 @@ export async function pluginsPage({ main }) {
           "ul",
           {},
           plugins.map((p) => {
-            const parts = ["templates", "evaluators", "slicers"].filter((k) => p[k]?.length).map((k) => `${k}: ${p[k].join(", ")}`);
+            const kinds = [
+              ["task_types", "task types"],
+              ["templates", "templates"],
+              ["variants", "models for other templates"],
+              ["evaluators", "evaluators"],
+              ["slicers", "slicers"],
+            ];
+            const parts = kinds.filter(([k]) => p[k]?.length).map(([k, label]) => `${label}: ${p[k].join(", ")}`);
             return h(
               "li",
               {},
