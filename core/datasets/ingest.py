@@ -360,7 +360,9 @@ def _check_profile_split(
                 excluded.setdefault(col, "not in the feature list chosen by the user (--features)")
     for col in req.exclude:
         excluded[col] = "left out by the user (--exclude)"
-    schema = build_schema(frame, facts, target, set(generated), excluded, roles)
+    schema = build_schema(
+        frame, facts, target, set(generated), excluded, roles, split_req.group_column
+    )
     if not any(c.role == "feature" for c in schema):
         raise InvalidInputError(f"{req.path}: {no_feature_reason(schema)}")
     warnings = [DataWarning("parse", w) for w in parse_warnings]

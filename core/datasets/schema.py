@@ -179,10 +179,11 @@ def build_schema(
     generated: set[str],
     excluded_extra: dict[str, str] | None = None,
     roles: Mapping[str, ColumnRole] | None = None,
+    group_column: str | None = None,
 ) -> list[ColumnSchema]:
     """One :class:`ColumnSchema` per column, with its role and why it is not a feature.
 
-    ``roles`` are the user's choices (and the split's group column) and win. Otherwise
+    ``roles`` are the user's choices (and the split's ``group_column``) and win. Otherwise
     identifier-like columns get the role ``identifier``, free text ``text``, constant
     columns and ``excluded_extra`` (``--exclude``, ``--features``, with the reason) are
     ``excluded``, and the rest are features.
@@ -197,6 +198,8 @@ def build_schema(
         reason: str | None = None
         if name == target:
             role = ColumnRole.TARGET
+        elif name == group_column:
+            role, reason = ColumnRole.GROUP, "the group column of the split"
         elif name in chosen:
             role = chosen[name]
             if role is ColumnRole.EXCLUDED:
