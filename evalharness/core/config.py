@@ -104,8 +104,9 @@ class EvalConfig:
     fdr: float = 0.05
     stress_severities: tuple[float, ...] = (0.1, 0.3, 0.5)
     stress_n_bootstrap: int = 200
-    #: classification stress tests score a seeded sample of at most this many rows:
-    #: each scenario re-predicts every row it scores, and degradation needs no more
+    #: every task's stress tests score a seeded sample of at most this many rows (clean
+    #: metrics on the same sample): each scenario re-predicts every row it scores (a shift
+    #: test refits on them), and degradation needs no more
     stress_max_rows: int = 10_000
     stress_column: str | None = None
     #: the duplicate check fails when the share of test rows that repeat a train record

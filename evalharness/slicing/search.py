@@ -198,8 +198,3 @@ def search_weak_slices(
             )
         )
     return SearchResult(len(eligible), int(discovery.sum()), int(confirmation.sum()), tuple(found))
-
-
-def loss_description(task: str) -> str:
-    """What the search treats as loss, per task."""
-    return "error indicator (1 - correct)" if task == "classification" else "absolute error"

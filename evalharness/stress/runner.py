@@ -56,6 +56,11 @@ class StressCase:
     reference: float | None = None
 
 
+def not_run() -> None:
+    """The ``build`` of a case that cannot run: its row is recorded as skipped."""
+    return None
+
+
 @dataclass(frozen=True)
 class StressResult:
     """One row of the degradation table."""

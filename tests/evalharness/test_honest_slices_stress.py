@@ -25,7 +25,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import evalharness as eh
-from evalharness.core import report as R
+from evalharness.core import slice_report as SR
+from evalharness.core import takeaway as T
+from evalharness.plots.stress import stress_series
 from evalharness.schemas import files as S
 from evalharness.stress.runner import StressResult
 
@@ -59,19 +61,19 @@ def _penguins() -> tuple[pd.DataFrame, pd.DataFrame, Any, Any]:
 
 @pytest.mark.parametrize(("n", "size"), [(40, 10), (80, 10), (133, 16), (171, 21), (240, 30)])
 def test_min_slice_size_follows_the_test_size(n: int, size: int) -> None:
-    got, rule = R.min_slice_size_for(eh.EvalConfig(), n)
+    got, rule = SR.min_slice_size_for(eh.EvalConfig(), n)
     assert got == size
     assert f"derived from the {n} test rows" in rule
 
 
 def test_a_given_min_slice_size_is_kept() -> None:
-    assert R.min_slice_size_for(eh.EvalConfig(min_slice_size=30), 80) == (
+    assert SR.min_slice_size_for(eh.EvalConfig(min_slice_size=30), 80) == (
         30,
         "given by the caller (EvalConfig.min_slice_size)",
     )
     cfg = eh.EvalConfig(min_slice_floor=20, min_slice_cap=50)
-    assert R.min_slice_size_for(cfg, 80)[0] == 20
-    assert R.min_slice_size_for(cfg, 1000)[0] == 50
+    assert SR.min_slice_size_for(cfg, 80)[0] == 20
+    assert SR.min_slice_size_for(cfg, 1000)[0] == 50
     with pytest.raises(ValueError, match="min_slice_floor"):
         eh.EvalConfig(min_slice_floor=40, min_slice_cap=30)
 
@@ -92,12 +94,12 @@ def test_ranking_is_weakest_first_when_lower_is_better() -> None:
     arrays = MR.build_arrays(y, y + err)
     part = np.repeat([0, 1, 2], 30)
     defs = [SliceDef(f"s:{name}", "s", name, part == i) for i, name in enumerate("abc")]
-    plan = R.plan_slices(defs, np.arange(n), 10)
-    groups = {"overall": Group(arrays, None), **R.slice_groups(plan, arrays, ["mae"])}
+    plan = SR.plan_slices(defs, np.arange(n), 10)
+    groups = {"overall": Group(arrays, None), **SR.slice_groups(plan, arrays, ["mae"])}
     boot = run_bootstrap(n, groups, ["mae"], 20, 0, "multinomial")
-    records, ranking = R.slice_records(plan, boot, ["mae"], "mae", False)
+    records, ranking = SR.slice_records(plan, boot, ["mae"], "mae", False)
     assert ranking == ["s:c", "s:b", "s:a"]
-    worst = R.weakest_slice(records, ranking, "mae", False)
+    worst = SR.weakest_slice(records, ranking, "mae", False)
     assert worst is not None and worst.id == "s:c"
 
 
@@ -156,22 +158,22 @@ def test_slice_sentence_says_what_was_not_measured() -> None:
     measured = [_record("a", "ok", -0.2), _record("b", "ok", -0.1)]
     small = [_record(f"t{i}", "too_small") for i in range(7)]
     whole = [_record("all", "all_rows", 0.0)]
-    text = R.slice_sentence([*measured, *small, *whole], ["b", "a"], "mae", False)
+    text = T.slice_sentence([*measured, *small, *whole], ["b", "a"], "mae", False)
     assert text == (
         "No measured slice scores worse than overall on mae; 7 of 9 slices had too few rows "
         "to measure."
     )
     worse = [_record("c", "ok", 0.5), *measured, *small]
-    assert R.slice_sentence(worse, ["c", "b", "a"], "mae", False) == (
+    assert T.slice_sentence(worse, ["c", "b", "a"], "mae", False) == (
         "The weakest slice is slice c (40 rows), where mae differs from overall by 0.5; 7 of "
         "10 slices had too few rows to measure."
     )
-    assert R.slice_sentence(small, [], "mae", False) == (
+    assert T.slice_sentence(small, [], "mae", False) == (
         "No slice smaller than the whole test set was large enough to rank; 7 of 7 slices "
         "had too few rows to measure."
     )
     # Every slice measured: the plain claim stands.
-    assert R.slice_sentence(measured, ["b", "a"], "mae", False) == (
+    assert T.slice_sentence(measured, ["b", "a"], "mae", False) == (
         "No slice scores worse than overall on mae."
     )
 
@@ -193,17 +195,17 @@ def test_worst_stress_is_picked_from_model_robustness_rows_only() -> None:
         _stress("shuffle:x", -0.02, "model_robustness"),
         _stress("missing_values", -0.3, "model_robustness", "baseline"),
     ]
-    worst = R.worst_stress(rows, True)
+    worst = T.worst_stress(rows, True)
     assert worst is not None and worst.scenario == "missing_values"
-    text = R.stress_sentence(rows, "accuracy", True)
+    text = T.stress_sentence(rows, "accuracy", True)
     assert "label_noise" not in text and "under missing_values" in text
     only_labels = [_stress("label_noise", -0.45, "metric_sensitivity")]
-    assert R.worst_stress(only_labels, True) is None
-    assert R.stress_sentence(only_labels, "accuracy", True).startswith(
+    assert T.worst_stress(only_labels, True) is None
+    assert T.stress_sentence(only_labels, "accuracy", True).startswith(
         "No model-robustness stress test ran, so robustness is unmeasured"
     )
     skipped = [*rows, _stress("distribution_shift:x", None, "model_robustness")]
-    assert R.stress_sentence(skipped, "accuracy", True).endswith(
+    assert T.stress_sentence(skipped, "accuracy", True).endswith(
         "; 1 of 3 robustness cases did not run (distribution_shift:x)."
     )
 
@@ -271,7 +273,7 @@ def test_stress_plot_labels_metric_sensitivity_lines() -> None:
         _stress("missing_values", -0.1, "model_robustness"),
     ]
     rows = [dataclasses.replace(r, value=0.6) for r in rows]
-    labels = [s[0] for s in R.stress_series(rows, {"candidate": 0.9}, None)]
+    labels = [s[0] for s in stress_series(rows, {"candidate": 0.9}, None)]
     assert labels == ["label_noise [metric sensitivity]", "missing_values"]
 
 

@@ -21,8 +21,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import evalharness as eh
-from evalharness.core.report import takeaway_text
 from evalharness.core.separators import suspect_clause
+from evalharness.core.takeaway import takeaway_text
 from evalharness.schemas import files as S
 from evalharness.schemas.validate import count_sentences, validate_folder
 from tests.evalharness.conftest import Split

@@ -187,7 +187,8 @@ def test_zero_delta_slice_is_never_weakest(cancer: Any, tmp_path: Path, harness:
 
 
 def test_takeaway_names_only_a_slice_worse_than_overall() -> None:
-    from evalharness.core.report import takeaway_text, weakest_slice
+    from evalharness.core.slice_report import weakest_slice
+    from evalharness.core.takeaway import takeaway_text
     from evalharness.schemas import files as S
 
     def record(sid: str, delta: float) -> S.SliceRecord:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.evalharness.conftest import FAST, Split, classify
+from tests.evalharness.conftest import FAST, Split, classify, regress
 
 
 def test_large_sets_are_stressed_on_a_seeded_sample(cancer: Split, tmp_path: Path) -> None:
@@ -32,6 +32,24 @@ def test_small_sets_are_stressed_on_every_row(cancer: Split, tmp_path: Path) -> 
     classify(cancer, tmp_path / "c")
     stress = json.loads((tmp_path / "c" / "stress.json").read_text())
     assert not any("seeded sample" in text for text in stress["scenarios"].values())
+
+
+def test_regression_is_stressed_on_the_same_seeded_sample(diabetes: Split, tmp_path: Path) -> None:
+    """The sampling rule is the pipeline's, for every task: regression samples too, and its
+    degradations are taken against the clean metric on the sample."""
+    config = dataclasses.replace(FAST, stress_max_rows=80)
+    regress(diabetes, tmp_path / "a", config=config)
+    regress(diabetes, tmp_path / "b", config=config)
+    a = (tmp_path / "a" / "stress.json").read_bytes()
+    assert a == (tmp_path / "b" / "stress.json").read_bytes()
+    stress = json.loads(a)
+    n_test = len(diabetes.y_test)
+    for text in stress["scenarios"].values():
+        assert f"seeded sample of 80 of the {n_test:,} rows" in text
+    # The mean baseline ignores its inputs: corrupted, it scores exactly its clean MAE on
+    # the same rows, so a degradation against the whole test set's MAE would not be 0.
+    rows = [r for r in stress["rows"] if r["model"] == "baseline" and r["status"] == "ok"]
+    assert rows and all(abs(r["degradation"]) < 1e-9 for r in rows)
 
 
 def test_cases_on_the_same_rows_share_one_bootstrap() -> None:
@@ -62,7 +80,7 @@ def test_stress_predictions_are_batched_per_model(cancer: Split) -> None:
     import numpy as np
     import pandas as pd
 
-    from evalharness.core.classification import _predict_batch
+    from evalharness.stress.classification import predict_batch
 
     calls: list[int] = []
 
@@ -77,7 +95,7 @@ def test_stress_predictions_are_batched_per_model(cancer: Split) -> None:
         ("shuffle", 0): cancer.x_test.iloc[30:50],
         ("missing", 1): cancer.x_test.iloc[50:90],
     }
-    batched = _predict_batch(predict, frames, [0, 1], "binary")
+    batched = predict_batch(predict, frames, [0, 1], "binary")
     assert calls == [90]
     for key, frame in frames.items():
         alone_pred, alone_scores = predict(frame)
@@ -93,7 +111,7 @@ def _row(scenario: str, model: str, severity: float) -> Any:
 
 
 def test_stress_lines_of_a_lone_run_are_not_called_candidate() -> None:
-    from evalharness.core.report import stress_series
+    from evalharness.plots.stress import stress_series
 
     rows = [_row("label_noise", "candidate", 0.1), _row("missing_values", "candidate", 0.1)]
     alone = stress_series(rows, {"candidate": 0.9}, None)
@@ -114,7 +132,7 @@ def test_stress_plot_legend_of_a_baseline_free_report(
     cancer: Split, tmp_path: Path, monkeypatch: Any
 ) -> None:
     """A report without a separate baseline (e.g. of a baseline run) draws no "candidate"."""
-    import evalharness.core.classification as C
+    import evalharness.core.pipeline as P
     from evalharness.plots.stress import stress_plot as real
 
     drawn: list[str] = []
@@ -123,7 +141,7 @@ def test_stress_plot_legend_of_a_baseline_free_report(
         drawn.extend(label for label, *_ in series)
         return real(series, metric, fmt)
 
-    monkeypatch.setattr(C, "stress_plot", spy)
+    monkeypatch.setattr(P, "stress_plot", spy)
     classify(cancer, tmp_path / "alone", baseline=False)
     assert drawn and not any("candidate" in label for label in drawn)
     drawn.clear()
