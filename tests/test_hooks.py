@@ -2,7 +2,7 @@
 
 Each ``test_hook_<name>`` registers a plugin implementing that hook (with the toy task
 type of :mod:`tests.toy_task` where the hook needs a task) and checks what it does.
-``tests/test_task_plugin.py`` runs the whole toy plugin end to end.
+``tests/server/test_task_plugin.py`` runs the whole toy plugin end to end.
 """
 
 from __future__ import annotations

@@ -97,11 +97,18 @@ class ConstantModel:
 
     def save(self, folder: Path) -> str:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "constant.json").write_text(json.dumps({"value": self.value}))
+        doc = {"value": self.value, "columns": self.columns}
+        (folder / "constant.json").write_text(json.dumps(doc))
         return "json"
 
     def predict(self, frame: Any) -> Any:
         return np.full(len(frame), self.value)
+
+
+def load_constant(folder: Path) -> ConstantModel:
+    """Read back what :meth:`ConstantModel.save` wrote."""
+    doc = json.loads((folder / "constant.json").read_text())
+    return ConstantModel(float(doc["value"]), list(doc["columns"]))
 
 
 def fit_mean(train: pd.DataFrame, spec: StatConfig, seed: int) -> ConstantModel:
@@ -169,8 +176,12 @@ TOY_TEMPLATE = Template(
     TEMPLATE,
     TASK,
     (
-        ModelVariant("median", "baseline", fit_median, StatConfig, "The median count."),
-        ModelVariant("mean", "candidate", fit_mean, StatConfig, "The mean count."),
+        ModelVariant(
+            "median", "baseline", fit_median, StatConfig, "The median count.", load=load_constant
+        ),
+        ModelVariant(
+            "mean", "candidate", fit_mean, StatConfig, "The mean count.", load=load_constant
+        ),
     ),
     "Predict a count from a training statistic.",
 )
@@ -179,7 +190,9 @@ PARITY = Slicer("parity", by_parity, (TASK,), "Even and odd true counts.")
 #: one more candidate for the built-in regression template
 EXTRA_VARIANT = TemplateVariant(
     "tabular-regression",
-    ModelVariant("toy_median", "candidate", fit_median, StatConfig, "The median target."),
+    ModelVariant(
+        "toy_median", "candidate", fit_median, StatConfig, "The median target.", load=load_constant
+    ),
 )
 
 

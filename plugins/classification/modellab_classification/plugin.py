@@ -51,6 +51,7 @@ def register_templates() -> list[Template]:
                     MostFrequentConfig,
                     "Predicts the most frequent training class, with the training class shares "
                     "as probabilities.",
+                    load=deferred("modellab_tabular.fitted:load_pipeline"),
                 ),
                 ModelVariant(
                     "logistic_regression",
@@ -58,6 +59,7 @@ def register_templates() -> list[Template]:
                     deferred("modellab_classification.models:fit_logistic_regression"),
                     LogisticRegressionConfig,
                     "Logistic regression on imputed, scaled, one-hot encoded features.",
+                    load=deferred("modellab_tabular.fitted:load_pipeline"),
                 ),
                 ModelVariant(
                     "xgboost",
@@ -65,6 +67,7 @@ def register_templates() -> list[Template]:
                     deferred("modellab_classification.models:fit_xgboost"),
                     XGBoostClassifierConfig,
                     "XGBoost with native categoricals and early stopping.",
+                    load=deferred("modellab_tabular.fitted:load_booster"),
                 ),
             ),
         )

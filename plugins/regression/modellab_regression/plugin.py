@@ -43,6 +43,7 @@ def register_templates() -> list[Template]:
                     deferred("modellab_regression.models:fit_mean"),
                     MeanConfig,
                     "Predicts the train mean.",
+                    load=deferred("modellab_tabular.fitted:load_pipeline"),
                 ),
                 ModelVariant(
                     "linear_regression",
@@ -50,6 +51,7 @@ def register_templates() -> list[Template]:
                     deferred("modellab_regression.models:fit_linear_regression"),
                     LinearRegressionConfig,
                     "Least squares on imputed, scaled, one-hot encoded features.",
+                    load=deferred("modellab_tabular.fitted:load_pipeline"),
                 ),
                 ModelVariant(
                     "xgboost",
@@ -57,6 +59,7 @@ def register_templates() -> list[Template]:
                     deferred("modellab_regression.models:fit_xgboost"),
                     XGBoostRegressorConfig,
                     "XGBoost with native categoricals and early stopping.",
+                    load=deferred("modellab_tabular.fitted:load_booster"),
                 ),
             ),
         )

@@ -1,4 +1,5 @@
-"""Fitted models as ModelLab runs see them: predict, preprocessors, signature, save."""
+"""Fitted models as ModelLab runs see them: predict, preprocessors, signature, save, and
+the ``load`` functions that read a saved model back (``ModelVariant.load``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from sklearn.pipeline import Pipeline
 from modellab.tasks import TARGET
 from modellab_tabular.features import CategoryEncoder, prepare_features
 from modellab_tabular.labels import labels_of
-from modellab_tabular.persistence import save_sklearn
+from modellab_tabular.persistence import load_sklearn, save_sklearn
+
+#: what a saved pipeline needs beside its skops file to predict as it did
+PIPELINE_META = "meta.json"
+#: the booster's training-only categories, classes and inference interface
+BOOSTER_META = "encoding.json"
 
 
 def signature_of(train: pd.DataFrame, output: dict[str, Any]) -> dict[str, Any]:
@@ -57,9 +63,15 @@ class FittedPipeline:
         return np.asarray(self.pipeline.predict_proba(self._x(frame)), dtype=float)
 
     def save(self, folder: Path) -> str:
-        """Write ``model.skops``; return the format's name."""
+        """Write ``model.skops`` and ``meta.json``; return the format's name."""
         folder.mkdir(parents=True, exist_ok=True)
         save_sklearn(self.pipeline, folder / "model.skops")
+        meta = {
+            "classes": self.classes,
+            "feature_columns": self.feature_columns,
+            "signature": self.signature,
+        }
+        _write_json(folder / PIPELINE_META, meta)
         return "skops"
 
 
@@ -101,6 +113,58 @@ class FittedBooster:
             "classes": self.classes,
             "best_iteration": self.best_iteration,
             "feature_columns": self.feature_columns,
+            "signature": self.signature,
         }
-        (folder / "encoding.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        _write_json(folder / BOOSTER_META, meta)
         return "xgboost-ubj"
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    # Sorted and indented: a model folder is byte-identical for the same fit, which a
+    # repro pack's archive relies on.
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def load_pipeline(folder: Path) -> FittedPipeline:
+    """Read back a :class:`FittedPipeline` that :meth:`FittedPipeline.save` wrote.
+
+    The skops file loads with the trusted-types list of :func:`load_sklearn`, never
+    with pickle.
+    """
+    meta = _read_json(folder / PIPELINE_META)
+    return FittedPipeline(
+        pipeline=load_sklearn(folder / "model.skops"),
+        feature_columns=list(meta["feature_columns"]),
+        signature=meta["signature"],
+        classes=meta["classes"],
+    )
+
+
+def load_booster(folder: Path) -> FittedBooster:
+    """Read back a :class:`FittedBooster` that :meth:`FittedBooster.save` wrote."""
+    import xgboost as xgb  # here: loading a pipeline must not import XGBoost
+
+    meta = _read_json(folder / BOOSTER_META)
+    classes = meta["classes"]
+    model: Any = xgb.XGBClassifier() if classes is not None else xgb.XGBRegressor()
+    model.load_model(folder / "model.ubj")
+    features = list(meta["feature_columns"])
+    categories = meta["categories"]
+    encoder = CategoryEncoder()
+    # The fitted attributes, in feature order as fit found them (the file sorts keys).
+    encoder.columns_ = [c for c in features if c in categories]
+    encoder.categories_ = [np.array(categories[c], dtype=object) for c in encoder.columns_]
+    return FittedBooster(
+        model=model,
+        encoder=encoder,
+        feature_columns=features,
+        signature=meta["signature"],
+        classes=classes,
+        best_iteration=meta["best_iteration"],
+        preprocessors=[encoder],
+    )
