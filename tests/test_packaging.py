@@ -2,8 +2,10 @@
 
 This builds real (not editable) wheels, so a subpackage missing from the package list
 in pyproject.toml, or a data file missing from package-data, fails here. The evalharness
-wheel also installs alone, with its dependencies and nothing of the service. The locked
-default install stays without XGBoost's CUDA build and NVIDIA's NCCL (docs/install.md).
+wheel also installs alone, with its dependencies and nothing of the service. The example
+plugin from outside the workspace (docs/examples/modellab-lightgbm) installs next to the
+wheels, trains, and passes its own tests there. The locked default install stays without
+XGBoost's CUDA build and NVIDIA's NCCL (docs/install.md).
 """
 
 from __future__ import annotations
@@ -194,6 +196,92 @@ def test_the_web_ui_ships_with_the_wheel(venv: Path, tmp_path: Path) -> None:
     source = REPO / "server" / "web"
     expected = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
     assert shipped == expected
+
+
+#: The example plugin that lives outside the workspace (docs/plugins.md, "A plugin from
+#: outside"): its own pyproject.toml, wheel and tests.
+EXAMPLE_PLUGIN = REPO / "docs" / "examples" / "modellab-lightgbm"
+
+
+def test_a_plugin_from_outside_installs_trains_and_passes_its_own_tests(
+    venv: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "UV_OFFLINE": "1"}
+    source = tmp_path / "modellab-lightgbm"
+    shutil.copytree(EXAMPLE_PLUGIN, source, symlinks=True, ignore=NOT_SOURCES)
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [uv(), "build", "--wheel", "--out-dir", str(dist), str(source)],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    (wheel,) = dist.glob("*.whl")
+    assert wheel.name.startswith("modellab_lightgbm-"), wheel
+    # Next to the ModelLab wheels; LightGBM and pytest come from the project's
+    # environment (its dev group holds both), like every third-party dependency here.
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [uv(), "pip", "install", "--no-deps", "--python", str(python), str(wheel)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    # A home of its own; nothing of the caller's shell or pytest session selects plugins.
+    home = {k: v for k, v in env.items() if not k.startswith(("MODELLAB_", "PYTEST_"))}
+    home |= {"MODELLAB_HOME": str(tmp_path / "h"), "MODELLAB_ARTIFACT_ROOT": str(tmp_path / "a")}
+    work = tmp_path / "work"  # outside the copy: everything imports from the venv
+    work.mkdir()
+
+    def modellab(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [venv / "bin" / "modellab", *args], cwd=work, env=home, capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"modellab {' '.join(args)}\n{done.stdout}\n{done.stderr}"
+        return done
+
+    origin = subprocess.run(
+        [python, "-c", "import modellab_lightgbm; print(modellab_lightgbm.__file__)"],
+        cwd=work,
+        env=home,
+        capture_output=True,
+        text=True,
+    )
+    assert origin.stdout.startswith(str(venv)), origin.stdout + origin.stderr
+
+    listed = {p["name"]: p for p in json.loads(modellab("plugins", "--json").stdout)}
+    found = listed["lightgbm"]  # by its entry point, in the modellab group
+    assert found["distribution"] == "modellab-lightgbm", found
+    assert found["variants"] == ["tabular-classification/lightgbm"], found
+    assert found["slicers"] == ["any_missing"], found
+
+    modellab("project", "create", "p")
+    # Species: every penguin has one, and a few lack a feature (sex, measurements).
+    penguins = REPO / "core" / "demo_data" / "penguins.csv"
+    modellab("dataset", "add", "-p", "p", "-n", "penguins", "-t", "species", str(penguins))
+    run = ["run", "-p", "p", "-d", "penguins", "-t", "tabular-classification", "-m", "lightgbm"]
+    out = modellab(*run, "--with-baseline", "--n-bootstrap", "20", "--json")
+    runs = json.loads(out.stdout)
+    assert [r["status"] for r in runs] == ["succeeded", "succeeded"], runs
+    assert runs[-1]["model"] == "lightgbm", runs[-1]
+    folder = Path(runs[-1]["artifact_dir"])
+    assert (folder / "model" / "model.txt").is_file()
+    slices = json.loads((folder / "eval" / "slices.json").read_text())
+    families = {s["family"] for s in slices["slices"]}
+    assert "any_missing" in families, families
+
+    # The example's own tests, with the kit from the modellab wheel (pytest11 entry point).
+    tests = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(source / "tests")],
+        cwd=work,
+        env=home,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert " passed" in tests.stdout and "skipped" not in tests.stdout, tests.stdout
 
 
 @pytest.fixture(scope="module")
