@@ -21,7 +21,7 @@ from modellab.access.actor import LOCAL_ACTOR, Actor
 from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
 from modellab.errors import InvalidInputError, ModelLabError, NotAuthenticatedError
 from modellab.permissions import restrict_new_files
-from modellab.runs.options import EVAL_SETTINGS
+from modellab.runs.options import EvalSettings
 from modellab.settings import Settings
 
 # Only what building the commands needs is imported here: `--help` must not pay for
@@ -517,8 +517,9 @@ def _print_run(run: Run, settings: Settings) -> None:
     "eval_settings",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Change a threshold of the evaluation's rules for this run (repeatable), e.g. "
-    f"duplicate_excess_error=0.1. Settings: {', '.join(EVAL_SETTINGS)} (docs/evalharness.md).",
+    help="Change a setting of the evaluation's rules for this run (repeatable), e.g. "
+    f"duplicate_excess_error=0.1. Settings: {', '.join(EvalSettings.__struct_fields__)} "
+    "(README).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run(s) as JSON.")
 def run_cmd(

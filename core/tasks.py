@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from modellab.runs.options import EvalSettings
+
 #: the target's column name in a training frame, whatever the dataset calls it
 TARGET = "__target__"
 
@@ -232,8 +234,8 @@ class EvalRequest:
     n_bootstrap: int = 1000
     #: ``refit(train_features, train_target) -> FittedModel`` for the shift stress test
     refit: Callable[[Any, Any], FittedModel] | None = None
-    #: the run's EvalHarness settings (RunOptions.eval: thresholds of its rules)
-    eval_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the thresholds of the evaluation's rules the run changes (``--eval``), validated
+    eval_settings: EvalSettings = field(default_factory=EvalSettings)
     #: (column, evidence) of the run's features that the dataset's profile flagged as
     #: possible target leaks
     leak_suspects: tuple[tuple[str, str], ...] = ()
@@ -297,7 +299,8 @@ class Slicer:
     ``generate`` is called with keyword arguments and should accept ``**kwargs``:
     ``frame`` (the test units' raw features), ``y_true``, ``y_pred``, ``scores`` and
     ``score_labels`` (as the task type's ``predict`` gave them) and ``settings`` (the
-    run's evaluation settings, a mapping). It returns :class:`SliceDefinition` items.
+    run's :class:`~modellab.runs.options.EvalSettings`). It returns
+    :class:`SliceDefinition` items.
     """
 
     name: str

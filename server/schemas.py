@@ -48,8 +48,8 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True):
     #: train on exactly these columns instead of the dataset version's features
     features: Annotated[list[Name], Meta(max_length=10_000)] | None = None
     #: thresholds of the evaluation's rules for this run (see GET /api/plugins
-    #: ``eval_settings``), e.g. {"duplicate_excess_error": 0.1}
-    eval: Annotated[dict[Name, float], Meta(max_length=50)] = {}
+    #: ``eval_settings``), e.g. {"duplicate_excess_error": 0.1, "key_feature": "island"}
+    eval: Annotated[dict[Name, float | str], Meta(max_length=50)] = {}
     #: queue the template's reference baseline first when this dataset version has no
     #: succeeded baseline: the run waits on it (``waits_on``) and fails with its reason
     #: if it fails

@@ -7,37 +7,133 @@ command and compare's config diff, like the model config.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 
 from modellab.domain import DatasetVersion
 from modellab.errors import InvalidInputError
 
-#: The EvalHarness settings a run may change (``--eval KEY=VALUE``), each with what it
-#: decides. Defaults are EvalHarness' own (``evalharness.EvalConfig``).
-EVAL_SETTINGS: dict[str, str] = {
-    "duplicate_excess_error": (
-        "duplicate rule: fail when test rows repeat train records more often than train "
-        "rows repeat each other (chance) by more than this share"
-    ),
-    "duplicate_p_value": (
-        "duplicate rule: ... and a binomial test against chance gives p below this"
-    ),
-    "leak_min_accuracy": ("leak suspects: a column alone reaching this held-out accuracy is named"),
-    "leak_min_balanced_accuracy": (
-        "leak suspects: ... and this balanced accuracy (classification)"
-    ),
-    "leak_min_r2": "leak suspects: a column alone reaching this held-out R^2 is named",
-    "min_slice_size": (
-        "slices: fewest rows a slice needs to be measured (default: from the test size)"
-    ),
-    "shift_min_refit_rows": "stress: fewest train rows a distribution-shift refit needs",
-}
+Fraction = Annotated[float, Meta(gt=0, le=1)]
 
 
-#: settings that count rows: whole numbers
-WHOLE_NUMBER_SETTINGS = ("min_slice_size", "shift_min_refit_rows")
+class EvalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """The thresholds of the evaluation's rules a run may change (``--eval KEY=VALUE``,
+    the API's ``eval``), validated like a model config.
+
+    None, every field's default, leaves EvalHarness' own (``evalharness.EvalConfig``).
+    Only the settings a run gives are stored, hashed into its run key and repeated in
+    its reproduce command.
+    """
+
+    duplicate_excess_error: (
+        Annotated[
+            float,
+            Meta(
+                ge=0,
+                lt=1,
+                description="duplicate rule: fail when test rows repeat train records more "
+                "often than train rows repeat each other (chance) by more than this share",
+            ),
+        ]
+        | None
+    ) = None
+    duplicate_p_value: (
+        Annotated[
+            Fraction,
+            Meta(
+                description="duplicate rule: ... and a binomial test against chance gives p "
+                "below this"
+            ),
+        ]
+        | None
+    ) = None
+    leak_min_accuracy: (
+        Annotated[
+            Fraction,
+            Meta(
+                description="leak suspects: a column alone reaching this held-out accuracy is named"
+            ),
+        ]
+        | None
+    ) = None
+    leak_min_balanced_accuracy: (
+        Annotated[
+            Fraction,
+            Meta(description="leak suspects: ... and this balanced accuracy (classification)"),
+        ]
+        | None
+    ) = None
+    leak_min_r2: (
+        Annotated[
+            float,
+            Meta(
+                le=1,
+                description="leak suspects: a column alone reaching this held-out R^2 is named",
+            ),
+        ]
+        | None
+    ) = None
+    min_slice_size: (
+        Annotated[
+            int,
+            Meta(
+                ge=2,
+                description="slices: fewest rows a slice needs to be measured (default: "
+                "from the test size)",
+            ),
+        ]
+        | None
+    ) = None
+    shift_min_refit_rows: (
+        Annotated[
+            int,
+            Meta(ge=2, description="stress: fewest train rows a distribution-shift refit needs"),
+        ]
+        | None
+    ) = None
+    key_feature: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="slices: the feature column whose top categories "
+                "(or quintiles) are sliced (default: EvalHarness' rule)",
+            ),
+        ]
+        | None
+    ) = None
+
+    def given(self) -> dict[str, Any]:
+        """The settings this run gives (the others are EvalHarness' defaults), by name."""
+        return dict(sorted(msgspec.to_builtins(self).items()))
+
+
+def setting_descriptions() -> dict[str, str]:
+    """Each :class:`EvalSettings` field and what it decides, in field order."""
+    schema = msgspec.json.schema(EvalSettings)
+    props = schema["$defs"]["EvalSettings"]["properties"]
+    return {name: props[name]["anyOf"][0]["description"] for name in EvalSettings.__struct_fields__}
+
+
+def _expected(name: str) -> str:
+    """What a value of setting ``name`` must be, from its bounds: 'a number >= 0 and < 1'."""
+    schema = msgspec.json.schema(EvalSettings)["$defs"]["EvalSettings"]["properties"][name]
+    kind = schema["anyOf"][0]
+    words = {"integer": "a whole number", "number": "a number", "string": "a column name"}
+    bounds = [
+        f"{sign} {kind[key]:g}"
+        for key, sign in (
+            ("minimum", ">="),
+            ("exclusiveMinimum", ">"),
+            ("maximum", "<="),
+            ("exclusiveMaximum", "<"),
+        )
+        if key in kind
+    ]
+    return " ".join([words[kind["type"]], " and ".join(bounds)]).strip()
 
 
 class RunOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -47,13 +143,13 @@ class RunOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     exclude: list[str] = msgspec.field(default_factory=list)
     #: the only feature columns this run uses (``--features``); None: the version's own
     features: list[str] | None = None
-    #: EvalHarness settings of this run (keys of EVAL_SETTINGS; ``--eval KEY=VALUE``)
-    eval: dict[str, float | int] = msgspec.field(default_factory=dict)
+    #: the thresholds of the evaluation's rules this run changes (``--eval KEY=VALUE``)
+    eval: EvalSettings = msgspec.field(default_factory=EvalSettings)
 
     def as_dict(self) -> dict[str, Any]:
-        """The options as stored: JSON values, keys sorted."""
+        """The options as stored: JSON values, keys sorted, only the settings given."""
         out = msgspec.to_builtins(self)
-        out["eval"] = dict(sorted(self.eval.items()))
+        out["eval"] = self.eval.given()
         return dict(sorted(out.items()))
 
 
@@ -62,7 +158,36 @@ def eval_defaults() -> dict[str, Any]:
     from evalharness import EvalConfig
 
     defaults = EvalConfig()
-    return {name: getattr(defaults, name) for name in EVAL_SETTINGS}
+    return {name: getattr(defaults, name) for name in EvalSettings.__struct_fields__}
+
+
+def parse_eval_settings(raw: Mapping[str, Any]) -> EvalSettings:
+    """Requested or stored settings as :class:`EvalSettings`; a whole-number float (JSON's
+    12.0) counts as the whole number.
+
+    :raises InvalidInputError: naming the unknown setting (and the known ones), or the
+        setting, its value and what it must be.
+    """
+    names = EvalSettings.__struct_fields__
+    for key in sorted(raw):
+        if key not in names:
+            raise InvalidInputError(
+                f"unknown evaluation setting {key!r}; settings: {', '.join(names)}"
+            )
+    for key, value in sorted(raw.items()):
+        if isinstance(value, bool) or value is None:
+            ok = value is None
+        else:
+            try:
+                msgspec.convert({key: value}, EvalSettings, strict=False)
+                ok = True
+            except msgspec.ValidationError:
+                ok = False
+        if not ok:
+            raise InvalidInputError(
+                f"invalid evaluation setting {key}={value!r}: must be {_expected(key)}"
+            )
+    return msgspec.convert(dict(raw), EvalSettings, strict=False)
 
 
 def parse_options(raw: dict[str, Any] | None) -> RunOptions:
@@ -70,38 +195,22 @@ def parse_options(raw: dict[str, Any] | None) -> RunOptions:
 
     :raises InvalidInputError: naming the unknown option or setting, or the bad value.
     """
+    given = dict(raw or {})
+    settings = given.pop("eval", None) or {}
+    if not isinstance(settings, Mapping):
+        raise InvalidInputError("invalid run options: eval must be an object of settings")
     try:
-        options = msgspec.convert(raw or {}, RunOptions)
+        options = msgspec.convert(given, RunOptions)
     except msgspec.ValidationError as exc:
         raise InvalidInputError(f"invalid run options: {exc}") from None
-    # JSON numbers may arrive as 10.0 (the API types every setting as a number).
-    counts = {
-        k: int(v)
-        for k, v in options.eval.items()
-        if k in WHOLE_NUMBER_SETTINGS and isinstance(v, float) and v.is_integer()
-    }
-    if counts:
-        options = msgspec.structs.replace(options, eval={**options.eval, **counts})
-    unknown = sorted(set(options.eval) - set(EVAL_SETTINGS))
-    if unknown:
-        raise InvalidInputError(
-            f"unknown evaluation setting {unknown[0]!r}; settings: {', '.join(EVAL_SETTINGS)}"
-        )
-    if options.eval:
-        from evalharness import EvalConfig
-
-        try:
-            EvalConfig(**options.eval)  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"invalid evaluation setting: {exc}") from None
-    return options
+    return msgspec.structs.replace(options, eval=parse_eval_settings(settings))
 
 
 def run_features(version: DatasetVersion, options: RunOptions) -> list[str]:
     """The feature columns a run with ``options`` trains on, in the version's order.
 
     :raises InvalidInputError: a named column is not in the dataset, is the target, or
-        leaves the run without features.
+        leaves the run without features, or the key feature is not among them.
     """
     columns = {c.name: c for c in version.schema}
     for name in [*options.exclude, *(options.features or [])]:
@@ -121,5 +230,12 @@ def run_features(version: DatasetVersion, options: RunOptions) -> list[str]:
         raise InvalidInputError(
             f"the run would have no feature column left (dataset {version.ref}, "
             f"excluded: {', '.join(options.exclude) or 'none'})"
+        )
+    key = options.eval.key_feature
+    if key is not None and key not in features:
+        raise InvalidInputError(
+            f"--eval key_feature={key!r} is not a feature column of the run; its features: "
+            + ", ".join(features[:20])
+            + (" ..." if len(features) > 20 else "")
         )
     return features

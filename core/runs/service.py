@@ -79,7 +79,7 @@ def run_key(
         "split_checksum": version.split.checksum,
         "target": version.target,
         "features": run_features(version, opts),
-        "eval": dict(sorted(opts.eval.items())),
+        "eval": opts.eval.given(),
         "template": template,
         "model": model,
         "config": config,
@@ -119,7 +119,7 @@ def option_args(options: RunOptions) -> list[str]:
         parts += ["--exclude", name]
     if options.features is not None:
         parts += ["--features", ",".join(options.features)]
-    for key, value in sorted(options.eval.items()):
+    for key, value in options.eval.given().items():
         parts += ["--eval", f"{key}={json.dumps(value)}"]
     return parts
 

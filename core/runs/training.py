@@ -247,7 +247,7 @@ def _train_and_evaluate(
         y_pred=predicted.y_pred,
         scores=predicted.scores,
         score_labels=predicted.score_labels,
-        settings=dict(options.eval),
+        settings=options.eval,
     )
     log.info(
         "%d slices from slicers %s", len(slices), ", ".join(s.name for s in slicers) or "(none)"
@@ -297,7 +297,7 @@ def _train_and_evaluate(
             test_time=prepared.test_time,
             n_bootstrap=int(run.environment.get("n_bootstrap", 1000)),
             refit=refit,
-            eval_settings=dict(options.eval),
+            eval_settings=options.eval,
             leak_suspects=suspects,
             latency_file=LATENCY_POINTER,
             duplicates=duplicates,
@@ -356,7 +356,7 @@ def _check_duplicates_before_fit(prepared: Prepared, options: RunOptions) -> Any
     measured = duplicate_check(inputs)
     check_duplicates(
         dataclasses.replace(inputs, measured_duplicates=measured),
-        EvalConfig(**options.eval),  # type: ignore[arg-type]
+        EvalConfig(**options.eval.given()),
     )
     return measured
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from modellab.datasets.schema import column_facts
 from modellab.datasets.storage import load_frame
 from modellab.plugins import Registry
+from modellab.runs.options import EvalSettings
 from modellab.tasks import ModelVariant, Template
 from modellab.testing.contracts import (
     ContractError,
@@ -117,7 +118,7 @@ def check_plugin(
                 y_pred=predicted.y_pred,
                 scores=predicted.scores,
                 score_labels=predicted.score_labels,
-                settings={},
+                settings=EvalSettings(),
             )
     runs: list[FinishedRun] = []
     # Baselines first: a candidate's report compares it with them.

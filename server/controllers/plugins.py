@@ -7,7 +7,7 @@ from litestar import Controller, get
 
 from modellab import __version__
 from modellab.plugins import Registry
-from modellab.runs.options import EVAL_SETTINGS, eval_defaults
+from modellab.runs.options import eval_defaults, setting_descriptions
 from modellab.runs.service import reference_baseline
 from modellab.server.auth.middleware import PUBLIC
 from modellab.server.schemas import (
@@ -81,7 +81,7 @@ class PluginController(Controller):
             EvalSettingOut(
                 name, description, None if defaults[name] is None else float(defaults[name])
             )
-            for name, description in EVAL_SETTINGS.items()
+            for name, description in setting_descriptions().items()
         ]
         return PluginsOut(plugins, task_types, templates, settings, descriptions(registry))
 

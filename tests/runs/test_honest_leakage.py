@@ -76,8 +76,10 @@ def test_planted_copies_fail_before_the_fit_and_name_the_rows(ml: Env, tmp_path:
     # A setting that does not exist, or a value out of range, is refused before any run.
     for bad, words in (
         ("nope=1", "unknown evaluation setting 'nope'"),
-        ("duplicate_excess_error=2", "duplicate_excess_error must be in [0, 1)"),
-        ("min_slice_size=2.5", "min_slice_size must be a whole number"),
+        ("duplicate_excess_error=2", "duplicate_excess_error=2: must be a number >= 0 and < 1"),
+        ("min_slice_size=2.5", "min_slice_size=2.5: must be a whole number >= 2"),
+        ("min_slice_size=true", "min_slice_size=True: must be a whole number >= 2"),
+        ("key_feature=nope", "key_feature='nope' is not a feature column of the run"),
     ):
         refused = ml.run(
             "run",
@@ -184,5 +186,5 @@ def test_row_counts_sent_as_json_numbers_stay_whole_numbers() -> None:
     from modellab.runs.options import parse_options
 
     options = parse_options({"eval": {"min_slice_size": 12.0, "leak_min_r2": 0.95}})
-    assert options.eval == {"min_slice_size": 12, "leak_min_r2": 0.95}
-    assert isinstance(options.eval["min_slice_size"], int)
+    assert options.eval.given() == {"leak_min_r2": 0.95, "min_slice_size": 12}
+    assert isinstance(options.eval.min_slice_size, int)

@@ -66,7 +66,7 @@ def eval_config(req: EvalRequest) -> EvalConfig:
         n_bootstrap=req.n_bootstrap,
         seed=req.seed,
         leak_suspects=req.leak_suspects,
-        **req.eval_settings,
+        **req.eval_settings.given(),
     )
 
 

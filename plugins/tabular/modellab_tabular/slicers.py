@@ -8,9 +8,9 @@ by ModelLab and one sliced by EvalHarness alone agree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from modellab.runs.options import EvalSettings
 from modellab.tasks import SliceDefinition, Slicer, deferred
 
 
@@ -36,11 +36,11 @@ def numeric_target(y_true: Any, score_labels: Any = None) -> Any:
     return np.fromiter((lookup[str(v)] for v in y.tolist()), dtype=np.intp, count=y.size)
 
 
-def eval_config(settings: Mapping[str, Any] | None) -> Any:
+def eval_config(settings: EvalSettings | None) -> Any:
     """The run's evaluation settings as EvalHarness' config."""
     from evalharness import EvalConfig
 
-    return EvalConfig(**dict(settings or {}))
+    return EvalConfig(**(settings.given() if settings is not None else {}))
 
 
 def by_missingness(frame: Any, **_: Any) -> list[SliceDefinition]:
@@ -54,7 +54,7 @@ def by_key_feature(
     frame: Any,
     y_true: Any,
     score_labels: Any = None,
-    settings: Mapping[str, Any] | None = None,
+    settings: EvalSettings | None = None,
     **_: Any,
 ) -> list[SliceDefinition]:
     """Top categories (or quintiles) of the key feature (``--eval key_feature=COL``, else

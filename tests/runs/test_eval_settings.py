@@ -1,0 +1,87 @@
+"""A run's evaluation settings: a validated msgspec Struct, stored sparse, passed typed.
+
+``--eval KEY=VALUE`` (the API's ``eval``) becomes :class:`EvalSettings`; only the settings
+given are stored, hashed into the run key and repeated in the reproduce command, so a run
+without any keeps the key it had before settings existed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from modellab.errors import InvalidInputError
+from modellab.runs.options import (
+    EvalSettings,
+    RunOptions,
+    eval_defaults,
+    parse_eval_settings,
+    setting_descriptions,
+)
+from tests.conftest import Env
+
+REPO = Path(__file__).resolve().parents[2]
+PENGUINS = REPO / "core" / "demo_data" / "penguins.csv"
+
+
+def test_every_setting_has_a_description_and_an_evalharness_default() -> None:
+    words = setting_descriptions()
+    assert list(words) == list(EvalSettings.__struct_fields__)
+    assert all(len(text) > 20 for text in words.values()), words
+    defaults = eval_defaults()
+    assert defaults["duplicate_excess_error"] == 0.05 and defaults["min_slice_size"] is None
+    assert defaults["key_feature"] is None
+
+
+def test_only_the_settings_given_are_stored() -> None:
+    assert RunOptions().as_dict() == {"eval": {}, "exclude": [], "features": None}
+    settings = parse_eval_settings({"min_slice_size": 12.0, "key_feature": "island"})
+    assert settings.given() == {"key_feature": "island", "min_slice_size": 12}
+    stored = msgspec.json.encode(RunOptions(eval=settings).as_dict())
+    assert (
+        stored
+        == b'{"eval":{"key_feature":"island","min_slice_size":12},"exclude":[],"features":null}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ({"nope": 1}, "unknown evaluation setting 'nope'; settings: duplicate_excess_error"),
+        ({"duplicate_p_value": 0}, "duplicate_p_value=0: must be a number > 0 and <= 1"),
+        ({"leak_min_r2": 1.5}, "leak_min_r2=1.5: must be a number <= 1"),
+        ({"shift_min_refit_rows": 1}, "shift_min_refit_rows=1: must be a whole number >= 2"),
+        ({"key_feature": 3}, "key_feature=3: must be a column name"),
+        ({"key_feature": ""}, "key_feature='': must be a column name"),
+    ],
+)
+def test_a_bad_setting_is_named_with_what_it_must_be(raw: dict[str, object], words: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_eval_settings(raw)
+    assert words in str(caught.value)
+
+
+def test_the_key_feature_setting_chooses_the_sliced_column(ml: Env) -> None:
+    ml.run("dataset", "add", "-p", "p", "-n", "penguins", "-t", "species", str(PENGUINS))
+    plain = ml.train("penguins", "logistic_regression")
+    chosen = ml.train("penguins", "logistic_regression", "--eval", "key_feature=sex")
+    assert plain["status"] == chosen["status"] == "succeeded", chosen.get("status_reason")
+
+    def families(run: dict[str, object]) -> dict[str, str]:
+        path = Path(str(run["artifact_dir"])) / "eval" / "slices.json"
+        return dict(json.loads(path.read_text())["families"])
+
+    keyed = {k: v for k, v in families(chosen).items() if k.startswith("key_feature:")}
+    assert list(keyed) == ["key_feature:sex"] and "given by the caller" in keyed["key_feature:sex"]
+    assert "key_feature:sex" not in families(plain)  # EvalHarness' rule picks island
+    run_json = json.loads((Path(chosen["artifact_dir"]) / "run.json").read_text())
+    assert "--eval 'key_feature=\"sex\"'" in run_json["reproduce"]
+
+    def key(run: dict[str, object]) -> str:
+        path = Path(str(run["artifact_dir"])) / "eval" / "eval_summary.json"
+        return str(json.loads(path.read_text())["run"]["run_id"])  # the run key
+
+    assert key(plain) != key(chosen)
