@@ -7,6 +7,7 @@ command and compare's config diff, like the model config.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -111,17 +112,22 @@ class EvalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit
         return dict(sorted(msgspec.to_builtins(self).items()))
 
 
+@functools.cache
+def _setting_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each setting's value (its type, bounds and description)."""
+    props = msgspec.json.schema(EvalSettings)["$defs"]["EvalSettings"]["properties"]
+    # Each field is ``VALUE | None``: the first member of anyOf describes the value.
+    return {name: props[name]["anyOf"][0] for name in EvalSettings.__struct_fields__}
+
+
 def setting_descriptions() -> dict[str, str]:
     """Each :class:`EvalSettings` field and what it decides, in field order."""
-    schema = msgspec.json.schema(EvalSettings)
-    props = schema["$defs"]["EvalSettings"]["properties"]
-    return {name: props[name]["anyOf"][0]["description"] for name in EvalSettings.__struct_fields__}
+    return {name: schema["description"] for name, schema in _setting_schemas().items()}
 
 
 def _expected(name: str) -> str:
     """What a value of setting ``name`` must be, from its bounds: 'a number >= 0 and < 1'."""
-    schema = msgspec.json.schema(EvalSettings)["$defs"]["EvalSettings"]["properties"][name]
-    kind = schema["anyOf"][0]
+    kind = _setting_schemas()[name]
     words = {"integer": "a whole number", "number": "a number", "string": "a column name"}
     bounds = [
         f"{sign} {kind[key]:g}"
@@ -174,20 +180,20 @@ def parse_eval_settings(raw: Mapping[str, Any]) -> EvalSettings:
             raise InvalidInputError(
                 f"unknown evaluation setting {key!r}; settings: {', '.join(names)}"
             )
+    try:
+        # Lax: "0.1" from a form and 12.0 for a count convert; a bool never does.
+        return msgspec.convert(dict(raw), EvalSettings, strict=False)
+    except msgspec.ValidationError:
+        pass
+    # Name the first bad setting (by name) rather than echo msgspec's path.
     for key, value in sorted(raw.items()):
-        if isinstance(value, bool) or value is None:
-            ok = value is None
-        else:
-            try:
-                msgspec.convert({key: value}, EvalSettings, strict=False)
-                ok = True
-            except msgspec.ValidationError:
-                ok = False
-        if not ok:
+        try:
+            msgspec.convert({key: value}, EvalSettings, strict=False)
+        except msgspec.ValidationError:
             raise InvalidInputError(
                 f"invalid evaluation setting {key}={value!r}: must be {_expected(key)}"
-            )
-    return msgspec.convert(dict(raw), EvalSettings, strict=False)
+            ) from None
+    raise AssertionError("unreachable: every setting converts alone but not together")
 
 
 def parse_options(raw: dict[str, Any] | None) -> RunOptions:

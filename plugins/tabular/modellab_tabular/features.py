@@ -12,6 +12,7 @@ features again for every prediction EvalHarness asks for.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,6 +158,24 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.columns_ = cols
         self.categories_ = [_categories(frame[c]) for c in cols]
         return self
+
+    def learned(self) -> dict[str, list[str]]:
+        """The learned categories of each column, as text: what a saved model keeps."""
+        return {
+            c: [str(v) for v in cats]
+            for c, cats in zip(self.columns_, self.categories_, strict=True)
+        }
+
+    @classmethod
+    def from_learned(
+        cls, features: Sequence[str], learned: Mapping[str, Sequence[str]]
+    ) -> CategoryEncoder:
+        """The fitted encoder that :meth:`learned` described, its columns in the order of
+        ``features`` (as fit found them; a saved file may sort its keys)."""
+        encoder = cls()
+        encoder.columns_ = [c for c in features if c in learned]
+        encoder.categories_ = [np.array(learned[c], dtype=object) for c in encoder.columns_]
+        return encoder
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Cast the categorical columns to the learned categories."""

@@ -106,10 +106,7 @@ class FittedBooster:
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save_model(folder / "model.ubj")
         meta = {
-            "categories": {
-                c: [str(v) for v in cats]
-                for c, cats in zip(self.encoder.columns_, self.encoder.categories_, strict=True)
-            },
+            "categories": self.encoder.learned(),
             "classes": self.classes,
             "best_iteration": self.best_iteration,
             "feature_columns": self.feature_columns,
@@ -154,11 +151,7 @@ def load_booster(folder: Path) -> FittedBooster:
     model: Any = xgb.XGBClassifier() if classes is not None else xgb.XGBRegressor()
     model.load_model(folder / "model.ubj")
     features = list(meta["feature_columns"])
-    categories = meta["categories"]
-    encoder = CategoryEncoder()
-    # The fitted attributes, in feature order as fit found them (the file sorts keys).
-    encoder.columns_ = [c for c in features if c in categories]
-    encoder.categories_ = [np.array(categories[c], dtype=object) for c in encoder.columns_]
+    encoder = CategoryEncoder.from_learned(features, meta["categories"])
     return FittedBooster(
         model=model,
         encoder=encoder,

@@ -74,10 +74,7 @@ class FittedLightGBM:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MODEL_FILE).write_text(self.booster.model_to_string(), encoding="utf-8")
         meta = {
-            "categories": {
-                c: [str(v) for v in cats]
-                for c, cats in zip(self.encoder.columns_, self.encoder.categories_, strict=True)
-            },
+            "categories": self.encoder.learned(),
             "classes": self.classes,
             "feature_columns": self.feature_columns,
             "signature": self.signature,
@@ -138,11 +135,7 @@ def load_lightgbm(folder: Path) -> FittedLightGBM:
     meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     booster = lgb.Booster(model_str=(folder / MODEL_FILE).read_text(encoding="utf-8"))
     features = list(meta["feature_columns"])
-    categories = meta["categories"]
-    encoder = CategoryEncoder()
-    # The fitted attributes, in feature order as fit found them (the file sorts keys).
-    encoder.columns_ = [c for c in features if c in categories]
-    encoder.categories_ = [np.array(categories[c], dtype=object) for c in encoder.columns_]
+    encoder = CategoryEncoder.from_learned(features, meta["categories"])
     return FittedLightGBM(
         booster=booster,
         encoder=encoder,
