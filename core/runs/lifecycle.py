@@ -10,6 +10,7 @@ Light on imports: the processes that only watch runs never load scikit-learn.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ def remove_partial_outputs(folder: Path) -> None:
     """Remove what a run that did not succeed may have left half-written.
 
     run.json, config.json and logs.txt stay: they say what was tried and why it ended.
+    So do this process's own temporary files (``write_bytes_atomic``'s
+    ``.NAME.tmp-<pid>``), which are never in flight while a run ends; another process's
+    are what a writer stopped mid-write left (a timed-out or killed training process, a
+    lost worker).
     """
     for leftover in PARTIAL_OUTPUTS:
         target = folder / leftover
@@ -52,6 +57,10 @@ def remove_partial_outputs(folder: Path) -> None:
             target.unlink(missing_ok=True)
     for partial in folder.glob(".eval*"):
         shutil.rmtree(partial, ignore_errors=True)
+    own = f".tmp-{os.getpid()}"
+    for partial in folder.glob(".*.tmp-*"):
+        if partial.is_file() and not partial.name.endswith(own):
+            partial.unlink(missing_ok=True)
 
 
 async def load_run(db: Database, run_id: str) -> tuple[Run, DatasetVersion]:

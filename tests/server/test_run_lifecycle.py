@@ -16,7 +16,7 @@ import pytest
 
 from modellab.domain import RunStatus
 from modellab.runs.job import reap_lost_runs, run_job
-from modellab.runs.lifecycle import claim_run, load_run
+from modellab.runs.lifecycle import claim_run, load_run, remove_partial_outputs
 from modellab.store import runs as repo
 from modellab.store.database import open_database
 from modellab.store.models import utcnow
@@ -94,6 +94,19 @@ def _no_partial_outputs(api: Api, run: dict[str, Any]) -> None:
     folder = api.settings.artifact_root / "p" / run["id"]
     left = sorted(p.name for p in folder.iterdir())
     assert set(left) <= {"run.json", "config.json", "logs.txt", "code.diff"}, left
+
+
+def test_a_writer_stopped_mid_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    # A training process killed by its timeout between writing and renaming run.json
+    # leaves ".run.json.tmp-<its pid>"; the process that ends the run removes it.
+    for name in ("run.json", "config.json", "logs.txt", ".run.json.tmp-1", "predictions.parquet"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "eval").mkdir()
+    own = tmp_path / f".run.json.tmp-{os.getpid()}"  # this process's: never in flight here
+    own.write_text("x")
+    remove_partial_outputs(tmp_path)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [own.name, "config.json", "logs.txt", "run.json"]
 
 
 def test_cancel_stops_a_training_run(api: Api) -> None:
