@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from evalharness.bootstrap.intervals import Interval, percentile_interval
 from evalharness.bootstrap.resample import ChunkFiller, Resampling, check_order, chunk_size
+from evalharness.metrics.sums import weighted_sums
 
 Array = NDArray[np.float64]
 
@@ -159,11 +160,11 @@ class _AtomMeans:
     numerator and denominator are sums of its atoms' weight sums, so a replicate needs one
     ``bincount`` of its weights over the atoms, read once in row order, and two small
     products with the (atoms x slices) matrices. That is linear in the rows. The dense
-    product of :class:`_DenseMeans` reads its (rows x 2 per slice) matrix once per weight
+    sums of :class:`_DenseMeans` read their (slices x rows) matrices once per weight
     chunk, and a chunk holds fewer replicates the more rows there are (about 8M weights),
-    so its memory traffic grows with the square of the rows: at 1M rows it was most of
+    so their memory traffic grows with the square of the rows: at 1M rows it was most of
     the evaluation. Weights and values are small integers, so every sum is exact and
-    equals the dense product's.
+    equals the dense sums'.
     """
 
     keys: tuple[tuple[str, str], ...]
@@ -185,23 +186,25 @@ class _AtomMeans:
 
 @dataclass(frozen=True)
 class _DenseMeans:
-    """Slices whose metric is a weighted mean of per-row values, by one matrix product.
+    """Slices whose metric is a weighted mean of real-valued per-row values.
 
-    Column ``2j`` of ``matrix`` holds slice ``j``'s values on its rows (zero elsewhere),
-    column ``2j+1`` its row indicator; one product with the weights gives every slice's
-    numerator and denominator. Kept for real-valued values (regression's absolute
-    errors): their sums round as the overall metric's product rounds them, so a slice
-    holding every row has a delta of exactly 0, which atoms summed in another order
-    would not give.
+    Row ``j`` of ``values`` holds slice ``j``'s values on its rows (zero elsewhere), column
+    ``j`` of ``members`` its row indicator. The numerators are summed the way the overall
+    metric sums the same values (:func:`~evalharness.metrics.sums.weighted_sums`), so a
+    slice holding every row with weight has a delta of exactly 0; the denominators are
+    integer sums, exact in any order. Kept for regression's absolute errors, which atoms
+    summed in another order would round differently.
     """
 
     keys: tuple[tuple[str, str], ...]
-    matrix: Array
+    #: (slices, n): each slice's values on its rows, zero elsewhere
+    values: Array
+    #: (n, slices): 1 where the row is in the slice
+    members: Array
 
     def compute(self, w: NDArray[Any]) -> dict[str, dict[str, Array]]:
         """Every slice's metric for each weight row of ``w`` (shape ``(b, n)``)."""
-        sums = w.astype(np.float64) @ self.matrix
-        return _ratios(self.keys, sums[:, 0::2], sums[:, 1::2])
+        return _ratios(self.keys, weighted_sums(w, self.values), w @ self.members)
 
 
 def _ratios(keys: Sequence[tuple[str, str]], num: Array, den: Array) -> dict[str, dict[str, Array]]:
@@ -230,11 +233,12 @@ def _weighted_means(
     atoms = _atom_means(n, columns, keys)
     if atoms is not None:
         return atoms
-    matrix = np.zeros((n, 2 * len(columns)), dtype=np.float64)
+    valued = np.zeros((len(columns), n), dtype=np.float64)
+    members = np.zeros((n, len(columns)), dtype=np.float64)
     for j, (_, _, positions, values) in enumerate(columns):
-        matrix[positions, 2 * j] = values
-        matrix[positions, 2 * j + 1] = 1.0
-    return _DenseMeans(keys, matrix)
+        valued[j, positions] = values
+        members[positions, j] = 1.0
+    return _DenseMeans(keys, valued, members)
 
 
 def _atom_means(

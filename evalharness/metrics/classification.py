@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from evalharness.metrics.sums import weighted_sums
+
 Array = NDArray[np.float64]
 
 CLASSIFICATION_METRICS = (
@@ -198,11 +200,13 @@ class ClassificationArrays:
     scores: Array | None
     n_classes: int
     f1_average: str
-    value_matrix: Array
+    #: (n, K*K): 1 in each row's (true, predicted) cell; integer sums are exact in any order
     cell_matrix: Array
+    #: (len(loss_names), n): per-row log loss and Brier score, when there are scores
+    loss_matrix: Array
     correct: NDArray[np.uint8]
     monotone: tuple[int, int] | None
-    value_columns: tuple[str, ...]
+    loss_names: tuple[str, ...]
     ranks: tuple[_RankData, ...]
 
     @property
@@ -248,9 +252,9 @@ class ClassificationArrays:
             return fast
         # Loss columns only when asked for: the product is the main pass over the weights.
         needs_loss = any(m in ("log_loss", "brier") for m in names)
-        sums = w @ (self.value_matrix if needs_loss else self.cell_matrix)
-        conf = sums[:, : k * k].reshape(-1, k, k)
-        return self._finish(w, names, conf, sums)
+        conf = (w @ self.cell_matrix).reshape(-1, k, k)
+        losses = weighted_sums(w, self.loss_matrix) if needs_loss else None
+        return self._finish(w, names, conf, losses)
 
     def _binary_fast(self, w: Array, names: Sequence[str]) -> dict[str, Array] | None:
         """Binary rows laid out as (negatives, positives) by score, with predictions monotone
@@ -266,12 +270,14 @@ class ClassificationArrays:
         fn = wp[:, :k1].sum(axis=1, dtype=np.float64)
         tp = wp[:, k1:].sum(axis=1, dtype=np.float64)
         conf = np.stack([np.stack([tn, fp], axis=1), np.stack([fn, tp], axis=1)], axis=1)
-        out = self._finish(w, [m for m in names if m != "roc_auc"], conf, conf.reshape(-1, 4))
+        out = self._finish(w, [m for m in names if m != "roc_auc"], conf, None)
         if "roc_auc" in names:
             out["roc_auc"] = _roc_auc_from(wp, c, rank)
         return {m: out[m] for m in names}
 
-    def _finish(self, w: Array, names: Sequence[str], conf: Array, sums: Array) -> dict[str, Array]:
+    def _finish(
+        self, w: Array, names: Sequence[str], conf: Array, losses: Array | None
+    ) -> dict[str, Array]:
         k = self.n_classes
         total = conf.sum(axis=(1, 2))
         tp = np.diagonal(conf, axis1=1, axis2=2)
@@ -302,9 +308,8 @@ class ClassificationArrays:
                         else np.full(w.shape[0], np.nan)
                     )
                 elif name in ("log_loss", "brier"):
-                    if name in self.value_columns:
-                        col = self.value_columns.index(name)
-                        out[name] = sums[:, col] / total
+                    if losses is not None and name in self.loss_names:
+                        out[name] = losses[:, self.loss_names.index(name)] / total
                     else:
                         out[name] = np.full(w.shape[0], np.nan)
                 else:
@@ -356,26 +361,20 @@ def build_arrays(
     n_classes: int,
     f1_average: str,
 ) -> ClassificationArrays:
-    """Precompute the value matrix and ranking data of a coded problem."""
+    """Precompute the cell and loss matrices and ranking data of a coded problem."""
     k = n_classes
     n = y.size
-    columns: list[Array] = []
-    names: list[str] = []
-    onehot_cells = np.zeros((n, k * k), dtype=np.float64)
-    onehot_cells[np.arange(n), y * k + p] = 1.0
-    columns.append(onehot_cells)
-    names.extend(f"cell{i}" for i in range(k * k))
+    cells = np.zeros((n, k * k), dtype=np.float64)
+    cells[np.arange(n), y * k + p] = 1.0
+    losses: list[Array] = []
     ranks: list[_RankData] = []
     if scores is not None:
         eps = np.finfo(np.float64).eps
         true_prob = scores[np.arange(n), y]
-        columns.append(-np.log(np.clip(true_prob, eps, 1 - eps))[:, None])
-        names.append("log_loss")
+        losses.append(-np.log(np.clip(true_prob, eps, 1 - eps)))
         onehot = np.zeros((n, k), dtype=np.float64)
         onehot[np.arange(n), y] = 1.0
-        brier = ((onehot - scores) ** 2).sum(axis=1) * (0.5 if k < 3 else 1.0)
-        columns.append(brier[:, None])
-        names.append("brier")
+        losses.append(((onehot - scores) ** 2).sum(axis=1) * (0.5 if k < 3 else 1.0))
         if k == 2:
             ranks.append(_rank_data(scores[:, 1], y == 1))
         else:
@@ -386,11 +385,11 @@ def build_arrays(
         scores=scores,
         n_classes=k,
         f1_average=f1_average,
-        value_matrix=np.ascontiguousarray(np.hstack(columns)),
-        cell_matrix=onehot_cells,
+        cell_matrix=cells,
+        loss_matrix=np.vstack(losses) if losses else np.zeros((0, n)),
         correct=(y == p).astype(np.uint8),
         monotone=_monotone(p, ranks[0]) if k == 2 and ranks else None,
-        value_columns=tuple(names),
+        loss_names=("log_loss", "brier") if losses else (),
         ranks=tuple(ranks),
     )
 

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from evalharness.metrics.sums import weighted_sums
+
 Array = NDArray[np.float64]
 
 REGRESSION_METRICS = ("mae", "rmse", "r2", "median_ae")
@@ -30,7 +32,8 @@ class RegressionArrays:
     pred: Array
     abs_err: Array
     sorted_by_error: bool
-    value_matrix: Array
+    #: (5, n): ones, absolute error, squared error, centred y, its square
+    columns: Array
 
     @property
     def n(self) -> int:
@@ -52,7 +55,7 @@ class RegressionArrays:
 
     def compute(self, w: NDArray[Any], names: Sequence[str]) -> dict[str, Array]:
         """Every metric in ``names`` for each weight row of ``w``."""
-        s = w @ self.value_matrix
+        s = weighted_sums(w, self.columns)
         total = s[:, 0]
         out: dict[str, Array] = {}
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -100,8 +103,8 @@ def build_arrays(y: Array, pred: Array) -> RegressionArrays:
     abs_err = np.abs(err)
     yc = y - (y.mean() if y.size else 0.0)
     sorted_ = bool(np.all(abs_err[1:] >= abs_err[:-1])) if y.size > 1 else True
-    values = np.column_stack([np.ones_like(y), abs_err, err**2, yc, yc**2])
-    return RegressionArrays(y, pred, abs_err, sorted_, np.ascontiguousarray(values))
+    columns = np.vstack([np.ones_like(y), abs_err, err**2, yc, yc**2])
+    return RegressionArrays(y, pred, abs_err, sorted_, columns)
 
 
 def prepare(y_true: ArrayLike, y_pred: ArrayLike) -> RegressionArrays:

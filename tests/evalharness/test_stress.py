@@ -49,7 +49,7 @@ def test_regression_is_stressed_on_the_same_seeded_sample(diabetes: Split, tmp_p
     # The mean baseline ignores its inputs: corrupted, it scores exactly its clean MAE on
     # the same rows, so a degradation against the whole test set's MAE would not be 0.
     rows = [r for r in stress["rows"] if r["model"] == "baseline" and r["status"] == "ok"]
-    assert rows and all(abs(r["degradation"]) < 1e-9 for r in rows)
+    assert rows and all(r["degradation"] == 0.0 for r in rows)
 
 
 def test_cases_on_the_same_rows_share_one_bootstrap() -> None:
