@@ -486,7 +486,11 @@ def _print_run(run: Run, settings: Settings) -> None:
     help="Override a config value (repeatable).",
 )
 @click.option(
-    "--n-bootstrap", type=int, default=1000, show_default=True, help="Bootstrap replicates for CIs."
+    "--n-bootstrap",
+    type=click.IntRange(10, 100_000),
+    default=None,
+    help="Bootstrap replicates behind every confidence interval (default 1000); the same "
+    "as --eval n_bootstrap=N.",
 )
 @click.option(
     "--with-baseline",
@@ -529,7 +533,7 @@ def run_cmd(
     model: str,
     seed: int,
     overrides: tuple[str, ...],
-    n_bootstrap: int,
+    n_bootstrap: int | None,
     with_baseline: bool,
     timeout: float | None,
     exclude: tuple[str, ...],

@@ -47,6 +47,7 @@ from modellab.runs.artifacts import file_hashes, run_dir, sha256_of, visible_fil
 from modellab.runs.executors import command_executor, run_and_wait
 from modellab.runs.latency import LATENCY_FILE
 from modellab.runs.metadata import find_lockfile
+from modellab.runs.options import bootstrap_replicates, parse_options
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as run_repo
@@ -135,7 +136,7 @@ async def export_pack(
             "seed": run.seed,
             "config": run.config,
             "options": run.options,
-            "n_bootstrap": run.environment.get("n_bootstrap", 1000),
+            "n_bootstrap": bootstrap_replicates(parse_options(run.options), run.environment),
         },
         "code_version": {
             "modellab_version": run.code_version.modellab_version,

@@ -231,10 +231,10 @@ class EvalRequest:
     #: the model's predictions (and class probabilities) on ``test_frame``, computed once
     y_pred: Any = None
     scores: Any = None
-    n_bootstrap: int = 1000
     #: ``refit(train_features, train_target) -> FittedModel`` for the shift stress test
     refit: Callable[[Any, Any], FittedModel] | None = None
-    #: the thresholds of the evaluation's rules the run changes (``--eval``), validated
+    #: the evaluation settings the run changes (``--eval``, ``--n-bootstrap``), validated;
+    #: ``n_bootstrap`` is always given
     eval_settings: EvalSettings = field(default_factory=EvalSettings)
     #: (column, evidence) of the run's features that the dataset's profile flagged as
     #: possible target leaks

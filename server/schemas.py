@@ -40,7 +40,8 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True):
     seed: Annotated[int, Meta(ge=0, le=MAX_SEED)] = 0
     #: overrides of the model's config (see GET /api/plugins for each model's schema)
     config: dict[str, Any] = {}
-    n_bootstrap: Annotated[int, Meta(ge=10, le=100_000)] = 1000
+    #: bootstrap replicates (None: 1000); the same as ``eval`` ``n_bootstrap``
+    n_bootstrap: Annotated[int, Meta(ge=10, le=100_000)] | None = None
     #: end the run as timed_out after this many seconds of training
     timeout_seconds: Annotated[float, Meta(gt=0, le=7 * 24 * 3600)] | None = None
     #: feature columns of the dataset version this run leaves out

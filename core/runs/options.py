@@ -25,10 +25,23 @@ class EvalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit
     the API's ``eval``), validated like a model config.
 
     None, every field's default, leaves EvalHarness' own (``evalharness.EvalConfig``).
-    Only the settings a run gives are stored, hashed into its run key and repeated in
-    its reproduce command.
+    Only the settings a run gives that differ from those are stored, hashed into its run
+    key and repeated in its reproduce command: two runs that compute the same report
+    share a key.
     """
 
+    n_bootstrap: (
+        Annotated[
+            int,
+            Meta(
+                ge=10,
+                le=100_000,
+                description="bootstrap replicates behind every confidence interval "
+                "(``--n-bootstrap``)",
+            ),
+        ]
+        | None
+    ) = None
     duplicate_excess_error: (
         Annotated[
             float,
@@ -182,9 +195,16 @@ def parse_eval_settings(raw: Mapping[str, Any]) -> EvalSettings:
             )
     try:
         # Lax: "0.1" from a form and 12.0 for a count convert; a bool never does.
-        return msgspec.convert(dict(raw), EvalSettings, strict=False)
+        settings = msgspec.convert(dict(raw), EvalSettings, strict=False)
     except msgspec.ValidationError:
         pass
+    else:
+        given = settings.given()
+        if not given:
+            return settings  # no EvalHarness import for a run that changes nothing
+        defaults = eval_defaults()
+        same = {k: None for k, v in given.items() if v == defaults[k]}
+        return msgspec.structs.replace(settings, **same) if same else settings
     # Name the first bad setting (by name) rather than echo msgspec's path.
     for key, value in sorted(raw.items()):
         try:
@@ -194,6 +214,15 @@ def parse_eval_settings(raw: Mapping[str, Any]) -> EvalSettings:
                 f"invalid evaluation setting {key}={value!r}: must be {_expected(key)}"
             ) from None
     raise AssertionError("unreachable: every setting converts alone but not together")
+
+
+def bootstrap_replicates(options: RunOptions, environment: Mapping[str, Any]) -> int:
+    """The bootstrap replicates of a run: its setting, else what a run recorded before the
+    setting existed (``environment["n_bootstrap"]``), else EvalHarness' default."""
+    if options.eval.n_bootstrap is not None:
+        return options.eval.n_bootstrap
+    legacy = environment.get("n_bootstrap")
+    return legacy if isinstance(legacy, int) else int(eval_defaults()["n_bootstrap"])
 
 
 def parse_options(raw: dict[str, Any] | None) -> RunOptions:

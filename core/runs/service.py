@@ -26,7 +26,7 @@ from modellab.runs.artifacts import run_dir, write_bytes_atomic, write_json_atom
 from modellab.runs.configs import build_config, config_dict
 from modellab.runs.documents import check_document
 from modellab.runs.metadata import code_version, environment, git_diff, installed_code_version
-from modellab.runs.options import RunOptions, parse_options, run_features
+from modellab.runs.options import RunOptions, bootstrap_replicates, parse_options, run_features
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as repo
@@ -50,7 +50,9 @@ class RunRequest:
     model: str
     seed: int = 0
     overrides: tuple[str, ...] | dict[str, Any] = ()
-    n_bootstrap: int = 1000
+    #: bootstrap replicates (``--n-bootstrap``): the ``n_bootstrap`` evaluation setting
+    #: of ``options``, which may give it too (None: the setting or EvalHarness' default)
+    n_bootstrap: int | None = None
     repo_dir: Path | None = None
     #: record the git state (commit, diff) of ``repo_dir``: true for the CLI, whose
     #: working tree is the run's code; false through the API, where the server's own
@@ -120,7 +122,10 @@ def option_args(options: RunOptions) -> list[str]:
     if options.features is not None:
         parts += ["--features", ",".join(options.features)]
     for key, value in options.eval.given().items():
-        parts += ["--eval", f"{key}={json.dumps(value)}"]
+        if key == "n_bootstrap":
+            parts += ["--n-bootstrap", str(value)]
+        else:
+            parts += ["--eval", f"{key}={json.dumps(value)}"]
     return parts
 
 
@@ -156,8 +161,6 @@ async def resolve(
         )
     if not 0 <= req.seed <= MAX_SEED:
         raise InvalidInputError(f"--seed must be an integer from 0 to {MAX_SEED}, got {req.seed}")
-    if req.n_bootstrap < 10:
-        raise InvalidInputError(f"--n-bootstrap must be at least 10, got {req.n_bootstrap}")
     if req.timeout_seconds is not None and not req.timeout_seconds > 0:
         raise InvalidInputError(
             f"timeout must be a positive number of seconds, got {req.timeout_seconds}"
@@ -181,9 +184,25 @@ async def resolve(
             f"dataset {version.ref} is a {version.task} dataset; template {template.name!r} "
             f"is for {template.task_type}"
         )
-    options = parse_options(req.options)
+    options = parse_options(_with_replicates(req))
     key = run_key(version, template.name, variant.name, config, req.seed, code, options)
     return Resolved(template, variant, config, project.id, version, code, key, options)
+
+
+def _with_replicates(req: RunRequest) -> dict[str, Any]:
+    """The requested options with ``req.n_bootstrap`` as their ``n_bootstrap`` setting.
+
+    :raises InvalidInputError: the options' own setting gives another count.
+    """
+    if req.n_bootstrap is None:
+        return req.options
+    settings = dict(req.options.get("eval") or {})
+    given = settings.setdefault("n_bootstrap", req.n_bootstrap)
+    if given != req.n_bootstrap:
+        raise InvalidInputError(
+            f"--n-bootstrap {req.n_bootstrap} and --eval n_bootstrap={given} disagree; give one"
+        )
+    return {**req.options, "eval": settings}
 
 
 @dataclass(frozen=True)
@@ -275,7 +294,6 @@ async def _record_run(
             "distribution": plugin.distribution if plugin else None,
             "version": plugin.version if plugin else None,
         },
-        "n_bootstrap": req.n_bootstrap,
         "dataset": r.version.ref,
     }
     version = r.version
@@ -362,6 +380,7 @@ async def find_same_run(
 ) -> Run | None:
     """A succeeded run that computed exactly what ``req`` asks (same run key), if any."""
     r = await resolve(db, registry, req)
+    replicates = bootstrap_replicates(r.options, {})
     async with db.session() as session:
         project = await get_project_row(session, r.version.project)
         for row in await repo.list_runs(
@@ -371,7 +390,9 @@ async def find_same_run(
             template=r.template.name,
             model=r.variant.name,
         ):
-            if row.run_key == r.key and row.environment.get("n_bootstrap") == req.n_bootstrap:
+            # Runs from before the setting kept their count out of the key, in environment.
+            legacy = row.environment.get("n_bootstrap")
+            if row.run_key == r.key and (legacy is None or legacy == replicates):
                 return await repo.to_domain(session, row, project.slug)
     return None
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -36,7 +37,7 @@ from modellab.runs.lifecycle import (
     metrics_from_eval,
     remove_partial_outputs,
 )
-from modellab.runs.options import RunOptions, parse_options, run_features
+from modellab.runs.options import RunOptions, bootstrap_replicates, parse_options, run_features
 from modellab.runs.reasons import failure_reason
 from modellab.runs.service import reproduce_command
 from modellab.runs.slices import run_slicers
@@ -268,11 +269,8 @@ def _train_and_evaluate(
     def refit(frame: pd.DataFrame, target: np.ndarray) -> FittedModel:
         return variant.fit(frame.assign(**{TARGET: target}), config, run.seed)
 
-    log.info(
-        "evaluating with %s (%d bootstrap replicates)",
-        evaluator.name,
-        run.environment.get("n_bootstrap", 1000),
-    )
+    replicates = bootstrap_replicates(options, run.environment)
+    log.info("evaluating with %s (%d bootstrap replicates)", evaluator.name, replicates)
     evaluator.evaluate(
         EvalRequest(
             out_dir=folder / "eval",
@@ -295,9 +293,8 @@ def _train_and_evaluate(
             scores=predicted.scores,
             train_time=prepared.train_time,
             test_time=prepared.test_time,
-            n_bootstrap=int(run.environment.get("n_bootstrap", 1000)),
             refit=refit,
-            eval_settings=options.eval,
+            eval_settings=msgspec.structs.replace(options.eval, n_bootstrap=replicates),
             leak_suspects=suspects,
             latency_file=LATENCY_POINTER,
             duplicates=duplicates,

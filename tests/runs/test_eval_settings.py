@@ -47,15 +47,25 @@ def test_only_the_settings_given_are_stored() -> None:
     )
 
 
+def test_a_setting_at_its_default_is_not_stored() -> None:
+    """A run that spells out EvalHarness' default computes what one without it does, so
+    both share a run key."""
+    defaults = eval_defaults()
+    given = {"n_bootstrap": 1000, "duplicate_excess_error": defaults["duplicate_excess_error"]}
+    assert parse_eval_settings(given).given() == {}
+    assert parse_eval_settings({"n_bootstrap": 200}).given() == {"n_bootstrap": 200}
+
+
 @pytest.mark.parametrize(
     ("raw", "words"),
     [
-        ({"nope": 1}, "unknown evaluation setting 'nope'; settings: duplicate_excess_error"),
+        ({"nope": 1}, "unknown evaluation setting 'nope'; settings: n_bootstrap"),
         ({"duplicate_p_value": 0}, "duplicate_p_value=0: must be a number > 0 and <= 1"),
         ({"leak_min_r2": 1.5}, "leak_min_r2=1.5: must be a number <= 1"),
         ({"shift_min_refit_rows": 1}, "shift_min_refit_rows=1: must be a whole number >= 2"),
         ({"key_feature": 3}, "key_feature=3: must be a column name"),
         ({"key_feature": ""}, "key_feature='': must be a column name"),
+        ({"n_bootstrap": 5}, "n_bootstrap=5: must be a whole number >= 10 and <= 100000"),
     ],
 )
 def test_a_bad_setting_is_named_with_what_it_must_be(raw: dict[str, object], words: str) -> None:
@@ -85,3 +95,32 @@ def test_the_key_feature_setting_chooses_the_sliced_column(ml: Env) -> None:
         return str(json.loads(path.read_text())["run"]["run_id"])  # the run key
 
     assert key(plain) != key(chosen)
+
+
+def test_bootstrap_replicates_are_an_evaluation_setting(ml: Env) -> None:
+    """``--n-bootstrap`` is the ``n_bootstrap`` setting: stored in the run's options, part
+    of its run key, repeated in its reproduce command and used by its report."""
+    ml.run("dataset", "add", "-p", "p", "-n", "penguins", "-t", "species", str(PENGUINS))
+    flag = ml.train("penguins", "most_frequent", n_bootstrap=30)
+    setting = ml.train("penguins", "most_frequent", "--eval", "n_bootstrap=30", n_bootstrap=30)
+    other = ml.train("penguins", "most_frequent", n_bootstrap=40)
+    assert flag["status"] == setting["status"] == other["status"] == "succeeded"
+    folder = Path(flag["artifact_dir"])
+    run_json = json.loads((folder / "run.json").read_text())
+    assert run_json["run"]["options"]["eval"] == {"n_bootstrap": 30}
+    assert "n_bootstrap" not in run_json["run"]["environment"]
+    assert "--n-bootstrap 30" in run_json["reproduce"]
+    intervals = json.loads((folder / "eval" / "confidence_intervals.json").read_text())
+    assert intervals["n_bootstrap"] == 30
+
+    def key(run: dict[str, object]) -> str:
+        path = Path(str(run["artifact_dir"])) / "run.json"
+        return str(json.loads(path.read_text())["run"]["run_key"])
+
+    assert key(flag) == key(setting) != key(other)
+    refused = ml.run(
+        "run", "-p", "p", "-d", "penguins", "-t", "tabular-classification", "-m",
+        "most_frequent", "--n-bootstrap", "30", "--eval", "n_bootstrap=40", ok=False,
+    )  # fmt: skip
+    assert refused.exit_code != 0
+    assert "--n-bootstrap 30 and --eval n_bootstrap=40 disagree" in refused.output

@@ -63,7 +63,7 @@ def test_planted_copies_fail_before_the_fit_and_name_the_rows(ml: Env, tmp_path:
     lenient = ml.train("planted", "logistic_regression", "--eval", "duplicate_excess_error=0.5")
     assert lenient["status"] == "succeeded", lenient.get("status_reason")
     config = json.loads((Path(lenient["artifact_dir"]) / "config.json").read_text())
-    assert config["options"]["eval"] == {"duplicate_excess_error": 0.5}
+    assert config["options"]["eval"] == {"duplicate_excess_error": 0.5, "n_bootstrap": 50}
     run_json = json.loads((Path(lenient["artifact_dir"]) / "run.json").read_text())
     assert "--eval duplicate_excess_error=0.5" in run_json["reproduce"]
     # Compare shows the changed threshold in its config diff.

@@ -47,7 +47,7 @@ def test_with_baseline_queues_the_baseline_and_a_candidate_that_waits(queued_api
     )
     assert base["status"] == cand["status"] == "queued"
     # The baseline shares the candidate's seed, bootstrap count and options.
-    assert (base["seed"], base["environment"]["n_bootstrap"]) == (0, 20)
+    assert (base["seed"], base["options"]["eval"]) == (0, {"n_bootstrap": 20})
 
     async def claims() -> tuple[bool, bool]:
         async with open_database(api.settings.database_url) as db:

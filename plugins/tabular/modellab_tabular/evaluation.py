@@ -63,7 +63,6 @@ def leakage_inputs(req: EvalRequest) -> LeakageInputs:
 def eval_config(req: EvalRequest) -> EvalConfig:
     """The EvalHarness settings of a run: its seed, replicates, thresholds and suspects."""
     return EvalConfig(
-        n_bootstrap=req.n_bootstrap,
         seed=req.seed,
         leak_suspects=req.leak_suspects,
         **req.eval_settings.given(),
