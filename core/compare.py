@@ -44,6 +44,7 @@ from modellab.runs.artifacts import (
     write_json_atomic,
 )
 from modellab.runs.latency import read_latency
+from modellab.runs.predictions import UNIT_ID, read_predictions, same_keys
 from modellab.runs.tracking import TRACKED
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
@@ -268,7 +269,7 @@ def failure_changes(
     if same_rows and pa is not None and pb is not None and task.unit_failures is not None:
         wrong_a = np.asarray(task.unit_failures(pa), dtype=bool)
         wrong_b = np.asarray(task.unit_failures(pb), dtype=bool)
-        ids = pa["row_id"].to_numpy()
+        ids = pa[UNIT_ID].to_numpy()
         out["basis"] = f"every test {task.unit}'s prediction"
         out["new"] = [str(i) for i in ids[wrong_b & ~wrong_a]]
         out["fixed"] = [str(i) for i in ids[wrong_a & ~wrong_b]]
@@ -517,21 +518,12 @@ async def build_comparison(
             "registers that task type"
         )
     task = task_types[sa.version.task]
-    pa = (
-        pl.read_parquet(sa.folder / "predictions.parquet")
-        if (sa.folder / "predictions.parquet").exists()
-        else None
-    )
-    pb = (
-        pl.read_parquet(sb.folder / "predictions.parquet")
-        if (sb.folder / "predictions.parquet").exists()
-        else None
-    )
+    pa = read_predictions(sa.folder / "predictions.parquet")
+    pb = read_predictions(sb.folder / "predictions.parquet")
     same_rows = (
         pa is not None
         and pb is not None
-        and pa.height == pb.height
-        and pa["row_id"].equals(pb["row_id"])
+        and same_keys(pa, pb)
         and sa.version.checksum == sb.version.checksum
     )
     result = None

@@ -128,12 +128,18 @@ class TaskPredictions:
     """A model's predictions on the test units, as the predictions table keeps them.
 
     ``scores`` has one column per name in ``score_labels`` (for a classifier: each
-    class's probability); the table stores them as ``score_<label>`` columns.
+    class's probability); the table stores them as ``score_<label>`` columns. Each
+    prediction row is keyed by the unit it belongs to and, for a task that scores several
+    items per unit (documents of a query), by its item.
     """
 
     y_pred: Any
     scores: Any | None = None
     score_labels: Sequence[str] | None = None
+    #: the unit id of each prediction row (None: each test row is a unit, keyed by its id)
+    units: Any | None = None
+    #: the item id of each prediction row (None: one prediction per unit)
+    items: Any | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,8 @@ class TemplateVariant:
 
 @dataclass(frozen=True)
 class BaselinePredictions:
-    """A finished baseline run's predictions on the same test rows."""
+    """A finished baseline run's predictions, in the order of the run's own prediction
+    rows (paired by unit and item id, never by position)."""
 
     name: str
     run_key: str
@@ -199,6 +206,10 @@ class BaselinePredictions:
     scores: Any | None
     dataset_version: str
     split_checksum: str
+    #: the unit id of each prediction row
+    units: Any = None
+    #: the item id of each prediction row (None: one prediction per unit)
+    items: Any | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +242,9 @@ class EvalRequest:
     #: the model's predictions (and class probabilities) on ``test_frame``, computed once
     y_pred: Any = None
     scores: Any = None
+    #: the unit id (and item id) of each prediction row, as ``predictions.parquet`` keys it
+    units: Any = None
+    items: Any | None = None
     #: ``refit(train_features, train_target) -> FittedModel`` for the shift stress test
     refit: Callable[[Any, Any], FittedModel] | None = None
     #: the evaluation settings the run changes (``--eval``, ``--n-bootstrap``), validated;

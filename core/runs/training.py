@@ -22,7 +22,6 @@ from typing import Any
 import msgspec
 import numpy as np
 import pandas as pd
-import polars as pl
 
 from modellab.datasets.storage import load_frame, load_version_split
 from modellab.domain import DatasetVersion, Run, RunStatus
@@ -38,6 +37,13 @@ from modellab.runs.lifecycle import (
     remove_partial_outputs,
 )
 from modellab.runs.options import RunOptions, bootstrap_replicates, parse_options, run_features
+from modellab.runs.predictions import (
+    PredictionKeys,
+    aligned_baseline,
+    baseline_predictions,
+    predictions_table,
+    read_predictions,
+)
 from modellab.runs.reasons import failure_reason
 from modellab.runs.service import reproduce_command
 from modellab.runs.slices import run_slicers
@@ -49,7 +55,6 @@ from modellab.tasks import (
     BaselinePredictions,
     EvalRequest,
     FittedModel,
-    TaskPredictions,
     TaskType,
 )
 
@@ -144,22 +149,6 @@ def load_run_frames(
     return prepared
 
 
-def _predictions_frame(prepared: Prepared, predicted: TaskPredictions) -> pl.DataFrame:
-    """The predictions table: row id, truth, prediction and a ``score_<label>`` column
-    per score the task type gives."""
-    data: dict[str, Any] = {
-        ROW_ID: prepared.test_x.index.to_numpy().astype(np.int64),
-        "truth": prepared.test_y,
-        "prediction": np.asarray(predicted.y_pred),
-    }
-    if predicted.scores is not None and predicted.score_labels is not None:
-        scores = np.asarray(predicted.scores)
-        for i, label in enumerate(predicted.score_labels):
-            data[f"score_{label}"] = scores[:, i]
-    frame = pl.DataFrame(data)
-    return frame.sort(ROW_ID)
-
-
 async def _baseline(
     db: Database, settings: Settings, run: Run, version: DatasetVersion
 ) -> BaselinePredictions | None:
@@ -173,13 +162,10 @@ async def _baseline(
         return None
     row = rows[0]
     path = run_dir(settings.artifact_root, run.project, row.id) / "predictions.parquet"
-    if not path.exists():
+    preds = read_predictions(path)
+    if preds is None:
         log.warning("baseline run %s has no predictions.parquet; comparing without it", row.id)
         return None
-    preds = pl.read_parquet(path).sort(ROW_ID)
-    score_cols = [c for c in preds.columns if c.startswith("score_")]
-    scores = preds.select(score_cols).to_numpy() if score_cols else None
-    y_pred = preds["prediction"].to_numpy()
     strength = repo.baseline_strength(row)
     log.info(
         "baseline: run %s (%s), the strongest of %d baseline run(s) on this dataset version "
@@ -189,11 +175,10 @@ async def _baseline(
         len(rows),
         f" by {strength[1]}" if strength else "",
     )
-    return BaselinePredictions(
+    return baseline_predictions(
+        preds,
         name=row.model,
         run_key=row.run_key,
-        y_pred=y_pred,
-        scores=scores,
         dataset_version=version.ref,
         split_checksum=row.split_checksum,
     )
@@ -238,6 +223,9 @@ def _train_and_evaluate(
     clock.lap("fit")
     log.info("predicting %d test rows", len(prepared.test_x))
     predicted = task.predict(model, prepared.test_x)
+    keys = PredictionKeys.of(prepared.test_x.index.to_numpy().astype(np.int64), predicted)
+    if baseline is not None:
+        baseline = aligned_baseline(baseline, keys)
     clock.lap("predict")
     slicers = registry.slicers_for(task.name)
     slices = run_slicers(
@@ -260,7 +248,7 @@ def _train_and_evaluate(
     fmt = model.save(tmp_model)
     write_json_atomic(tmp_model / "signature.json", {"format": fmt, **dict(model.signature)})
     replace_dir(tmp_model, folder / "model")
-    preds = _predictions_frame(prepared, predicted)
+    preds = predictions_table(keys, prepared.test_y, predicted)
     tmp = folder / ".predictions.parquet.tmp"
     preds.write_parquet(tmp)
     tmp.replace(folder / "predictions.parquet")
@@ -291,6 +279,8 @@ def _train_and_evaluate(
             reproduce_command=reproduce_command(run, version.ref),
             y_pred=predicted.y_pred,
             scores=predicted.scores,
+            units=keys.units,
+            items=keys.items,
             train_time=prepared.train_time,
             test_time=prepared.test_time,
             refit=refit,

@@ -94,7 +94,7 @@ def test_baseline_then_candidate_carries_deltas(penguins: Env) -> None:
         assert (folder / name).exists(), name
     assert validate_folder(folder / "eval") == []
     preds = pl.read_parquet(folder / "predictions.parquet")
-    assert {"row_id", "truth", "prediction", "score_Adelie"} <= set(preds.columns)
+    assert {"unit_id", "truth", "prediction", "score_Adelie"} <= set(preds.columns)
     assert preds.height == cand["metrics"]["n_test"]
     signature = json.loads((folder / "model" / "signature.json").read_text())
     assert signature["format"] == "xgboost-ubj"
