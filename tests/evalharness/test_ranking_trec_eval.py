@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from evalharness.formats.trec import read_qrels, read_run
 from evalharness.metrics.ranking import (
     QueryMeasures,
     RankingSummary,
@@ -25,33 +25,7 @@ from evalharness.metrics.ranking import (
 DATA = Path(__file__).parent / "data" / "trec_eval_test"
 
 
-# --- readers for trec_eval's file formats (test helpers; ingestion lives elsewhere) ------
-
-
-def read_trec_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """``qid iter docno rel`` lines; blank and ``#`` lines skipped, as trec_eval does."""
-    qrels: dict[str, dict[str, int]] = defaultdict(dict)
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
-        qid, _, doc, rel = fields[:4]
-        assert doc not in qrels[qid], f"duplicate qrels line {line!r}"
-        qrels[qid][doc] = int(rel)
-    return dict(qrels)
-
-
-def read_trec_run(path: Path) -> dict[str, list[tuple[str, float]]]:
-    """``qid Q0 docno rank score run_id [ignored...]``: the rank column is dropped, and
-    duplicates are kept for the kernel to refuse."""
-    run: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
-        qid, _, doc, _rank, score = fields[:5]
-        run[qid].append((doc, float(score)))
-    return dict(run)
+# --- trec_eval's printed output ---------------------------------------------------------
 
 
 def read_trec_eval_output(path: Path) -> dict[tuple[str, str], str]:
@@ -136,8 +110,8 @@ def _evaluate(
 ) -> tuple[dict[str, QueryMeasures], RankingSummary, dict[tuple[str, str], str]]:
     printed = read_trec_eval_output(DATA / case.output)
     per_query = evaluate_queries(
-        read_trec_qrels(DATA / case.qrels),
-        read_trec_run(DATA / case.run),
+        read_qrels(DATA / case.qrels),
+        read_run(DATA / case.run),
         cutoffs=_cutoffs(printed),
         relevance_level=case.relevance_level,
     )
