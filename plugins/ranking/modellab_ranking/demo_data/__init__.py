@@ -1,0 +1,1 @@
+"""Bundled ranking demo data: the Vaswani collection (see vaswani/README.md)."""
