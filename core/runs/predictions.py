@@ -10,6 +10,7 @@ never by position.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,14 +124,10 @@ def aligned_baseline(baseline: BaselinePredictions, keys: PredictionKeys) -> Bas
             + ", ".join(f"{c}={example[c]!r}" for c in cols)
         )
     take = order.sort("position")["theirs"].to_numpy()
-    scores = None if baseline.scores is None else np.asarray(baseline.scores)[take]
-    return BaselinePredictions(
-        name=baseline.name,
-        run_key=baseline.run_key,
+    return dataclasses.replace(
+        baseline,
         y_pred=np.asarray(baseline.y_pred)[take],
-        scores=scores,
-        dataset_version=baseline.dataset_version,
-        split_checksum=baseline.split_checksum,
+        scores=None if baseline.scores is None else np.asarray(baseline.scores)[take],
         units=keys.units,
         items=keys.items,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,40 +33,52 @@ def test_the_rank_column_is_ignored(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "words"),
+    ("reader", "text", "words"),
     [
         (
+            read_qrels,
             "q1 0 d1 1\nq1 0 d2\n",
             "line 2: a qrels line has 4 fields (qid iter docno rel), this one has 3",
         ),
-        ("q1 0 d1 yes\n", "line 1: relevance 'yes' of query q1 document d1 is not an integer"),
-        ("q1 0 d1 1\n\nq1 0 d1 0\n", "line 3: query q1 judges document d1 a second time"),
-    ],
-)
-def test_a_bad_qrels_line_is_refused_naming_it(tmp_path: Path, text: str, words: str) -> None:
-    path = _write(tmp_path, "qrels", text)
-    with pytest.raises(TrecFormatError) as caught:
-        read_qrels(path)
-    assert str(caught.value).startswith(str(path)) and words in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
         (
+            read_qrels,
+            "q1 0 d1 yes\n",
+            "line 1: relevance 'yes' of query q1 document d1 is not an integer",
+        ),
+        (
+            read_qrels,
+            "q1 0 d1 1\n\nq1 0 d1 0\n",
+            "line 3: query q1 judges document d1 a second time",
+        ),
+        (
+            read_run,
             "q1 Q0 d1 1 0.5\n",
             "line 1: a run line has 6 fields (qid Q0 docno rank score tag), this one has 5",
         ),
-        ("q1 Q0 d1 1 high t\n", "score 'high' of query q1 document d1 is not a finite number"),
-        ("q1 Q0 d1 1 nan t\n", "score 'nan' of query q1 document d1 is not a finite number"),
-        ("q1 Q0 d1 1 0.5 t\nq1 Q0 d1 2 0.4 t\n", "line 2: query q1 lists document d1 twice"),
+        (
+            read_run,
+            "q1 Q0 d1 1 high t\n",
+            "score 'high' of query q1 document d1 is not a finite number",
+        ),
+        (
+            read_run,
+            "q1 Q0 d1 1 nan t\n",
+            "score 'nan' of query q1 document d1 is not a finite number",
+        ),
+        (
+            read_run,
+            "q1 Q0 d1 1 0.5 t\nq1 Q0 d1 2 0.4 t\n",
+            "line 2: query q1 lists document d1 twice",
+        ),
     ],
 )
-def test_a_bad_run_line_is_refused_naming_it(tmp_path: Path, text: str, words: str) -> None:
-    path = _write(tmp_path, "run", text)
+def test_a_bad_line_is_refused_naming_file_and_line(
+    tmp_path: Path, reader: Callable[[Path], object], text: str, words: str
+) -> None:
+    path = _write(tmp_path, "trec", text)
     with pytest.raises(TrecFormatError) as caught:
-        read_run(path)
-    assert words in str(caught.value)
+        reader(path)
+    assert str(caught.value).startswith(str(path)) and words in str(caught.value)
 
 
 def test_a_file_that_is_not_text_is_refused(tmp_path: Path) -> None:
