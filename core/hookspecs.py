@@ -75,7 +75,8 @@ def register_slicers() -> list[Slicer]:  # type: ignore[empty-body]
 
     A slicer yields named subsets of evaluation rows (confidence deciles, missingness
     buckets, top categories of a key feature, ...). Slicer names are unique across all
-    plugins; ``task_types`` says which tasks it applies to (empty: all).
+    plugins; ``task_types`` says which tasks it applies to (empty: every task whose
+    units are rows).
 
     :return: the slicers this plugin provides (may be empty).
     """

@@ -21,7 +21,16 @@ import pluggy
 
 from modellab import hookspecs
 from modellab.errors import InvalidInputError, PluginError
-from modellab.tasks import ROLES, Deferred, Evaluator, Slicer, TaskType, Template, TemplateVariant
+from modellab.tasks import (
+    ROLES,
+    TASK_TYPE_VALUES,
+    Deferred,
+    Evaluator,
+    Slicer,
+    TaskType,
+    Template,
+    TemplateVariant,
+)
 
 ENTRY_POINT_GROUP = "modellab"
 #: importable modules loaded as plugins beside the installed ones (comma list): a plugin
@@ -80,15 +89,20 @@ class Registry:
         """Return the slicers that apply to ``task_type``, in report order.
 
         The plugin that registers the task type comes first, its slicers in the order
-        it lists them; then the other plugins' (by plugin name), each slicer once.
+        it lists them; then the other plugins' (by plugin name), each slicer once. A
+        slicer that names no task type slices rows, so it applies to every task whose
+        units are rows, not to a grouped task (whose units are queries).
         """
         owner = self.owners.get(("task_types", task_type))
         plugins = sorted(self.slicer_order, key=lambda p: (p != owner, p))
         names = dict.fromkeys(n for p in plugins for n in self.slicer_order[p])
+        task = self.task_types.get(task_type)
+        grouped = task is not None and task.grouped
         return [
             self.slicers[n]
             for n in names
-            if not self.slicers[n].task_types or task_type in self.slicers[n].task_types
+            if task_type in self.slicers[n].task_types
+            or (not self.slicers[n].task_types and not grouped)
         ]
 
     def preload(self) -> None:
@@ -276,7 +290,7 @@ def _check_task_type(task: TaskType, fail: Callable[[str], PluginError]) -> None
     for f in dataclasses.fields(task):
         value = getattr(task, f.name)
         required = f.default is dataclasses.MISSING
-        if f.name in ("name", "description", "labels", "unit"):
+        if f.name in TASK_TYPE_VALUES:
             continue
         if (required or value is not None) and not callable(value):
             raise fail(f"task type {task.name!r}: {f.name} must be callable")

@@ -22,6 +22,9 @@ from modellab.runs.options import EvalSettings
 
 #: the target's column name in a training frame, whatever the dataset calls it
 TARGET = "__target__"
+#: the column that holds each row's unit id (a query's id) in the frames of a task whose
+#: units are groups of rows (``TaskType.grouped``), whatever the dataset calls it
+GROUP = "__group__"
 
 Role = Literal["baseline", "candidate"]
 ROLES: tuple[str, ...] = ("baseline", "candidate")
@@ -185,6 +188,15 @@ class TaskType:
     unit_failures: Callable[[Any], Any] | None = None
     #: what one test unit is ("row"; a group such as "query"), in words
     unit: str = "row"
+    #: each unit is a group of rows (a query and its candidate documents): the dataset
+    #: must be split by the group column (``--split group --group-column``), so that no
+    #: unit is on both sides, and the run's frames carry each row's unit id in the
+    #: :data:`GROUP` column (a model ranks the rows of one unit against each other)
+    grouped: bool = False
+
+
+#: the fields of a TaskType that are values, not callables
+TASK_TYPE_VALUES = ("name", "description", "labels", "unit", "grouped")
 
 
 @dataclass(frozen=True)
@@ -311,10 +323,13 @@ class Slicer:
     """A named slice generator; ``task_types`` empty means it applies to every task.
 
     ``generate`` is called with keyword arguments and should accept ``**kwargs``:
-    ``frame`` (the test units' raw features), ``y_true``, ``y_pred``, ``scores`` and
-    ``score_labels`` (as the task type's ``predict`` gave them) and ``settings`` (the
-    run's :class:`~modellab.runs.options.EvalSettings`). It returns
-    :class:`SliceDefinition` items.
+    ``frame`` (the test rows' raw features), ``y_true``, ``y_pred``, ``scores`` and
+    ``score_labels`` (as the task type's ``predict`` gave them), ``units`` (the unit id
+    of each prediction row) and ``settings`` (the run's
+    :class:`~modellab.runs.options.EvalSettings`). It returns :class:`SliceDefinition`
+    items whose masks run over the test units: the rows, or for a grouped task the
+    sorted unit ids. A slicer with no ``task_types`` applies to every task whose units
+    are rows.
     """
 
     name: str

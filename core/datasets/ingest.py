@@ -38,6 +38,7 @@ from modellab.datasets.splits import (
     SplitRequest,
     describe_split,
     duplicate_records,
+    groups_on_both_sides,
     make_split,
     row_hashes,
     save_split,
@@ -336,12 +337,19 @@ def _check_profile_split(
     check_task(target, task, tf, task_types)
     split_req = req.split
     if staged.predefined:
-        split_req = SplitRequest(SplitStrategy.PREDEFINED, req.split.test_size, req.split.seed)
+        split_req = SplitRequest(
+            SplitStrategy.PREDEFINED,
+            req.split.test_size,
+            req.split.seed,
+            group_column=req.split.group_column,
+        )
     elif req.split.strategy is SplitStrategy.PREDEFINED:
         raise InvalidInputError(
             "--split predefined needs a folder holding train.* and test.* files"
         )
     split_req.validate()
+    if task.grouped:
+        _check_grouped_split(req, task, split_req)
     roles = _checked_roles(req, frame, split_req)
     excluded: dict[str, str] = {}
     for flag, named in (("--exclude", req.exclude), ("--features", req.features or ())):
@@ -432,6 +440,23 @@ def _check_profile_split(
     return Prepared(frame, schema, split, split_info, fields)
 
 
+def _check_grouped_split(req: AddRequest, task: TaskType, split_req: SplitRequest) -> None:
+    """A task whose units are groups of rows (a query's documents) is split by group.
+
+    A query whose documents sat on both sides would be ranked at test time by a model that
+    learned from its other documents' labels: a leak no metric would show.
+    """
+    if split_req.group_column is None or split_req.strategy not in (
+        SplitStrategy.GROUP,
+        SplitStrategy.PREDEFINED,
+    ):
+        raise InvalidInputError(
+            f"{req.path}: task {task.name!r} scores each {task.unit} as a group of rows, so "
+            f"the split must keep every {task.unit} on one side: add --split group "
+            f"--group-column COLUMN (the column holding each row's {task.unit} id)"
+        )
+
+
 def _checked_roles(
     req: AddRequest, frame: pl.DataFrame, split_req: SplitRequest
 ) -> dict[str, ColumnRole]:
@@ -497,6 +522,15 @@ def _split_rows(
                 frame, records, usable, row_hash if same else None
             )
         split = make_split(frame, target, task, split_req, usable, codes)
+    if task.grouped and split_req.group_column is not None:
+        shared = groups_on_both_sides(frame[split_req.group_column], split)
+        if shared:
+            raise InvalidInputError(
+                f"{req.path}: {len(shared)} {task.unit}(s) of --group-column "
+                f"{split_req.group_column!r} have rows in both the train and the test file "
+                f"(first: {', '.join(map(repr, shared[:5]))}); each {task.unit} must be on "
+                "one side only"
+            )
     split_info = describe_split(frame, split, target, task, split_req, duplicates)
     if task.check_train is not None:
         reason = task.check_train(frame[target].gather(split.train))

@@ -236,6 +236,14 @@ def _time(rows: np.ndarray, times: pl.Series, req: SplitRequest) -> Split:
     return Split(np.sort(ordered[:cut]), np.sort(ordered[cut:]))
 
 
+def groups_on_both_sides(groups: pl.Series, split: Split) -> list[str]:
+    """The groups (as strings, sorted) that have rows on both sides of ``split``."""
+    names = groups.cast(pl.String)
+    train = set(names.gather(split.train).drop_nulls().unique().to_list())
+    test = names.gather(split.test).drop_nulls().unique().to_list()
+    return sorted(train.intersection(test))
+
+
 def _group(rows: np.ndarray, groups: pl.Series, req: SplitRequest) -> Split:
     names = groups.cast(pl.String)
     # The groups in sorted order of their names and each row's group as its position

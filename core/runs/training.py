@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from modellab.datasets.storage import load_frame, load_version_split
 from modellab.domain import DatasetVersion, Run, RunStatus
@@ -51,6 +52,7 @@ from modellab.settings import Settings
 from modellab.store import runs as repo
 from modellab.store.database import Database
 from modellab.tasks import (
+    GROUP,
     TARGET,
     BaselinePredictions,
     EvalRequest,
@@ -123,13 +125,23 @@ def load_run_frames(
     """The train and test frames of a dataset version's split, as a run sees them.
 
     The target is cast by the version's ``task``; ``features`` are the run's feature
-    columns (default: the version's).
+    columns (default: the version's). For a grouped task both frames also hold each
+    row's unit id (the split's group column) as :data:`~modellab.tasks.GROUP`.
     """
     features = list(version.feature_columns) if features is None else features
     frame = load_frame(settings.artifact_root, version)
     split = load_version_split(settings.artifact_root, version)
     cols = [*features, version.target]
     table = frame.select(cols)
+    if task.grouped:
+        group = version.split.group_column
+        if group is None:
+            raise ModelLabError(
+                f"task {task.name!r} needs a dataset split by {task.unit}, but "
+                f"{version.ref} was not split by a group column; ingest it again with "
+                "--split group --group-column COLUMN"
+            )
+        table = table.with_columns(frame[group].cast(pl.String).alias(GROUP))
 
     def part(idx: np.ndarray) -> pd.DataFrame:
         pdf = table[idx].to_pandas()
@@ -228,10 +240,12 @@ def _train_and_evaluate(
         baseline = aligned_baseline(baseline, keys)
     clock.lap("predict")
     slicers = registry.slicers_for(task.name)
+    n_units = np.unique(keys.units).size if task.grouped else len(prepared.test_x)
     slices = run_slicers(
         slicers,
-        len(prepared.test_x),
+        n_units,
         frame=prepared.test_x,
+        units=keys.units,
         y_true=prepared.test_y,
         y_pred=predicted.y_pred,
         scores=predicted.scores,

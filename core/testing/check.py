@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import numpy as np
+
 from modellab.datasets.schema import column_facts
 from modellab.datasets.storage import load_frame
 from modellab.plugins import Registry
 from modellab.runs.options import EvalSettings
+from modellab.runs.predictions import PredictionKeys
 from modellab.tasks import ModelVariant, Template
 from modellab.testing.contracts import (
     ContractError,
@@ -53,6 +56,7 @@ def check_plugin(
     target: str,
     task: str | None = None,
     *,
+    group_column: str | None = None,
     twice: Collection[str] | None = None,
     n_bootstrap: int = 20,
     seed: int = 0,
@@ -60,6 +64,8 @@ def check_plugin(
     """Check every hook of the plugin under test of ``home`` on ``data``.
 
     :param task: the dataset's task type; None infers it from ``target``.
+    :param group_column: split the dataset by this column (a grouped task's unit, such as
+        a ranking dataset's query id) instead of at random.
     :param twice: the variants (``name`` or ``template/name``) run a second time to
         compare the eval folders byte for byte; None: every variant.
     :param n_bootstrap: bootstrap replicates of each run (small keeps the check fast).
@@ -77,7 +83,7 @@ def check_plugin(
         template, variant = _variant(reg, key)
         check_variant(variant, f"template {template.name!r}")
 
-    version = home.add_dataset(data, target, task)
+    version = home.add_dataset(data, target, task, group_column=group_column)
     task_type = reg.task_type(version.task)
     if version.task in owned["task_types"]:
         frame = load_frame(home.artifacts, version).select(version.target)
@@ -109,11 +115,14 @@ def check_plugin(
         folder = home.root / "round-trip" / template.name / variant.name
         model = check_round_trip(variant, prepared.train, test, folder, seed, task_type)
         predicted = check_predictions(task_type, model, test)
+        keys = PredictionKeys.of(test.index.to_numpy(), predicted)
+        n_units = np.unique(keys.units).size if task_type.grouped else len(test)
         for slicer in slicers:
             check_slicer(
                 slicer,
-                len(test),
+                n_units,
                 frame=test,
+                units=keys.units,
                 y_true=prepared.test_y,
                 y_pred=predicted.y_pred,
                 scores=predicted.scores,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from modellab.tasks import (
+    TASK_TYPE_VALUES,
     FittedModel,
     ModelVariant,
     SliceDefinition,
@@ -51,7 +52,7 @@ def check_task_type(task: TaskType, facts: Any = None, target: pd.Series | None 
     where = f"task type {task.name!r}"
     for f in dataclasses.fields(task):
         value = getattr(task, f.name)
-        if f.name in ("name", "description", "labels", "unit"):
+        if f.name in TASK_TYPE_VALUES:
             continue
         required = f.default is dataclasses.MISSING
         if (required or value is not None) and not callable(value):
@@ -244,7 +245,7 @@ def check_slicer(slicer: Slicer, n_units: int, **inputs: Any) -> list[SliceDefin
     boolean masks of one entry per test unit; return them.
 
     ``inputs`` are what a run passes (``frame``, ``y_true``, ``y_pred``, ``scores``,
-    ``score_labels``, ``settings``; see :class:`modellab.tasks.Slicer`).
+    ``score_labels``, ``units``, ``settings``; see :class:`modellab.tasks.Slicer`).
     """
     where = f"slicer {slicer.name!r}"
     try:

@@ -119,19 +119,33 @@ class ModelLabHome:
                 return pool.submit(asyncio.run, main()).result()
 
     def add_dataset(
-        self, data: Data, target: str, task: str | None = None, name: str | None = None
+        self,
+        data: Data,
+        target: str,
+        task: str | None = None,
+        name: str | None = None,
+        group_column: str | None = None,
     ) -> DatasetVersion:
-        """Ingest ``data`` into the project (random 80/20 split, seed 0), as
-        ``modellab dataset add`` does; the same bytes return the stored version."""
+        """Ingest ``data`` into the project (an 80/20 split, seed 0: at random, or by
+        ``group_column``), as ``modellab dataset add`` does; the same bytes return the
+        stored version."""
         from modellab.datasets import ingest
+        from modellab.datasets.splits import SplitRequest
+        from modellab.domain import SplitStrategy
 
         path = self._data_path(data, name)
+        split = (
+            SplitRequest()
+            if group_column is None
+            else SplitRequest(SplitStrategy.GROUP, group_column=group_column)
+        )
         req = ingest.AddRequest(
             project=self.project,
             name=name or _dataset_name(path),
             path=path,
             target=target,
             task=task,
+            split=split,
         )
 
         async def add(db: Database, settings: Settings) -> DatasetVersion:

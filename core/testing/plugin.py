@@ -97,8 +97,8 @@ def modellab_run(modellab_home: ModelLabHome) -> functools.partial[FinishedRun]:
 
 @pytest.fixture
 def modellab_contract(modellab_home: ModelLabHome) -> functools.partial[ContractReport]:
-    """``modellab_contract(data=..., target=..., task=None, twice=None)``: check every
-    hook of the plugin under test on a dataset (see
+    """``modellab_contract(data=..., target=..., task=None, group_column=None, twice=None)``:
+    check every hook of the plugin under test on a dataset (see
     :func:`modellab.testing.check.check_plugin`)."""
     from modellab.testing.check import check_plugin
 

@@ -139,6 +139,12 @@ class EvalConfig:
     leak_min_test_rows: int = 30
     #: train and test rows are each a seeded sample of at most this many rows
     leak_max_rows: int = 200_000
+    #: ranking: the K of every @K metric (NDCG@K, recall@K, ...), ascending
+    ranking_cutoffs: tuple[int, ...] = (1, 5, 10, 20, 100)
+    #: ranking: NDCG's gain, the label itself (trec_eval's) or 2**label - 1
+    ranking_gain: Literal["linear", "exponential"] = "linear"
+    #: ranking: sign flips of the paired randomization test against the baseline
+    randomization_n: int = 10_000
 
     def __post_init__(self) -> None:
         if self.n_bootstrap < 10:
@@ -168,6 +174,19 @@ class EvalConfig:
             raise ValueError(
                 f"need 2 <= min_slice_floor <= min_slice_cap, got {self.min_slice_floor} "
                 f"and {self.min_slice_cap}"
+            )
+        cutoffs = self.ranking_cutoffs
+        if not cutoffs or any(isinstance(k, bool) or not isinstance(k, int) for k in cutoffs):
+            raise ValueError(f"ranking_cutoffs must be whole numbers, got {cutoffs!r}")
+        if min(cutoffs) < 1 or list(cutoffs) != sorted(set(cutoffs)):
+            raise ValueError(f"ranking_cutoffs must be positive and ascending, got {cutoffs!r}")
+        if self.ranking_gain not in ("linear", "exponential"):
+            raise ValueError(
+                f"ranking_gain must be 'linear' or 'exponential', got {self.ranking_gain!r}"
+            )
+        if not 100 <= self.randomization_n <= 1_000_000:
+            raise ValueError(
+                f"randomization_n must be between 100 and 1000000, got {self.randomization_n}"
             )
         for fmt in self.plot_formats:
             if fmt not in ("png", "svg"):

@@ -16,6 +16,7 @@ from evalharness.core.config import EvalConfig, LeakageInputs
 from evalharness.core.errors import LeakageError
 
 CHECK_TEST_IN_TRAIN = "test_index_in_train"
+CHECK_GROUP_IN_TRAIN = "test_group_in_train"
 CHECK_DUPLICATE_ROWS = "duplicate_rows"
 CHECK_ENCODER_TEST_ONLY = "encoder_test_only_categories"
 CHECK_PREPROCESSOR_REFIT = "preprocessor_refit_mismatch"

@@ -159,6 +159,7 @@ def evaluate(
         improvement_reason=reason,
     )
     headline_est = {name: estimate(boot.interval("overall", name)) for name in headline}
+    own_files = task.files() if task.files is not None else {}
     takeaway = takeaway_text(
         primary,
         headline_est[primary],
@@ -186,6 +187,7 @@ def evaluate(
         latency,
         warnings,
         leak_suspects=suspects,
+        task_files={stem: name for stem, (name, _) in own_files.items()},
     )
     write_report(
         Path(out_dir),
@@ -198,6 +200,7 @@ def evaluate(
         takeaway=takeaway,
         repro=repro_markdown(run, cfg),
         plots=plots.rendered(),
+        task_files={name: data for name, data in own_files.values()},
     )
     return summary
 

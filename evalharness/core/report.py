@@ -4,7 +4,7 @@ atomic write of the folder."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -202,8 +202,9 @@ def summary_file(
     warnings: list[str],
     *,
     leak_suspects: Sequence[S.LeakSuspect] = (),
+    task_files: Mapping[str, str] | None = None,
 ) -> S.EvalSummaryFile:
-    """eval_summary.json content."""
+    """eval_summary.json content; ``task_files`` are the task's own files by stem."""
     return S.EvalSummaryFile(
         schema_version=S.SCHEMA_VERSION,
         task=task,
@@ -236,6 +237,7 @@ def summary_file(
             "repro": "repro.md",
             "stress": "stress.json",
             "failure_modes": "failure_modes.md",
+            **(task_files or {}),
         },
         # A string points at timings kept outside the folder: it stays byte-identical.
         latency=latency
@@ -267,8 +269,10 @@ def write_report(
     takeaway: str,
     repro: str,
     plots: dict[str, bytes],
+    task_files: Mapping[str, bytes] | None = None,
 ) -> None:
-    """Serialize everything and swap the folder in atomically."""
+    """Serialize everything (and the task's own files, by name) and swap the folder in
+    atomically."""
     counts = failures.category_counts
     files: dict[str, bytes] = {
         "eval_summary.json": encode_json(summary),
@@ -282,4 +286,5 @@ def write_report(
         "failure_modes.md": failure_modes_markdown(counts, len(failures.examples)).encode(),
     }
     files.update(plots)
+    files.update(task_files or {})
     write_folder_atomically(out_dir, files)

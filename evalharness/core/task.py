@@ -114,6 +114,9 @@ class TaskSpec:
     #: metrics.json ``classes`` and ``confusion_matrix`` (None for tasks without classes)
     classes: list[str] | None = None
     confusion_matrix: S.ConfusionMatrix | None = None
+    #: the task's own contract files (``{stem: (file name, bytes)}``, e.g. ranking.json),
+    #: written beside the shared ones and listed in eval_summary.json ``files``
+    files: Callable[[], dict[str, tuple[str, bytes]]] | None = None
 
 
 def check_rows(frame: pd.DataFrame, n: int) -> None:

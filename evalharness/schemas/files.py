@@ -288,6 +288,58 @@ class StressFile(_Base):
     kinds: dict[str, str] = {}
 
 
+class CurvePoint(_Base):
+    """One cutoff of a metric-vs-K curve, with its bootstrap interval."""
+
+    k: int
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+class QueryResult(_Base):
+    """One query's measures (and the baseline's, when there is one)."""
+
+    query_id: str
+    candidates: int
+    relevant: int
+    metrics: dict[str, float]
+    baseline: dict[str, float] | None
+
+
+class RandomizationResult(_Base):
+    """The paired randomization test of the candidate against the baseline, per query."""
+
+    metric: str
+    observed: float
+    p_value: float
+    n: int
+    n_permutations: int
+    seed: int
+
+
+class RankingFile(_Base):
+    """ranking.json: what a ranking report rests on, query by query.
+
+    The counts say which queries the means are over; ``curves`` are each model's
+    metric-vs-K values with bootstrap intervals over queries.
+    """
+
+    schema_version: str
+    conventions: str
+    cutoffs: list[int]
+    gain: Literal["linear", "exponential"]
+    relevance_level: int
+    num_q: int
+    missing_queries: list[str]
+    no_relevant_queries: list[str]
+    tie_k: int
+    tie_share: float
+    curves: dict[str, dict[str, list[CurvePoint]]]
+    randomization: RandomizationResult | None
+    per_query: list[QueryResult]
+
+
 #: file name -> Struct type, the single source of truth for validate and schema export.
 FILE_TYPES: dict[str, type[msgspec.Struct]] = {
     "eval_summary.json": EvalSummaryFile,
@@ -297,3 +349,5 @@ FILE_TYPES: dict[str, type[msgspec.Struct]] = {
     "failure_examples.json": FailureExamplesFile,
     "stress.json": StressFile,
 }
+#: a task's own files (eval_summary.json ``files``): checked whenever a folder has them
+TASK_FILE_TYPES: dict[str, type[msgspec.Struct]] = {"ranking.json": RankingFile}

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import msgspec
 
-from evalharness.schemas.files import FILE_TYPES, EvalSummaryFile, FailureExamplesFile
+from evalharness.schemas.files import (
+    FILE_TYPES,
+    TASK_FILE_TYPES,
+    EvalSummaryFile,
+    FailureExamplesFile,
+)
 
 TEXT_FILES = ("takeaway.txt", "repro.md", "failure_modes.md")
 TAKEAWAY_SENTENCES = 5
@@ -94,6 +99,13 @@ def validate_folder(folder: Path) -> list[str]:
             problems.append(f"{name}: not valid JSON: {exc}")
         if not data.endswith(b"\n"):
             problems.append(f"{name}: no trailing newline")
+    for name, typ in sorted(TASK_FILE_TYPES.items()):
+        path = folder / name
+        if path.is_file():
+            try:
+                msgspec.json.decode(path.read_bytes(), type=typ)
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                problems.append(f"{name}: schema violation: {exc}")
     for name in TEXT_FILES:
         if not (folder / name).is_file():
             problems.append(f"{name}: missing")

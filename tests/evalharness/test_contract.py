@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from evalharness.cli import main
-from evalharness.schemas.export import SCHEMA_DIR, schema_bytes, schema_file_name
-from evalharness.schemas.files import FILE_TYPES
+from evalharness.schemas.export import ALL_FILE_TYPES, SCHEMA_DIR, schema_bytes, schema_file_name
 from evalharness.schemas.validate import count_sentences, validate_folder
 
 REQUIRED = [
@@ -167,7 +166,7 @@ def test_validate_rejects_duplicate_failure_examples(binary_dir: Path, tmp_path:
 
 
 def test_committed_schemas_match_structs() -> None:
-    for name in FILE_TYPES:
+    for name in ALL_FILE_TYPES:
         assert (SCHEMA_DIR / schema_file_name(name)).read_bytes() == schema_bytes(name), name
 
 

@@ -1,16 +1,84 @@
-"""Hook implementations of the ranking plugin (entry point ``ranking``).
-
-Ranking registers nothing yet; it is installed and discovered so that the
-entry-point path is exercised for every built-in distribution.
-"""
+"""Hook implementations of the ranking plugin (entry point ``ranking``): the ranking task
+type, the learning-to-rank template and EvalHarness' ranking evaluator."""
 
 from __future__ import annotations
 
 from modellab import hookimpl
-from modellab.tasks import Template
+from modellab.tasks import Evaluator, ModelVariant, TaskType, Template, deferred
+from modellab_ranking.configs import LinearRankerConfig, SingleFeatureConfig, XGBRankerConfig
+
+TASK = "ranking"
+
+
+@hookimpl
+def register_task_types() -> list[TaskType]:
+    """Ranking: graded relevance labels on the rows (documents) of each query."""
+    return [
+        TaskType(
+            name=TASK,
+            description="Rank the rows of each query (its candidate documents) by relevance.",
+            check_target=deferred("modellab_ranking.task:check_target"),
+            target_affinity=deferred("modellab_ranking.task:target_affinity"),
+            profile_target=deferred("modellab_ranking.task:profile_target"),
+            cast_target=deferred("modellab_ranking.task:cast_target"),
+            predict=deferred("modellab_ranking.task:predict"),
+            check_train=deferred("modellab_ranking.task:check_train"),
+            paired_deltas=deferred("modellab_ranking.task:paired_deltas"),
+            unit="query",
+            grouped=True,
+        )
+    ]
 
 
 @hookimpl
 def register_templates() -> list[Template]:
-    """No ranking templates yet."""
-    return []
+    """The learning-to-rank template, baselines first."""
+    return [
+        Template(
+            name="learning-to-rank",
+            task_type=TASK,
+            description="Rank the candidate documents of each query from their features.",
+            variants=(
+                ModelVariant(
+                    "single_feature",
+                    "baseline",
+                    deferred("modellab_ranking.models:fit_single_feature"),
+                    SingleFeatureConfig,
+                    "Ranks by one feature: the one given, else the best on the training "
+                    "queries by NDCG@10.",
+                    load=deferred("modellab_ranking.models:load_feature"),
+                ),
+                ModelVariant(
+                    "linear",
+                    "baseline",
+                    deferred("modellab_ranking.models:fit_linear"),
+                    LinearRankerConfig,
+                    "Ridge regression of the grade on imputed, scaled features (pointwise).",
+                    load=deferred("modellab_tabular.fitted:load_pipeline"),
+                ),
+                ModelVariant(
+                    "xgb_ranker",
+                    "candidate",
+                    deferred("modellab_ranking.models:fit_xgb_ranker"),
+                    XGBRankerConfig,
+                    "XGBoost rank:ndcg (LambdaMART) with early stopping on held-out "
+                    "training queries.",
+                    load=deferred("modellab_ranking.models:load_ranker"),
+                ),
+            ),
+        )
+    ]
+
+
+@hookimpl
+def register_evaluators() -> list[Evaluator]:
+    """EvalHarness' ranking evaluation."""
+    return [
+        Evaluator(
+            "evalharness-ranking",
+            TASK,
+            deferred("modellab_ranking.evaluator:evaluate"),
+            "EvalHarness ranking report: trec_eval's measures per query, bootstrap over "
+            "queries, paired randomization test against the baseline.",
+        )
+    ]

@@ -21,7 +21,7 @@ from modellab_tabular.fitted import FittedBooster, signature_of, split_xy
 log = logging.getLogger("modellab.train")
 
 
-class _LogEvery(xgb.callback.TrainingCallback):
+class LogEvery(xgb.callback.TrainingCallback):
     """Log the validation metric every ``period`` rounds, into the run's logs.txt."""
 
     def __init__(self, period: int = 25) -> None:
@@ -84,7 +84,7 @@ def fit_booster(
         "tree_method": "hist",
         "random_state": seed,
         "early_stopping_rounds": early_stopping_rounds,
-        "callbacks": [_LogEvery()],
+        "callbacks": [LogEvery()],
         **params,
     }
     model: Any

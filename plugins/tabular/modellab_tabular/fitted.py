@@ -142,13 +142,19 @@ def load_pipeline(folder: Path) -> FittedPipeline:
     )
 
 
-def load_booster(folder: Path) -> FittedBooster:
-    """Read back a :class:`FittedBooster` that :meth:`FittedBooster.save` wrote."""
+def load_booster(folder: Path, estimator: Any = None) -> FittedBooster:
+    """Read back a :class:`FittedBooster` that :meth:`FittedBooster.save` wrote.
+
+    ``estimator`` is the empty XGBoost model to load into (default: a classifier when the
+    model has classes, else a regressor; a ranker passes an ``XGBRanker``).
+    """
     import xgboost as xgb  # here: loading a pipeline must not import XGBoost
 
     meta = _read_json(folder / BOOSTER_META)
     classes = meta["classes"]
-    model: Any = xgb.XGBClassifier() if classes is not None else xgb.XGBRegressor()
+    model: Any = estimator
+    if model is None:
+        model = xgb.XGBClassifier() if classes is not None else xgb.XGBRegressor()
     model.load_model(folder / "model.ubj")
     features = list(meta["feature_columns"])
     encoder = CategoryEncoder.from_learned(features, meta["categories"])

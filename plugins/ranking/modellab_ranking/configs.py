@@ -1,0 +1,39 @@
+"""Configs of the learning-to-rank model variants (msgspec only: cheap to import)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from modellab_tabular.configs import BoostingConfig
+
+
+class SingleFeatureConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """Rank by one feature: the named one, else the one that ranks the training queries
+    best by NDCG@10 (either direction)."""
+
+    feature: Annotated[
+        str | None,
+        Meta(description="the feature to rank by; None picks the best on train queries"),
+    ] = None
+
+
+class LinearRankerConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """Pointwise ridge regression of the label on imputed, scaled features."""
+
+    alpha: Annotated[float, Meta(ge=0, description="ridge penalty")] = 1.0
+
+
+class XGBRankerConfig(BoostingConfig, forbid_unknown_fields=True):
+    """XGBoost ``rank:ndcg`` settings; early stopping holds out whole training queries
+    (see :class:`~modellab_tabular.configs.BoostingConfig`). Shallower, slower trees than
+    the tabular default: a ranking table has few queries, and deep trees overfit them."""
+
+    learning_rate: Annotated[
+        float, Meta(gt=0, le=1, description="how much each tree corrects; smaller needs more trees")
+    ] = 0.05
+    max_depth: Annotated[
+        int, Meta(ge=1, le=32, description="deepest split chain per tree; deeper fits more detail")
+    ] = 3

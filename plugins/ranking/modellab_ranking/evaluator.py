@@ -1,0 +1,81 @@
+"""The ranking evaluator: EvalHarness' ranking report on a run's test queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalharness import BaselineResult, LeakageInputs
+from evalharness.core.ranking import evaluate_ranking
+from modellab.tasks import GROUP, EvalRequest
+from modellab_tabular.evaluation import eval_config, run_info, slice_families
+from modellab_tabular.features import prepare_features
+
+
+def _leakage(req: EvalRequest) -> LeakageInputs:
+    """Row-level checks on the documents' features (no test row in train, no copied
+    rows, preprocessors fit on train rows); the query check is EvalHarness' own."""
+    train = prepare_features(req.train_frame.drop(columns=[GROUP]))
+    test = prepare_features(req.test_frame.drop(columns=[GROUP]))
+    return LeakageInputs(
+        train_index=req.train_frame.index,
+        test_index=req.test_frame.index,
+        train_frame=train,
+        test_frame=test,
+        preprocessors=list(req.model.preprocessors),
+        split=req.split,
+        measured_duplicates=req.duplicates,
+    )
+
+
+def evaluate(req: EvalRequest) -> None:
+    """Write the EvalHarness folder of a ranking run."""
+    model: Any = req.model
+    rows = req.test_frame.drop(columns=[GROUP])
+    scores = (
+        np.asarray(req.y_pred, dtype=np.float64)
+        if req.y_pred is not None
+        else np.asarray(model.predict(req.test_frame), dtype=np.float64)
+    )
+    baseline = None
+    if req.baseline is not None:
+        b = req.baseline
+        baseline = BaselineResult(
+            name=b.name,
+            y_pred=np.asarray(b.y_pred, dtype=np.float64),
+            run_id=b.run_key,
+            dataset_version=b.dataset_version.rpartition("@")[2],
+            split_checksum=b.split_checksum,
+        )
+    slices = slice_families(req) or None
+    evaluate_ranking(
+        req.out_dir,
+        req.test_frame[GROUP].to_numpy(),
+        req.test_frame.index.to_numpy(),
+        np.asarray(req.y_true),
+        scores,
+        run=run_info(req),
+        predict=lambda frame: model.predict(frame),
+        stress_rows=rows,
+        baseline=baseline,
+        leakage=_leakage(req),
+        config=eval_config(req),
+        latency=req.latency_file,
+        slices=slices,
+        train_units=req.train_frame[GROUP].to_numpy(),
+        features=_query_features(req.test_frame),
+    )
+
+
+def _query_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per-query means of the numeric features (``mean_<feature>``), for the weak-slice
+    search; a query length column of constant value per query is kept as
+    ``query_length``."""
+    numeric = frame.drop(columns=[GROUP]).select_dtypes("number")
+    grouped = numeric.groupby(frame[GROUP].astype(str), sort=True)
+    out = grouped.mean().add_prefix("mean_")
+    if "query_length" in numeric.columns:
+        out["query_length"] = grouped["query_length"].first()
+    return out

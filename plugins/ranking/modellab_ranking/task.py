@@ -1,0 +1,99 @@
+"""The ranking task type: graded relevance labels on the rows of each query, queries as
+units, splits by query.
+
+The plugin registers these through ``deferred``: discovering plugins imports none of
+them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from modellab.domain import DataWarning, TargetProfile
+from modellab.errors import InvalidInputError
+from modellab.runs.predictions import ITEM_ID, UNIT_ID
+from modellab.tasks import GROUP, FittedModel, TaskPredictions
+
+TASK = "ranking"
+#: above this many grades a target is not a relevance scale
+MAX_GRADES = 32
+
+
+def check_target(column: str, facts: Any) -> str | None:
+    """Relevance labels are whole numbers (0 not relevant, higher more relevant)."""
+    if not (facts.dtype.is_integer() or facts.dtype.is_float()):
+        return (
+            f"target column {column!r} holds {facts.dtype}, not relevance grades; a ranking "
+            "target is a whole number per row (0 = not relevant, higher = more relevant)"
+        )
+    return None
+
+
+def target_affinity(facts: Any) -> float:
+    """Never inferred: a grade column looks like a class label; ask with ``--task``."""
+    return 0.0
+
+
+def profile_target(series: pl.Series, summary: Any) -> tuple[TargetProfile, list[DataWarning]]:
+    """The grade distribution; a warning when no row is relevant."""
+    from modellab.datasets.profile import top_categories
+
+    grades = top_categories(series, k=MAX_GRADES)
+    warnings = []
+    if series.drop_nulls().len() and series.drop_nulls().max() < 1:  # type: ignore[operator]
+        warnings.append(
+            DataWarning(
+                "no_relevant_rows",
+                f"no row of {series.name!r} has a grade of 1 or more: every query scores 0",
+                series.name,
+            )
+        )
+    return TargetProfile(column=series.name, task=TASK, classes=grades), warnings
+
+
+def cast_target(series: Any) -> Any:
+    """Grades as integers; a grade that is not a whole number is refused, naming its row."""
+    values = np.asarray(series, dtype=np.float64)
+    bad = ~np.isfinite(values) | (values != np.round(values))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"ranking target {series.name!r}: row {series.index[i]} holds {series.iloc[i]!r}, "
+            f"not a whole-number grade ({int(bad.sum())} such rows)"
+        )
+    return series.astype(np.float64).astype(np.int64)
+
+
+def predict(model: FittedModel, frame: Any) -> TaskPredictions:
+    """One score per row; each row is keyed by its query and its dataset row."""
+    scores = np.asarray(model.predict(frame), dtype=np.float64)
+    return TaskPredictions(
+        scores, units=frame[GROUP].astype(str).to_numpy(), items=frame.index.to_numpy()
+    )
+
+
+def check_train(train_target: pl.Series) -> str | None:
+    """A ranker learns from grades that differ: at least one relevant row is needed."""
+    if train_target.drop_nulls().len() and train_target.drop_nulls().max() >= 1:  # type: ignore[operator]
+        return None
+    return (
+        f"the train split of target {train_target.name!r} has no row graded 1 or more: a "
+        "ranker has nothing relevant to learn from"
+    )
+
+
+def paired_deltas(a: pl.DataFrame, b: pl.DataFrame, config: Any) -> Any:
+    """EvalHarness' paired bootstrap of (B - A) over the queries both runs ranked."""
+    from evalharness.core.ranking import paired_ranking_deltas
+
+    return paired_ranking_deltas(
+        b[UNIT_ID].to_numpy(),
+        b[ITEM_ID].to_numpy(),
+        b["truth"].to_numpy(),
+        a["prediction"].to_numpy(),
+        b["prediction"].to_numpy(),
+        config=config,
+    )
