@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from modellab import console as render
 from modellab.compare import compare_runs
 from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
-from modellab.domain import DatasetVersion, Run, RunStatus, SplitStrategy
+from modellab.domain import ColumnRole, DatasetVersion, Run, RunStatus, SplitStrategy
 from modellab.errors import ConflictError, ModelLabError
 from modellab.plugins import Registry, load_registry
 from modellab.projects import create_project
@@ -45,6 +45,18 @@ class DemoDataset:
     template: str
     #: trained after the template's reference baseline, which it is judged against
     candidate: str
+    #: the package whose folder holds ``file`` (a plugin ships its own demo data)
+    package: str = "modellab.demo_data"
+    test_size: float = 0.2
+    #: the column a group split keeps together (a ranking table's query id)
+    group_column: str | None = None
+    #: column roles given at ingest (``--role COLUMN=ROLE``)
+    roles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        """Where the bundled file is."""
+        return demo_file(self.file, self.package)
 
 
 def _demo_datasets() -> tuple[DemoDataset, ...]:
@@ -59,9 +71,9 @@ def _demo_datasets() -> tuple[DemoDataset, ...]:
 DEMO_DATASETS = _demo_datasets()
 
 
-def demo_file(name: str) -> Path:
-    """The path of a bundled demo file (inside the installed package)."""
-    with as_file(files("modellab.demo_data") / name) as path:
+def demo_file(name: str, package: str = "modellab.demo_data") -> Path:
+    """The path of a bundled demo file (inside the installed ``package``)."""
+    with as_file(files(package) / name) as path:
         return Path(path)
 
 
@@ -113,11 +125,12 @@ async def run_demo(
         req = ingest.AddRequest(
             project=DEMO_PROJECT,
             name=d.name,
-            path=demo_file(d.file),
+            path=d.path,
             target=d.target,
             task=d.task,
-            split=SplitRequest(d.split, 0.2, 0),
+            split=SplitRequest(d.split, d.test_size, 0, group_column=d.group_column),
             source=d.source,
+            roles={column: ColumnRole(role) for column, role in d.roles.items()},
         )
         result = await ingest.add_dataset(db, settings, registry.task_types, req, progress)
         version = result.version

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import msgspec
 
+from evalharness.core.config import EvalConfig
 from evalharness.failures.categories import CATEGORIES
 from evalharness.metrics import classification as metrics_classification
+from evalharness.metrics import queries as metrics_queries
 from evalharness.metrics import regression as metrics_regression
 from evalharness.plots import classification as plots_classification
+from evalharness.plots import ranking as plots_ranking
 from evalharness.plots import regression as plots_regression
 from evalharness.plots import stress as plots_stress
 
@@ -52,9 +55,16 @@ def catalog() -> Catalog:
     for module in (metrics_classification, metrics_regression):
         for name, better in module.HIGHER_IS_BETTER.items():
             metrics[name] = MetricWords(module.DESCRIPTIONS[name], better)
+    # Ranking metrics at the default cutoffs (a report with other K names its own).
+    for name in metrics_queries.metric_names(EvalConfig().ranking_cutoffs):
+        k = name.partition("@")[2]
+        words = metrics_queries.DESCRIPTIONS[metrics_queries.family_of(name)]
+        metrics[name] = MetricWords(
+            words.replace("top k", f"top {k}").replace("rank k", f"rank {k}"), True
+        )
     plots = {
         stem: PlotWords(title, shows)
-        for module in (plots_classification, plots_regression, plots_stress)
+        for module in (plots_classification, plots_regression, plots_ranking, plots_stress)
         for stem, (title, shows) in module.PLOTS.items()
     }
     modes = {key: FailureModeWords(title, text) for key, (title, text) in CATEGORIES.items()}

@@ -173,6 +173,7 @@ def evaluate(
         hib,
         failures,
         leak_suspects=suspects,
+        units=task.units,
     )
     summary = summary_file(
         task.name,

@@ -322,6 +322,7 @@ def ranking_task(
         ),
         plots=plots,
         stress=stress,
+        units="queries",
         files=ranking_file,
     )
 

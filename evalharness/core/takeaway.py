@@ -18,7 +18,11 @@ def _num(x: float | None) -> str:
 
 
 def slice_sentence(
-    slices: Sequence[S.SliceRecord], ranking: Sequence[str], primary: str, higher_is_better: bool
+    slices: Sequence[S.SliceRecord],
+    ranking: Sequence[str],
+    primary: str,
+    higher_is_better: bool,
+    units: str = "rows",
 ) -> str:
     """Takeaway sentence 3: the weakest slice, and how many slices went unmeasured.
 
@@ -32,7 +36,7 @@ def slice_sentence(
     worst = weakest_slice(slices, ranking, primary, higher_is_better)
     if worst is not None:
         text = (
-            f"The weakest slice is {worst.definition} ({worst.n} rows), where {primary} differs "
+            f"The weakest slice is {worst.definition} ({worst.n} {units}), where {primary} differs "
             f"from overall by {_num(worst.delta[primary].value)}"
         )
         return f"{text}; {unmeasured}." if small else f"{text}."
@@ -103,15 +107,17 @@ def takeaway_text(
     failures: Sequence[Failure],
     *,
     leak_suspects: Sequence[S.LeakSuspect] = (),
+    units: str | None = None,
 ) -> str:
-    """Exactly five sentences, one per line, each built from the numbers.
+    """Exactly five sentences, one per line, each built from the numbers; ``units`` names
+    what the test set counts when it is not rows ("queries").
 
     Sentence 2 (the baseline) names the leak suspects: a score one column reaches alone is
     never called an improvement without that warning beside it.
     """
     s1 = (
         f"The headline {primary} is {_num(headline.value)} with a 95% bootstrap CI of "
-        f"{_num(headline.ci_low)} to {_num(headline.ci_high)} over {n} examples."
+        f"{_num(headline.ci_low)} to {_num(headline.ci_high)} over {n} {units or 'examples'}."
     )
     leak = suspect_clause(leak_suspects)
     if baseline is None:
@@ -129,7 +135,7 @@ def takeaway_text(
         )
         s2 = f"Against baseline {baseline.name} the {primary} delta is {_num(dv)}, {verdict}"
         s2 += (f", but {leak}." if meaningful else f", and {leak}.") if leak else "."
-    s3 = slice_sentence(slices, ranking, primary, higher_is_better)
+    s3 = slice_sentence(slices, ranking, primary, higher_is_better, units or "rows")
     s4 = stress_sentence(stress, primary, higher_is_better)
     counts = Counter(f.category for f in failures)
     if counts:

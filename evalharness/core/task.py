@@ -114,6 +114,8 @@ class TaskSpec:
     #: metrics.json ``classes`` and ``confusion_matrix`` (None for tasks without classes)
     classes: list[str] | None = None
     confusion_matrix: S.ConfusionMatrix | None = None
+    #: what the evaluated units are, in the plural, when they are not rows ("queries")
+    units: str | None = None
     #: the task's own contract files (``{stem: (file name, bytes)}``, e.g. ranking.json),
     #: written beside the shared ones and listed in eval_summary.json ``files``
     files: Callable[[], dict[str, tuple[str, bytes]]] | None = None

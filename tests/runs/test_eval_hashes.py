@@ -1,7 +1,7 @@
 """Eval folders of the demo datasets stay byte-identical across refactors.
 
-Every model of both tabular templates is trained on its demo dataset (the demo's
-target and split) and each file of its ``eval/`` is hashed; the hashes must match
+Every model of the tabular and learning-to-rank templates is trained on its demo
+dataset (the demo's target and split) and each file of its ``eval/`` is hashed; the hashes must match
 ``eval_hashes.json``. A change that moves code between core, plugins and EvalHarness
 must not change a number, a sentence or a pixel of a report. A change that means to
 change reports regenerates the file with ``MODELLAB_UPDATE_EVAL_HASHES=1`` and says
@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from modellab.demo import DEMO_DATASETS, DemoDataset, demo_file
+from modellab.demo import DEMO_DATASETS, DemoDataset
 from tests.conftest import Env
 
 HASHES = Path(__file__).with_name("eval_hashes.json")
 MODELS = {
     "tabular-classification": ("most_frequent", "logistic_regression", "xgboost"),
     "tabular-regression": ("mean", "linear_regression", "xgboost"),
+    "learning-to-rank": ("single_feature", "linear", "xgb_ranker"),
 }
 
 
@@ -55,7 +56,11 @@ def test_demo_eval_folders_match_stored_hashes(
         demo.task,
         "--split",
         demo.split.value,
-        str(demo_file(demo.file)),
+        "--test-size",
+        str(demo.test_size),
+        *(["--group-column", demo.group_column] if demo.group_column else []),
+        *(arg for column, role in demo.roles.items() for arg in ("--role", f"{column}={role}")),
+        str(demo.path),
     )
     got: dict[str, dict[str, str]] = {}
     for model in MODELS[demo.template]:

@@ -32,13 +32,23 @@ def register_task_types() -> list[TaskType]:
 
 @hookimpl
 def register_templates() -> list[Template]:
-    """The learning-to-rank template, baselines first."""
+    """The learning-to-rank template, baselines first. The single best feature is the
+    reference baseline (the bar a candidate must clear): on a candidates table it is
+    usually the first-stage retriever's score, BM25's on the Vaswani demo."""
     return [
         Template(
             name="learning-to-rank",
             task_type=TASK,
             description="Rank the candidate documents of each query from their features.",
             variants=(
+                ModelVariant(
+                    "linear",
+                    "baseline",
+                    deferred("modellab_ranking.models:fit_linear"),
+                    LinearRankerConfig,
+                    "Ridge regression of the grade on imputed, scaled features (pointwise).",
+                    load=deferred("modellab_tabular.fitted:load_pipeline"),
+                ),
                 ModelVariant(
                     "single_feature",
                     "baseline",
@@ -47,14 +57,6 @@ def register_templates() -> list[Template]:
                     "Ranks by one feature: the one given, else the best on the training "
                     "queries by NDCG@10.",
                     load=deferred("modellab_ranking.models:load_feature"),
-                ),
-                ModelVariant(
-                    "linear",
-                    "baseline",
-                    deferred("modellab_ranking.models:fit_linear"),
-                    LinearRankerConfig,
-                    "Ridge regression of the grade on imputed, scaled features (pointwise).",
-                    load=deferred("modellab_tabular.fitted:load_pipeline"),
                 ),
                 ModelVariant(
                     "xgb_ranker",

@@ -23,11 +23,15 @@ MAX_GRADES = 32
 
 
 def check_target(column: str, facts: Any) -> str | None:
-    """Relevance labels are whole numbers (0 not relevant, higher more relevant)."""
-    if not (facts.dtype.is_integer() or facts.dtype.is_float()):
+    """Relevance labels are whole numbers (0 not relevant, higher more relevant): an
+    integer column, or a float column of few values (whether each is whole is checked
+    when a run casts them)."""
+    grades = facts.dtype.is_integer() or (facts.dtype.is_float() and facts.n_unique <= MAX_GRADES)
+    if not grades:
         return (
-            f"target column {column!r} holds {facts.dtype}, not relevance grades; a ranking "
-            "target is a whole number per row (0 = not relevant, higher = more relevant)"
+            f"target column {column!r} holds {facts.dtype} values, not relevance grades; a "
+            "ranking target is a whole number per row (0 = not relevant, higher = more "
+            f"relevant), with at most {MAX_GRADES} grades"
         )
     return None
 

@@ -40,8 +40,8 @@ def test_the_ranking_plugin_keeps_every_contract(
     )
     assert (report.plugin, report.task) == ("ranking", "ranking")
     assert report.variants == (
-        "learning-to-rank/single_feature",
         "learning-to-rank/linear",
+        "learning-to-rank/single_feature",
         "learning-to-rank/xgb_ranker",
     )
     assert report.slicers == ()
