@@ -1,11 +1,11 @@
 """Eval folders of the demo datasets stay byte-identical across refactors.
 
 Every model of the tabular and learning-to-rank templates is trained on its demo
-dataset (the demo's target and split) and each file of its ``eval/`` is hashed; the hashes must match
-``eval_hashes.json``. A change that moves code between core, plugins and EvalHarness
-must not change a number, a sentence or a pixel of a report. A change that means to
-change reports regenerates the file with ``MODELLAB_UPDATE_EVAL_HASHES=1`` and says
-why in its commit.
+dataset (the demo's target and split) and each file of its ``eval/`` is hashed; the
+hashes must match ``eval_hashes.json``. A change that moves code between core, plugins
+and EvalHarness must not change a number, a sentence or a pixel of a report. A change
+that means to change reports regenerates the file with ``MODELLAB_UPDATE_EVAL_HASHES=1``
+and says why in its commit.
 """
 
 from __future__ import annotations
