@@ -8,8 +8,9 @@ command and compare's config diff, like the model config.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -120,6 +121,40 @@ class EvalSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit
         | None
     ) = None
 
+    ranking_cutoffs: (
+        Annotated[
+            list[Annotated[int, Meta(ge=1)]],
+            Meta(
+                min_length=1,
+                description="ranking: the K of every @K metric, ascending (1,5,10 on the "
+                "command line)",
+            ),
+        ]
+        | None
+    ) = None
+    ranking_gain: (
+        Annotated[
+            Literal["linear", "exponential"],
+            Meta(
+                description="ranking: NDCG's gain, the grade itself (linear, trec_eval's) "
+                "or 2**grade - 1 (exponential)"
+            ),
+        ]
+        | None
+    ) = None
+    randomization_n: (
+        Annotated[
+            int,
+            Meta(
+                ge=100,
+                le=1_000_000,
+                description="ranking: sign flips of the paired randomization test against "
+                "the baseline",
+            ),
+        ]
+        | None
+    ) = None
+
     def given(self) -> dict[str, Any]:
         """The settings this run gives (the others are EvalHarness' defaults), by name."""
         return dict(sorted(msgspec.to_builtins(self).items()))
@@ -141,6 +176,10 @@ def setting_descriptions() -> dict[str, str]:
 def _expected(name: str) -> str:
     """What a value of setting ``name`` must be, from its bounds: 'a number >= 0 and < 1'."""
     kind = _setting_schemas()[name]
+    if "enum" in kind:
+        return "one of " + ", ".join(kind["enum"])
+    if kind.get("type") == "array":
+        return "whole numbers >= 1 in ascending order, comma-separated"
     words = {"integer": "a whole number", "number": "a number", "string": "a column name"}
     bounds = [
         f"{sign} {kind[key]:g}"
@@ -193,6 +232,13 @@ def parse_eval_settings(raw: Mapping[str, Any]) -> EvalSettings:
             raise InvalidInputError(
                 f"unknown evaluation setting {key!r}; settings: {', '.join(names)}"
             )
+    raw = {k: _listed(v) if k in LIST_SETTINGS else v for k, v in raw.items()}
+    cutoffs = raw.get("ranking_cutoffs")
+    if isinstance(cutoffs, list) and _ascending_ints(cutoffs) is False:
+        raise InvalidInputError(
+            f"invalid evaluation setting ranking_cutoffs={cutoffs!r}: must be "
+            f"{_expected('ranking_cutoffs')}"
+        )
     try:
         # Lax: "0.1" from a form and 12.0 for a count convert; a bool never does.
         settings = msgspec.convert(dict(raw), EvalSettings, strict=False)
@@ -203,7 +249,7 @@ def parse_eval_settings(raw: Mapping[str, Any]) -> EvalSettings:
         if not given:
             return settings  # no EvalHarness import for a run that changes nothing
         defaults = eval_defaults()
-        same = {k: None for k, v in given.items() if v == defaults[k]}
+        same = {k: None for k, v in given.items() if v == _as_given(defaults[k])}
         return msgspec.structs.replace(settings, **same) if same else settings
     # Name the first bad setting (by name) rather than echo msgspec's path.
     for key, value in sorted(raw.items()):
@@ -214,6 +260,31 @@ def parse_eval_settings(raw: Mapping[str, Any]) -> EvalSettings:
                 f"invalid evaluation setting {key}={value!r}: must be {_expected(key)}"
             ) from None
     raise AssertionError("unreachable: every setting converts alone but not together")
+
+
+#: settings whose value is a list: the command line writes it comma-separated
+LIST_SETTINGS = ("ranking_cutoffs",)
+
+
+def _listed(value: Any) -> Any:
+    """``"1,5,10"`` as ``["1", "5", "10"]`` (lax conversion makes them numbers)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",")]
+    return value
+
+
+def _ascending_ints(values: list[Any]) -> bool | None:
+    """Whether whole numbers are strictly ascending (None: they are not all numbers)."""
+    try:
+        numbers = [int(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+    return all(a < b for a, b in itertools.pairwise(numbers))
+
+
+def _as_given(value: Any) -> Any:
+    """A default as a stored setting spells it (a tuple as a list)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def bootstrap_replicates(options: RunOptions, environment: Mapping[str, Any]) -> int:

@@ -175,6 +175,8 @@ class EvalConfig:
                 f"need 2 <= min_slice_floor <= min_slice_cap, got {self.min_slice_floor} "
                 f"and {self.min_slice_cap}"
             )
+        # A list (from a JSON setting) is kept as the tuple the field is.
+        object.__setattr__(self, "ranking_cutoffs", tuple(self.ranking_cutoffs))
         cutoffs = self.ranking_cutoffs
         if not cutoffs or any(isinstance(k, bool) or not isinstance(k, int) for k in cutoffs):
             raise ValueError(f"ranking_cutoffs must be whole numbers, got {cutoffs!r}")
