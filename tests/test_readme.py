@@ -34,8 +34,8 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_every_readme_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Run where the README says (the repository root, for core/demo_data/... and plugins/...), but let
-    # files the commands write land in the temporary folder.
+    # Run where the README says (the repository root, for core/demo_data/... and
+    # plugins/...), but let files the commands write land in the temporary folder.
     (tmp_path / "core").symlink_to(REPO / "core")
     (tmp_path / "plugins").symlink_to(REPO / "plugins")
     monkeypatch.chdir(tmp_path)

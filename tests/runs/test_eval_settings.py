@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from evalharness import EvalConfig
 from modellab.errors import InvalidInputError
 from modellab.runs.options import (
     EvalSettings,
@@ -54,6 +55,23 @@ def test_a_setting_at_its_default_is_not_stored() -> None:
     given = {"n_bootstrap": 1000, "duplicate_excess_error": defaults["duplicate_excess_error"]}
     assert parse_eval_settings(given).given() == {}
     assert parse_eval_settings({"n_bootstrap": 200}).given() == {"n_bootstrap": 200}
+    assert parse_eval_settings({"ranking_cutoffs": "1,5,10,20,100"}).given() == {}
+
+
+def test_ranking_settings_read_as_the_command_line_writes_them() -> None:
+    settings = parse_eval_settings(
+        {"ranking_cutoffs": "1, 3,10", "ranking_gain": "exponential", "randomization_n": "500"}
+    )
+    assert settings.given() == {
+        "randomization_n": 500,
+        "ranking_cutoffs": [1, 3, 10],
+        "ranking_gain": "exponential",
+    }
+    # A JSON list from the API reads the same, and EvalHarness keeps it as its tuple.
+    assert parse_eval_settings({"ranking_cutoffs": [1, 3, 10]}) == parse_eval_settings(
+        {"ranking_cutoffs": "1,3,10"}
+    )
+    assert EvalConfig(**settings.given()).ranking_cutoffs == (1, 3, 10)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +84,14 @@ def test_a_setting_at_its_default_is_not_stored() -> None:
         ({"key_feature": 3}, "key_feature=3: must be a column name"),
         ({"key_feature": ""}, "key_feature='': must be a column name"),
         ({"n_bootstrap": 5}, "n_bootstrap=5: must be a whole number >= 10 and <= 100000"),
+        (
+            {"ranking_cutoffs": "10,5"},
+            "ranking_cutoffs=['10', '5']: must be whole numbers >= 1 in ascending order",
+        ),
+        ({"ranking_cutoffs": "0,5"}, "must be whole numbers >= 1 in ascending order"),
+        ({"ranking_cutoffs": "a"}, "must be whole numbers >= 1 in ascending order"),
+        ({"ranking_gain": "log"}, "ranking_gain='log': must be one of exponential, linear"),
+        ({"randomization_n": 5}, "randomization_n=5: must be a whole number >= 100"),
     ],
 )
 def test_a_bad_setting_is_named_with_what_it_must_be(raw: dict[str, object], words: str) -> None:
