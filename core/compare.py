@@ -44,6 +44,7 @@ from modellab.runs.artifacts import (
     write_json_atomic,
 )
 from modellab.runs.latency import read_latency
+from modellab.runs.options import parse_options
 from modellab.runs.predictions import UNIT_ID, read_predictions, same_keys
 from modellab.runs.tracking import TRACKED
 from modellab.settings import Settings
@@ -126,18 +127,22 @@ def _overlap(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool | None:
 
 
 def report_settings(side: Side) -> EvalConfig:
-    """The bootstrap settings of a run's report (replicates, seed, resampling).
+    """The settings of a run's report: its bootstrap (replicates, seed, resampling) and
+    the evaluation settings the run changed (a ranking run's cutoffs and gain, say).
 
-    Read from its ``eval/confidence_intervals.json``; EvalHarness' defaults when the
-    file does not say.
+    The bootstrap is read from its ``eval/confidence_intervals.json``; EvalHarness'
+    defaults when the file does not say.
     """
     ci = side.eval_json("confidence_intervals.json") or {}
     default = EvalConfig()
     n_bootstrap, seed, method = ci.get("n_bootstrap"), ci.get("seed"), ci.get("resampling")
+    given = parse_options(side.run.options).eval.given()
+    given.pop("n_bootstrap", None)
     return EvalConfig(
         n_bootstrap=n_bootstrap if isinstance(n_bootstrap, int) else default.n_bootstrap,
         seed=seed if isinstance(seed, int) else default.seed,
         bootstrap_method=method if method in ("poisson", "multinomial") else "auto",
+        **given,
     )
 
 
@@ -410,6 +415,13 @@ def _summary_text(doc: dict[str, Any]) -> str:
                 lines.append(
                     f"  {m['metric']:<18} {m['a']:.4f} -> {m['b']:.4f}  {m['delta']:+.4f}{ci}"
                 )
+    test = doc.get("paired_test")
+    if test:
+        lines.append(
+            f"{test['name']} on {test['metric']}: B - A = {test['observed']:+.4f} over "
+            f"{test['n']} {test['units']}, p = {test['p_value']:.4g} ({test['n_permutations']} "
+            f"permutations, seed {test['seed']})"
+        )
     shifted = [s for s in doc["slices"] if s["shifted"]]
     lines.append(f"Slices: {len(doc['slices'])} compared, {len(shifted)} shifted beyond CI overlap")
     for s in doc["slices"][:5]:
@@ -535,6 +547,16 @@ async def build_comparison(
             # so the verdicts fall back to CI overlap.
             result = None
     paired = paired_rows(result)
+    test = None
+    primary = (sb.eval_json("eval_summary.json") or {}).get("primary_metric")
+    if same_rows and pa is not None and pb is not None and task.paired_test and primary:
+        found = task.paired_test(pa, pb, report_settings(sb), primary)
+        # Rounded as the eval files round numbers, so compare and report agree.
+        test = (
+            None
+            if found is None
+            else {k: clean_float(v) if isinstance(v, float) else v for k, v in found.items()}
+        )
     like = (
         sa.version.checksum == sb.version.checksum
         and sa.version.split.checksum == sb.version.split.checksum
@@ -570,6 +592,9 @@ async def build_comparison(
             if result is not None
             else None
         ),
+        # The task's significance test of B against A on B's primary metric, over the
+        # units both scored (a ranking run's paired randomization test), with its seed.
+        "paired_test": test,
         "metrics": metric_diff(sa, sb, paired),
         "slices": slice_shifts(sa, sb),
         "failures": failure_changes(task, sa, sb, pa, pb, same_rows),

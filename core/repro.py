@@ -38,7 +38,7 @@ from modellab.access.actor import Role
 from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
 from modellab.datasets.storage import dataset_dir
-from modellab.domain import MAX_SEED, RunStatus, SplitStrategy
+from modellab.domain import MAX_SEED, ColumnRole, RunStatus, SplitStrategy
 from modellab.errors import ConflictError, InvalidInputError, ModelLabError
 from modellab.plugins import Registry
 from modellab.projects import create_project
@@ -158,6 +158,7 @@ async def export_pack(
                 for f in version.provenance.files
             ],
             "included": with_data,
+            "roles": dict(sorted(version.provenance.roles.items())),
             "split": {
                 "strategy": s.strategy.value,
                 "test_size": s.test_size,
@@ -271,6 +272,8 @@ class PackDataset(msgspec.Struct):
     files: list[PackFile]
     included: bool
     split: PackSplit
+    #: the column roles given at ingest (``--role``); packs made before them have none
+    roles: dict[str, ColumnRole] = {}
 
 
 class PackRun(msgspec.Struct):
@@ -548,6 +551,7 @@ async def reproduce_pack(
                     split.group_column,
                 ),
                 source=d.source,
+                roles=dict(d.roles),
             )
             try:
                 version = (await ingest.add_dataset(db, settings, registry.task_types, req)).version

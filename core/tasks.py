@@ -183,6 +183,11 @@ class TaskType:
     #: ``paired_deltas(preds_a, preds_b, config) -> evalharness.PairedDeltas | None``:
     #: the paired bootstrap of B - A over the test units both runs scored
     paired_deltas: Callable[[Any, Any, Any], Any] | None = None
+    #: ``paired_test(preds_a, preds_b, config, metric) -> dict | None``: a significance
+    #: test of B against A on ``metric`` over the units both runs scored, for compare; the
+    #: dict holds ``name``, ``metric``, ``observed``, ``p_value``, ``n``, ``units``,
+    #: ``n_permutations`` and ``seed``
+    paired_test: Callable[[Any, Any, Any, str], Mapping[str, Any] | None] | None = None
     #: ``unit_failures(preds) -> bool array``: the units a predictions table gets
     #: wrong, so compare lists new and fixed failures by unit id
     unit_failures: Callable[[Any], Any] | None = None

@@ -24,6 +24,7 @@ def register_task_types() -> list[TaskType]:
             predict=deferred("modellab_ranking.task:predict"),
             check_train=deferred("modellab_ranking.task:check_train"),
             paired_deltas=deferred("modellab_ranking.task:paired_deltas"),
+            paired_test=deferred("modellab_ranking.task:paired_test"),
             unit="query",
             grouped=True,
         )

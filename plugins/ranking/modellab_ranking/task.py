@@ -101,3 +101,29 @@ def paired_deltas(a: pl.DataFrame, b: pl.DataFrame, config: Any) -> Any:
         b["prediction"].to_numpy(),
         config=config,
     )
+
+
+def paired_test(a: pl.DataFrame, b: pl.DataFrame, config: Any, metric: str) -> dict[str, Any]:
+    """EvalHarness' paired randomization test of B against A on ``metric`` over queries,
+    with B's report settings (cutoffs, gain, seed and count of sign flips)."""
+    from evalharness.core.ranking import randomization_test
+
+    result = randomization_test(
+        b[UNIT_ID].to_numpy(),
+        b[ITEM_ID].to_numpy(),
+        b["truth"].to_numpy(),
+        a["prediction"].to_numpy(),
+        b["prediction"].to_numpy(),
+        metric,
+        config=config,
+    )
+    return {
+        "name": "paired randomization test",
+        "metric": result.metric,
+        "observed": result.observed,
+        "p_value": result.p_value,
+        "n": result.n,
+        "units": "queries",
+        "n_permutations": result.n_permutations,
+        "seed": result.seed,
+    }
