@@ -47,12 +47,13 @@ def test_builtin_plugins_are_discovered_through_entry_points() -> None:
     }
     assert reg.templates["tabular-classification"].task_type == "classification"
     assert reg.templates["tabular-regression"].task_type == "regression"
-    assert reg.task_types.keys() == {"classification", "regression"}
+    assert reg.templates["learning-to-rank"].task_type == "ranking"
+    assert reg.task_types.keys() == {"classification", "regression", "ranking"}
     assert reg.registered_by("ranking") == {
-        "task_types": [],
-        "templates": [],
+        "task_types": ["ranking"],
+        "templates": ["learning-to-rank"],
         "variants": [],
-        "evaluators": [],
+        "evaluators": ["evalharness-ranking"],
         "slicers": [],
     }
 
@@ -61,7 +62,7 @@ def test_modellab_plugins_narrows_what_loads(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MODELLAB_PLUGINS", "regression, modellab-ranking")
     reg = load_registry()
     assert [p.name for p in reg.plugins] == ["ranking", "regression"]
-    assert list(reg.templates) == ["tabular-regression"]
+    assert sorted(reg.templates) == ["learning-to-rank", "tabular-regression"]
 
 
 def test_modellab_plugins_with_an_unknown_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,7 +185,7 @@ def test_a_template_of_an_unknown_task_type_is_refused() -> None:
     with pytest.raises(
         PluginError,
         match=r"template 't' names task type 'nope', which no plugin registers "
-        r"\(installed: classification, regression\)",
+        r"\(installed: classification, ranking, regression\)",
     ):
         build_registry(pm)
 
