@@ -9,6 +9,7 @@ row per query, sorted by id.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -458,11 +459,4 @@ def randomization_result(
     test = paired_randomization_test(
         a, b, metric=metric, n_permutations=cfg.randomization_n, seed=cfg.seed
     )
-    return S.RandomizationResult(
-        metric=metric,
-        observed=test.observed,
-        p_value=test.p_value,
-        n=test.n,
-        n_permutations=test.n_permutations,
-        seed=test.seed,
-    )
+    return S.RandomizationResult(**dataclasses.asdict(test))

@@ -62,3 +62,15 @@ def test_slicers_of_rows_do_not_apply_to_a_grouped_task() -> None:
     row_slicers = {"missingness", "key_feature"}
     assert row_slicers <= {s.name for s in registry.slicers_for("regression")}
     assert not row_slicers & {s.name for s in registry.slicers_for("ranking")}
+
+
+def test_grades_must_be_whole_numbers(ml: Env, tmp_path: Path) -> None:
+    path = ltr_table(tmp_path / "ltr.csv", range(20))
+    frame = pl.read_csv(path).with_columns(pl.col("grade").cast(pl.Float64) / 2)
+    frame.write_csv(path)
+    out = ml.run(
+        "dataset", "add", "-p", "p", "-n", "ltr", "-t", "grade", "--task", "ranking",
+        "--split", "group", "--group-column", "qid", str(path), ok=False,
+    )  # fmt: skip
+    assert "target 'grade' holds 0.5, not a whole-number grade" in out.output
+    assert ml.stored_files() == []

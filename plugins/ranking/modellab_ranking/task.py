@@ -13,7 +13,6 @@ import numpy as np
 import polars as pl
 
 from modellab.domain import DataWarning, TargetProfile
-from modellab.errors import InvalidInputError
 from modellab.runs.predictions import ITEM_ID, UNIT_ID
 from modellab.tasks import GROUP, FittedModel, TaskPredictions
 
@@ -59,16 +58,12 @@ def profile_target(series: pl.Series, summary: Any) -> tuple[TargetProfile, list
 
 
 def cast_target(series: Any) -> Any:
-    """Grades as integers; a grade that is not a whole number is refused, naming its row."""
-    values = np.asarray(series, dtype=np.float64)
-    bad = ~np.isfinite(values) | (values != np.round(values))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(
-            f"ranking target {series.name!r}: row {series.index[i]} holds {series.iloc[i]!r}, "
-            f"not a whole-number grade ({int(bad.sum())} such rows)"
-        )
-    return series.astype(np.float64).astype(np.int64)
+    """Grades as integers (ingest's ``check_train`` refused grades that are not whole)."""
+    import pandas as pd
+
+    from evalharness.metrics.queries import integer_labels
+
+    return pd.Series(integer_labels(series.to_numpy()), index=series.index, name=series.name)
 
 
 def predict(model: FittedModel, frame: Any) -> TaskPredictions:
@@ -80,8 +75,16 @@ def predict(model: FittedModel, frame: Any) -> TaskPredictions:
 
 
 def check_train(train_target: pl.Series) -> str | None:
-    """A ranker learns from grades that differ: at least one relevant row is needed."""
-    if train_target.drop_nulls().len() and train_target.drop_nulls().max() >= 1:  # type: ignore[operator]
+    """Grades are whole numbers, and a ranker needs a relevant training row to learn from."""
+    grades = train_target.drop_nulls()
+    if grades.dtype.is_float():
+        bad = grades.filter(grades.round() != grades)
+        if bad.len():
+            return (
+                f"target {train_target.name!r} holds {bad[0]!r}, not a whole-number grade "
+                f"({bad.len()} such train rows); grades are 0 (not relevant), 1, 2, ..."
+            )
+    if grades.len() and grades.max() >= 1:  # type: ignore[operator]
         return None
     return (
         f"the train split of target {train_target.name!r} has no row graded 1 or more: a "
