@@ -142,8 +142,9 @@ class EvalSettingOut(msgspec.Struct):
 
     name: str
     description: str
-    #: null: derived from the data (e.g. the minimum slice size from the test size)
-    default: float | None
+    #: null: derived from the data (e.g. the minimum slice size from the test size); a
+    #: list setting's default is written comma-separated, as ``--eval`` takes it
+    default: float | str | None
 
 
 class MetricWordsOut(msgspec.Struct):
@@ -217,6 +218,9 @@ class Comparison(msgspec.Struct):
     #: per side ("a", "b"): features suspected of leaking the target, from each report
     leak_suspects: dict[str, list[dict[str, Any]]]
     paired_bootstrap: dict[str, Any] | None
+    #: the task's significance test of B against A on B's primary metric (a ranking
+    #: run's paired randomization test: its p-value, seed and count), or null
+    paired_test: dict[str, Any] | None
     metrics: list[dict[str, Any]]
     slices: list[dict[str, Any]]
     failures: dict[str, Any]

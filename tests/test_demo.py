@@ -37,6 +37,9 @@ def test_demo_delivers_the_promise_and_is_idempotent(
         "4. Compare logistic_regression -> xgboost",
         "Done: open these",
         "demo/cars@1",
+        "1. Dataset demo/vaswani-ltr@1",
+        "4. Compare single_feature -> xgb_ranker",
+        "paired randomization test on ndcg@10",
     ):
         assert section in out, section
     runs = ml.json("runs", "--project", "demo")
@@ -45,13 +48,15 @@ def test_demo_delivers_the_promise_and_is_idempotent(
         ("demo/cars@1", "xgboost", "succeeded"),
         ("demo/penguins@1", "logistic_regression", "succeeded"),
         ("demo/penguins@1", "xgboost", "succeeded"),
+        ("demo/vaswani-ltr@1", "single_feature", "succeeded"),
+        ("demo/vaswani-ltr@1", "xgb_ranker", "succeeded"),
     ]
     for r in runs:
         folder = Path(r["artifact_dir"])
         assert all((folder / "eval" / name).exists() for name in CONTRACT)
         assert list((folder / "eval" / "plots").glob("*.png"))
         assert validate_folder(folder / "eval") == []
-        if r["model"] == "xgboost":
+        if r["role"] == "candidate":
             assert r["metrics"]["baseline"] is not None
             (compare,) = (folder / "compare").iterdir()
             assert (compare / "summary.txt").exists() and list((compare / "plots").glob("*.png"))
@@ -59,5 +64,5 @@ def test_demo_delivers_the_promise_and_is_idempotent(
             with tarfile.open(pack) as tar:
                 assert "manifest.json" in tar.getnames()
     again = ml.run("demo").stdout
-    assert again.count("reusing runs") == 2
-    assert len(ml.json("runs", "--project", "demo")) == 4
+    assert again.count("reusing runs") == 3
+    assert len(ml.json("runs", "--project", "demo")) == 6

@@ -78,9 +78,7 @@ class PluginController(Controller):
         ]
         defaults = eval_defaults()
         settings = [
-            EvalSettingOut(
-                name, description, None if defaults[name] is None else float(defaults[name])
-            )
+            EvalSettingOut(name, description, _default_shown(defaults[name]))
             for name, description in setting_descriptions().items()
         ]
         return PluginsOut(plugins, task_types, templates, settings, descriptions(registry))
@@ -94,3 +92,13 @@ class PluginController(Controller):
             executor=services.executor.name,
             database=services.db.engine.dialect.name,
         )
+
+
+def _default_shown(value: object) -> float | str | None:
+    """A setting's default as a form shows it: a number, a word, or a list written as the
+    command line takes it (``1,5,10``)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return float(value)  # type: ignore[arg-type]

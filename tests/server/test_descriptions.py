@@ -10,8 +10,9 @@ from typing import Any, cast
 
 from litestar.testing import TestClient
 
+from evalharness import EvalConfig
 from evalharness.failures.categories import CATEGORIES
-from evalharness.metrics import classification, regression
+from evalharness.metrics import classification, queries, regression
 from modellab import hookimpl
 from modellab.plugins import build_registry, get_plugin_manager, load_registry
 from modellab.server.app import create_app
@@ -24,16 +25,17 @@ WEB = Path(__file__).resolve().parents[2] / "server" / "web"
 
 def test_every_metric_plot_and_failure_mode_is_described(api: Api) -> None:
     words = api.ok("GET", "/api/plugins")["descriptions"]
-    computed = {**classification.HIGHER_IS_BETTER, **regression.HIGHER_IS_BETTER}
+    ranking = dict.fromkeys(queries.metric_names(EvalConfig().ranking_cutoffs), True)
+    computed = {**classification.HIGHER_IS_BETTER, **regression.HIGHER_IS_BETTER, **ranking}
     assert set(words["metrics"]) == set(computed)
+    assert words["metrics"]["ndcg@10"]["description"].endswith("of the ideal top 10")
     for name, better in computed.items():
         assert words["metrics"][name]["higher_is_better"] is better
         assert words["metrics"][name]["description"]
     assert words["metrics"]["log_loss"]["higher_is_better"] is False
     # Every plot a classification and a regression report draws has a title and words.
-    assert {"calibration", "confusion_matrix", "roc_curve", "residuals", "stress"} <= set(
-        words["plots"]
-    )
+    plots = {"calibration", "confusion_matrix", "roc_curve", "residuals", "stress", "metric_vs_k"}
+    assert plots <= set(words["plots"])
     assert all(p["title"] and p["shows"] for p in words["plots"].values())
     assert words["failure_modes"] == {
         key: {"title": title, "description": text} for key, (title, text) in CATEGORIES.items()

@@ -398,10 +398,12 @@ def test_the_plugins_page_lists_templates_and_models(ui: Watched) -> None:
     page = ui.page
     page.get_by_role("heading", name="tabular-classification (classification)").wait_for()
     page.get_by_role("heading", name="tabular-regression (regression)").wait_for()
+    page.get_by_role("heading", name="learning-to-rank (ranking)").wait_for()
     assert page.get_by_text("xgboost", exact=True).count() >= 2
-    # What each plugin registers, and one that registers nothing says so.
+    # What each plugin registers.
     page.get_by_text("slicers: class, confidence_decile").wait_for()
-    assert "registers nothing yet" in page.locator("li", has_text="ranking").inner_text()
+    ranking = page.locator("li", has_text="modellab-ranking").inner_text()
+    assert "templates: learning-to-rank; evaluators: evalharness-ranking" in ranking
     ui.shot("plugins")
 
 
@@ -732,3 +734,62 @@ def test_a_run_is_cancelled_from_its_page(ui: Watched) -> None:
     assert page.get_by_role("button", name="Cancel run").count() == 0
     ui.shot("run-cancelled")
     assert _wait_run(ui.url, run_id)["status"] == "cancelled"
+
+
+def test_a_ranking_run_shows_its_queries_and_compares_query_by_query(ui: Watched) -> None:
+    """The Vaswani candidates, split by query: the run page lists every query with its
+    change against BM25's single feature and the randomization test, the compare page
+    the paired test and a per-query table."""
+    from modellab.demo import DEMO_DATASETS
+
+    vaswani = next(d for d in DEMO_DATASETS if d.task == "ranking")
+    httpx.post(f"{ui.url}/api/projects", json={"name": "search"}).raise_for_status()
+    httpx.post(
+        f"{ui.url}/api/projects/search/datasets",
+        files={"file": ("vaswani_ltr.csv", vaswani.path.read_bytes(), "text/csv")},
+        data={
+            "name": "ltr",
+            "target": "relevance",
+            "task": "ranking",
+            "split": "group",
+            "group_column": "query_id",
+            "test_size": "0.5",
+            "roles": "doc_id=item",
+        },
+    ).raise_for_status()
+    runs = {}
+    for model in ("single_feature", "xgb_ranker"):
+        created = httpx.post(
+            f"{ui.url}/api/runs",
+            json={
+                "project": "search",
+                "dataset": "ltr",
+                "template": "learning-to-rank",
+                "model": model,
+                "n_bootstrap": 100,
+                "eval": {"randomization_n": 1000},
+            },
+        )
+        created.raise_for_status()
+        runs[model] = _wait_run(ui.url, created.json()["id"])
+        assert runs[model]["status"] == "succeeded", runs[model]["status_reason"]
+    page = ui.page
+    ui.go(f"/runs/{runs['xgb_ranker']['id']}")
+    page.get_by_role("heading", name="Queries").wait_for(timeout=60_000)
+    test = page.locator("#randomization").inner_text()
+    assert "Paired randomization test on ndcg@10" in test and "over 47 queries" in test
+    assert "1000 sign flips, seed 0" in test
+    table = page.get_by_role("table", name="ndcg@10 of every query, against the baseline")
+    assert table.locator("tbody tr").count() == 47
+    page.get_by_role("img", name=re.compile("Metrics against K")).wait_for()
+    ui.shot("ranking-run")
+    ui.go(f"/compare?a={runs['single_feature']['id']}&b={runs['xgb_ranker']['id']}")
+    paired = page.locator("#paired-test")
+    paired.wait_for(timeout=60_000)
+    assert "paired randomization test on ndcg@10" in paired.inner_text()
+    assert page.locator("#per-query tbody tr").count() == 47
+    assert re.search(
+        r"better on \d+ queries, worse on \d+", page.locator("#per-query").inner_text()
+    )
+    ui.shot("ranking-compare")
+    assert ui.errors == [], ui.errors

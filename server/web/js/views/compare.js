@@ -4,6 +4,41 @@ import { noteForm, notesList } from "./notes.js";
 import { platformText } from "./run.js";
 
 
+/**
+ * Query by query for two ranking runs: each run's ranking.json holds every query's
+ * measures; the table pairs them by query id, largest loss first.
+ */
+async function perQueryBox(c) {
+  const metric = c.paired_test.metric;
+  const [ea, eb] = await Promise.all([get(`/api/runs/${seg(c.a.id)}/eval`), get(`/api/runs/${seg(c.b.id)}/eval`)]);
+  const byId = new Map((ea.files["ranking.json"]?.per_query ?? []).map((q) => [q.query_id, q]));
+  const rows = (eb.files["ranking.json"]?.per_query ?? [])
+    .filter((q) => byId.has(q.query_id))
+    .map((q) => {
+      const va = byId.get(q.query_id).metrics[metric];
+      const vb = q.metrics[metric];
+      return { id: q.query_id, relevant: q.relevant, a: va, b: vb, delta: vb - va };
+    });
+  const better = rows.filter((r) => r.delta > 0).length;
+  const worse = rows.filter((r) => r.delta < 0).length;
+  return h(
+    "div",
+    { id: "per-query" },
+    h("p", {}, `${metric}: B is better on ${better} queries, worse on ${worse}, equal on ${rows.length - better - worse}.`),
+    sortableTable(
+      [
+        { key: "id", label: "Query", value: (r) => r.id, sort: (r) => (Number.isNaN(Number(r.id)) ? r.id : Number(r.id)) },
+        { key: "relevant", label: "Relevant", value: (r) => r.relevant, num: true },
+        { key: "a", label: "A", value: (r) => num(r.a), sort: (r) => r.a, num: true },
+        { key: "b", label: "B", value: (r) => num(r.b), sort: (r) => r.b, num: true },
+        { key: "delta", label: "B − A", value: (r) => `${r.delta > 0 ? "+" : ""}${num(r.delta)}`, sort: (r) => r.delta, num: true },
+      ],
+      rows,
+      { caption: `${metric} of every query for run A and run B`, initial: { key: "delta", ascending: true } },
+    ),
+  );
+}
+
 /** How a metric's verdict is coloured: the API's verdict decides (paired CI first). */
 function verdictClass(row) {
   return { improved: "better", worse: "worse" }[row.verdict] ?? "noise";
@@ -119,6 +154,7 @@ export async function comparePage(ctx) {
     ...Object.entries(c.config.removed ?? {}).map(([k, v]) => [k, JSON.stringify(v), "—"]),
   ];
   const modes = Object.entries(c.failures.failure_modes ?? {});
+  const perQuery = c.paired_test?.units === "queries" ? await perQueryBox(c) : null;
   replace(
     ctx.main,
     header,
@@ -139,7 +175,15 @@ export async function comparePage(ctx) {
         ? h("li", { class: "muted" }, `Changed, with no CI to judge it: ${unjudged.map((m) => `${m.metric} (${m.delta > 0 ? "+" : ""}${num(m.delta)})`).join(", ")}`)
         : null,
       h("li", {}, `Failures: ${c.failures.new?.length ?? 0} new, ${c.failures.fixed?.length ?? 0} fixed, ${c.failures.still_failing ?? 0} still failing`),
+      c.paired_test
+        ? h(
+            "li",
+            { id: "paired-test" },
+            `${c.paired_test.name} on ${c.paired_test.metric}: B − A = ${c.paired_test.observed > 0 ? "+" : ""}${num(c.paired_test.observed)} over ${c.paired_test.n} ${c.paired_test.units}, p = ${num(c.paired_test.p_value, 4)} (${c.paired_test.n_permutations} permutations, seed ${c.paired_test.seed})`,
+          )
+        : null,
     ),
+    perQuery ? [h("h2", {}, "Per query"), perQuery] : null,
     h("h2", {}, "Metrics"),
     sortableTable(
       [

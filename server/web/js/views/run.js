@@ -88,6 +88,54 @@ function inSlice(examples, slice) {
   return null;
 }
 
+/**
+ * A ranking report's queries (ranking.json): what the means are over, the paired
+ * randomization test against the baseline, and every query's primary metric.
+ */
+function rankingSection(ranking, primary) {
+  const test = ranking.randomization;
+  const facts = [
+    ["Queries", ranking.num_q],
+    ["Without a relevant document (score 0)", `${ranking.no_relevant_queries.length}${ranking.no_relevant_queries.length ? `: ${ranking.no_relevant_queries.slice(0, 10).join(", ")}` : ""}`],
+    ["Missing from the run (score 0)", ranking.missing_queries.length],
+    [`Tied scores in the top ${ranking.tie_k}`, `${(100 * ranking.tie_share).toFixed(1)}% of queries (ordered by document id)`],
+    ["Cutoffs K", ranking.cutoffs.join(", ")],
+    ["NDCG gain", ranking.gain],
+  ];
+  const rows = ranking.per_query.map((q) => ({
+    ...q,
+    value: q.metrics[primary],
+    base: q.baseline?.[primary],
+    delta: q.baseline ? q.metrics[primary] - q.baseline[primary] : null,
+  }));
+  const paired = rows.some((r) => typeof r.base === "number");
+  return h(
+    "div",
+    { id: "ranking" },
+    h("p", { class: "muted" }, readable(ranking.conventions), "."),
+    h("dl", {}, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))])),
+    test
+      ? h(
+          "p",
+          { id: "randomization" },
+          `Paired randomization test on ${test.metric} against the baseline: ${test.observed > 0 ? "+" : ""}${num(test.observed)} over ${test.n} queries, p = ${num(test.p_value, 4)} (${test.n_permutations} sign flips, seed ${test.seed}).`,
+        )
+      : null,
+    sortableTable(
+      [
+        { key: "id", label: "Query", value: (r) => r.query_id, sort: (r) => (Number.isNaN(Number(r.query_id)) ? r.query_id : Number(r.query_id)) },
+        { key: "candidates", label: "Documents", value: (r) => r.candidates, num: true },
+        { key: "relevant", label: "Relevant", value: (r) => r.relevant, num: true },
+        { key: "value", label: primary, value: (r) => num(r.value), sort: (r) => r.value, num: true },
+        paired ? { key: "base", label: "Baseline", value: (r) => num(r.base), sort: (r) => r.base, num: true } : null,
+        paired ? { key: "delta", label: "Change", value: (r) => `${r.delta > 0 ? "+" : ""}${num(r.delta)}`, sort: (r) => r.delta, num: true } : null,
+      ].filter(Boolean),
+      rows,
+      { caption: `${primary} of every query${paired ? ", against the baseline" : ""}`, initial: { key: paired ? "delta" : "value", ascending: true } },
+    ),
+  );
+}
+
 /** Failure examples, optionally only those of one slice. */
 function failureTable(examples, slice) {
   let shown = examples;
@@ -399,6 +447,7 @@ export async function runPage(ctx) {
       failuresBox,
       h("h2", {}, "Stress tests"),
       stressTable(files["stress.json"]),
+      files["ranking.json"] ? [h("h2", {}, "Queries"), rankingSection(files["ranking.json"], files["eval_summary.json"]?.primary_metric)] : null,
     );
   };
 
