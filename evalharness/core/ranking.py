@@ -184,11 +184,13 @@ def ranking_task(
     documents: Mapping[str, str] | None = None,
     query_text: Mapping[str, str] | None = None,
     stress_rows: pd.DataFrame | None = None,
+    ranked: MQ.RankedQueries | None = None,
 ) -> TaskSpec:
     """The ranking task's part of an evaluation (arguments as :func:`evaluate_ranking`
-    takes them)."""
+    takes them); ``ranked`` is ``rows.rank(None, cfg)`` when the caller has it already."""
     names = MQ.metric_names(cfg.ranking_cutoffs)
-    ranked = rows.rank(None, cfg)
+    if ranked is None:
+        ranked = rows.rank(None, cfg)
     means = MQ.query_means(ranked, names)
     n = means.n
     order = np.arange(n, dtype=np.intp)
@@ -370,9 +372,9 @@ def evaluate_ranking(
     return evaluate(
         out_dir,
         frame,
-        lambda cfg: ranking_task(
+        lambda config_used: ranking_task(
             rows,
-            cfg,
+            config_used,
             features=features,
             predict=predict,
             baseline=baseline,
@@ -380,6 +382,8 @@ def evaluate_ranking(
             documents=documents,
             query_text=query_text,
             stress_rows=stress_rows,
+            # The pipeline builds with this same config: rank every query once.
+            ranked=probe if cfg is config_used else None,
         ),
         run=run,
         baseline=baseline,
