@@ -111,7 +111,7 @@ function rankingSection(ranking, primary) {
   const paired = rows.some((r) => typeof r.base === "number");
   return h(
     "div",
-    { id: "ranking" },
+    { id: "queries" },
     h("p", { class: "muted" }, readable(ranking.conventions), "."),
     h("dl", {}, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))])),
     test
