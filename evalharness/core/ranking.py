@@ -205,7 +205,9 @@ def ranking_task(
     headline = cfg.headline or default_headline(cfg.ranking_cutoffs)
     primary = headline[0] if headline[0] in names else default_headline(cfg.ranking_cutoffs)[0]
     frame = query_frame(ranked, features)
-    summary = aggregate(ranked.measures, complete=True, tie_k=max(cfg.ranking_cutoffs))
+    # Ties matter where the headline reads the ranking: at the primary metric's K.
+    k_primary = int(primary.partition("@")[2] or max(cfg.ranking_cutoffs))
+    summary = aggregate(ranked.measures, complete=True, tie_k=k_primary)
     method = resolve_method(cfg.bootstrap_method, n, AUTO_MULTINOMIAL_MAX_ROWS)
     model_curves = {"candidate": curves(means, cfg, method)}
     if b_means is not None:
@@ -217,7 +219,6 @@ def ranking_task(
             b_means.values[names.index(primary)], primary_values, primary, cfg
         )
     rankings = query_rankings(rows.units, rows.items, rows.labels, rows.scores)
-    k_fail = int(primary.partition("@")[2] or max(cfg.ranking_cutoffs))
 
     def ranking_file() -> dict[str, tuple[str, bytes]]:
         per_query = [
@@ -318,7 +319,7 @@ def ranking_task(
             primary_values,
             primary,
             rankings,
-            k_fail,
+            k_primary,
             cfg.n_failures,
             documents=documents,
             query_text=query_text,

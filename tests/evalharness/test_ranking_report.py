@@ -177,3 +177,34 @@ def test_ties_and_exponential_gain_follow_the_stated_conventions(tmp_path: Path)
     summary = failures[0]["input_summary"]
     assert summary["rank_1"].startswith("d2 (score 1, label 0)")
     assert failures[0]["truth"] == "d1"
+
+
+def test_ties_are_counted_where_the_primary_metric_reads_the_ranking(tmp_path: Path) -> None:
+    # Twelve documents with distinct scores except the last two, tied at ranks 11 and 12:
+    # NDCG@10 never sees that tie, NDCG@100 does.
+    scores = [float(20 - i) for i in range(11)] + [10.0]
+    t = pd.DataFrame(
+        {
+            "query_id": ["q"] * 12,
+            "doc_id": [f"d{i:02d}" for i in range(12)],
+            "relevance": [1] + [0] * 11,
+            "score": scores,
+        }
+    )
+    cutoffs = (1, 10, 100)
+    at_ten = _evaluate(
+        tmp_path / "ten",
+        t,
+        t["score"].to_numpy(),
+        config=EvalConfig(n_bootstrap=20, ranking_cutoffs=cutoffs),
+    )
+    ranking = _report(at_ten, "ranking.json")
+    assert (ranking["tie_k"], ranking["tie_share"]) == (10, 0.0)
+    deep = _evaluate(
+        tmp_path / "deep",
+        t,
+        t["score"].to_numpy(),
+        config=EvalConfig(n_bootstrap=20, ranking_cutoffs=cutoffs, headline=("ndcg@100",)),
+    )
+    ranking = _report(deep, "ranking.json")
+    assert (ranking["tie_k"], ranking["tie_share"]) == (100, 1.0)
