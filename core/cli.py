@@ -225,7 +225,11 @@ def _summary(v: DatasetVersion, created: bool) -> dict[str, Any]:
 @dataset.command("add")
 @click.option("--project", "-p", required=True, help="Project slug.")
 @click.option("--name", "-n", required=True, help="Dataset name (letters, digits, . _ -).")
-@click.option("--target", "-t", required=True, help="Target column.")
+@click.option(
+    "--target",
+    "-t",
+    help="Target column (required for a table; a collection's folder implies it).",
+)
 @click.option(
     "--task",
     type=TaskChoice(),
@@ -269,7 +273,7 @@ def _summary(v: DatasetVersion, created: bool) -> dict[str, Any]:
 def dataset_add(
     project: str,
     name: str,
-    target: str,
+    target: str | None,
     task: str | None,
     strategy: str,
     test_size: float,
@@ -284,7 +288,8 @@ def dataset_add(
     as_json: bool,
     path: Path,
 ) -> None:
-    """Add PATH (a CSV or Parquet file, or a folder of them) as a dataset version."""
+    """Add PATH (a CSV or Parquet file, a folder of them, or a folder in a task's own
+    layout such as a retrieval collection's TREC or BEIR files) as a dataset version."""
     from modellab.datasets import ingest
     from modellab.datasets.roles import parse_roles
     from modellab.datasets.splits import SplitRequest
@@ -294,7 +299,7 @@ def dataset_add(
         project=project,
         name=name,
         path=path,
-        target=target,
+        target=target or "",
         task=task,
         split=SplitRequest(SplitStrategy(strategy), test_size, seed, time_column, group_column),
         source=source,

@@ -8,7 +8,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from modellab.domain import ColumnProfile, DatasetVersion, NumericSummary, Project, Run
+from modellab.domain import (
+    ColumnProfile,
+    DatasetVersion,
+    NumericSummary,
+    Project,
+    Run,
+    SourceProfile,
+)
 
 if TYPE_CHECKING:
     from modellab.plugins import Registry
@@ -62,6 +69,8 @@ def dataset_renderable(v: DatasetVersion) -> Group:
     head.append(f"; {p.duplicate_rows} duplicate rows\n")
     src = v.provenance
     head.append(f"source    {src.original_name} ({src.kind}, {len(src.files)} file(s))")
+    if p.source is not None:
+        head.append(f"; a {p.source.description}")
     if src.source:
         head.append(f"; from {src.source}")
     from modellab.datasets.reading import delimiter_label  # polars: only when needed
@@ -154,6 +163,8 @@ def dataset_renderable(v: DatasetVersion) -> Group:
     )
 
     parts: list[Any] = [head, Text(""), schema, target, split, split_note]
+    if p.source is not None:
+        parts.extend(_source_tables(p.source))
     if s.duplicates is not None:
         parts.append(Text(f"duplicate records: {s.duplicates.reason}"))
     if v.schema_diff:
@@ -175,6 +186,44 @@ def dataset_renderable(v: DatasetVersion) -> Group:
         for n in v.notes:
             parts.append(Text(f"  {n.created_at.isoformat(timespec='seconds')}  {n.text}"))
     return Group(*parts)
+
+
+def _source_tables(src: SourceProfile) -> list[Any]:
+    """What a source format profiled: counts, distributions, categories, singled-out ids."""
+    title = src.description[:1].upper() + src.description[1:]
+    counts = Table(title=title, title_justify="left")
+    for col in ("", "count"):
+        counts.add_column(col)
+    for c in src.counts:
+        _add(counts, c.label, f"{c.value:,}")
+    for i in src.ids:
+        _add(counts, i.label, f"{i.count:,}")
+    dist = Table(title="Distributions", title_justify="left")
+    for col in ("", "min", "p25", "median", "p75", "max", "mean", "histogram"):
+        dist.add_column(col)
+    for d in src.distributions:
+        q = d.summary.quantiles
+        _add(
+            dist,
+            d.label,
+            _num(d.summary.min),
+            _num(q["p25"]),
+            _num(q["p50"]),
+            _num(q["p75"]),
+            _num(d.summary.max),
+            _num(d.summary.mean),
+            sparkline(d.summary.histogram.counts),
+        )
+    parts: list[Any] = [Text(""), counts, dist]
+    for cat in src.categories:
+        parts.append(
+            Text(f"{cat.label}: " + ", ".join(f"{c.value} {c.count:,}" for c in cat.counts))
+        )
+    for i in src.ids:
+        if i.ids:
+            more = f" ... ({i.count:,} in all)" if i.count > 10 else ""
+            parts.append(Text(f"{i.label}: {', '.join(i.ids[:10])}{more}"))
+    return parts
 
 
 def print_dataset(console: Console, v: DatasetVersion) -> None:

@@ -159,6 +159,51 @@ class DataWarning(msgspec.Struct, frozen=True):
     column: str | None = None
 
 
+class SourceCount(msgspec.Struct, frozen=True):
+    """One count a source format states about its files ("documents", "judgments")."""
+
+    label: str
+    value: int
+
+
+class SourceDistribution(msgspec.Struct, frozen=True):
+    """How a quantity is distributed over a source's records (document length, terms)."""
+
+    label: str
+    summary: NumericSummary
+
+
+class SourceCategories(msgspec.Struct, frozen=True):
+    """How often each value occurs (the judgments of each relevance grade)."""
+
+    label: str
+    counts: list[CategoryCount]
+
+
+class SourceIds(msgspec.Struct, frozen=True):
+    """Records a source format singles out ("queries without a relevant document"):
+    how many, and the first of them in sorted order."""
+
+    label: str
+    count: int
+    ids: list[str]
+
+
+class SourceProfile(msgspec.Struct, frozen=True):
+    """What a source format (:class:`modellab.datasets.sources.SourceFormat`) profiled
+    beyond the table it gave ingest: a retrieval collection's documents and queries."""
+
+    counts: list[SourceCount]
+    distributions: list[SourceDistribution]
+    categories: list[SourceCategories]
+    ids: list[SourceIds]
+    #: the format's name and description, and the tables stored beside the version's
+    #: rows (``documents``): ingest fills these in from the format and what it read
+    format: str = ""
+    description: str = ""
+    attachments: list[str] = []
+
+
 class DatasetProfile(msgspec.Struct, frozen=True):
     """Whole-dataset profile computed at ingest."""
 
@@ -170,6 +215,8 @@ class DatasetProfile(msgspec.Struct, frozen=True):
     constant_columns: list[str]
     dropped_missing_target: int
     warnings: list[DataWarning]
+    #: the source format's own profile, for a dataset read through one
+    source: SourceProfile | None = None
 
 
 class SplitSide(msgspec.Struct, frozen=True):
@@ -232,6 +279,8 @@ class Provenance(msgspec.Struct, frozen=True):
     source: str | None = None
     #: the column roles the user chose (``--role COLUMN=ROLE``), by column
     roles: dict[str, ColumnRole] = {}
+    #: the source format that read the files (``trec``), None for CSV and Parquet tables
+    format: str | None = None
 
 
 class SchemaChange(msgspec.Struct, frozen=True):

@@ -20,6 +20,7 @@ from typing import Any
 import pluggy
 
 from modellab import hookspecs
+from modellab.datasets.sources import SourceFormat
 from modellab.errors import InvalidInputError, PluginError
 from modellab.tasks import (
     ROLES,
@@ -294,6 +295,12 @@ def _check_task_type(task: TaskType, fail: Callable[[str], PluginError]) -> None
             continue
         if (required or value is not None) and not callable(value):
             raise fail(f"task type {task.name!r}: {f.name} must be callable")
+    for fmt in task.source_formats:
+        if not isinstance(fmt, SourceFormat) or not (callable(fmt.matches) and callable(fmt.read)):
+            raise fail(f"task type {task.name!r}: source_formats holds {fmt!r}, not a SourceFormat")
+    names = [fmt.name for fmt in task.source_formats]
+    if len(set(names)) != len(names):
+        raise fail(f"task type {task.name!r} names a source format twice: {names}")
 
 
 def build_registry(pm: pluggy.PluginManager) -> Registry:

@@ -37,7 +37,7 @@ import msgspec
 from modellab.access.actor import Role
 from modellab.datasets import ingest
 from modellab.datasets.splits import SplitRequest
-from modellab.datasets.storage import dataset_dir
+from modellab.datasets.storage import dataset_dir, source_name
 from modellab.domain import MAX_SEED, ColumnRole, RunStatus, SplitStrategy
 from modellab.errors import ConflictError, InvalidInputError, ModelLabError
 from modellab.plugins import Registry
@@ -121,8 +121,7 @@ async def export_pack(
     entries["env/packages.txt"] = _package_list()
     if with_data:
         for f in version.provenance.files:
-            suffix = ".parquet" if f.path.lower().endswith(".parquet") else ".csv"
-            entries[f"data/{f.path}"] = (source / f"{f.sha256}{suffix}").read_bytes()
+            entries[f"data/{f.path}"] = (source / source_name(f.sha256, f.path)).read_bytes()
     s = version.split
     reproduce = f"modellab reproduce {output.name}"
     manifest: dict[str, Any] = {

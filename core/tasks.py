@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from modellab.datasets.sources import SourceFormat
 from modellab.runs.options import EvalSettings
 
 #: the target's column name in a training frame, whatever the dataset calls it
@@ -198,10 +199,13 @@ class TaskType:
     #: unit is on both sides, and the run's frames carry each row's unit id in the
     #: :data:`GROUP` column (a model ranks the rows of one unit against each other)
     grouped: bool = False
+    #: folder layouts this task's datasets may arrive in besides a table (a retrieval
+    #: collection's TREC or BEIR files); ingest reads a folder in one of them through it
+    source_formats: tuple[SourceFormat, ...] = ()
 
 
 #: the fields of a TaskType that are values, not callables
-TASK_TYPE_VALUES = ("name", "description", "labels", "unit", "grouped")
+TASK_TYPE_VALUES = ("name", "description", "labels", "unit", "grouped", "source_formats")
 
 
 @dataclass(frozen=True)

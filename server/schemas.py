@@ -135,6 +135,9 @@ class TaskTypeOut(msgspec.Struct):
     unit: str
     #: the target holds class labels (splits may stratify on it)
     labels: bool
+    #: the folder layouts a dataset of this task may arrive in besides a table
+    #: (``TREC collection (documents, topics, qrels)``), as their descriptions
+    source_formats: list[str] = []
 
 
 class EvalSettingOut(msgspec.Struct):

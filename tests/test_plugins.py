@@ -48,9 +48,14 @@ def test_builtin_plugins_are_discovered_through_entry_points() -> None:
     assert reg.templates["tabular-classification"].task_type == "classification"
     assert reg.templates["tabular-regression"].task_type == "regression"
     assert reg.templates["learning-to-rank"].task_type == "ranking"
-    assert reg.task_types.keys() == {"classification", "regression", "ranking"}
+    assert reg.task_types.keys() == {"classification", "regression", "ranking", "retrieval"}
+    assert [f.name for f in reg.task_types["retrieval"].source_formats] == [
+        "trec",
+        "beir",
+        "tables",
+    ]
     assert reg.registered_by("ranking") == {
-        "task_types": ["ranking"],
+        "task_types": ["ranking", "retrieval"],
         "templates": ["learning-to-rank"],
         "variants": [],
         "evaluators": ["evalharness-ranking"],
@@ -185,7 +190,7 @@ def test_a_template_of_an_unknown_task_type_is_refused() -> None:
     with pytest.raises(
         PluginError,
         match=r"template 't' names task type 'nope', which no plugin registers "
-        r"\(installed: classification, ranking, regression\)",
+        r"\(installed: classification, ranking, regression, retrieval\)",
     ):
         build_registry(pm)
 
@@ -284,3 +289,21 @@ def test_deferred_refuses_a_target_without_a_function() -> None:
 
     with pytest.raises(ValueError, match=r"package\.module:function"):
         deferred("modellab_classification.models")
+
+
+def test_a_task_type_whose_source_formats_are_not_source_formats_is_refused() -> None:
+    from dataclasses import replace
+
+    from modellab.datasets.sources import SourceFormat
+
+    fmt = SourceFormat("odd", "odd layout", "y", "g", lambda rels: False, lambda root, f: None)  # type: ignore[arg-type,return-value]
+    for formats, message in (
+        (("trec",), "source_formats holds 'trec', not a SourceFormat"),
+        ((fmt, fmt), r"names a source format twice: \['odd', 'odd'\]"),
+    ):
+        task = replace(toy_task.TOY_TASK, source_formats=formats)  # type: ignore[arg-type]
+        pm = get_plugin_manager(
+            [("toy", plugin(register_task_types=lambda task=task: [task]))], discover=False
+        )
+        with pytest.raises(PluginError, match=message):
+            build_registry(pm)

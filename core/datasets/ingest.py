@@ -13,7 +13,7 @@ import re
 import shutil
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import msgspec
@@ -33,6 +33,13 @@ from modellab.datasets.schema import (
     infer_task,
     no_feature_reason,
 )
+from modellab.datasets.sources import (
+    SourceFormat,
+    SourceTables,
+    find_format,
+    folder_files,
+    read_source,
+)
 from modellab.datasets.splits import (
     Split,
     SplitRequest,
@@ -43,7 +50,13 @@ from modellab.datasets.splits import (
     row_hashes,
     save_split,
 )
-from modellab.datasets.storage import dataset_dir, datasets_root, split_path
+from modellab.datasets.storage import (
+    attachment_path,
+    dataset_dir,
+    datasets_root,
+    source_name,
+    split_path,
+)
 from modellab.diskfull import disk_full_as
 from modellab.domain import (
     ColumnRole,
@@ -124,6 +137,8 @@ class Staged:
     provenance: Provenance
     files: list[StagedFile]
     predefined: bool
+    #: what a source format read from the staged files (None: CSV and Parquet tables)
+    tables: SourceTables | None = None
 
 
 @dataclass
@@ -140,9 +155,65 @@ def _stage_file(src: Path, relpath: str, source_dir: Path, index: int) -> Staged
     delimiter = reading.delimiter_for(src) if kind == "csv" else ","
     tmp = source_dir / f".part-{index}"
     scan = reading.copy_and_scan(src, tmp, delimiter, text=kind == "csv")
-    final = source_dir / f"{scan.sha256}{'.parquet' if kind == 'parquet' else '.csv'}"
+    final = source_dir / source_name(scan.sha256, relpath)
     tmp.replace(final)
     return StagedFile(relpath, final, kind, delimiter, scan)
+
+
+def _folder_checksum(files: list[StagedFile]) -> str:
+    """A folder's checksum: each file's relative path and digest, in path order."""
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.relpath):
+        digest.update(f"{f.relpath}\x00{f.scan.sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def _provenance(kind: str, path: Path, files: list[StagedFile], fmt: str | None) -> Provenance:
+    return Provenance(
+        kind=kind,
+        original_name=path.name,
+        files=[
+            SourceFile(
+                f.relpath, f.scan.sha256, f.scan.size, f.delimiter if f.kind == "csv" else None
+            )
+            for f in files
+        ],
+        format=fmt,
+    )
+
+
+def stage_formatted(
+    path: Path, fmt: SourceFormat, staging: Path, max_bytes: int, progress: Progress
+) -> Staged:
+    """Copy a folder in a source format's layout into ``staging`` while checksumming it,
+    then read the staged copy through the format (the bytes read are the bytes hashed)."""
+    source_dir = staging / "source"
+    source_dir.mkdir(parents=True)
+    relpaths = folder_files(path)
+    total = sum((path / rel).stat().st_size for rel in relpaths)
+    if total > max_bytes:
+        raise TooLargeError(
+            f"{path}: {total / 2**20:.1f} MB of files is over the upload limit of "
+            f"{max_bytes / 2**20:.0f} MB (set MODELLAB_MAX_UPLOAD_MB to raise it)"
+        )
+    files: list[StagedFile] = []
+    for i, rel in enumerate(relpaths):
+        progress(f"hashing {rel}")
+        tmp = source_dir / f".part-{i}"
+        scan = reading.copy_and_scan(path / rel, tmp, text=False)
+        final = source_dir / source_name(scan.sha256, rel)
+        tmp.replace(final)
+        kind = "parquet" if rel.lower().endswith(".parquet") else "text"
+        files.append(StagedFile(rel, final, kind, ",", scan))
+    progress(f"reading {fmt.description}")
+    tables = read_source(fmt, path, {f.relpath: f.staged for f in files})
+    return Staged(
+        _folder_checksum(files),
+        _provenance("folder", path, files, fmt.name),
+        files,
+        predefined=False,
+        tables=tables,
+    )
 
 
 def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) -> Staged:
@@ -150,11 +221,7 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
     source_dir = staging / "source"
     source_dir.mkdir(parents=True)
     if path.is_dir():
-        candidates = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
+        candidates = [path / rel for rel in folder_files(path)]
         data = [p for p in candidates if p.suffix.lower() in reading.DATA_SUFFIXES]
         others = [p.relative_to(path).as_posix() for p in candidates if p not in data]
         if others:
@@ -177,9 +244,6 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
             reading.check_size(p, max_bytes)
             progress(f"hashing {rel}")
             files.append(_stage_file(p, rel, source_dir, i))
-        digest = hashlib.sha256()
-        for f in sorted(files, key=lambda f: f.relpath):
-            digest.update(f"{f.relpath}\x00{f.scan.sha256}\n".encode())
         stems = {Path(f.relpath).stem.lower() for f in files if "/" not in f.relpath}
         predefined = set(PREDEFINED_STEMS) <= stems
         if predefined and len(files) != 2:
@@ -190,7 +254,7 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
                 f"{path}: a folder with train and test files declares its own split and may "
                 f"hold nothing else, but it also holds {', '.join(extra)}"
             )
-        checksum = digest.hexdigest()
+        checksum = _folder_checksum(files)
         kind = "folder"
     else:
         reading.check_size(path, max_bytes)
@@ -199,17 +263,7 @@ def stage_source(path: Path, staging: Path, max_bytes: int, progress: Progress) 
         checksum = files[0].scan.sha256
         predefined = False
         kind = "file"
-    provenance = Provenance(
-        kind=kind,
-        original_name=path.name,
-        files=[
-            SourceFile(
-                f.relpath, f.scan.sha256, f.scan.size, f.delimiter if f.kind == "csv" else None
-            )
-            for f in files
-        ],
-    )
-    return Staged(checksum, provenance, files, predefined)
+    return Staged(checksum, _provenance(kind, path, files, None), files, predefined)
 
 
 def parse_file(path: Path) -> ParsedTable:
@@ -275,7 +329,13 @@ def prepare(
     ``parsed`` is the single source file, already parsed while it was being staged.
     """
     progress("parsing")
-    frame, parse_warnings, generated, n_train = _combine(staged, req.path, parsed)
+    if staged.tables is not None:
+        frame, parse_warnings = staged.tables.table, list(staged.tables.warnings)
+        generated: list[str] = []
+        n_train = staged.tables.train_rows
+        _write_attachments(staged.tables, parquet_path.parent)
+    else:
+        frame, parse_warnings, generated, n_train = _combine(staged, req.path, parsed)
     # The Parquet copy depends on nothing the checks compute: it is written while they
     # run (polars releases the GIL), and only a version that passes them keeps it.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -295,7 +355,56 @@ def prepare(
             progress,
         )
         written.result()
+    if staged.tables is not None:
+        profile = msgspec.structs.replace(
+            prepared.version_fields["profile"],  # type: ignore[type-var]
+            source=staged.tables.profile,
+        )
+        prepared.version_fields["profile"] = profile
     return prepared
+
+
+def _write_attachments(tables: SourceTables, folder: Path) -> None:
+    """Store the format's attachments in the staged dataset folder."""
+    for name in sorted(tables.attachments):
+        path = attachment_path(folder, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tables.attachments[name].write_parquet(path, compression="lz4", statistics=False)
+
+
+def _formatted_request(
+    req: AddRequest, task: TaskType, fmt: SourceFormat, staged: Staged
+) -> AddRequest:
+    """``req`` with the target, task and split a source format's folder implies; flags that
+    contradict them are refused."""
+    if req.target not in ("", fmt.target):
+        raise InvalidInputError(
+            f"{req.path}: a {fmt.description} folder's target is {fmt.target!r}; leave out "
+            f"--target (it names {req.target!r})"
+        )
+    if req.task not in (None, task.name):
+        raise InvalidInputError(
+            f"{req.path}: a {fmt.description} folder is a {task.name!r} dataset; leave out "
+            f"--task (it names {req.task!r})"
+        )
+    split = req.split
+    group = split.group_column or fmt.group_column
+    if staged.tables is not None and staged.tables.train_rows is not None:
+        strategy = SplitStrategy.PREDEFINED
+    elif split.strategy in (SplitStrategy.RANDOM, SplitStrategy.GROUP):
+        strategy = SplitStrategy.GROUP
+    else:
+        raise InvalidInputError(
+            f"{req.path}: a {fmt.description} folder is split by {fmt.group_column!r} "
+            f"(each {task.unit} on one side); leave out --split {split.strategy.value}"
+        )
+    return replace(
+        req,
+        target=fmt.target,
+        task=task.name,
+        split=SplitRequest(strategy, split.test_size, split.seed, None, group),
+        roles={**fmt.roles, **req.roles},
+    )
 
 
 def _check_profile_split(
@@ -314,6 +423,11 @@ def _check_profile_split(
     target = req.target
     if frame.width == 1:
         raise InvalidInputError(f"{req.path}: {reading.one_column_reason(frame.columns[0])}")
+    if not target:
+        shown = ", ".join(frame.columns[:20]) + (" ..." if frame.width > 20 else "")
+        raise InvalidInputError(
+            f"{req.path}: name the column to predict with --target; columns are: {shown}"
+        )
     if target not in frame.columns:
         shown = ", ".join(frame.columns[:20]) + (" ..." if frame.width > 20 else "")
         raise InvalidInputError(
@@ -324,7 +438,9 @@ def _check_profile_split(
     tf = facts[target]
     if tf.nulls == frame.height:
         raise InvalidInputError(f"{req.path}: target column {target!r} is missing in every row")
-    if tf.n_unique <= 1:
+    # A source format's rows are not all it holds: a collection that lists only relevant
+    # judgments has one grade, and its documents are what a model learns to tell apart.
+    if tf.n_unique <= 1 and staged.tables is None:
         value = frame[target].drop_nulls().head(1).to_list()[0]
         raise InvalidInputError(
             f"{req.path}: target column {target!r} holds the single value {value!r} in every "
@@ -336,7 +452,8 @@ def _check_profile_split(
     task = task_types[req.task or infer_task(target, tf, task_types)]
     check_task(target, task, tf, task_types)
     split_req = req.split
-    if staged.predefined:
+    own_split = staged.tables is not None and staged.tables.train_rows is not None
+    if staged.predefined or own_split:
         split_req = SplitRequest(
             SplitStrategy.PREDEFINED,
             req.split.test_size,
@@ -630,19 +747,30 @@ def _remove(paths: list[Path]) -> None:
 
 
 async def _stage_and_parse(
-    path: Path, staging_dir: Path, settings: Settings, report: Progress
-) -> tuple[Staged, ParsedTable | None]:
-    """Stage (copy + checksum) the source; a single file is parsed at the same time.
+    path: Path,
+    staging_dir: Path,
+    settings: Settings,
+    report: Progress,
+    task_types: Mapping[str, TaskType],
+) -> tuple[Staged, ParsedTable | None, tuple[TaskType, SourceFormat] | None]:
+    """Stage (copy + checksum) the source; a single file is parsed at the same time, a
+    folder in a source format's layout read through it.
 
     Both passes read the same bytes from the page cache and release the GIL, so on
     two cores the checksum costs almost nothing. A file that changes meanwhile is
     refused, since its checksum would not describe what was parsed.
     """
     if not path.is_file():
+        found = await asyncio.to_thread(find_format, task_types, path)
+        if found is not None:
+            staged = await asyncio.to_thread(
+                stage_formatted, path, found[1], staging_dir, settings.max_upload_bytes, report
+            )
+            return staged, None, found
         staged = await asyncio.to_thread(
             stage_source, path, staging_dir, settings.max_upload_bytes, report
         )
-        return staged, None
+        return staged, None, None
     reading.check_size(path, settings.max_upload_bytes)
     before = path.stat()
     results = await asyncio.gather(
@@ -660,7 +788,7 @@ async def _stage_and_parse(
     after = path.stat()
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise InvalidInputError(f"{path}: the file changed while it was being read; try again")
-    return staged_or_error, parsed
+    return staged_or_error, parsed, None
 
 
 async def add_dataset(
@@ -743,7 +871,11 @@ async def _add_dataset(
     staging_dir = root / f".staging-{uuid7()}"
     created: list[Path] = []
     try:
-        staged, parsed = await _stage_and_parse(req.path, staging_dir, settings, report)
+        staged, parsed, found = await _stage_and_parse(
+            req.path, staging_dir, settings, report, task_types
+        )
+        if found is not None:
+            req = _formatted_request(req, found[0], found[1], staged)
         async with db.session() as session:
             existing = await repo.find_by_checksum(session, project.id, req.name, staged.checksum)
             if existing is not None:
@@ -779,6 +911,7 @@ async def _add_dataset(
                 kind=staged.provenance.kind,
                 original_name=staged.provenance.original_name,
                 files=staged.provenance.files,
+                format=staged.provenance.format,
                 source=req.source,
                 roles=dict(sorted(req.roles.items())),
             ),

@@ -25,6 +25,7 @@ from modellab.datasets.splits import row_hashes
 from modellab.domain import (
     CategoryCount,
     ColumnProfile,
+    ColumnRole,
     ColumnSchema,
     ColumnType,
     DatasetProfile,
@@ -253,7 +254,14 @@ def _column_profiles(
                     col.name,
                 )
             )
-        if col.logical_type is ColumnType.CATEGORICAL and f.n_unique > HIGH_CARDINALITY:
+        # An item or group column names many things by design: only a feature's many
+        # categories are news.
+        many_by_design = col.role in (ColumnRole.ITEM, ColumnRole.GROUP)
+        if (
+            col.logical_type is ColumnType.CATEGORICAL
+            and f.n_unique > HIGH_CARDINALITY
+            and not many_by_design
+        ):
             warnings.append(
                 DataWarning(
                     "high_cardinality",

@@ -1,8 +1,10 @@
 """Where a dataset version's files live, and loading them back.
 
 ``<artifact_root>/<project_slug>/datasets/<sha256>/`` holds ``source/`` (the original
-bytes), ``data.parquet`` (the parsed table) and ``splits/<split_sha256>.npz``. The
-folder is content-addressed: only validated slugs and hex digests build its path.
+bytes), ``data.parquet`` (the parsed table), ``attachments/<name>.parquet`` (the tables a
+source format stores beside it: a collection's documents) and
+``splits/<split_sha256>.npz``. The folder is content-addressed: only validated slugs and
+hex digests build its path.
 """
 
 from __future__ import annotations
@@ -34,6 +36,35 @@ def datasets_root(artifact_root: Path, project_slug: str) -> Path:
 def dataset_dir(artifact_root: Path, project_slug: str, checksum: str) -> Path:
     """The content-addressed folder of one dataset's bytes."""
     return datasets_root(artifact_root, project_slug) / _hex(checksum)
+
+
+def source_name(sha256: str, relpath: str) -> str:
+    """The name of an original file inside ``source/``: its digest and kind."""
+    return f"{_hex(sha256)}{'.parquet' if relpath.lower().endswith('.parquet') else '.csv'}"
+
+
+#: a stored attachment's name: what a source format may call the tables it adds
+ATTACHMENT = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
+
+
+def attachment_path(folder: Path, name: str) -> Path:
+    """The Parquet file of the attachment ``name`` inside a dataset folder."""
+    if not ATTACHMENT.match(name):
+        raise InvalidInputError(f"not an attachment name: {name!r}")
+    return folder / "attachments" / f"{name}.parquet"
+
+
+def load_attachment(artifact_root: Path, version: DatasetVersion, name: str) -> pl.DataFrame:
+    """The attachment ``name`` of ``version`` (a collection's ``documents``)."""
+    source = version.profile.source
+    if source is None or name not in source.attachments:
+        held = ", ".join(source.attachments) if source else "none"
+        raise NotFoundError(f"dataset {version.ref} has no attachment {name!r} (it has: {held})")
+    folder = dataset_dir(artifact_root, version.project, version.checksum)
+    path = attachment_path(folder, name)
+    if not path.exists():
+        raise NotFoundError(f"dataset {version.ref}: {path} is missing from the artifact root")
+    return pl.read_parquet(path)
 
 
 def split_path(folder: Path, split_checksum: str) -> Path:

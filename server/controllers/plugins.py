@@ -59,6 +59,7 @@ class PluginController(Controller):
                 registry.owners.get(("task_types", t.name), ""),
                 t.unit,
                 t.labels,
+                [f.description for f in t.source_formats],
             )
             for _, t in sorted(registry.task_types.items())
         ]

@@ -793,3 +793,41 @@ def test_a_ranking_run_shows_its_queries_and_compares_query_by_query(ui: Watched
     )
     ui.shot("ranking-compare")
     assert ui.errors == [], ui.errors
+
+
+def test_a_collection_shows_its_documents_queries_and_judgments(
+    ui: Watched, tmp_path: Path
+) -> None:
+    """The Vaswani TREC collection, added with the CLI into the server's home: the dataset
+    page shows the collection's counts, length distributions and grades."""
+    from concurrent.futures import ThreadPoolExecutor
+    from importlib.resources import files
+
+    from click.testing import CliRunner
+
+    from modellab.cli import cli
+
+    env = {
+        "MODELLAB_HOME": str(tmp_path / "home"),
+        "MODELLAB_ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+        "MODELLAB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'modellab.db'}",
+    }
+    httpx.post(f"{ui.url}/api/projects", json={"name": "search"}).raise_for_status()
+    vaswani = str(files("modellab_ranking.demo_data") / "vaswani")
+    args = ["dataset", "add", "-p", "search", "-n", "npl", vaswani]
+    # Playwright's event loop runs in this thread, and the CLI starts its own: another thread.
+    with ThreadPoolExecutor(1) as pool:
+        added = pool.submit(CliRunner().invoke, cli, args, env=env).result()
+    assert added.exit_code == 0, added.output
+    page = ui.page
+    ui.go("/p/search/datasets/npl")
+    section = page.locator("#source-profile")
+    section.wait_for(timeout=60_000)
+    text = section.inner_text()
+    assert "TREC collection (documents, topics, qrels)" in text
+    assert "11,429" in text and "2,083" in text
+    for label in ("document length (terms)", "query length (terms)", "judgments per grade"):
+        assert label in text
+    page.get_by_role("img", name=re.compile("histogram of document length")).wait_for()
+    ui.shot("collection-dataset")
+    assert ui.errors == [], ui.errors

@@ -9,6 +9,7 @@ Broken files are refused naming the file and line, so an ingest never keeps half
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,12 @@ def _blocks(path: Path, outer: str, key: str, body: str | None) -> dict[str, str
     pos = 0
     opener = re.compile(rf"<{outer}>", re.IGNORECASE)
     closer = re.compile(rf"</{outer}>", re.IGNORECASE)
+    line, counted = 1, 0
     while (start := opener.search(text, pos)) is not None:
-        line = text.count("\n", 0, start.start()) + 1
+        # Lines are counted on from the previous block: a count from the start of the
+        # text for every block is quadratic in the size of the file.
+        line += text.count("\n", counted, start.start())
+        counted = start.start()
         end = closer.search(text, start.end())
         if end is None:
             raise TrecFormatError(f"{path}, line {line}: <{outer}> is never closed")
@@ -81,17 +86,32 @@ def read_topics(path: Path) -> dict[str, str]:
     return _blocks(path, "top", "num", "title")
 
 
-def read_collection(documents: Path, topics: Path, qrels: Path) -> Collection:
-    """The three files as one collection.
+def check_judged_queries(collection: Collection, qrels: Path, queries: str) -> Collection:
+    """``collection``, once every judged query is one the queries file holds.
 
-    :raises TrecFormatError: a broken file, or a judgment for a query the topics do not
-        hold (naming the query).
+    :raises TrecFormatError: naming the qrels file and a query it judges that the queries
+        file (named ``queries``) does not hold.
     """
-    docs, queries, judged = read_documents(documents), read_topics(topics), read_qrels(qrels)
-    unknown = sorted(judged.keys() - queries.keys())
+    unknown = sorted(collection.qrels.keys() - collection.queries.keys())
     if unknown:
         raise TrecFormatError(
             f"{qrels}: judgments for {len(unknown)} quer{'y' if len(unknown) == 1 else 'ies'} "
-            f"that {topics.name} does not hold, e.g. {unknown[0]!r}"
+            f"that {queries} does not hold, e.g. {unknown[0]!r}"
         )
-    return Collection(docs, queries, judged)
+    return collection
+
+
+def read_collection(documents: Path | Sequence[Path], topics: Path, qrels: Path) -> Collection:
+    """The files as one collection; ``documents`` may be several files.
+
+    :raises TrecFormatError: a broken file, a DOCNO in two documents files, or a judgment
+        for a query the topics do not hold (naming the query).
+    """
+    docs: dict[str, str] = {}
+    for path in [documents] if isinstance(documents, Path) else documents:
+        for docno, text in read_documents(path).items():
+            if docno in docs:
+                raise TrecFormatError(f"{path}: DOCNO {docno!r} appears in another file too")
+            docs[docno] = text
+    collection = Collection(docs, read_topics(topics), read_qrels(qrels))
+    return check_judged_queries(collection, qrels, topics.name)

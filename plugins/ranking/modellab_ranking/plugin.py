@@ -4,15 +4,23 @@ type, the learning-to-rank template and EvalHarness' ranking evaluator."""
 from __future__ import annotations
 
 from modellab import hookimpl
+from modellab.datasets.sources import SourceFormat
+from modellab.domain import ColumnRole
 from modellab.tasks import Evaluator, ModelVariant, TaskType, Template, deferred
 from modellab_ranking.configs import LinearRankerConfig, SingleFeatureConfig, XGBRankerConfig
 
 TASK = "ranking"
+RETRIEVAL = "retrieval"
+#: a collection's table (one row per judgment): its target and the column of each row's
+#: query
+COLLECTION_TARGET = "relevance"
+COLLECTION_GROUP = "query_id"
 
 
 @hookimpl
 def register_task_types() -> list[TaskType]:
-    """Ranking: graded relevance labels on the rows (documents) of each query."""
+    """Ranking: graded relevance labels on the rows (documents) of each query. Retrieval:
+    the same labels as a collection's judgments, read from TREC, BEIR or table folders."""
     return [
         TaskType(
             name=TASK,
@@ -27,7 +35,39 @@ def register_task_types() -> list[TaskType]:
             paired_test=deferred("modellab_ranking.task:paired_test"),
             unit="query",
             grouped=True,
-        )
+        ),
+        TaskType(
+            name=RETRIEVAL,
+            description="Retrieve and rank a collection's documents for each query; the "
+            "dataset is the collection (documents, queries, judgments), its rows the "
+            "judgments.",
+            check_target=deferred("modellab_ranking.task:check_target"),
+            target_affinity=deferred("modellab_ranking.task:target_affinity"),
+            profile_target=deferred("modellab_ranking.task:profile_retrieval_target"),
+            cast_target=deferred("modellab_ranking.task:cast_target"),
+            predict=deferred("modellab_ranking.task:predict"),
+            check_train=deferred("modellab_ranking.task:check_train"),
+            paired_deltas=deferred("modellab_ranking.task:paired_deltas"),
+            paired_test=deferred("modellab_ranking.task:paired_test"),
+            unit="query",
+            grouped=True,
+            source_formats=tuple(
+                SourceFormat(
+                    name,
+                    description,
+                    COLLECTION_TARGET,
+                    COLLECTION_GROUP,
+                    deferred(f"modellab_ranking.layouts:{name}_matches"),
+                    deferred(f"modellab_ranking.sources:read_{name}"),
+                    roles={"doc_id": ColumnRole.ITEM, "query": ColumnRole.FEATURE},
+                )
+                for name, description in (
+                    ("trec", "TREC collection (documents, topics, qrels)"),
+                    ("beir", "BEIR collection (corpus.jsonl, queries.jsonl, qrels/*.tsv)"),
+                    ("tables", "collection of tables (documents, queries, qrels)"),
+                )
+            ),
+        ),
     ]
 
 

@@ -15,8 +15,8 @@ import polars as pl
 from modellab.domain import DataWarning, TargetProfile
 from modellab.runs.predictions import ITEM_ID, UNIT_ID
 from modellab.tasks import GROUP, FittedModel, TaskPredictions
+from modellab_ranking.plugin import RETRIEVAL, TASK
 
-TASK = "ranking"
 #: above this many grades a target is not a relevance scale
 MAX_GRADES = 32
 
@@ -40,8 +40,7 @@ def target_affinity(facts: Any) -> float:
     return 0.0
 
 
-def profile_target(series: pl.Series, summary: Any) -> tuple[TargetProfile, list[DataWarning]]:
-    """The grade distribution; a warning when no row is relevant."""
+def _grade_profile(series: pl.Series, task: str) -> tuple[TargetProfile, list[DataWarning]]:
     from modellab.datasets.profile import top_categories
 
     grades = top_categories(series, k=MAX_GRADES)
@@ -54,7 +53,20 @@ def profile_target(series: pl.Series, summary: Any) -> tuple[TargetProfile, list
                 series.name,
             )
         )
-    return TargetProfile(column=series.name, task=TASK, classes=grades), warnings
+    return TargetProfile(column=series.name, task=task, classes=grades), warnings
+
+
+def profile_target(series: pl.Series, summary: Any) -> tuple[TargetProfile, list[DataWarning]]:
+    """The grade distribution; a warning when no row is relevant."""
+    return _grade_profile(series, TASK)
+
+
+def profile_retrieval_target(
+    series: pl.Series, summary: Any
+) -> tuple[TargetProfile, list[DataWarning]]:
+    """The grade distribution of a collection's judgments; a warning when none is
+    relevant."""
+    return _grade_profile(series, RETRIEVAL)
 
 
 def cast_target(series: Any) -> Any:

@@ -87,6 +87,38 @@ function sourceLine(provenance) {
   return h("p", { class: "muted", id: "dataset-source" }, `Read from ${provenance.original_name} (${provenance.files.length} file${provenance.files.length === 1 ? "" : "s"})${delimiter}`);
 }
 
+/**
+ * What a source format profiled (a retrieval collection's documents, queries and judgments):
+ * its counts, distributions, value counts and the records it singles out.
+ */
+function sourceProfile(src) {
+  const title = src.description.charAt(0).toUpperCase() + src.description.slice(1);
+  return h(
+    "section",
+    { id: "source-profile" },
+    h("h2", {}, title),
+    h("dl", {}, [...src.counts, ...src.ids.map((i) => ({ label: i.label, value: i.count }))].flatMap((c) => [h("dt", {}, c.label), h("dd", {}, c.value.toLocaleString("en-US"))])),
+    h(
+      "div",
+      { class: "grid" },
+      src.distributions.map((d) =>
+        h(
+          "div",
+          { class: "card" },
+          h("h3", {}, d.label),
+          histogram(d.label, d.summary, "float", Infinity),
+          h("p", { class: "muted" }, `min ${d.summary.min} · median ${d.summary.quantiles.p50} · mean ${d.summary.mean.toFixed(2)} · max ${d.summary.max}`),
+        ),
+      ),
+    ),
+    src.categories.map((c) => [h("h3", {}, c.label), bars(c.counts.map((v) => [v.value, v.count]), (n) => n.toLocaleString("en-US"), c.label)]),
+    src.ids
+      .filter((i) => i.count)
+      .map((i) => h("p", {}, h("strong", {}, `${i.label}: `), i.ids.join(", "), i.count > i.ids.length ? ` … (${i.count} in all)` : "")),
+    h("p", { class: "muted" }, `Stored beside the rows: ${src.attachments.join(", ")}.`),
+  );
+}
+
 /** A dataset version: schema, missingness, distributions, target, split, warnings, versions. */
 export async function datasetPage(ctx) {
   const [slug, name] = ctx.params;
@@ -125,6 +157,7 @@ export async function datasetPage(ctx) {
     p.warnings.length
       ? h("ul", {}, p.warnings.map((w) => h("li", { class: "warn" }, w.column ? `${w.column}: ` : "", w.message)))
       : h("p", { class: "muted" }, "None."),
+    p.source ? sourceProfile(p.source) : null,
     h("h2", {}, "Schema"),
     schema,
     h("h2", {}, "Missing values per column"),
