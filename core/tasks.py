@@ -26,6 +26,13 @@ TARGET = "__target__"
 #: the column that holds each row's unit id (a query's id) in the frames of a task whose
 #: units are groups of rows (``TaskType.grouped``), whatever the dataset calls it
 GROUP = "__group__"
+#: the column that holds each row's item id (a judged document's id) in the frames of a
+#: task whose models choose their items (``TaskType.retrieves``)
+ITEM = "__item__"
+#: the ``DataFrame.attrs`` key of a run's frames that holds the dataset version's
+#: attachments (:class:`modellab.datasets.storage.Attachments`: a collection's documents),
+#: for a model that needs more than the rows
+ATTACHMENTS = "modellab.attachments"
 
 Role = Literal["baseline", "candidate"]
 ROLES: tuple[str, ...] = ("baseline", "candidate")
@@ -202,10 +209,25 @@ class TaskType:
     #: folder layouts this task's datasets may arrive in besides a table (a retrieval
     #: collection's TREC or BEIR files); ingest reads a folder in one of them through it
     source_formats: tuple[SourceFormat, ...] = ()
+    #: the model chooses the items it scores in each unit (a retriever's top documents
+    #: out of a whole corpus), so its predictions are not the test rows: the run's frames
+    #: carry each row's item id (the dataset's ``item`` column) in :data:`ITEM`, the
+    #: predictions table holds the retrieved items and the judged test rows (a null
+    #: ``prediction``: judged, not retrieved; a null ``truth``: retrieved, not judged), and
+    #: a baseline or another run is paired with it unit by unit, never row by row
+    retrieves: bool = False
 
 
 #: the fields of a TaskType that are values, not callables
-TASK_TYPE_VALUES = ("name", "description", "labels", "unit", "grouped", "source_formats")
+TASK_TYPE_VALUES = (
+    "name",
+    "description",
+    "labels",
+    "unit",
+    "grouped",
+    "source_formats",
+    "retrieves",
+)
 
 
 @dataclass(frozen=True)
@@ -219,7 +241,8 @@ class TemplateVariant:
 @dataclass(frozen=True)
 class BaselinePredictions:
     """A finished baseline run's predictions, in the order of the run's own prediction
-    rows (paired by unit and item id, never by position)."""
+    rows (paired by unit and item id, never by position); for a retrieving task its own
+    rows, with their ``truth``."""
 
     name: str
     run_key: str
@@ -231,6 +254,8 @@ class BaselinePredictions:
     units: Any = None
     #: the item id of each prediction row (None: one prediction per unit)
     items: Any | None = None
+    #: the target of each row, when the rows are the baseline's own (``TaskType.retrieves``)
+    truth: Any | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +291,10 @@ class EvalRequest:
     #: the unit id (and item id) of each prediction row, as ``predictions.parquet`` keys it
     units: Any = None
     items: Any | None = None
+    #: the target of each prediction row, for a task whose rows are not the test rows
+    #: (``TaskType.retrieves``: null where an item was retrieved but never judged); its
+    #: ``y_pred`` is NaN where a judged item was not retrieved
+    truth: Any | None = None
     #: ``refit(train_features, train_target) -> FittedModel`` for the shift stress test
     refit: Callable[[Any, Any], FittedModel] | None = None
     #: the evaluation settings the run changes (``--eval``, ``--n-bootstrap``), validated;

@@ -56,9 +56,9 @@ def test_builtin_plugins_are_discovered_through_entry_points() -> None:
     ]
     assert reg.registered_by("ranking") == {
         "task_types": ["ranking", "retrieval"],
-        "templates": ["learning-to-rank"],
+        "templates": ["learning-to-rank", "retrieval"],
         "variants": [],
-        "evaluators": ["evalharness-ranking"],
+        "evaluators": ["evalharness-ranking", "evalharness-retrieval"],
         "slicers": [],
     }
 
@@ -67,7 +67,7 @@ def test_modellab_plugins_narrows_what_loads(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("MODELLAB_PLUGINS", "regression, modellab-ranking")
     reg = load_registry()
     assert [p.name for p in reg.plugins] == ["ranking", "regression"]
-    assert sorted(reg.templates) == ["learning-to-rank", "tabular-regression"]
+    assert sorted(reg.templates) == ["learning-to-rank", "retrieval", "tabular-regression"]
 
 
 def test_modellab_plugins_with_an_unknown_name(monkeypatch: pytest.MonkeyPatch) -> None:

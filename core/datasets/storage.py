@@ -10,6 +10,7 @@ hex digests build its path.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -54,17 +55,35 @@ def attachment_path(folder: Path, name: str) -> Path:
     return folder / "attachments" / f"{name}.parquet"
 
 
-def load_attachment(artifact_root: Path, version: DatasetVersion, name: str) -> pl.DataFrame:
-    """The attachment ``name`` of ``version`` (a collection's ``documents``)."""
+@dataclass(frozen=True)
+class Attachments:
+    """The attachments of one dataset version (a collection's ``documents``), read on
+    demand: a run's train and test frames carry them as ``frame.attrs[ATTACHMENTS]``
+    (:data:`modellab.tasks.ATTACHMENTS`), cheap to copy with the frames."""
+
+    ref: str
+    folder: Path
+    names: tuple[str, ...]
+
+    def load(self, name: str) -> pl.DataFrame:
+        """The attachment ``name``."""
+        if name not in self.names:
+            held = ", ".join(self.names) or "none"
+            raise NotFoundError(f"dataset {self.ref} has no attachment {name!r} (it has: {held})")
+        path = attachment_path(self.folder, name)
+        if not path.exists():
+            raise NotFoundError(f"dataset {self.ref}: {path} is missing from the artifact root")
+        return pl.read_parquet(path)
+
+
+def attachments_of(artifact_root: Path, version: DatasetVersion) -> Attachments:
+    """What ``version`` stores beside its rows (no names for a plain table)."""
     source = version.profile.source
-    if source is None or name not in source.attachments:
-        held = ", ".join(source.attachments) if source else "none"
-        raise NotFoundError(f"dataset {version.ref} has no attachment {name!r} (it has: {held})")
-    folder = dataset_dir(artifact_root, version.project, version.checksum)
-    path = attachment_path(folder, name)
-    if not path.exists():
-        raise NotFoundError(f"dataset {version.ref}: {path} is missing from the artifact root")
-    return pl.read_parquet(path)
+    return Attachments(
+        version.ref,
+        dataset_dir(artifact_root, version.project, version.checksum),
+        tuple(source.attachments) if source is not None else (),
+    )
 
 
 def split_path(folder: Path, split_checksum: str) -> Path:

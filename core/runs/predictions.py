@@ -62,6 +62,39 @@ def predictions_table(keys: PredictionKeys, truth: Any, predicted: TaskPredictio
     return frame.sort(key_columns(frame))
 
 
+def retrieval_table(
+    keys: PredictionKeys, predicted: TaskPredictions, units: Any, items: Any, truth: Any
+) -> pl.DataFrame:
+    """The predictions table of a retrieving task (``TaskType.retrieves``): the items the
+    model retrieved (``keys``, scored by ``predicted``) and the judged test rows (``units``,
+    ``items``, ``truth``), one row per (unit, item), sorted by key. ``prediction`` is null
+    for a judged item the model did not retrieve, ``truth`` for a retrieved item nobody
+    judged.
+
+    :raises ModelLabError: the model retrieved an item twice for one unit.
+    """
+    if keys.items is None:
+        raise ModelLabError("a retrieving task's predictions must name their items")
+    retrieved = keys.frame().with_columns(
+        pl.col(UNIT_ID).cast(pl.String),
+        pl.col(ITEM_ID).cast(pl.String),
+        prediction=pl.Series(np.asarray(predicted.y_pred, dtype=np.float64)),
+    )
+    twice = retrieved.filter(retrieved.select(UNIT_ID, ITEM_ID).is_duplicated())
+    if twice.height:
+        unit, item = twice.row(0)[:2]
+        raise ModelLabError(f"the model retrieved item {item!r} twice for unit {unit!r}")
+    judged = pl.DataFrame(
+        {
+            UNIT_ID: pl.Series(np.asarray(units)).cast(pl.String),
+            ITEM_ID: pl.Series(np.asarray(items)).cast(pl.String),
+            "truth": np.asarray(truth),
+        }
+    )
+    table = judged.join(retrieved, on=[UNIT_ID, ITEM_ID], how="full", coalesce=True)
+    return table.select(UNIT_ID, ITEM_ID, "truth", "prediction").sort(UNIT_ID, ITEM_ID)
+
+
 def key_columns(table: pl.DataFrame) -> list[str]:
     """The key columns of a predictions table: ``unit_id``, then ``item_id`` if any."""
     return [c for c in (UNIT_ID, ITEM_ID) if c in table.columns]
@@ -97,6 +130,7 @@ def baseline_predictions(
         split_checksum=split_checksum,
         units=table[UNIT_ID].to_numpy(),
         items=table[ITEM_ID].to_numpy() if ITEM_ID in table.columns else None,
+        truth=table["truth"].to_numpy(),
     )
 
 

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from modellab.datasets.storage import load_frame, load_version_split
-from modellab.domain import DatasetVersion, Run, RunStatus
+from modellab.datasets.storage import attachments_of, load_frame, load_version_split
+from modellab.domain import ColumnRole, DatasetVersion, Run, RunStatus
 from modellab.errors import ModelLabError
 from modellab.plugins import Registry
 from modellab.runs.artifacts import replace_dir, run_dir, write_json_atomic
@@ -39,11 +39,14 @@ from modellab.runs.lifecycle import (
 )
 from modellab.runs.options import RunOptions, bootstrap_replicates, parse_options, run_features
 from modellab.runs.predictions import (
+    ITEM_ID,
+    UNIT_ID,
     PredictionKeys,
     aligned_baseline,
     baseline_predictions,
     predictions_table,
     read_predictions,
+    retrieval_table,
 )
 from modellab.runs.reasons import failure_reason
 from modellab.runs.service import reproduce_command
@@ -52,11 +55,14 @@ from modellab.settings import Settings
 from modellab.store import runs as repo
 from modellab.store.database import Database
 from modellab.tasks import (
+    ATTACHMENTS,
     GROUP,
+    ITEM,
     TARGET,
     BaselinePredictions,
     EvalRequest,
     FittedModel,
+    TaskPredictions,
     TaskType,
 )
 
@@ -126,7 +132,9 @@ def load_run_frames(
 
     The target is cast by the version's ``task``; ``features`` are the run's feature
     columns (default: the version's). For a grouped task both frames also hold each
-    row's unit id (the split's group column) as :data:`~modellab.tasks.GROUP`.
+    row's unit id (the split's group column) as :data:`~modellab.tasks.GROUP`. A version
+    with attachments (a collection's documents) hands them to the models in both frames'
+    ``attrs`` (:data:`~modellab.tasks.ATTACHMENTS`).
     """
     features = list(version.feature_columns) if features is None else features
     frame = load_frame(settings.artifact_root, version)
@@ -142,6 +150,15 @@ def load_run_frames(
                 "--split group --group-column COLUMN"
             )
         table = table.with_columns(frame[group].cast(pl.String).alias(GROUP))
+    if task.retrieves:
+        item = next((c.name for c in version.schema if c.role is ColumnRole.ITEM), None)
+        if item is None:
+            raise ModelLabError(
+                f"task {task.name!r} ranks the items it retrieves against the judged ones, "
+                f"but {version.ref} has no item column; add the dataset with --role "
+                "COLUMN=item"
+            )
+        table = table.with_columns(frame[item].cast(pl.String).alias(ITEM))
 
     def part(idx: np.ndarray) -> pd.DataFrame:
         pdf = table[idx].to_pandas()
@@ -151,6 +168,9 @@ def load_run_frames(
     train = part(split.train).rename(columns={version.target: TARGET})
     test = part(split.test)
     y = test.pop(version.target)
+    attached = attachments_of(settings.artifact_root, version)
+    if attached.names:
+        train.attrs[ATTACHMENTS] = test.attrs[ATTACHMENTS] = attached
     train[TARGET] = task.cast_target(train[TARGET])
     prepared = Prepared(train, test, task.cast_target(y).to_numpy())
     time_column = version.split.time_column
@@ -236,8 +256,20 @@ def _train_and_evaluate(
     log.info("predicting %d test rows", len(prepared.test_x))
     predicted = task.predict(model, prepared.test_x)
     keys = PredictionKeys.of(prepared.test_x.index.to_numpy().astype(np.int64), predicted)
-    if baseline is not None:
-        baseline = aligned_baseline(baseline, keys)
+    truth: np.ndarray | None = None
+    if task.retrieves:
+        # The documents the model retrieved, and the judged ones: the baseline's table
+        # holds its own, and the evaluator pairs the two query by query.
+        preds = retrieval_table(
+            keys, predicted, prepared.test_x[GROUP], prepared.test_x[ITEM], prepared.test_y
+        )
+        keys = PredictionKeys(preds[UNIT_ID].to_numpy(), preds[ITEM_ID].to_numpy())
+        predicted = TaskPredictions(preds["prediction"].fill_null(np.nan).to_numpy())
+        truth = preds["truth"].to_numpy()
+    else:
+        preds = predictions_table(keys, prepared.test_y, predicted)
+        if baseline is not None:
+            baseline = aligned_baseline(baseline, keys)
     clock.lap("predict")
     slicers = registry.slicers_for(task.name)
     n_units = np.unique(keys.units).size if task.grouped else len(prepared.test_x)
@@ -262,7 +294,6 @@ def _train_and_evaluate(
     fmt = model.save(tmp_model)
     write_json_atomic(tmp_model / "signature.json", {"format": fmt, **dict(model.signature)})
     replace_dir(tmp_model, folder / "model")
-    preds = predictions_table(keys, prepared.test_y, predicted)
     tmp = folder / ".predictions.parquet.tmp"
     preds.write_parquet(tmp)
     tmp.replace(folder / "predictions.parquet")
@@ -295,6 +326,7 @@ def _train_and_evaluate(
             scores=predicted.scores,
             units=keys.units,
             items=keys.items,
+            truth=truth,
             train_time=prepared.train_time,
             test_time=prepared.test_time,
             refit=refit,

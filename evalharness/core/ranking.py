@@ -110,8 +110,9 @@ def query_frame(ranked: MQ.RankedQueries, features: pd.DataFrame | None) -> pd.D
 
 
 def ranking_families(frame: pd.DataFrame) -> list[SliceFamily]:
-    """Head and tail queries by their number of relevant documents, and query length
-    buckets when the frame has a ``query_length`` column."""
+    """Head and tail queries by their number of relevant documents, query length buckets
+    when the frame has a ``query_length`` column, and out-of-vocabulary queries when it has
+    an ``oov_share`` column (the share of a query's terms no document holds)."""
     relevant = frame["relevant"].to_numpy()
     families = []
     judged = relevant[relevant > 0]
@@ -151,6 +152,26 @@ def ranking_families(frame: pd.DataFrame) -> list[SliceFamily]:
                 tuple(F.quantile_slices(lengths, 3, "query_length", "query length")),
             )
         )
+    if "oov_share" in frame.columns:
+        share = frame["oov_share"].to_numpy(dtype=np.float64)
+        defs = [
+            F.SliceDef(
+                "oov:none", "out_of_vocabulary", "every query term occurs in the corpus", share == 0
+            ),
+            F.SliceDef(
+                "oov:some",
+                "out_of_vocabulary",
+                "some query terms occur in no document",
+                share > 0,
+            ),
+        ]
+        families.append(
+            SliceFamily(
+                "out_of_vocabulary",
+                "queries by whether any of their terms is missing from the corpus's vocabulary",
+                tuple(d for d in defs if d.mask.any()),
+            )
+        )
     return families
 
 
@@ -185,6 +206,7 @@ def ranking_task(
     query_text: Mapping[str, str] | None = None,
     stress_rows: pd.DataFrame | None = None,
     ranked: MQ.RankedQueries | None = None,
+    baseline_rows: ScoredRows | None = None,
 ) -> TaskSpec:
     """The ranking task's part of an evaluation (arguments as :func:`evaluate_ranking`
     takes them); ``ranked`` is ``rows.rank(None, cfg)`` when the caller has it already."""
@@ -196,7 +218,12 @@ def ranking_task(
     order = np.arange(n, dtype=np.intp)
     b_means = None
     b_scores = None
-    if baseline is not None and baseline.y_pred is not None:
+    if baseline_rows is not None:
+        b_ranked = baseline_rows.rank(None, cfg)
+        if b_ranked.queries != ranked.queries:
+            raise ValueError("the baseline was judged on other queries than the model")
+        b_means = MQ.query_means(b_ranked, names)
+    elif baseline is not None and baseline.y_pred is not None:
         b_scores = np.asarray(baseline.y_pred, dtype=np.float64)
         b_ranked = rows.rank(b_scores, cfg)
         if b_ranked.queries != ranked.queries:
@@ -350,6 +377,7 @@ def evaluate_ranking(
     documents: Mapping[str, str] | None = None,
     query_text: Mapping[str, str] | None = None,
     train_units: ArrayLike | None = None,
+    baseline_rows: ScoredRows | None = None,
 ) -> S.EvalSummaryFile:
     """Evaluate a ranker's scored rows and (re)write ``out_dir``; the unit is a query.
 
@@ -363,6 +391,11 @@ def evaluate_ranking(
     ``train_units`` are the queries the model learned from: a test query among them
     raises LeakageError, as do the row-level checks of ``leakage``; they finish before
     anything is written, and on LeakageError nothing is.
+
+    A retriever's rows are the documents it retrieved and the judged ones: a NaN score
+    marks a judged document it did not retrieve, a negative label a retrieved document
+    nobody judged. Its baseline retrieved other documents: ``baseline_rows`` are the
+    baseline's own rows (``baseline`` then only names it), paired query by query.
     """
     rows = ScoredRows.of(units, items, labels, scores)
     cfg = config or EvalConfig()
@@ -385,6 +418,7 @@ def evaluate_ranking(
             stress_rows=stress_rows,
             # The pipeline builds with this same config: rank every query once.
             ranked=probe if cfg is config_used else None,
+            baseline_rows=baseline_rows,
         ),
         run=run,
         baseline=baseline,
@@ -412,48 +446,47 @@ def check_queries_apart(train_units: ArrayLike, test_units: ArrayLike) -> None:
 
 
 def paired_ranking_deltas(
-    units: ArrayLike,
-    items: ArrayLike,
-    labels: ArrayLike,
-    a_scores: ArrayLike,
-    b_scores: ArrayLike,
-    *,
-    config: EvalConfig | None = None,
+    a: ScoredRows, b: ScoredRows, *, config: EvalConfig | None = None
 ) -> PairedDeltas:
     """Paired bootstrap intervals of (B - A) over queries for every ranking metric.
 
-    A and B scored the same rows. ``config``'s ``n_bootstrap``, ``seed``,
-    ``bootstrap_method``, ``ranking_cutoffs`` and ``ranking_gain`` pick the replicates and
-    metrics, so the result equals B's report deltas against baseline A number for number.
+    ``a`` and ``b`` are each system's scored rows: the same rows with two systems' scores
+    (a reranker's), or each retriever's own documents (their judged ones alike). Queries
+    pair by id. ``config``'s ``n_bootstrap``, ``seed``, ``bootstrap_method``,
+    ``ranking_cutoffs`` and ``ranking_gain`` pick the replicates and metrics, so the result
+    equals B's report deltas against baseline A number for number.
     """
     cfg = config or EvalConfig()
-    rows = ScoredRows.of(units, items, labels, b_scores)
     names = MQ.metric_names(cfg.ranking_cutoffs)
-    b = MQ.query_means(rows.rank(None, cfg), names)
-    a = MQ.query_means(rows.rank(np.asarray(a_scores, dtype=np.float64), cfg), names)
-    method = resolve_method(cfg.bootstrap_method, b.n, AUTO_MULTINOMIAL_MAX_ROWS)
+    b_means, a_means = (MQ.query_means(_paired_rank(a, b, cfg)[i], names) for i in (1, 0))
+    method = resolve_method(cfg.bootstrap_method, b_means.n, AUTO_MULTINOMIAL_MAX_ROWS)
     return paired_bootstrap(
-        b, a, names, dict.fromkeys(names, True), cfg.n_bootstrap, cfg.seed, method
+        b_means, a_means, names, dict.fromkeys(names, True), cfg.n_bootstrap, cfg.seed, method
     )
 
 
+def _paired_rank(
+    a: ScoredRows, b: ScoredRows, cfg: EvalConfig
+) -> tuple[MQ.RankedQueries, MQ.RankedQueries]:
+    ranked_a, ranked_b = a.rank(None, cfg), b.rank(None, cfg)
+    if ranked_a.queries != ranked_b.queries:
+        raise ValueError(
+            "the two systems were judged on other queries: "
+            f"{len(ranked_a.queries)} against {len(ranked_b.queries)}"
+        )
+    return ranked_a, ranked_b
+
+
 def randomization_test(
-    units: ArrayLike,
-    items: ArrayLike,
-    labels: ArrayLike,
-    a_scores: ArrayLike,
-    b_scores: ArrayLike,
-    metric: str,
-    *,
-    config: EvalConfig | None = None,
+    a: ScoredRows, b: ScoredRows, metric: str, *, config: EvalConfig | None = None
 ) -> S.RandomizationResult:
-    """The paired randomization test of B against A on ``metric`` over queries, with the
-    report's count of sign flips and seed."""
+    """The paired randomization test of B against A on ``metric`` over queries (rows as
+    :func:`paired_ranking_deltas` takes them), with the report's sign flips and seed."""
     cfg = config or EvalConfig()
-    rows = ScoredRows.of(units, items, labels, b_scores)
-    b = rows.rank(None, cfg).values([metric])[0]
-    a = rows.rank(np.asarray(a_scores, dtype=np.float64), cfg).values([metric])[0]
-    return randomization_result(a, b, metric, cfg)
+    ranked_a, ranked_b = _paired_rank(a, b, cfg)
+    return randomization_result(
+        ranked_a.values([metric])[0], ranked_b.values([metric])[0], metric, cfg
+    )
 
 
 def randomization_result(

@@ -7,8 +7,9 @@ the cutoff, so a reader sees why the query failed without opening the data.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,8 @@ class QueryRanking:
     items: list[str]
     scores: list[float]
     labels: list[int]
+    #: relevant judged documents the system did not retrieve (a NaN score), by id
+    unretrieved: list[tuple[str, int]] = field(default_factory=list)
 
 
 def query_rankings(
@@ -41,12 +44,21 @@ def query_rankings(
     out: dict[str, QueryRanking] = {}
     # Python's sort on (-score, id) reversed by id: score descending, id descending.
     grouped: dict[str, list[tuple[float, str, int]]] = {}
+    unretrieved: dict[str, list[tuple[str, int]]] = {}
     for q, d, s, lab in zip(u.tolist(), it.tolist(), scores.tolist(), labels.tolist(), strict=True):
-        grouped.setdefault(q, []).append((float(s), d, int(lab)))
+        grouped.setdefault(q, [])
+        if math.isnan(s):  # judged, not retrieved
+            if lab >= 1:
+                unretrieved.setdefault(q, []).append((d, int(lab)))
+        else:
+            grouped[q].append((float(s), d, int(lab)))
     for q in sorted(grouped):
         ranked = sorted(grouped[q], key=lambda t: (t[0], t[1]), reverse=True)
         out[q] = QueryRanking(
-            [d for _, d, _ in ranked], [s for s, _, _ in ranked], [lab for _, _, lab in ranked]
+            [d for _, d, _ in ranked],
+            [s for s, _, _ in ranked],
+            [lab for _, _, lab in ranked],
+            sorted(unretrieved.get(q, [])),
         )
     return out
 
@@ -79,7 +91,7 @@ def query_failures(
         qid = queries[j]
         r = rankings[qid]
         relevant = [i for i, lab in enumerate(r.labels) if lab >= 1]
-        if not relevant:
+        if not relevant and not r.unretrieved:
             continue  # nothing to find: a data gap, listed in ranking.json instead
         summary: dict[str, Any] = {}
         if query_text is not None and qid in query_text:
@@ -91,22 +103,32 @@ def query_failures(
                 f"{doc} (score {r.scores[rank]:.4g}, label {r.labels[rank]})"
                 + (f": {text}" if text else "")
             )
-        missed = [i for i in relevant if i >= cutoff]
-        summary["missed_relevant"] = ", ".join(
-            f"{r.items[i]} (label {r.labels[i]}, rank {i + 1})" for i in missed[:MISSED_SHOWN]
-        ) + (f" and {len(missed) - MISSED_SHOWN} more" if len(missed) > MISSED_SHOWN else "")
-        first = relevant[0] + 1
+        missed = [
+            f"{r.items[i]} (label {r.labels[i]}, rank {i + 1})" for i in relevant if i >= cutoff
+        ] + [f"{doc} (label {label}, not retrieved)" for doc, label in r.unretrieved]
+        summary["missed_relevant"] = ", ".join(missed[:MISSED_SHOWN]) + (
+            f" and {len(missed) - MISSED_SHOWN} more" if len(missed) > MISSED_SHOWN else ""
+        )
+        n_relevant = len(relevant) + len(r.unretrieved)
+        where = (
+            f"the first of its {n_relevant} relevant documents is at rank {relevant[0] + 1}"
+            if relevant
+            else f"none of its {n_relevant} relevant documents was retrieved"
+        )
         out.append(
             Failure(
                 example_id=qid,
                 list="worst_queries",
                 input_summary=summary,
-                prediction=r.items[0],
-                truth=r.items[relevant[0]],
+                prediction=r.items[0] if r.items else "",
+                truth=r.items[relevant[0]] if relevant else r.unretrieved[0][0],
                 confidence=None,
                 reason=(
-                    f"{metric} = {values[j]:.3g}: the first of its {len(relevant)} relevant "
-                    f"documents is at rank {first}; {len(missed)} are below rank {cutoff}"
+                    f"{metric} = {values[j]:.3g}: {where}; {len(missed)} are below rank "
+                    f"{cutoff} or not retrieved"
+                    if r.unretrieved
+                    else f"{metric} = {values[j]:.3g}: {where}; {len(missed)} are below rank "
+                    f"{cutoff}"
                 ),
                 category="model_representation",
             )

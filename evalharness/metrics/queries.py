@@ -121,10 +121,12 @@ def rank_queries(
 ) -> RankedQueries:
     """trec_eval's measures of every query that ``units`` names.
 
-    Each row is one scored item of its query; ids are compared as strings. Raises
-    ValueError for arrays of unequal length, a label that is not a whole number, a NaN
-    score, or an item listed twice for one query (trec_eval refuses such a run), naming
-    the query and item.
+    Each row is one item of its query; ids are compared as strings. A row with a NaN
+    score is a judged item the system did not retrieve (it counts in the judgments, not
+    in the ranking), a row with a negative label a retrieved item nobody judged. Raises
+    ValueError for arrays of unequal length, a label that is not a whole number, or an
+    item listed twice for one query (trec_eval refuses such a run), naming the query and
+    item.
     """
     u = np.asarray(units).astype(str)
     it = np.asarray(items).astype(str)
@@ -145,10 +147,13 @@ def rank_queries(
         qid = str(u[s])
         docs = it[s:e].tolist()
         qrels[qid] = dict(zip(docs, lab[s:e].tolist(), strict=True))
-        run[qid] = list(zip(docs, sc[s:e].tolist(), strict=True))
+        retrieved = ~np.isnan(sc[s:e])
+        run[qid] = [
+            (d, float(v)) for d, v, kept in zip(docs, sc[s:e], retrieved, strict=True) if kept
+        ]
     measures = evaluate_queries(qrels, run, cutoffs=cutoffs, gain=gain)
     queries = tuple(measures)
-    sizes = {str(u[s]): e - s for s, e in zip(starts.tolist(), ends.tolist(), strict=True)}
+    sizes = {qid: len(scored) for qid, scored in run.items()}
     return RankedQueries(
         queries,
         measures,

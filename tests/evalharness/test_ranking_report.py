@@ -14,7 +14,7 @@ import pytest
 import pytrec_eval
 
 from evalharness import BaselineResult, EvalConfig, LeakageError, RunInfo, validate_folder
-from evalharness.core.ranking import evaluate_ranking, paired_ranking_deltas
+from evalharness.core.ranking import ScoredRows, evaluate_ranking, paired_ranking_deltas
 
 LTR = Path(str(files("modellab_ranking.demo_data") / "vaswani_ltr.csv"))
 RUN = RunInfo("run-1", "vaswani", "1", "abc", "deadbeef")
@@ -116,14 +116,11 @@ def test_an_oracle_beats_a_weak_baseline_and_equal_systems_do_not(
     assert test["metric"] == "ndcg@10" and test["n_permutations"] == 2000 and test["seed"] == 0
     assert test["p_value"] < 0.01
     # The report's deltas are paired_ranking_deltas' (reports print 12 digits).
-    deltas = paired_ranking_deltas(
-        table["query_id"],
-        table["doc_id"],
-        table["relevance"],
-        weak.y_pred,  # type: ignore[arg-type]
-        oracle,
-        config=CFG,
-    )
+    rows = [
+        ScoredRows.of(table["query_id"], table["doc_id"], table["relevance"], scores)
+        for scores in (np.asarray(weak.y_pred), oracle)
+    ]
+    deltas = paired_ranking_deltas(*rows, config=CFG)
     for name, est in metrics["deltas"].items():
         assert est["ci_low"] == pytest.approx(deltas.deltas[name].ci_low, abs=1e-11), name
         assert est["ci_high"] == pytest.approx(deltas.deltas[name].ci_high, abs=1e-11), name

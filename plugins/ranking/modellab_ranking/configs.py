@@ -37,3 +37,25 @@ class XGBRankerConfig(BoostingConfig, forbid_unknown_fields=True):
     max_depth: Annotated[
         int, Meta(ge=1, le=32, description="deepest split chain per tree; deeper fits more detail")
     ] = 3
+
+
+class BM25Config(msgspec.Struct, forbid_unknown_fields=True):
+    """BM25 over the collection's documents (Anserini's default parameters)."""
+
+    k1: Annotated[float, Meta(ge=0, description="term-frequency saturation")] = 0.9
+    b: Annotated[float, Meta(ge=0, le=1, description="document-length normalization")] = 0.4
+    depth: Annotated[int, Meta(ge=1, le=10_000, description="documents retrieved per query")] = 100
+
+
+class DenseConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """TF-IDF -> TruncatedSVD embeddings searched in a faiss HNSW index."""
+
+    dimensions: Annotated[int, Meta(ge=2, le=2048, description="SVD dimensions")] = 256
+    hnsw_m: Annotated[int, Meta(ge=2, le=256, description="HNSW neighbours per node (M)")] = 32
+    ef_construction: Annotated[
+        int, Meta(ge=1, le=4096, description="HNSW candidate list while building")
+    ] = 200
+    ef_search: Annotated[
+        int, Meta(ge=1, le=4096, description="HNSW candidate list while searching (efSearch)")
+    ] = 256
+    depth: Annotated[int, Meta(ge=1, le=10_000, description="documents retrieved per query")] = 100

@@ -1,4 +1,5 @@
-"""The ranking evaluator: EvalHarness' ranking report on a run's test queries."""
+"""The ranking and retrieval evaluators: EvalHarness' ranking report on a run's test
+queries."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from evalharness import BaselineResult, LeakageInputs
-from evalharness.core.ranking import evaluate_ranking
+from evalharness.core.ranking import ScoredRows, evaluate_ranking
 from modellab.tasks import GROUP, EvalRequest
 from modellab_tabular.evaluation import eval_config, run_info, slice_families
 from modellab_tabular.features import prepare_features
@@ -79,3 +80,71 @@ def _query_features(frame: pd.DataFrame) -> pd.DataFrame:
     if "query_length" in numeric.columns:
         out["query_length"] = grouped["query_length"].first()
     return out
+
+
+def evaluate_retrieval(req: EvalRequest) -> None:
+    """Write the EvalHarness folder of a retrieval run: the documents each query's
+    retriever returned from the whole corpus, ranked against the judged ones."""
+    from modellab_ranking.bm25 import tokens
+    from modellab_ranking.retrievers import corpus, queries
+
+    rows = _retrieved_rows(req.units, req.items, req.truth, req.y_pred)
+    baseline = None
+    baseline_rows = None
+    if req.baseline is not None:
+        b = req.baseline
+        baseline_rows = ScoredRows.of(*_retrieved_rows(b.units, b.items, b.truth, b.y_pred))
+        baseline = BaselineResult(
+            name=b.name,
+            y_pred=None,
+            run_id=b.run_key,
+            dataset_version=b.dataset_version.rpartition("@")[2],
+            split_checksum=b.split_checksum,
+        )
+    documents = corpus(req.test_frame)
+    asked = dict(queries(req.test_frame))
+    evaluate_ranking(
+        req.out_dir,
+        *rows,
+        run=run_info(req),
+        baseline=baseline,
+        baseline_rows=baseline_rows,
+        config=eval_config(req),
+        latency=req.latency_file,
+        slices=slice_families(req) or None,
+        train_units=req.train_frame[GROUP].to_numpy(),
+        features=query_vocabulary(asked, {t for text in documents.values() for t in tokens(text)}),
+        documents=documents,
+        query_text=asked,
+    )
+
+
+def _retrieved_rows(units: Any, items: Any, truth: Any, scores: Any) -> tuple[Any, ...]:
+    """A retrieval predictions table's columns as EvalHarness' rows: an unjudged document
+    is labelled -1, a judged one not retrieved scores NaN."""
+    labels = pd.to_numeric(pd.Series(truth), errors="coerce").fillna(-1).to_numpy()
+    return (
+        np.asarray(units),
+        np.asarray(items),
+        labels,
+        np.asarray(pd.to_numeric(pd.Series(scores), errors="coerce"), dtype=np.float64),
+    )
+
+
+def query_vocabulary(asked: dict[str, str], vocabulary: set[str]) -> pd.DataFrame:
+    """Per query: ``query_length`` (terms) and ``oov_share``, the share of its terms that
+    no document of the corpus holds (a query that speaks another vocabulary than the
+    corpus is one no term-matching retriever can serve)."""
+    from modellab_ranking.bm25 import tokens
+
+    ids = sorted(asked)
+    said = [tokens(asked[q]) for q in ids]
+    return pd.DataFrame(
+        {
+            "query_length": [float(len(t)) for t in said],
+            "oov_share": [
+                (sum(1 for w in t if w not in vocabulary) / len(t)) if t else 0.0 for t in said
+            ],
+        },
+        index=pd.Index(ids, name="query_id"),
+    )

@@ -7,7 +7,13 @@ from modellab import hookimpl
 from modellab.datasets.sources import SourceFormat
 from modellab.domain import ColumnRole
 from modellab.tasks import Evaluator, ModelVariant, TaskType, Template, deferred
-from modellab_ranking.configs import LinearRankerConfig, SingleFeatureConfig, XGBRankerConfig
+from modellab_ranking.configs import (
+    BM25Config,
+    DenseConfig,
+    LinearRankerConfig,
+    SingleFeatureConfig,
+    XGBRankerConfig,
+)
 
 TASK = "ranking"
 RETRIEVAL = "retrieval"
@@ -45,12 +51,13 @@ def register_task_types() -> list[TaskType]:
             target_affinity=deferred("modellab_ranking.task:target_affinity"),
             profile_target=deferred("modellab_ranking.task:profile_retrieval_target"),
             cast_target=deferred("modellab_ranking.task:cast_target"),
-            predict=deferred("modellab_ranking.task:predict"),
+            predict=deferred("modellab_ranking.task:predict_retrieved"),
             check_train=deferred("modellab_ranking.task:check_train"),
             paired_deltas=deferred("modellab_ranking.task:paired_deltas"),
             paired_test=deferred("modellab_ranking.task:paired_test"),
             unit="query",
             grouped=True,
+            retrieves=True,
             source_formats=tuple(
                 SourceFormat(
                     name,
@@ -109,7 +116,31 @@ def register_templates() -> list[Template]:
                     load=deferred("modellab_ranking.models:load_ranker"),
                 ),
             ),
-        )
+        ),
+        Template(
+            name="retrieval",
+            task_type=RETRIEVAL,
+            description="Retrieve each query's documents from the collection's whole corpus.",
+            variants=(
+                ModelVariant(
+                    "bm25",
+                    "baseline",
+                    deferred("modellab_ranking.retrievers:fit_bm25"),
+                    BM25Config,
+                    "BM25 (k1 0.9, b 0.4) over every document; no stemming.",
+                    load=deferred("modellab_ranking.retrievers:load_bm25"),
+                ),
+                ModelVariant(
+                    "dense_tfidf_svd_hnsw",
+                    "candidate",
+                    deferred("modellab_ranking.retrievers:fit_dense"),
+                    DenseConfig,
+                    "TF-IDF word 1-2-grams reduced by TruncatedSVD, cosine search in a faiss "
+                    "HNSW index (trained on the corpus, seeded).",
+                    load=deferred("modellab_ranking.retrievers:load_dense"),
+                ),
+            ),
+        ),
     ]
 
 
@@ -123,5 +154,13 @@ def register_evaluators() -> list[Evaluator]:
             deferred("modellab_ranking.evaluator:evaluate"),
             "EvalHarness ranking report: trec_eval's measures per query, bootstrap over "
             "queries, paired randomization test against the baseline.",
-        )
+        ),
+        Evaluator(
+            "evalharness-retrieval",
+            RETRIEVAL,
+            deferred("modellab_ranking.evaluator:evaluate_retrieval"),
+            "EvalHarness ranking report of what each query retrieved from the corpus: "
+            "trec_eval's measures against the judgments, bootstrap over queries, "
+            "out-of-vocabulary and length slices, the baseline paired query by query.",
+        ),
     ]

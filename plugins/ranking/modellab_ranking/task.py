@@ -86,6 +86,17 @@ def predict(model: FittedModel, frame: Any) -> TaskPredictions:
     )
 
 
+def predict_retrieved(model: FittedModel, frame: Any) -> TaskPredictions:
+    """The documents the model retrieved for each query of ``frame``, scored; keyed by
+    query and document id (core adds the judged documents it did not retrieve)."""
+    run = model.predict(frame)
+    return TaskPredictions(
+        np.asarray(run["score"], dtype=np.float64),
+        units=run[GROUP].astype(str).to_numpy(),
+        items=run["doc_id"].astype(str).to_numpy(),
+    )
+
+
 def check_train(train_target: pl.Series) -> str | None:
     """Grades are whole numbers, and a ranker needs a relevant training row to learn from."""
     grades = train_target.drop_nulls()
@@ -104,18 +115,26 @@ def check_train(train_target: pl.Series) -> str | None:
     )
 
 
+def scored_rows(table: pl.DataFrame) -> Any:
+    """A predictions table as EvalHarness' scored rows: a null ``prediction`` (a judged
+    document not retrieved) becomes NaN, a null ``truth`` (a retrieved document nobody
+    judged) the label -1, trec_eval's "unjudged"."""
+    from evalharness.core.ranking import ScoredRows
+
+    return ScoredRows.of(
+        table[UNIT_ID].to_numpy(),
+        table[ITEM_ID].to_numpy(),
+        table["truth"].fill_null(-1).to_numpy(),
+        table["prediction"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
+    )
+
+
 def paired_deltas(a: pl.DataFrame, b: pl.DataFrame, config: Any) -> Any:
-    """EvalHarness' paired bootstrap of (B - A) over the queries both runs ranked."""
+    """EvalHarness' paired bootstrap of (B - A) over the queries both runs ranked, each
+    run's table ranked on its own (a retriever's documents are its own)."""
     from evalharness.core.ranking import paired_ranking_deltas
 
-    return paired_ranking_deltas(
-        b[UNIT_ID].to_numpy(),
-        b[ITEM_ID].to_numpy(),
-        b["truth"].to_numpy(),
-        a["prediction"].to_numpy(),
-        b["prediction"].to_numpy(),
-        config=config,
-    )
+    return paired_ranking_deltas(scored_rows(a), scored_rows(b), config=config)
 
 
 def paired_test(a: pl.DataFrame, b: pl.DataFrame, config: Any, metric: str) -> dict[str, Any]:
@@ -123,15 +142,7 @@ def paired_test(a: pl.DataFrame, b: pl.DataFrame, config: Any, metric: str) -> d
     with B's report settings (cutoffs, gain, seed and count of sign flips)."""
     from evalharness.core.ranking import randomization_test
 
-    result = randomization_test(
-        b[UNIT_ID].to_numpy(),
-        b[ITEM_ID].to_numpy(),
-        b["truth"].to_numpy(),
-        a["prediction"].to_numpy(),
-        b["prediction"].to_numpy(),
-        metric,
-        config=config,
-    )
+    result = randomization_test(scored_rows(a), scored_rows(b), metric, config=config)
     return {
         "name": "paired randomization test",
         "metric": result.metric,

@@ -1,0 +1,138 @@
+"""Retrieval runs on the Vaswani collection: BM25 and a dense retriever search the whole
+corpus, the report ranks what they retrieved against the judgments (pytrec-eval gives the
+same numbers from the run's own predictions table), the two compare query by query, and
+the dense run's eval folder is byte-identical when it runs again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import pytrec_eval
+
+from evalharness.formats.trec import read_qrels
+from tests.conftest import Env
+
+VASWANI = Path(str(files("modellab_ranking.demo_data") / "vaswani"))
+SETTINGS = ("--eval", "ranking_cutoffs=1,5,10,100", "--eval", "randomization_n=1000")
+
+
+def _eval(ml: Env, run: Any, name: str) -> Any:
+    return json.loads((ml.artifacts / "p" / run["id"] / "eval" / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def retrieved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Env, Any, Any]:
+    from click.testing import CliRunner
+
+    from modellab.cli import cli
+
+    root = tmp_path_factory.mktemp("retrieval")
+    env = {
+        "MODELLAB_HOME": str(root / "home"),
+        "MODELLAB_ARTIFACT_ROOT": str(root / "artifacts"),
+        "MODELLAB_DATABASE_URL": "",
+    }
+    ml = Env(root / "home", root / "artifacts", env)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        assert CliRunner().invoke(cli, ["project", "create", "p"], env=env).exit_code == 0
+        ml.run("dataset", "add", "-p", "p", "-n", "npl", "--test-size", "0.5", str(VASWANI))
+        runs = ml.train(
+            "npl", "dense_tfidf_svd_hnsw", "--with-baseline", *SETTINGS, template="retrieval"
+        )
+    assert [r["status"] for r in runs] == ["succeeded", "succeeded"], runs
+    base, cand = runs
+    assert (base["model"], cand["model"]) == ("bm25", "dense_tfidf_svd_hnsw")
+    return ml, base, cand
+
+
+def test_the_report_is_pytrec_evals_on_what_the_run_retrieved(
+    retrieved: tuple[Env, Any, Any],
+) -> None:
+    ml, base, _ = retrieved
+    table = pl.read_parquet(ml.artifacts / "p" / base["id"] / "predictions.parquet")
+    test_queries = set(table["unit_id"].to_list())
+    qrels = {q: docs for q, docs in read_qrels(VASWANI / "qrels").items() if q in test_queries}
+    n_test = ml.json("dataset", "show", "p/npl@1")["split"]["test"]["groups"]
+    assert len(qrels) == len(test_queries) == n_test
+    run: dict[str, dict[str, float]] = {q: {} for q in qrels}
+    for q, d, score in table.filter(pl.col("prediction").is_not_null()).select(
+        "unit_id", "item_id", "prediction"
+    ).iter_rows():
+        run[q][d] = score
+    # Every judged document is in the table, retrieved or not.
+    judged = table.filter(pl.col("truth").is_not_null())
+    assert judged.height == sum(len(d) for d in qrels.values())
+    ref = pytrec_eval.RelevanceEvaluator(
+        qrels, {"map", "ndcg_cut_10", "P_5", "recall_100", "recip_rank"}
+    ).evaluate(run)
+    ranking = _eval(ml, base, "ranking.json")
+    per_query = {r["query_id"]: r["metrics"] for r in ranking["per_query"]}
+    for ours, theirs in [
+        ("map", "map"),
+        ("ndcg@10", "ndcg_cut_10"),
+        ("precision@5", "P_5"),
+        ("recall@100", "recall_100"),
+        ("mrr@100", "recip_rank"),  # depth 100: no rank is cut off
+    ]:
+        for q in qrels:
+            assert per_query[q][ours] == pytest.approx(ref[q][theirs], abs=1e-12), (ours, q)
+    assert ranking["num_q"] == n_test
+    summary = _eval(ml, base, "eval_summary.json")
+    assert summary["n_examples"] == n_test
+
+
+def test_slices_and_failures_speak_of_queries_and_documents(
+    retrieved: tuple[Env, Any, Any],
+) -> None:
+    ml, _, cand = retrieved
+    families = {s["family"] for s in _eval(ml, cand, "slices.json")["slices"]}
+    assert {"relevant_documents", "query_length"} <= families
+    failures = _eval(ml, cand, "failure_examples.json")["examples"]
+    assert failures, "the worst queries are listed"
+    first = failures[0]["input_summary"]
+    assert first["query"] and first["rank_1"].count("(score ") == 1
+    assert ":" in first["rank_1"]  # the document's text follows its id
+
+
+def test_bm25_and_the_dense_retriever_compare_query_by_query(
+    retrieved: tuple[Env, Any, Any],
+) -> None:
+    ml, base, cand = retrieved
+    doc = ml.json("compare", base["id"], cand["id"])
+    n_test = ml.json("dataset", "show", "p/npl@1")["split"]["test"]["groups"]
+    assert doc["paired_bootstrap"]["rows"] == n_test
+    test = doc["paired_test"]
+    assert (test["metric"], test["units"], test["n"]) == ("ndcg@10", "queries", n_test)
+    ranking = _eval(ml, cand, "ranking.json")
+    assert ranking["randomization"]["p_value"] == test["p_value"]
+    metrics = _eval(ml, cand, "metrics.json")
+    for name, est in metrics["deltas"].items():
+        paired = next(m for m in doc["metrics"] if m["metric"] == name)["paired"]
+        assert paired["ci_low"] == est["ci_low"], name
+
+
+def test_the_dense_run_is_byte_identical_when_run_again(retrieved: tuple[Env, Any, Any]) -> None:
+    ml, _, cand = retrieved
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in ml.env.items():
+            mp.setenv(key, value)
+        again = ml.train("npl", "dense_tfidf_svd_hnsw", *SETTINGS, template="retrieval")
+    assert again["status"] == "succeeded", again
+
+    def hashes(run: Any) -> dict[str, str]:
+        folder = ml.artifacts / "p" / run["id"] / "eval"
+        return {
+            p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
+
+    assert hashes(again) == hashes(cand)
