@@ -40,6 +40,9 @@ def test_demo_delivers_the_promise_and_is_idempotent(
         "1. Dataset demo/vaswani-ltr@1",
         "4. Compare single_feature -> xgb_ranker",
         "paired randomization test on ndcg@10",
+        "1. Dataset demo/vaswani@1",
+        "TREC collection (documents, topics, qrels)",
+        "4. Compare bm25 -> dense_tfidf_svd_hnsw",
     ):
         assert section in out, section
     runs = ml.json("runs", "--project", "demo")
@@ -50,6 +53,8 @@ def test_demo_delivers_the_promise_and_is_idempotent(
         ("demo/penguins@1", "xgboost", "succeeded"),
         ("demo/vaswani-ltr@1", "single_feature", "succeeded"),
         ("demo/vaswani-ltr@1", "xgb_ranker", "succeeded"),
+        ("demo/vaswani@1", "bm25", "succeeded"),
+        ("demo/vaswani@1", "dense_tfidf_svd_hnsw", "succeeded"),
     ]
     for r in runs:
         folder = Path(r["artifact_dir"])
@@ -64,5 +69,5 @@ def test_demo_delivers_the_promise_and_is_idempotent(
             with tarfile.open(pack) as tar:
                 assert "manifest.json" in tar.getnames()
     again = ml.run("demo").stdout
-    assert again.count("reusing runs") == 3
-    assert len(ml.json("runs", "--project", "demo")) == 6
+    assert again.count("reusing runs") == 4
+    assert len(ml.json("runs", "--project", "demo")) == 8

@@ -1,6 +1,6 @@
 """Eval folders of the demo datasets stay byte-identical across refactors.
 
-Every model of the tabular and learning-to-rank templates is trained on its demo
+Every model of the tabular, learning-to-rank and retrieval templates is trained on its demo
 dataset (the demo's target and split) and each file of its ``eval/`` is hashed; the
 hashes must match ``eval_hashes.json``. A change that moves code between core, plugins
 and EvalHarness must not change a number, a sentence or a pixel of a report. A change
@@ -25,6 +25,7 @@ MODELS = {
     "tabular-classification": ("most_frequent", "logistic_regression", "xgboost"),
     "tabular-regression": ("mean", "linear_regression", "xgboost"),
     "learning-to-rank": ("single_feature", "linear", "xgb_ranker"),
+    "retrieval": ("bm25", "bm25_xgb_rerank", "dense_tfidf_svd_hnsw"),
 }
 
 

@@ -136,3 +136,14 @@ def test_the_dense_run_is_byte_identical_when_run_again(retrieved: tuple[Env, An
         }
 
     assert hashes(again) == hashes(cand)
+
+
+def test_a_retrieval_pack_reproduces(retrieved: tuple[Env, Any, Any], tmp_path: Path) -> None:
+    ml, _, cand = retrieved
+    pack = tmp_path / "retrieval.tar.gz"
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in ml.env.items():
+            mp.setenv(key, value)
+        ml.run("repro", "export", cand["id"], "-o", str(pack))
+        result = ml.run("reproduce", str(pack))
+    assert result.stdout.startswith("REPRODUCED"), result.stdout

@@ -830,4 +830,30 @@ def test_a_collection_shows_its_documents_queries_and_judgments(
         assert label in text
     page.get_by_role("img", name=re.compile("histogram of document length")).wait_for()
     ui.shot("collection-dataset")
+    runs = {}
+    for model in ("bm25", "dense_tfidf_svd_hnsw"):
+        created = httpx.post(
+            f"{ui.url}/api/runs",
+            json={
+                "project": "search",
+                "dataset": "npl",
+                "template": "retrieval",
+                "model": model,
+                "n_bootstrap": 100,
+                "eval": {"randomization_n": 1000},
+            },
+        )
+        created.raise_for_status()
+        runs[model] = _wait_run(ui.url, created.json()["id"])
+        assert runs[model]["status"] == "succeeded", runs[model]["status_reason"]
+    ui.go(f"/runs/{runs['dense_tfidf_svd_hnsw']['id']}")
+    page.get_by_role("heading", name="Queries").wait_for(timeout=60_000)
+    assert "Paired randomization test on ndcg@10" in page.locator("#randomization").inner_text()
+    assert "not retrieved" in page.locator("main").inner_text()  # a missed relevant document
+    ui.shot("retrieval-run")
+    ui.go(f"/compare?a={runs['bm25']['id']}&b={runs['dense_tfidf_svd_hnsw']['id']}")
+    page.locator("#per-query").wait_for(timeout=60_000)
+    dataset = httpx.get(f"{ui.url}/api/projects/search/datasets/npl").json()
+    assert page.locator("#per-query tbody tr").count() == dataset["split"]["test"]["groups"]
+    ui.shot("retrieval-compare")
     assert ui.errors == [], ui.errors

@@ -59,3 +59,12 @@ class DenseConfig(msgspec.Struct, forbid_unknown_fields=True):
         int, Meta(ge=1, le=4096, description="HNSW candidate list while searching (efSearch)")
     ] = 256
     depth: Annotated[int, Meta(ge=1, le=10_000, description="documents retrieved per query")] = 100
+
+
+class RerankConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """BM25's top documents reranked by XGBoost ``rank:ndcg`` over text features."""
+
+    depth: Annotated[int, Meta(ge=1, le=1000, description="BM25 candidates reranked per query")] = (
+        100
+    )
+    ranker: XGBRankerConfig = msgspec.field(default_factory=XGBRankerConfig)

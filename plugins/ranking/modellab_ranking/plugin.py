@@ -11,6 +11,7 @@ from modellab_ranking.configs import (
     BM25Config,
     DenseConfig,
     LinearRankerConfig,
+    RerankConfig,
     SingleFeatureConfig,
     XGBRankerConfig,
 )
@@ -129,6 +130,15 @@ def register_templates() -> list[Template]:
                     BM25Config,
                     "BM25 (k1 0.9, b 0.4) over every document; no stemming.",
                     load=deferred("modellab_ranking.retrievers:load_bm25"),
+                ),
+                ModelVariant(
+                    "bm25_xgb_rerank",
+                    "candidate",
+                    deferred("modellab_ranking.retrievers:fit_reranker"),
+                    RerankConfig,
+                    "BM25's top 100 documents reranked by XGBoost rank:ndcg over text "
+                    "features (BM25 score, TF-IDF cosine, lengths, term overlap).",
+                    load=deferred("modellab_ranking.retrievers:load_reranker"),
                 ),
                 ModelVariant(
                     "dense_tfidf_svd_hnsw",

@@ -1,6 +1,8 @@
 """The retrieval template's models: each searches a collection's whole corpus per query.
 
 - ``bm25``, the baseline: :class:`modellab_ranking.bm25.BM25` over every document.
+- ``bm25_xgb_rerank``, a candidate: BM25's top documents reranked by XGBoost
+  ``rank:ndcg`` (:class:`Reranker`), trained on the training queries' judgments.
 - ``dense_tfidf_svd_hnsw``, a candidate: documents and queries embedded by TF-IDF
   (word unigrams and bigrams, sublinear term frequency) reduced by a TruncatedSVD trained on
   the corpus, L2-normalized, and searched by inner product in a faiss HNSW index. Every
@@ -27,7 +29,7 @@ from scipy import sparse
 from modellab.errors import ModelLabError
 from modellab.tasks import ATTACHMENTS, GROUP
 from modellab_ranking.bm25 import BM25
-from modellab_ranking.configs import BM25Config, DenseConfig
+from modellab_ranking.configs import BM25Config, DenseConfig, RerankConfig
 
 QUERY = "query"
 #: the run columns a retriever's ``predict`` answers with
@@ -259,3 +261,96 @@ def load_dense(folder: Path) -> DenseRetriever:
     svd.n_components = svd.components_.shape[0]
     index = faiss.read_index(str(folder / "hnsw.faiss"))
     return DenseRetriever(vectorizer, svd, index, meta["ids"], DenseConfig(**meta["config"]))
+
+
+class Reranker:
+    """BM25's top documents reranked by XGBoost ``rank:ndcg`` over text features of each
+    (query, document) pair (:func:`modellab_ranking.candidates.candidate_table`: the BM25
+    score, TF-IDF cosine, lengths, term overlap, matched idf, largest term frequency)."""
+
+    def __init__(self, documents: dict[str, str], ranker: Any, config: RerankConfig) -> None:
+        self.documents = documents
+        self.ranker = ranker
+        self.config = config
+
+    @property
+    def preprocessors(self) -> list[Any]:
+        """The ranker's own (fit on the training queries' candidates)."""
+        return list(self.ranker.preprocessors)
+
+    @property
+    def signature(self) -> dict[str, Any]:
+        """A query's text in, its reranked top documents out."""
+        return {
+            "inputs": {GROUP: "string", QUERY: "string"},
+            "output": f"BM25's {self.config.depth} best documents of each query, reranked",
+        }
+
+    def candidates(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """BM25's top documents of ``frame``'s queries with their features (first stage)."""
+        from modellab_ranking.candidates import candidate_table
+        from modellab_ranking.collection import Collection
+
+        asked = dict(queries(frame))
+        table = candidate_table(Collection(self.documents, asked, {}), self.config.depth)
+        out = table.to_pandas().rename(columns={"query_id": GROUP})
+        return out.drop(columns=["relevance"])
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The run of ``frame``'s queries: BM25's candidates in the ranker's order."""
+        found = self.candidates(frame)
+        if found.empty:
+            return _run([])
+        scores = np.asarray(self.ranker.predict(found.drop(columns=["doc_id"])), dtype=np.float64)
+        rows = [
+            (str(q), str(d), round(float(s), 6))
+            for q, d, s in zip(found[GROUP], found["doc_id"], scores, strict=True)
+        ]
+        return _run(rows)
+
+    def save(self, folder: Path) -> str:
+        """The documents (for the first stage) as Parquet and the ranker as XGBoost JSON."""
+        import polars as pl
+
+        folder.mkdir(parents=True, exist_ok=True)
+        ids = sorted(self.documents)
+        pl.DataFrame({"doc_id": ids, "text": [self.documents[d] for d in ids]}).write_parquet(
+            folder / "documents.parquet", statistics=False
+        )
+        (folder / "rerank.json").write_bytes(msgspec.json.encode({"config": self.config}))
+        self.ranker.save(folder / "ranker")
+        return "bm25-xgb-reranker"
+
+
+def fit_reranker(train: pd.DataFrame, config: RerankConfig, seed: int) -> Reranker:
+    """Train the ranker on BM25's candidates for the training queries, labelled by their
+    judgments (a candidate nobody judged counts as not relevant)."""
+    from modellab.tasks import ITEM, TARGET
+    from modellab_ranking.candidates import candidate_table
+    from modellab_ranking.collection import Collection
+    from modellab_ranking.models import fit_xgb_ranker
+
+    documents = corpus(train)
+    judged: dict[str, dict[str, int]] = {}
+    for q, d, label in zip(
+        train[GROUP].astype(str), train[ITEM].astype(str), train[TARGET], strict=True
+    ):
+        judged.setdefault(q, {})[d] = int(label)
+    table = candidate_table(Collection(documents, dict(queries(train)), judged), config.depth)
+    frame = table.to_pandas().rename(columns={"query_id": GROUP, "relevance": TARGET})
+    ranker = fit_xgb_ranker(frame.drop(columns=["doc_id"]), config.ranker, seed)
+    return Reranker(documents, ranker, config)
+
+
+def load_reranker(folder: Path) -> Reranker:
+    """The reranker that :meth:`Reranker.save` wrote."""
+    import polars as pl
+
+    from modellab_ranking.models import load_ranker
+
+    docs = pl.read_parquet(folder / "documents.parquet")
+    config = msgspec.convert(
+        json.loads((folder / "rerank.json").read_text())["config"], RerankConfig
+    )
+    documents = dict(zip(docs["doc_id"].to_list(), docs["text"].to_list(), strict=True))
+    return Reranker(documents, load_ranker(folder / "ranker"), config)
