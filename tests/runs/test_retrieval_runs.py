@@ -63,9 +63,11 @@ def test_the_report_is_pytrec_evals_on_what_the_run_retrieved(
     n_test = ml.json("dataset", "show", "p/npl@1")["split"]["test"]["groups"]
     assert len(qrels) == len(test_queries) == n_test
     run: dict[str, dict[str, float]] = {q: {} for q in qrels}
-    for q, d, score in table.filter(pl.col("prediction").is_not_null()).select(
-        "unit_id", "item_id", "prediction"
-    ).iter_rows():
+    for q, d, score in (
+        table.filter(pl.col("prediction").is_not_null())
+        .select("unit_id", "item_id", "prediction")
+        .iter_rows()
+    ):
         run[q][d] = score
     # Every judged document is in the table, retrieved or not.
     judged = table.filter(pl.col("truth").is_not_null())
