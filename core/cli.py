@@ -584,6 +584,45 @@ def run_cmd(
         sys.exit(1)
 
 
+@cli.command("evaluate-file")
+@click.option("--project", "-p", required=True, help="Project slug.")
+@click.option("--dataset", "-d", required=True, help="NAME or NAME@VERSION of the dataset.")
+@click.option("--name", "-n", required=True, help="The outside system's name (the run's model).")
+@click.option("--seed", type=int, required=True, help="The seed the system ran with.")
+@click.option("--commit", required=True, help="The commit of the system's code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def evaluate_file_cmd(
+    project: str, dataset: str, name: str, seed: int, commit: str, as_json: bool, path: Path
+) -> None:
+    """Evaluate PATH, an outside system's output (a TREC run file for a retrieval
+    collection), against a stored dataset version, as a tracked run with provenance."""
+    from modellab.domain import CodeVersion
+    from modellab.plugins import load_registry
+    from modellab.runs.file_eval import evaluate_outside_file
+    from modellab.runs.tracking import TrackedRunRequest
+
+    settings = Settings.from_env()
+    registry = load_registry()
+    import modellab
+
+    code = CodeVersion(modellab_version=modellab.__version__, git_commit=commit, git_dirty=False)
+    req = TrackedRunRequest(project, dataset, name, seed, code)
+    result = _run(lambda db, s: evaluate_outside_file(db, s, registry, req, path))
+    if as_json:
+        _print_json(
+            _run_summary(result.run, settings)
+            | {"units": result.units, "outside_test": result.outside_test}
+        )
+        return
+    if result.outside_test:
+        click.echo(
+            f"{result.outside_test} of the file's {result.units} units are not test units of "
+            "the dataset version: left out"
+        )
+    _print_run(result.run, settings)
+
+
 @cli.command("cancel")
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")

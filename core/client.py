@@ -117,6 +117,14 @@ class TrackedRun:
         )
         return out
 
+    def evaluate_file(self, name: str) -> dict[str, Any]:
+        """Evaluate an uploaded output file (``upload_file``'s ``name``: a TREC run of a
+        retrieval collection) as the run's report; the server reads and checks it."""
+        out: dict[str, Any] = self.client.request(
+            "POST", f"/api/runs/{self.id}/evaluate-file", json={"path": name}
+        )
+        return out
+
     def finish(self, status: str = "succeeded", reason: str | None = None) -> dict[str, Any]:
         """Flush what is buffered and end the run."""
         self.flush()

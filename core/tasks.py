@@ -216,6 +216,11 @@ class TaskType:
     #: ``prediction``: judged, not retrieved; a null ``truth``: retrieved, not judged), and
     #: a baseline or another run is paired with it unit by unit, never row by row
     retrieves: bool = False
+    #: ``read_predictions(path) -> TaskPredictions``: an outside system's output file (a
+    #: TREC run) as predictions keyed by unit and item; with it a tracked run's uploaded
+    #: file is evaluated like a template run's predictions (``modellab evaluate-file``).
+    #: Raises InvalidInputError naming the file and line of a broken file
+    read_predictions: Callable[[Path], TaskPredictions] | None = None
 
 
 #: the fields of a TaskType that are values, not callables

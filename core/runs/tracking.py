@@ -146,7 +146,8 @@ async def create_tracked_run(
     return run
 
 
-async def _running_tracked(session: Any, run_id: str) -> tuple[RunRow, ProjectRow]:
+async def running_tracked(session: Any, run_id: str) -> tuple[RunRow, ProjectRow]:
+    """The row of a tracked run that is still running (editors only), and its project."""
     row, project = await repo.get_run_row(session, run_id, Role.EDITOR)
     if row.kind != TRACKED:
         raise ConflictError(f"run {row.id} is a template run; only tracked runs take logs")
@@ -278,7 +279,7 @@ async def log_batch(
     params = params or {}
     _check_batch(params, metrics)
     async with db.session() as session:
-        row, _ = await _running_tracked(session, run_id)
+        row, _ = await running_tracked(session, run_id)
         await _store_batch(session, row.id, row.project_id, params, metrics)
     return len(metrics)
 
@@ -305,7 +306,8 @@ async def run_params(db: Database, run_id: str) -> dict[str, str]:
         return {p.key: p.value for p in found}
 
 
-def _safe_relative(path: str) -> str:
+def safe_relative(path: str) -> str:
+    """``path`` as a plain relative path inside a run's folder, or InvalidInputError."""
     # Windows-style separators are accepted as separators, then checked like any path.
     normalized = path.replace("\\", "/")
     if not is_plain_relative(normalized):
@@ -324,9 +326,9 @@ async def add_artifact(
 
     :raises DiskFullError: the artifact root filled up; no partial file stays.
     """
-    rel = "files/" + _safe_relative(path)
+    rel = "files/" + safe_relative(path)
     async with db.session() as session:
-        row, project = await _running_tracked(session, run_id)
+        row, project = await running_tracked(session, run_id)
     folder = run_dir(settings.artifact_root, project.slug, row.id)
     target = folder / rel
     tmp = target.with_name(f".{target.name}.{uuid7()}.tmp")
@@ -422,7 +424,7 @@ async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Pa
     :raises DiskFullError: the artifact root filled up; nothing of the archive stays.
     """
     async with db.session() as session:
-        row, project = await _running_tracked(session, run_id)
+        row, project = await running_tracked(session, run_id)
     folder = run_dir(settings.artifact_root, project.slug, row.id)
     with disk_full_as("the eval folder"):
         _install_eval(folder, archive)
@@ -439,7 +441,7 @@ async def finish_tracked(
     if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED):
         raise InvalidInputError(f"a tracked run finishes as succeeded or failed, not {status}")
     async with db.session() as session:
-        row, project = await _running_tracked(session, run_id)
+        row, project = await running_tracked(session, run_id)
         metrics = dict(row.metrics or {})
         latest = await session.scalars(
             select(RunLatestMetricRow).where(RunLatestMetricRow.run_id == row.id)

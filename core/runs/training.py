@@ -181,9 +181,12 @@ def load_run_frames(
     return prepared
 
 
-async def _baseline(
+async def strongest_baseline(
     db: Database, settings: Settings, run: Run, version: DatasetVersion
 ) -> BaselinePredictions | None:
+    """The predictions of the strongest finished baseline of ``run``'s template on its
+    dataset version and split, which a candidate is judged against (None: none yet, or
+    ``run`` is a baseline)."""
     if run.role == "baseline":
         return None
     async with db.session() as session:
@@ -418,7 +421,7 @@ async def train_claimed_run(
             run.model,
             version.ref,
         )
-        baseline = await _baseline(db, settings, run, version)
+        baseline = await strongest_baseline(db, settings, run, version)
         if baseline is None and run.role == "candidate":
             log.warning(
                 "no finished baseline on this dataset version and split: the eval will "

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import Meta
 
 from modellab.domain import MAX_SEED, CodeVersion, Run, RunStatus
-from modellab.runs import tracking
+from modellab.runs import file_eval, tracking
 from modellab.runs.tracking import MetricPoint
 from modellab.server.schemas import JSON_BODY_LIMIT, Params
 from modellab.server.services import Services
@@ -58,6 +58,12 @@ class Finish(msgspec.Struct, forbid_unknown_fields=True):
 
     status: RunStatus = RunStatus.SUCCEEDED
     reason: str | None = None
+
+
+class EvaluateFile(msgspec.Struct, forbid_unknown_fields=True):
+    """Which uploaded file (its ``files/`` path, as the upload named it) to evaluate."""
+
+    path: Annotated[str, Meta(min_length=1, max_length=1000)]
 
 
 class StoredFile(msgspec.Struct):
@@ -143,6 +149,19 @@ class TrackingController(Controller):
                 services.db, services.settings, run_id, data.path, source
             )
         return StoredFile(rel)
+
+    @post(
+        "/api/runs/{run_id:str}/evaluate-file",
+        status_code=HTTP_200_OK,
+        request_max_body_size=JSON_BODY_LIMIT,
+    )
+    async def evaluate_file(self, run_id: str, data: EvaluateFile, services: Services) -> Run:
+        """Evaluate an uploaded output file of the run (a TREC run for a retrieval
+        collection) into its report, against the dataset version's test units."""
+        result = await file_eval.evaluate_file(
+            services.db, services.settings, services.registry, run_id, data.path
+        )
+        return result.run
 
     @post(
         "/api/runs/{run_id:str}/finish",

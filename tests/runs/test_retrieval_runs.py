@@ -149,3 +149,51 @@ def test_a_retrieval_pack_reproduces(retrieved: tuple[Env, Any, Any], tmp_path: 
         ml.run("repro", "export", cand["id"], "-o", str(pack))
         result = ml.run("reproduce", str(pack))
     assert result.stdout.startswith("REPRODUCED"), result.stdout
+
+
+def _trec_run(table: pl.DataFrame, path: Path, extra: str = "") -> Path:
+    """A TREC run file of a predictions table's retrieved rows; the rank column counts
+    up from the worst document, which trec_eval (and ModelLab) ignore."""
+    rows = table.filter(pl.col("prediction").is_not_null()).sort("unit_id", "prediction")
+    lines = [
+        f"{q} Q0 {d} {i} {s!r} rankforge"
+        for i, (q, d, s) in enumerate(rows.select("unit_id", "item_id", "prediction").iter_rows())
+    ]
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
+
+
+def test_an_outside_trec_run_is_a_tracked_run_with_the_same_numbers(
+    retrieved: tuple[Env, Any, Any], tmp_path: Path
+) -> None:
+    ml, base, _ = retrieved
+    table = pl.read_parquet(ml.artifacts / "p" / base["id"] / "predictions.parquet")
+    # BM25's own documents as RankForge would send them, plus a query of the train split.
+    train_query = "1" if "1" not in set(table["unit_id"].to_list()) else "2"
+    run_file = _trec_run(table, tmp_path / "bm25.run", f"{train_query} Q0 42 1 3.5 rankforge\n")
+    args = ("evaluate-file", "-p", "p", "-d", "npl@1", "-n", "rankforge", "--seed", "3")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in ml.env.items():
+            mp.setenv(key, value)
+        before = len(ml.json("runs", "--project", "p"))
+        broken = tmp_path / "broken.run"
+        broken.write_text("1 Q0 5 1 2.0 x\n1 Q0 5 2 1.0 x\n")
+        out = ml.run(*args, "--commit", "abc", str(broken), ok=False)
+        assert "line 2: query 1 lists document 5 twice" in out.output, out.output
+        assert "Traceback" not in out.output
+        assert len(ml.json("runs", "--project", "p")) == before  # refused before any run
+        done = ml.json(*args, "--commit", "abc", str(run_file))
+    assert done["status"] == "succeeded" and done["template"] == "external"
+    assert (done["outside_test"], done["units"]) == (1, table["unit_id"].n_unique() + 1)
+    ours = _eval(ml, done, "metrics.json")
+    theirs = _eval(ml, base, "metrics.json")
+    for name, value in theirs["metrics"].items():
+        assert ours["metrics"][name] == value, name
+    assert all(d["value"] == 0.0 for d in ours["deltas"].values())  # against BM25 itself
+    stored = ml.artifacts / "p" / done["id"] / "files" / "bm25.run"
+    assert stored.read_bytes() == run_file.read_bytes()
+    recorded = json.loads((stored.parents[1] / "run.json").read_text())["run"]["config"]
+    assert recorded == {
+        "file": "bm25.run",
+        "sha256": hashlib.sha256(run_file.read_bytes()).hexdigest(),
+    }

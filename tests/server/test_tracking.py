@@ -135,3 +135,56 @@ def test_artifact_names_cannot_escape_the_run(live: tuple[str, Settings], tmp_pa
                 run.upload_file(source, name)
             assert refused.value.status == 400, name
     assert not (settings.artifact_root / "p" / "escape.txt").exists()
+
+
+def test_outside_code_sends_a_trec_run_and_the_server_evaluates_it(
+    live: tuple[str, Settings], tmp_path: Path
+) -> None:
+    """RankForge's path: a tracked run on a stored collection uploads its TREC run and
+    asks the server to evaluate it; a broken run file is a 400 naming the line."""
+    from importlib.resources import files
+
+    from click.testing import CliRunner
+
+    from modellab.cli import cli
+
+    url, settings = live
+    httpx.post(f"{url}/api/projects", json={"name": "search"}).raise_for_status()
+    env = {
+        "MODELLAB_HOME": str(settings.home),
+        "MODELLAB_ARTIFACT_ROOT": str(settings.artifact_root),
+        "MODELLAB_DATABASE_URL": settings.database_url,
+    }
+    if settings.migration_database_url:
+        env["MODELLAB_MIGRATION_DATABASE_URL"] = settings.migration_database_url
+    vaswani = str(files("modellab_ranking.demo_data") / "vaswani")
+    args = ["dataset", "add", "-p", "search", "-n", "npl", "--test-size", "0.5", vaswani]
+    added = CliRunner().invoke(cli, args, env=env)
+    assert added.exit_code == 0, added.output
+    dataset = httpx.get(f"{url}/api/projects/search/datasets/npl").json()
+    queries = [str(q) for q in range(1, 11)]
+    run_file = tmp_path / "rankforge.run"
+    run_file.write_text(
+        "".join(
+            f"{q} Q0 {d} {r} {10.0 - r} rf\n"
+            for q in test_queries
+            for r, d in enumerate(("1239", "1502", "4462", "4569", "5472"), start=1)
+        )
+    )
+    broken = tmp_path / "broken.run"
+    broken.write_text("1 Q0 1239 1 1.5 rf\n1 Q0 1502 2 nan rf\n")
+    with Client(url) as client:
+        run = client.start_run("search", "npl@1", name="rankforge", seed=1, code_version=CODE)
+        run.upload_file(broken)
+        with pytest.raises(ApiError) as refused:
+            run.evaluate_file("broken.run")
+        assert refused.value.status == 400
+        assert "broken.run, line 2: score 'nan'" in str(refused.value)
+        run.upload_file(run_file)
+        evaluated = run.evaluate_file("rankforge.run")
+        ended = run.finish()
+    assert evaluated["metrics"]["primary_metric"] == "ndcg@10"
+    assert ended["status"] == "succeeded"
+    report = httpx.get(f"{url}/api/runs/{run.id}/eval").json()
+    assert "ranking.json" in report["files"]
+    assert dataset["task"] == "retrieval"

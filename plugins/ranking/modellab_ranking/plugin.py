@@ -59,6 +59,7 @@ def register_task_types() -> list[TaskType]:
             unit="query",
             grouped=True,
             retrieves=True,
+            read_predictions=deferred("modellab_ranking.task:read_trec_run"),
             source_formats=tuple(
                 SourceFormat(
                     name,

@@ -7,6 +7,7 @@ them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,27 @@ def predict_retrieved(model: FittedModel, frame: Any) -> TaskPredictions:
         np.asarray(run["score"], dtype=np.float64),
         units=run[GROUP].astype(str).to_numpy(),
         items=run["doc_id"].astype(str).to_numpy(),
+    )
+
+
+def read_trec_run(path: Path) -> TaskPredictions:
+    """A TREC run file (``qid Q0 docno rank score tag``) as retrieved documents; the rank
+    column is ignored, as trec_eval ignores it, and a document listed twice for a query
+    is refused (naming the line)."""
+    from evalharness.formats.trec import TrecFormatError, read_run
+    from modellab.errors import InvalidInputError
+
+    try:
+        run = read_run(path)
+    except TrecFormatError as exc:
+        raise InvalidInputError(str(exc)) from None
+    units = [q for q, docs in run.items() for _ in docs]
+    items = [d for docs in run.values() for d in docs]
+    scores = [s for docs in run.values() for s in docs.values()]
+    return TaskPredictions(
+        np.asarray(scores, dtype=np.float64),
+        units=np.asarray(units, dtype=object),
+        items=np.asarray(items, dtype=object),
     )
 
 
