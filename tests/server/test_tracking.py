@@ -167,7 +167,7 @@ def test_outside_code_sends_a_trec_run_and_the_server_evaluates_it(
     run_file.write_text(
         "".join(
             f"{q} Q0 {d} {r} {10.0 - r} rf\n"
-            for q in test_queries
+            for q in queries
             for r, d in enumerate(("1239", "1502", "4462", "4569", "5472"), start=1)
         )
     )
