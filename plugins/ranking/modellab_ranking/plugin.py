@@ -3,6 +3,8 @@ type, the learning-to-rank template and EvalHarness' ranking evaluator."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from modellab import hookimpl
 from modellab.datasets.sources import SourceFormat
 from modellab.domain import ColumnRole
@@ -28,56 +30,49 @@ COLLECTION_GROUP = "query_id"
 def register_task_types() -> list[TaskType]:
     """Ranking: graded relevance labels on the rows (documents) of each query. Retrieval:
     the same labels as a collection's judgments, read from TREC, BEIR or table folders."""
-    return [
-        TaskType(
-            name=TASK,
-            description="Rank the rows of each query (its candidate documents) by relevance.",
-            check_target=deferred("modellab_ranking.task:check_target"),
-            target_affinity=deferred("modellab_ranking.task:target_affinity"),
-            profile_target=deferred("modellab_ranking.task:profile_target"),
-            cast_target=deferred("modellab_ranking.task:cast_target"),
-            predict=deferred("modellab_ranking.task:predict"),
-            check_train=deferred("modellab_ranking.task:check_train"),
-            paired_deltas=deferred("modellab_ranking.task:paired_deltas"),
-            paired_test=deferred("modellab_ranking.task:paired_test"),
-            unit="query",
-            grouped=True,
+    ranking = TaskType(
+        name=TASK,
+        description="Rank the rows of each query (its candidate documents) by relevance.",
+        check_target=deferred("modellab_ranking.task:check_target"),
+        target_affinity=deferred("modellab_ranking.task:target_affinity"),
+        profile_target=deferred("modellab_ranking.task:profile_target"),
+        cast_target=deferred("modellab_ranking.task:cast_target"),
+        predict=deferred("modellab_ranking.task:predict"),
+        check_train=deferred("modellab_ranking.task:check_train"),
+        paired_deltas=deferred("modellab_ranking.task:paired_deltas"),
+        paired_test=deferred("modellab_ranking.task:paired_test"),
+        unit="query",
+        grouped=True,
+    )
+    # The same grades, checks and pairing; the rows are a collection's judgments, and a
+    # model retrieves its own documents from the collection's corpus.
+    retrieval = replace(
+        ranking,
+        name=RETRIEVAL,
+        description="Retrieve and rank a collection's documents for each query; the "
+        "dataset is the collection (documents, queries, judgments), its rows the judgments.",
+        profile_target=deferred("modellab_ranking.task:profile_retrieval_target"),
+        predict=deferred("modellab_ranking.task:predict_retrieved"),
+        retrieves=True,
+        read_predictions=deferred("modellab_ranking.task:read_trec_run"),
+        source_formats=tuple(
+            SourceFormat(
+                name,
+                description,
+                COLLECTION_TARGET,
+                COLLECTION_GROUP,
+                deferred(f"modellab_ranking.layouts:{name}_matches"),
+                deferred(f"modellab_ranking.sources:read_{name}"),
+                roles={"doc_id": ColumnRole.ITEM, "query": ColumnRole.FEATURE},
+            )
+            for name, description in (
+                ("trec", "TREC collection (documents, topics, qrels)"),
+                ("beir", "BEIR collection (corpus.jsonl, queries.jsonl, qrels/*.tsv)"),
+                ("tables", "collection of tables (documents, queries, qrels)"),
+            )
         ),
-        TaskType(
-            name=RETRIEVAL,
-            description="Retrieve and rank a collection's documents for each query; the "
-            "dataset is the collection (documents, queries, judgments), its rows the "
-            "judgments.",
-            check_target=deferred("modellab_ranking.task:check_target"),
-            target_affinity=deferred("modellab_ranking.task:target_affinity"),
-            profile_target=deferred("modellab_ranking.task:profile_retrieval_target"),
-            cast_target=deferred("modellab_ranking.task:cast_target"),
-            predict=deferred("modellab_ranking.task:predict_retrieved"),
-            check_train=deferred("modellab_ranking.task:check_train"),
-            paired_deltas=deferred("modellab_ranking.task:paired_deltas"),
-            paired_test=deferred("modellab_ranking.task:paired_test"),
-            unit="query",
-            grouped=True,
-            retrieves=True,
-            read_predictions=deferred("modellab_ranking.task:read_trec_run"),
-            source_formats=tuple(
-                SourceFormat(
-                    name,
-                    description,
-                    COLLECTION_TARGET,
-                    COLLECTION_GROUP,
-                    deferred(f"modellab_ranking.layouts:{name}_matches"),
-                    deferred(f"modellab_ranking.sources:read_{name}"),
-                    roles={"doc_id": ColumnRole.ITEM, "query": ColumnRole.FEATURE},
-                )
-                for name, description in (
-                    ("trec", "TREC collection (documents, topics, qrels)"),
-                    ("beir", "BEIR collection (corpus.jsonl, queries.jsonl, qrels/*.tsv)"),
-                    ("tables", "collection of tables (documents, queries, qrels)"),
-                )
-            ),
-        ),
-    ]
+    )
+    return [ranking, retrieval]
 
 
 @hookimpl

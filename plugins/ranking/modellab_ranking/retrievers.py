@@ -54,33 +54,21 @@ def queries(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(zip(first[GROUP].astype(str), first[QUERY].astype(str), strict=True))
 
 
-def _top(ids: list[str], scores: np.ndarray, depth: int) -> list[tuple[str, float]]:
-    """The ``depth`` best (id, score) pairs, trec_eval's order: score descending, then id
-    descending, so a tie at the cut keeps the documents trec_eval would rank first."""
-    if scores.size > depth:
-        cut = np.partition(scores, scores.size - depth)[scores.size - depth]
-        keep = np.flatnonzero(scores >= cut)
-    else:
-        keep = np.arange(scores.size)
-    ranked = sorted(((float(scores[i]), ids[i]) for i in keep), reverse=True)[:depth]
-    return [(doc, score) for score, doc in ranked]
-
-
 def _run(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(RUN_COLUMNS))
 
 
-class BM25Retriever:
-    """BM25 over the whole corpus; a query sharing no term with a document scores 0 on it
-    and such documents are not retrieved."""
+class CorpusRetriever:
+    """What the retrievers share: a query's text in, its top documents out, and no
+    preprocessor fit on the split's rows (an index holds documents, not rows)."""
 
-    def __init__(self, index: BM25, config: BM25Config) -> None:
-        self.index = index
-        self.config = config
+    config: Any
+    #: what the output is, with ``{depth}`` for the documents per query
+    output = "the {depth} best documents of each query, scored"
 
     @property
     def preprocessors(self) -> list[Any]:
-        """None: the index holds documents, not rows of the split."""
+        """None of the split's rows: the index is built from the corpus."""
         return []
 
     @property
@@ -88,8 +76,17 @@ class BM25Retriever:
         """A query's text in, its top documents out."""
         return {
             "inputs": {GROUP: "string", QUERY: "string"},
-            "output": f"the {self.config.depth} best documents of each query, scored",
+            "output": self.output.format(depth=self.config.depth),
         }
+
+
+class BM25Retriever(CorpusRetriever):
+    """BM25 over the whole corpus; a query sharing no term with a document scores 0 on it
+    and such documents are not retrieved."""
+
+    def __init__(self, index: BM25, config: BM25Config) -> None:
+        self.index = index
+        self.config = config
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The run of ``frame``'s queries."""
@@ -133,8 +130,9 @@ def load_bm25(folder: Path) -> BM25Retriever:
     return BM25Retriever(index, BM25Config(**meta["config"]))
 
 
-class DenseRetriever:
-    """TF-IDF -> TruncatedSVD -> L2-normalized embeddings in a faiss HNSW index."""
+class DenseRetriever(CorpusRetriever):
+    """TF-IDF -> TruncatedSVD -> L2-normalized embeddings in a faiss HNSW index; the
+    vectorizer and the SVD are fit on the corpus."""
 
     def __init__(
         self, vectorizer: Any, svd: Any, index: Any, ids: list[str], config: DenseConfig
@@ -145,18 +143,7 @@ class DenseRetriever:
         self.ids = ids
         self.config = config
 
-    @property
-    def preprocessors(self) -> list[Any]:
-        """None of the split's rows: the vectorizer and the SVD are fit on the corpus."""
-        return []
-
-    @property
-    def signature(self) -> dict[str, Any]:
-        """A query's text in, its top documents out."""
-        return {
-            "inputs": {GROUP: "string", QUERY: "string"},
-            "output": f"the {self.config.depth} nearest documents of each query, by cosine",
-        }
+    output = "the {depth} nearest documents of each query, by cosine"
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings of ``texts`` (float32, as faiss takes them)."""
@@ -263,7 +250,7 @@ def load_dense(folder: Path) -> DenseRetriever:
     return DenseRetriever(vectorizer, svd, index, meta["ids"], DenseConfig(**meta["config"]))
 
 
-class Reranker:
+class Reranker(CorpusRetriever):
     """BM25's top documents reranked by XGBoost ``rank:ndcg`` over text features of each
     (query, document) pair (:func:`modellab_ranking.candidates.candidate_table`: the BM25
     score, TF-IDF cosine, lengths, term overlap, matched idf, largest term frequency)."""
@@ -278,13 +265,7 @@ class Reranker:
         """The ranker's own (fit on the training queries' candidates)."""
         return list(self.ranker.preprocessors)
 
-    @property
-    def signature(self) -> dict[str, Any]:
-        """A query's text in, its reranked top documents out."""
-        return {
-            "inputs": {GROUP: "string", QUERY: "string"},
-            "output": f"BM25's {self.config.depth} best documents of each query, reranked",
-        }
+    output = "BM25's {depth} best documents of each query, reranked"
 
     def candidates(self, frame: pd.DataFrame) -> pd.DataFrame:
         """BM25's top documents of ``frame``'s queries with their features (first stage)."""
