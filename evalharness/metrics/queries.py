@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from evalharness.metrics.ranking import Gain, QueryMeasures, evaluate_queries
+from evalharness.metrics.ranking import Gain, QueryMeasures, evaluate_arrays
 from evalharness.metrics.sums import weighted_sums
 
 Array = NDArray[np.float64]
@@ -137,27 +137,18 @@ def rank_queries(
             f"units, items, labels and scores must be 1-D of one length, got {u.shape}, "
             f"{it.shape}, {lab.shape}, {sc.shape}"
         )
-    order = np.lexsort((it, u))
-    u, it, lab, sc = u[order], it[order], lab[order], sc[order]
-    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if u.size else np.array([], int)
-    ends = np.r_[starts[1:], u.size].astype(np.intp)
-    qrels: dict[str, dict[str, int]] = {}
-    run: dict[str, list[tuple[str, float]]] = {}
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        qid = str(u[s])
-        docs = it[s:e].tolist()
-        qrels[qid] = dict(zip(docs, lab[s:e].tolist(), strict=True))
-        retrieved = ~np.isnan(sc[s:e])
-        run[qid] = [
-            (d, float(v)) for d, v, kept in zip(docs, sc[s:e], retrieved, strict=True) if kept
-        ]
-    measures = evaluate_queries(qrels, run, cutoffs=cutoffs, gain=gain)
+    # Every row is a judgment (its label); the rows with a score are the run.
+    retrieved = ~np.isnan(sc)
+    if retrieved.all():
+        ru, rit, rsc = u, it, sc  # one array for both sides: its ids are coded once
+    else:
+        ru, rit, rsc = u[retrieved], it[retrieved], sc[retrieved]
+    measures = evaluate_arrays(u, it, lab, ru, rit, rsc, cutoffs=cutoffs, gain=gain)
     queries = tuple(measures)
-    sizes = {qid: len(scored) for qid, scored in run.items()}
     return RankedQueries(
         queries,
         measures,
-        np.array([sizes[q] for q in queries], dtype=np.int64),
+        np.array([measures[q].num_ret for q in queries], dtype=np.int64),
         np.array([measures[q].num_rel for q in queries], dtype=np.int64),
     )
 
