@@ -101,6 +101,7 @@ class AddRequest:
     project: str
     name: str
     path: Path
+    #: the target column; "" when a source format's folder implies it
     target: str
     task: str | None = None
     split: SplitRequest = field(default_factory=SplitRequest)
