@@ -228,8 +228,8 @@ def test_unknown_template_and_model(penguins: Env) -> None:
     r = penguins.run("run", "-p", "p", "-d", "peng", "-t", "nope", "-m", "x", ok=False)
     assert (
         r.exit_code == 2
-        and "unknown template 'nope'; installed: learning-to-rank, tabular-classification, "
-        "tabular-regression"
+        and "unknown template 'nope'; installed: learning-to-rank, retrieval, "
+        "tabular-classification, tabular-regression"
         in r.stderr
     )
     r = penguins.run(

@@ -403,7 +403,10 @@ def test_the_plugins_page_lists_templates_and_models(ui: Watched) -> None:
     # What each plugin registers.
     page.get_by_text("slicers: class, confidence_decile").wait_for()
     ranking = page.locator("li", has_text="modellab-ranking").inner_text()
-    assert "templates: learning-to-rank; evaluators: evalharness-ranking" in ranking
+    assert (
+        "task types: ranking, retrieval; templates: learning-to-rank, retrieval; "
+        "evaluators: evalharness-ranking, evalharness-retrieval"
+    ) in ranking
     ui.shot("plugins")
 
 
