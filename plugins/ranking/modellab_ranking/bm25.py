@@ -1,7 +1,9 @@
 """BM25, the retrieval baseline every ranking comparison starts from.
 
 Okapi BM25 with Lucene's idf, ``log(1 + (N - df + 0.5) / (df + 0.5))``, and the
-parameters Anserini uses by default (k1 = 0.9, b = 0.4). Text is lower-cased and split
+parameters Anserini uses by default (k1 = 0.9, b = 0.4); the term weight keeps the
+classic ``(k1 + 1)`` factor, so scores are bm25s' "lucene" scores times ``k1 + 1``
+(``tests/test_bm25.py`` checks it) and rank the same. Text is lower-cased and split
 into runs of letters and digits; no stemming or stop list, so the baseline is the same
 wherever it runs.
 """
