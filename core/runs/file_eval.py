@@ -28,14 +28,6 @@ from modellab.plugins import Registry
 from modellab.runs.artifacts import run_dir, sha256_of
 from modellab.runs.lifecycle import load_run, metrics_from_eval
 from modellab.runs.options import EvalSettings, eval_defaults
-from modellab.runs.predictions import (
-    ITEM_ID,
-    UNIT_ID,
-    PredictionKeys,
-    aligned_baseline,
-    predictions_table,
-    retrieval_table,
-)
 from modellab.runs.tracking import (
     TrackedRunRequest,
     add_artifact,
@@ -44,14 +36,13 @@ from modellab.runs.tracking import (
     running_tracked,
     safe_relative,
 )
-from modellab.runs.training import load_run_frames, strongest_baseline
+from modellab.runs.training import load_run_frames, prediction_rows, strongest_baseline
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store.database import Database
 from modellab.store.models import RunRow
 from modellab.tasks import (
     GROUP,
-    ITEM,
     TARGET,
     BaselinePredictions,
     EvalRequest,
@@ -138,17 +129,7 @@ def _evaluate(
         units=units[keep],
         items=None if predicted.items is None else np.asarray(predicted.items)[keep],
     )
-    keys = PredictionKeys.of(test.index.to_numpy().astype(np.int64), predicted)
-    if task.retrieves:
-        table = retrieval_table(keys, predicted, test[GROUP], test[ITEM], prepared.test_y)
-        keys = PredictionKeys(table[UNIT_ID].to_numpy(), table[ITEM_ID].to_numpy())
-        y_pred = table["prediction"].fill_null(np.nan).to_numpy()
-        truth = table["truth"].to_numpy()
-    else:
-        table = predictions_table(keys, prepared.test_y, predicted)
-        y_pred, truth = np.asarray(predicted.y_pred), None
-        if baseline is not None:
-            baseline = aligned_baseline(baseline, keys)
+    rows = prediction_rows(task, prepared, predicted, baseline)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".eval-") as tmp:
         staging = Path(tmp) / "eval"
         evaluator.evaluate(
@@ -161,7 +142,7 @@ def _evaluate(
                 train_target=prepared.train[TARGET].to_numpy(),
                 split=version.split.strategy.value,
                 time_column=version.split.time_column,
-                baseline=baseline,
+                baseline=rows.baseline,
                 run_key=run.run_key,
                 dataset_ref=version.ref,
                 dataset_checksum=version.checksum,
@@ -169,14 +150,14 @@ def _evaluate(
                 commit=run.code_version.git_commit or "unknown",
                 seed=run.seed,
                 reproduce_command=f"modellab evaluate-file {run.id} {source.name}",
-                y_pred=y_pred,
-                units=keys.units,
-                items=keys.items,
-                truth=truth,
+                y_pred=rows.predicted.y_pred,
+                units=rows.keys.units,
+                items=rows.keys.items,
+                truth=rows.truth,
                 eval_settings=EvalSettings(n_bootstrap=int(eval_defaults()["n_bootstrap"])),
             )
         )
-        table.write_parquet(folder / "predictions.parquet")
+        rows.table.write_parquet(folder / "predictions.parquet")
         final = folder / "eval"
         if final.exists():
             shutil.rmtree(final)

@@ -181,6 +181,47 @@ def load_run_frames(
     return prepared
 
 
+@dataclass(frozen=True)
+class PredictionRows:
+    """A run's prediction rows: the predictions table, its keys and values in the
+    evaluator's order, each row's truth when the rows are not the test rows, and the
+    baseline paired with them."""
+
+    table: pl.DataFrame
+    keys: PredictionKeys
+    predicted: TaskPredictions
+    truth: np.ndarray | None
+    baseline: BaselinePredictions | None
+
+
+def prediction_rows(
+    task: TaskType,
+    prepared: Prepared,
+    predicted: TaskPredictions,
+    baseline: BaselinePredictions | None,
+) -> PredictionRows:
+    """The prediction rows of ``predicted`` on ``prepared``'s test rows.
+
+    A retrieving task's rows are the documents the model retrieved and the judged ones
+    (the baseline's table holds its own, and the evaluator pairs the two query by query);
+    any other task's are the test rows, the baseline reordered to them by key.
+    """
+    test = prepared.test_x
+    keys = PredictionKeys.of(test.index.to_numpy().astype(np.int64), predicted)
+    if task.retrieves:
+        table = retrieval_table(keys, predicted, test[GROUP], test[ITEM], prepared.test_y)
+        return PredictionRows(
+            table,
+            PredictionKeys(table[UNIT_ID].to_numpy(), table[ITEM_ID].to_numpy()),
+            TaskPredictions(table["prediction"].fill_null(np.nan).to_numpy()),
+            table["truth"].to_numpy(),
+            baseline,
+        )
+    table = predictions_table(keys, prepared.test_y, predicted)
+    paired = None if baseline is None else aligned_baseline(baseline, keys)
+    return PredictionRows(table, keys, predicted, None, paired)
+
+
 async def strongest_baseline(
     db: Database, settings: Settings, run: Run, version: DatasetVersion
 ) -> BaselinePredictions | None:
@@ -257,22 +298,8 @@ def _train_and_evaluate(
     model = variant.fit(prepared.train, config, run.seed)
     clock.lap("fit")
     log.info("predicting %d test rows", len(prepared.test_x))
-    predicted = task.predict(model, prepared.test_x)
-    keys = PredictionKeys.of(prepared.test_x.index.to_numpy().astype(np.int64), predicted)
-    truth: np.ndarray | None = None
-    if task.retrieves:
-        # The documents the model retrieved, and the judged ones: the baseline's table
-        # holds its own, and the evaluator pairs the two query by query.
-        preds = retrieval_table(
-            keys, predicted, prepared.test_x[GROUP], prepared.test_x[ITEM], prepared.test_y
-        )
-        keys = PredictionKeys(preds[UNIT_ID].to_numpy(), preds[ITEM_ID].to_numpy())
-        predicted = TaskPredictions(preds["prediction"].fill_null(np.nan).to_numpy())
-        truth = preds["truth"].to_numpy()
-    else:
-        preds = predictions_table(keys, prepared.test_y, predicted)
-        if baseline is not None:
-            baseline = aligned_baseline(baseline, keys)
+    rows = prediction_rows(task, prepared, task.predict(model, prepared.test_x), baseline)
+    keys, predicted = rows.keys, rows.predicted
     clock.lap("predict")
     slicers = registry.slicers_for(task.name)
     n_units = np.unique(keys.units).size if task.grouped else len(prepared.test_x)
@@ -298,7 +325,7 @@ def _train_and_evaluate(
     write_json_atomic(tmp_model / "signature.json", {"format": fmt, **dict(model.signature)})
     replace_dir(tmp_model, folder / "model")
     tmp = folder / ".predictions.parquet.tmp"
-    preds.write_parquet(tmp)
+    rows.table.write_parquet(tmp)
     tmp.replace(folder / "predictions.parquet")
     clock.lap("write")
 
@@ -317,7 +344,7 @@ def _train_and_evaluate(
             train_target=prepared.train[TARGET].to_numpy(),
             split=version.split.strategy.value,
             time_column=version.split.time_column,
-            baseline=baseline,
+            baseline=rows.baseline,
             run_key=run.run_key,
             dataset_ref=version.ref,
             dataset_checksum=version.checksum,
@@ -329,7 +356,7 @@ def _train_and_evaluate(
             scores=predicted.scores,
             units=keys.units,
             items=keys.items,
-            truth=truth,
+            truth=rows.truth,
             train_time=prepared.train_time,
             test_time=prepared.test_time,
             refit=refit,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from evalharness import BaselineResult, LeakageInputs
-from evalharness.core.ranking import ScoredRows, evaluate_ranking
+from evalharness.core.ranking import evaluate_ranking
 from modellab.tasks import GROUP, EvalRequest
 from modellab_tabular.evaluation import eval_config, run_info, slice_families
 from modellab_tabular.features import prepare_features
@@ -87,13 +87,14 @@ def evaluate_retrieval(req: EvalRequest) -> None:
     retriever returned from the whole corpus, ranked against the judged ones."""
     from modellab_ranking.bm25 import tokens
     from modellab_ranking.retrievers import corpus, queries
+    from modellab_ranking.task import retrieved_rows
 
-    rows = _retrieved_rows(req.units, req.items, req.truth, req.y_pred)
+    rows = retrieved_rows(req.units, req.items, req.truth, req.y_pred)
     baseline = None
     baseline_rows = None
     if req.baseline is not None:
         b = req.baseline
-        baseline_rows = ScoredRows.of(*_retrieved_rows(b.units, b.items, b.truth, b.y_pred))
+        baseline_rows = retrieved_rows(b.units, b.items, b.truth, b.y_pred)
         baseline = BaselineResult(
             name=b.name,
             y_pred=None,
@@ -105,7 +106,10 @@ def evaluate_retrieval(req: EvalRequest) -> None:
     asked = dict(queries(req.test_frame))
     evaluate_ranking(
         req.out_dir,
-        *rows,
+        rows.units,
+        rows.items,
+        rows.labels,
+        rows.scores,
         run=run_info(req),
         baseline=baseline,
         baseline_rows=baseline_rows,
@@ -116,18 +120,6 @@ def evaluate_retrieval(req: EvalRequest) -> None:
         features=query_vocabulary(asked, {t for text in documents.values() for t in tokens(text)}),
         documents=documents,
         query_text=asked,
-    )
-
-
-def _retrieved_rows(units: Any, items: Any, truth: Any, scores: Any) -> tuple[Any, ...]:
-    """A retrieval predictions table's columns as EvalHarness' rows: an unjudged document
-    is labelled -1, a judged one not retrieved scores NaN."""
-    labels = pd.to_numeric(pd.Series(truth), errors="coerce").fillna(-1).to_numpy()
-    return (
-        np.asarray(units),
-        np.asarray(items),
-        labels,
-        np.asarray(pd.to_numeric(pd.Series(scores), errors="coerce"), dtype=np.float64),
     )
 
 

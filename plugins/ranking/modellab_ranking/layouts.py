@@ -125,6 +125,23 @@ def _jsonl(path: Path, display: Path, fields: tuple[str, ...]) -> dict[str, dict
     return out
 
 
+def _judge(
+    judged: dict[str, dict[str, int]], where: str, qid: str, doc: str, raw: str, field: str
+) -> None:
+    """Record one judgment; ``where`` (file and line) and ``field`` (the label's column)
+    name a label that is not an integer or a document judged twice."""
+    try:
+        label = int(raw)
+    except ValueError:
+        raise InvalidInputError(
+            f"{where}: {field} {raw!r} of query {qid} document {doc} is not an integer"
+        ) from None
+    per_query = judged.setdefault(qid, {})
+    if doc in per_query:
+        raise InvalidInputError(f"{where}: query {qid} judges document {doc} twice")
+    per_query[doc] = label
+
+
 def _beir_qrels(path: Path, display: Path) -> dict[str, dict[str, int]]:
     judged: dict[str, dict[str, int]] = {}
     with path.open(encoding="utf-8") as fh:
@@ -141,16 +158,7 @@ def _beir_qrels(path: Path, display: Path) -> dict[str, dict[str, int]]:
                     f"score), this one has {len(fields)}"
                 )
             qid, doc, raw = (f.strip() for f in fields)
-            try:
-                label = int(raw)
-            except ValueError:
-                raise InvalidInputError(
-                    f"{where}: score {raw!r} of query {qid} document {doc} is not an integer"
-                ) from None
-            per_query = judged.setdefault(qid, {})
-            if doc in per_query:
-                raise InvalidInputError(f"{where}: query {qid} judges document {doc} twice")
-            per_query[doc] = label
+            _judge(judged, where, qid, doc, raw, "score")
     return judged
 
 
@@ -264,16 +272,7 @@ def read_tables(root: Path, files: Mapping[str, Path]) -> Collection:
         where = f"{shown['qrels']}, data row {number}"
         if qid is None or doc is None:
             raise InvalidInputError(f"{where}: query_id and doc_id must not be empty")
-        try:
-            label = int(str(raw))
-        except ValueError:
-            raise InvalidInputError(
-                f"{where}: relevance {raw!r} of query {qid} document {doc} is not an integer"
-            ) from None
-        per_query = judged.setdefault(qid, {})
-        if doc in per_query:
-            raise InvalidInputError(f"{where}: query {qid} judges document {doc} twice")
-        per_query[doc] = label
+        _judge(judged, where, qid, doc, str(raw), "relevance")
     return _checked(
         Collection(documents, query_text, judged), shown["qrels"], shown["queries"].name
     )

@@ -137,17 +137,30 @@ def check_train(train_target: pl.Series) -> str | None:
     )
 
 
-def scored_rows(table: pl.DataFrame) -> Any:
-    """A predictions table as EvalHarness' scored rows: a null ``prediction`` (a judged
-    document not retrieved) becomes NaN, a null ``truth`` (a retrieved document nobody
-    judged) the label -1, trec_eval's "unjudged"."""
+def retrieved_rows(units: Any, items: Any, truth: Any, scores: Any) -> Any:
+    """A retrieval run's prediction rows as EvalHarness' scored rows: a missing score (a
+    judged document not retrieved) becomes NaN, a missing truth (a retrieved document
+    nobody judged) the label -1, trec_eval's "unjudged"."""
+    import pandas as pd
+
     from evalharness.core.ranking import ScoredRows
 
     return ScoredRows.of(
+        np.asarray(units),
+        np.asarray(items),
+        pd.to_numeric(pd.Series(truth), errors="coerce").fillna(-1).to_numpy(),
+        pd.to_numeric(pd.Series(scores), errors="coerce").to_numpy(dtype=np.float64),
+    )
+
+
+def scored_rows(table: pl.DataFrame) -> Any:
+    """A predictions table as EvalHarness' scored rows (:func:`retrieved_rows`; a ranking
+    table has neither a missing score nor a missing truth)."""
+    return retrieved_rows(
         table[UNIT_ID].to_numpy(),
         table[ITEM_ID].to_numpy(),
-        table["truth"].fill_null(-1).to_numpy(),
-        table["prediction"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
+        table["truth"].to_numpy(),
+        table["prediction"].to_numpy(),
     )
 
 
