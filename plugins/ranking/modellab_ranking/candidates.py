@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
 
@@ -40,7 +40,7 @@ COLUMNS = ("query_id", "doc_id", "relevance", *FEATURES)
 DECIMALS = 6
 
 
-def _term_counts(index: BM25, documents: dict[str, str]) -> sparse.csr_matrix:
+def _term_counts(index: BM25, documents: Mapping[str, str]) -> sparse.csr_matrix:
     """Raw term frequencies, a row per document in ``index.ids`` order and a column per
     term of ``index.vocab``."""
     rows: list[int] = []
@@ -86,60 +86,83 @@ def candidate_table(collection: Collection, depth: int = 100) -> pl.DataFrame:
 
     Queries BM25 retrieves nothing for have no rows.
     """
-    index = BM25(collection.documents)
-    tf = _term_counts(index, collection.documents)
-    idf = _tfidf_idf(tf)
-    weighted = tf.multiply(idf[np.newaxis, :]).tocsr()
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
-    lengths = np.asarray(tf.sum(axis=1)).ravel()
-    position = {doc: i for i, doc in enumerate(index.ids)}
-
-    query_ids: list[str] = []
-    doc_ids: list[str] = []
-    labels: list[int] = []
-    values: dict[str, list[float]] = {name: [] for name in FEATURES}
-    for qid in sorted(collection.queries):
-        text = collection.queries[qid]
-        hits = index.search(text, depth)
-        if not hits:
-            continue
-        ranked = sorted(
-            ((round(score, DECIMALS), doc) for doc, score in hits.items()), reverse=True
-        )
-        said = tokens(text)
-        asked = Counter(index.vocab[t] for t in said if t in index.vocab)
-        terms = sorted(asked)
-        query_vector = np.asarray([asked[t] for t in terms], dtype=np.float64) * idf[terms]
-        query_norm = float(np.sqrt(query_vector @ query_vector))
-        rows = [position[doc] for _, doc in ranked]
-        # Dense (candidates x query terms) blocks: small, and summed in a fixed order.
-        block_tf = tf[rows][:, terms].toarray()
-        held = block_tf > 0
-        cosine = (weighted[rows][:, terms].toarray() @ query_vector) / (norms[rows] * query_norm)
-        judged = collection.qrels.get(qid, {})
-        features = {
-            "bm25": np.asarray([score for score, _ in ranked]),
-            "tfidf_cosine": cosine,
-            "doc_length": lengths[rows],
-            "query_length": np.full(len(rows), float(len(said))),
-            "term_overlap": held.sum(axis=1) / len(set(said)),
-            "matched_idf": held @ index.idf[terms],
-            "max_term_tf": block_tf.max(axis=1),
-        }
-        query_ids.extend([qid] * len(ranked))
-        doc_ids.extend(doc for _, doc in ranked)
-        labels.extend(judged.get(doc, 0) for _, doc in ranked)
-        for name in FEATURES:
-            values[name].extend(round(float(v), DECIMALS) for v in features[name])
-    return pl.DataFrame(
-        {"query_id": query_ids, "doc_id": doc_ids, "relevance": labels, **values},
-        schema={
-            "query_id": pl.String,
-            "doc_id": pl.String,
-            "relevance": pl.Int64,
-            **dict.fromkeys(FEATURES, pl.Float64),
-        },
+    return CandidateFeatures(collection.documents).table(
+        collection.queries, collection.qrels, depth
     )
+
+
+class CandidateFeatures:
+    """The corpus-level parts of :func:`candidate_table` (the BM25 index, term counts,
+    TF-IDF weights and norms, document lengths), built once for a corpus and reused for
+    every batch of queries (a reranker's first stage)."""
+
+    def __init__(self, documents: Mapping[str, str]) -> None:
+        self.documents = documents
+        self.index = BM25(documents)
+        self.tf = _term_counts(self.index, documents)
+        self.idf = _tfidf_idf(self.tf)
+        self.weighted = self.tf.multiply(self.idf[np.newaxis, :]).tocsr()
+        self.norms = np.sqrt(np.asarray(self.weighted.multiply(self.weighted).sum(axis=1)).ravel())
+        self.lengths = np.asarray(self.tf.sum(axis=1)).ravel()
+        self.position = {doc: i for i, doc in enumerate(self.index.ids)}
+
+    def table(
+        self,
+        queries: Mapping[str, str],
+        qrels: Mapping[str, Mapping[str, int]],
+        depth: int = 100,
+    ) -> pl.DataFrame:
+        """:func:`candidate_table`'s rows for ``queries``, labelled by ``qrels``."""
+        index, tf, idf, weighted = self.index, self.tf, self.idf, self.weighted
+        norms, lengths, position = self.norms, self.lengths, self.position
+        query_ids: list[str] = []
+        doc_ids: list[str] = []
+        labels: list[int] = []
+        values: dict[str, list[float]] = {name: [] for name in FEATURES}
+        for qid in sorted(queries):
+            text = queries[qid]
+            hits = index.search(text, depth)
+            if not hits:
+                continue
+            ranked = sorted(
+                ((round(score, DECIMALS), doc) for doc, score in hits.items()), reverse=True
+            )
+            said = tokens(text)
+            asked = Counter(index.vocab[t] for t in said if t in index.vocab)
+            terms = sorted(asked)
+            query_vector = np.asarray([asked[t] for t in terms], dtype=np.float64) * idf[terms]
+            query_norm = float(np.sqrt(query_vector @ query_vector))
+            rows = [position[doc] for _, doc in ranked]
+            # Dense (candidates x query terms) blocks: small, and summed in a fixed order.
+            block_tf = tf[rows][:, terms].toarray()
+            held = block_tf > 0
+            cosine = (weighted[rows][:, terms].toarray() @ query_vector) / (
+                norms[rows] * query_norm
+            )
+            judged = qrels.get(qid, {})
+            features = {
+                "bm25": np.asarray([score for score, _ in ranked]),
+                "tfidf_cosine": cosine,
+                "doc_length": lengths[rows],
+                "query_length": np.full(len(rows), float(len(said))),
+                "term_overlap": held.sum(axis=1) / len(set(said)),
+                "matched_idf": held @ index.idf[terms],
+                "max_term_tf": block_tf.max(axis=1),
+            }
+            query_ids.extend([qid] * len(ranked))
+            doc_ids.extend(doc for _, doc in ranked)
+            labels.extend(judged.get(doc, 0) for _, doc in ranked)
+            for name in FEATURES:
+                values[name].extend(round(float(v), DECIMALS) for v in features[name])
+        return pl.DataFrame(
+            {"query_id": query_ids, "doc_id": doc_ids, "relevance": labels, **values},
+            schema={
+                "query_id": pl.String,
+                "doc_id": pl.String,
+                "relevance": pl.Int64,
+                **dict.fromkeys(FEATURES, pl.Float64),
+            },
+        )
 
 
 def _vaswani() -> Path:

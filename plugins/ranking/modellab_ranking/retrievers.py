@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -30,6 +30,9 @@ from modellab.errors import ModelLabError
 from modellab.tasks import ATTACHMENTS, GROUP
 from modellab_ranking.bm25 import BM25
 from modellab_ranking.configs import BM25Config, DenseConfig, RerankConfig
+
+if TYPE_CHECKING:
+    from modellab_ranking.candidates import CandidateFeatures
 
 QUERY = "query"
 #: the run columns a retriever's ``predict`` answers with
@@ -255,8 +258,9 @@ class Reranker(CorpusRetriever):
     (query, document) pair (:func:`modellab_ranking.candidates.candidate_table`: the BM25
     score, TF-IDF cosine, lengths, term overlap, matched idf, largest term frequency)."""
 
-    def __init__(self, documents: dict[str, str], ranker: Any, config: RerankConfig) -> None:
-        self.documents = documents
+    def __init__(self, first_stage: CandidateFeatures, ranker: Any, config: RerankConfig) -> None:
+        # Built once for the corpus: every prediction's first stage searches it again.
+        self.first_stage = first_stage
         self.ranker = ranker
         self.config = config
 
@@ -269,11 +273,7 @@ class Reranker(CorpusRetriever):
 
     def candidates(self, frame: pd.DataFrame) -> pd.DataFrame:
         """BM25's top documents of ``frame``'s queries with their features (first stage)."""
-        from modellab_ranking.candidates import candidate_table
-        from modellab_ranking.collection import Collection
-
-        asked = dict(queries(frame))
-        table = candidate_table(Collection(self.documents, asked, {}), self.config.depth)
+        table = self.first_stage.table(dict(queries(frame)), {}, self.config.depth)
         out = table.to_pandas().rename(columns={"query_id": GROUP})
         return out.drop(columns=["relevance"])
 
@@ -294,8 +294,9 @@ class Reranker(CorpusRetriever):
         import polars as pl
 
         folder.mkdir(parents=True, exist_ok=True)
-        ids = sorted(self.documents)
-        pl.DataFrame({"doc_id": ids, "text": [self.documents[d] for d in ids]}).write_parquet(
+        documents = self.first_stage.documents
+        ids = sorted(documents)
+        pl.DataFrame({"doc_id": ids, "text": [documents[d] for d in ids]}).write_parquet(
             folder / "documents.parquet", statistics=False
         )
         (folder / "rerank.json").write_bytes(msgspec.json.encode({"config": self.config}))
@@ -307,26 +308,26 @@ def fit_reranker(train: pd.DataFrame, config: RerankConfig, seed: int) -> Rerank
     """Train the ranker on BM25's candidates for the training queries, labelled by their
     judgments (a candidate nobody judged counts as not relevant)."""
     from modellab.tasks import ITEM, TARGET
-    from modellab_ranking.candidates import candidate_table
-    from modellab_ranking.collection import Collection
+    from modellab_ranking.candidates import CandidateFeatures
     from modellab_ranking.models import fit_xgb_ranker
 
-    documents = corpus(train)
+    first_stage = CandidateFeatures(corpus(train))
     judged: dict[str, dict[str, int]] = {}
     for q, d, label in zip(
         train[GROUP].astype(str), train[ITEM].astype(str), train[TARGET], strict=True
     ):
         judged.setdefault(q, {})[d] = int(label)
-    table = candidate_table(Collection(documents, dict(queries(train)), judged), config.depth)
+    table = first_stage.table(dict(queries(train)), judged, config.depth)
     frame = table.to_pandas().rename(columns={"query_id": GROUP, "relevance": TARGET})
     ranker = fit_xgb_ranker(frame.drop(columns=["doc_id"]), config.ranker, seed)
-    return Reranker(documents, ranker, config)
+    return Reranker(first_stage, ranker, config)
 
 
 def load_reranker(folder: Path) -> Reranker:
     """The reranker that :meth:`Reranker.save` wrote."""
     import polars as pl
 
+    from modellab_ranking.candidates import CandidateFeatures
     from modellab_ranking.models import load_ranker
 
     docs = pl.read_parquet(folder / "documents.parquet")
@@ -334,4 +335,4 @@ def load_reranker(folder: Path) -> Reranker:
         json.loads((folder / "rerank.json").read_text())["config"], RerankConfig
     )
     documents = dict(zip(docs["doc_id"].to_list(), docs["text"].to_list(), strict=True))
-    return Reranker(documents, load_ranker(folder / "ranker"), config)
+    return Reranker(CandidateFeatures(documents), load_ranker(folder / "ranker"), config)
