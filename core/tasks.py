@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -59,6 +59,17 @@ class FittedModel(Protocol):
 
     def predict(self, frame: Any) -> Any:
         """Return predictions for every row of ``frame``."""
+
+
+@runtime_checkable
+class StagedModel(Protocol):
+    """A fitted model whose prediction has stages worth timing apart (candidate
+    generation and reranking, embedding and index search); the run's latency.json
+    times each one beside the whole ``predict``."""
+
+    def latency_parts(self, frame: Any) -> Mapping[str, Callable[[], Any]]:
+        """Zero-argument calls, by name, that each perform one stage of predicting
+        ``frame`` (set up before the call, so that only the stage is timed)."""
 
 
 class Deferred:

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from modellab.runs.artifacts import write_json_atomic
+from modellab.tasks import GROUP, StagedModel
 
 LATENCY_FILE = "latency.json"
 #: eval_summary.json's ``latency``: where the timings are, relative to ``eval/``
 LATENCY_POINTER = f"../{LATENCY_FILE}"
 #: rows of the test split timed per call: a small online-serving batch
 BATCH_ROWS = 64
+#: queries timed per call when a row is one document of a query (ranking, retrieval)
+BATCH_QUERIES = 16
 WARMUP = 3
 REPEATS = 30
 #: why a tracked run has no figures: its model lives in the outside code that logged it
@@ -42,33 +45,71 @@ def platform_info() -> dict[str, Any]:
     }
 
 
+def latency_batch(test_x: Any) -> tuple[Any, int, str, str]:
+    """The test rows one timed call predicts: ``(frame, size, unit, description)``.
+
+    A row is the unit of most tasks; where rows are the documents of queries (a
+    ``GROUP`` column), the batch is every row of the first queries and the unit a query,
+    as a search system is timed.
+    """
+    if GROUP in getattr(test_x, "columns", ()):
+        first = sorted(test_x[GROUP].astype(str).unique())[:BATCH_QUERIES]
+        batch = test_x[test_x[GROUP].astype(str).isin(first)]
+        return batch, len(first), "queries", f"the rows of the first {len(first)} test queries"
+    batch = test_x.iloc[:BATCH_ROWS]
+    return batch, len(batch), "rows", f"the first {len(batch)} rows of the test split"
+
+
 def measure_model_latency(
-    predict: Callable[[Any], Any],
+    model: Any,
     test_x: Any,
     *,
-    batch_rows: int = BATCH_ROWS,
     warmup: int = WARMUP,
     repeats: int = REPEATS,
 ) -> dict[str, Any]:
-    """Time ``predict`` on the first ``batch_rows`` test rows: latency.json's content."""
+    """Time ``model.predict`` on a small test batch (:func:`latency_batch`), and each
+    stage the model names (``latency_parts``, :class:`~modellab.tasks.StagedModel`)
+    apart: latency.json's content."""
     from evalharness import measure_latency
 
-    batch = test_x.iloc[:batch_rows]
-    result = measure_latency(predict, batch, warmup=warmup, repeats=repeats, device="cpu")
+    batch, size, unit, described = latency_batch(test_x)
+    result = measure_latency(model.predict, batch, warmup=warmup, repeats=repeats, device="cpu")
+    stages: Mapping[str, Callable[[], Any]] = (
+        model.latency_parts(batch) if isinstance(model, StagedModel) else {}
+    )
+    parts = []
+    for name in stages:
+        part = measure_latency(_ignoring(stages[name]), None, warmup=warmup, repeats=repeats)
+        parts.append(
+            {
+                "name": name,
+                "p50_ms": part.p50_ms,
+                "p95_ms": part.p95_ms,
+                "p99_ms": part.p99_ms,
+                "per_sample_ms": part.p50_ms / max(size, 1),
+            }
+        )
     return {
         "measured": True,
         "call": "predict",
-        "batch": f"the first {result.batch_size} rows of the test split",
-        "batch_size": result.batch_size,
+        "batch": described,
+        "batch_size": size,
+        "batch_unit": unit,
         "warmup": result.warmup,
         "repeats": result.repeats,
         "p50_ms": result.p50_ms,
         "p95_ms": result.p95_ms,
         "p99_ms": result.p99_ms,
-        "per_sample_ms": result.per_sample_ms,
+        "per_sample_ms": result.p50_ms / max(size, 1),
         "device": result.device,
+        "parts": parts,
         "platform": platform_info(),
     }
+
+
+def _ignoring(call: Callable[[], Any]) -> Callable[[Any], Any]:
+    """``call`` as :func:`evalharness.measure_latency` times it: with a batch it ignores."""
+    return lambda _batch: call()
 
 
 def write_latency(folder: Path, doc: dict[str, Any]) -> None:

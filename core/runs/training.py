@@ -370,7 +370,7 @@ def _train_and_evaluate(
     clock.lap("evaluate")
     # After the evaluation, so that its bootstrap and stress refits do not share the CPU
     # with the timed calls; into the run folder, not eval/, which must stay byte-identical.
-    latency = measure_model_latency(model.predict, prepared.test_x)
+    latency = measure_model_latency(model, prepared.test_x)
     write_latency(folder, latency)
     log.info(
         "latency: p50 %.3f ms, p95 %.3f ms per batch of %d rows (%.4f ms per row), %s",

@@ -45,6 +45,7 @@ from evalharness.schemas import files as S
 from evalharness.slicing import fixed as F
 from evalharness.slicing.families import SliceFamily
 from evalharness.stress.ranking import RankingStress, Scorer, stressed_models
+from evalharness.stress.retrieval import RetrievalStress, StressedRetriever, judgments
 
 TASK = "ranking"
 #: what the weak-slice search treats as loss (slices.json ``search.loss``)
@@ -207,6 +208,7 @@ def ranking_task(
     stress_rows: pd.DataFrame | None = None,
     ranked: MQ.RankedQueries | None = None,
     baseline_rows: ScoredRows | None = None,
+    retriever: StressedRetriever | None = None,
 ) -> TaskSpec:
     """The ranking task's part of an evaluation (arguments as :func:`evaluate_ranking`
     takes them); ``ranked`` is ``rows.rank(None, cfg)`` when the caller has it already."""
@@ -246,6 +248,23 @@ def ranking_task(
             b_means.values[names.index(primary)], primary_values, primary, cfg
         )
     rankings = query_rankings(rows.units, rows.items, rows.labels, rows.scores)
+    stress = _stress_source(
+        rows,
+        ranked,
+        cfg,
+        predict,
+        stress_rows,
+        baseline,
+        b_scores,
+        retriever,
+        documents,
+        query_text,
+    )
+
+    def sweep() -> list[S.IndexSweepPoint]:
+        if not cfg.run_stress or not isinstance(stress, RetrievalStress):
+            return []
+        return stress.index_sweep(primary, cfg, method)
 
     def ranking_file() -> dict[str, tuple[str, bytes]]:
         per_query = [
@@ -277,6 +296,7 @@ def ranking_task(
             },
             randomization=randomization,
             per_query=per_query,
+            index_sweep=sweep(),
         )
         return {"ranking": ("ranking.json", encode_json(content))}
 
@@ -296,26 +316,15 @@ def ranking_task(
         if b_means is not None:
             delta = primary_values - b_means.values[names.index(primary)]
             out.add("per_query_delta", PR.per_query_delta_plot, delta, primary)
+        drawable = [
+            PR.SweepPoint(p.family, p.parameter, p.value, p.deployed, recall, metric)
+            for p in sweep()
+            if (recall := _estimate(p.recall_vs_exact, p.recall_ci_low, p.recall_ci_high))
+            and (metric := _estimate(p.metric_value, p.metric_ci_low, p.metric_ci_high))
+        ]
+        if drawable:
+            out.add("index_sweep", PR.index_sweep_plot, drawable, primary)
 
-    stress_frame = (
-        stress_rows if stress_rows is not None else pd.DataFrame(index=range(len(rows.units)))
-    )
-    stress = RankingStress(
-        stress_frame,
-        rows.units,
-        rows.items,
-        rows.labels,
-        ranked.queries,
-        tuple(
-            stressed_models(
-                predict,
-                rows.scores,
-                None if baseline is None else (baseline.predict, b_scores),
-            )
-        ),
-        cfg.ranking_cutoffs,
-        cfg.ranking_gain,
-    )
     notes = {
         "conventions": MQ.CONVENTIONS,
         "queries": (
@@ -358,6 +367,57 @@ def ranking_task(
     )
 
 
+def _estimate(
+    value: float | None, low: float | None, high: float | None
+) -> tuple[float, float, float] | None:
+    """An estimate and its interval, None when any of them is undefined."""
+    if value is None or low is None or high is None:
+        return None
+    return value, low, high
+
+
+def _stress_source(
+    rows: ScoredRows,
+    ranked: MQ.RankedQueries,
+    cfg: EvalConfig,
+    predict: Scorer | None,
+    stress_rows: pd.DataFrame | None,
+    baseline: BaselineResult | None,
+    b_scores: NDArray[np.float64] | None,
+    retriever: StressedRetriever | None,
+    documents: Mapping[str, str] | None,
+    query_text: Mapping[str, str] | None,
+) -> RankingStress | RetrievalStress:
+    """A retriever's stress tests search its corpus again; a ranker's re-score its rows."""
+    if retriever is not None:
+        if query_text is None:
+            raise ValueError("a retriever's stress tests need the queries' text (query_text)")
+        return RetrievalStress(
+            ranked.queries,
+            query_text,
+            documents or {},
+            judgments(rows.units, rows.items, rows.labels),
+            retriever,
+            cfg.ranking_cutoffs,
+            cfg.ranking_gain,
+        )
+    frame = stress_rows if stress_rows is not None else pd.DataFrame(index=range(len(rows.units)))
+    return RankingStress(
+        frame,
+        rows.units,
+        rows.items,
+        rows.labels,
+        ranked.queries,
+        tuple(
+            stressed_models(
+                predict, rows.scores, None if baseline is None else (baseline.predict, b_scores)
+            )
+        ),
+        cfg.ranking_cutoffs,
+        cfg.ranking_gain,
+    )
+
+
 def evaluate_ranking(
     out_dir: Path,
     units: ArrayLike,
@@ -378,6 +438,7 @@ def evaluate_ranking(
     query_text: Mapping[str, str] | None = None,
     train_units: ArrayLike | None = None,
     baseline_rows: ScoredRows | None = None,
+    retriever: StressedRetriever | None = None,
 ) -> S.EvalSummaryFile:
     """Evaluate a ranker's scored rows and (re)write ``out_dir``; the unit is a query.
 
@@ -396,6 +457,10 @@ def evaluate_ranking(
     marks a judged document it did not retrieve, a negative label a retrieved document
     nobody judged. Its baseline retrieved other documents: ``baseline_rows`` are the
     baseline's own rows (``baseline`` then only names it), paired query by query.
+    ``retriever`` (its search, and the parts of it that can be stressed) replaces
+    ``predict``: the stress tests then search the corpus again with corrupted queries
+    (from ``query_text``), with ``documents`` partly blanked, with noisy embeddings, and
+    sweep its approximate index's settings against exact search.
     """
     rows = ScoredRows.of(units, items, labels, scores)
     cfg = config or EvalConfig()
@@ -419,6 +484,7 @@ def evaluate_ranking(
             # The pipeline builds with this same config: rank every query once.
             ranked=probe if cfg is config_used else None,
             baseline_rows=baseline_rows,
+            retriever=retriever,
         ),
         run=run,
         baseline=baseline,

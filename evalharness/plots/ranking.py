@@ -4,6 +4,7 @@ against the baseline."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,6 +23,12 @@ PLOTS = {
     "per_query_delta": (
         "Per-query change against the baseline",
         "the primary metric of the model minus the baseline's, one bar per query, sorted",
+    ),
+    "index_sweep": (
+        "Approximate index settings",
+        "recall against exact search and the primary metric for each setting of the "
+        "retriever's index (HNSW efSearch and M, IVF nprobe), with 95% bootstrap intervals "
+        "over queries; the deployed setting is ringed",
     ),
 }
 #: the families the metric-vs-K plot draws, one panel each
@@ -74,3 +81,49 @@ def per_query_delta_plot(delta: NDArray[np.float64], metric: str, fmt: str) -> b
         ax.set_title(f"{better} queries better, {worse} worse, {d.size - better - worse} equal")
 
     return render(draw, fmt)
+
+
+class SweepPoint(NamedTuple):
+    """One index setting as the sweep plot draws it."""
+
+    family: str
+    parameter: str
+    value: int
+    deployed: bool
+    recall: tuple[float, float, float]
+    metric: tuple[float, float, float]
+
+
+def index_sweep_plot(points: Sequence[SweepPoint], metric: str, fmt: str) -> bytes:
+    """One panel per swept parameter: recall against exact search and ``metric`` at
+    each value (estimate, interval low, high) as error bars; the deployed value ringed."""
+    panels = sorted({(p.family, p.parameter) for p in points})
+
+    def draw(fig: Figure, ax: Axes) -> None:
+        fig.delaxes(ax)
+        axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+        for panel, (family, parameter) in zip(axes, panels, strict=True):
+            mine = sorted(
+                (p for p in points if (p.family, p.parameter) == (family, parameter)),
+                key=lambda p: p.value,
+            )
+            x = np.array([p.value for p in mine])
+            ringed = np.array([p.deployed for p in mine], dtype=bool)
+            for name, series in (
+                ("recall vs exact", [p.recall for p in mine]),
+                (metric, [p.metric for p in mine]),
+            ):
+                v, lo, hi = (np.array(c, dtype=np.float64) for c in zip(*series, strict=True))
+                line = panel.errorbar(
+                    x, v, yerr=np.vstack([v - lo, hi - v]), marker="o", capsize=3, label=name
+                )
+                panel.scatter(
+                    x[ringed], v[ringed], s=140, facecolors="none", edgecolors=line[0].get_color()
+                )
+            panel.set_xscale("log", base=2)
+            panel.set_xlabel(f"{family} {parameter}")
+            panel.set_ylim(0, 1.05)
+        axes[0].set_ylabel("value")
+        axes[0].legend(loc="lower right", fontsize=7)
+
+    return render(draw, fmt, (3.6 * max(len(panels), 1), 3.4), fit=True)

@@ -318,11 +318,34 @@ class RandomizationResult(_Base):
     seed: int
 
 
+class IndexSweepPoint(_Base):
+    """One setting of a retriever's approximate index (the index sweep): its recall
+    against exact search over the same embeddings at ``k`` and the primary metric, with
+    bootstrap intervals over queries; ``degradation`` is the metric's change against the
+    deployed setting. Its latency is in the run's timings, outside the report."""
+
+    label: str
+    family: str
+    parameter: str
+    value: int
+    deployed: bool
+    k: int
+    recall_vs_exact: float | None
+    recall_ci_low: float | None
+    recall_ci_high: float | None
+    metric: str
+    metric_value: float | None
+    metric_ci_low: float | None
+    metric_ci_high: float | None
+    degradation: float | None
+
+
 class RankingFile(_Base):
     """ranking.json: what a ranking report rests on, query by query.
 
     The counts say which queries the means are over; ``curves`` are each model's
-    metric-vs-K values with bootstrap intervals over queries.
+    metric-vs-K values with bootstrap intervals over queries; ``index_sweep`` is empty
+    unless the model is a retriever with an approximate index.
     """
 
     schema_version: str
@@ -338,6 +361,7 @@ class RankingFile(_Base):
     curves: dict[str, dict[str, list[CurvePoint]]]
     randomization: RandomizationResult | None
     per_query: list[QueryResult]
+    index_sweep: list[IndexSweepPoint] = msgspec.field(default_factory=list)
 
 
 #: file name -> Struct type, the single source of truth for validate and schema export.

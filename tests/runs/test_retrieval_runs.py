@@ -180,3 +180,77 @@ def test_an_outside_trec_run_is_a_tracked_run_with_the_same_numbers(
         "file": "bm25.run",
         "sha256": hashlib.sha256(run_file.read_bytes()).hexdigest(),
     }
+
+
+def test_stress_searches_the_corpus_again_and_says_what_a_retriever_lacks(
+    retrieved: tuple[Env, Any, Any],
+) -> None:
+    ml, base, cand = retrieved
+    scenarios = {"query_typos", "dropped_terms", "missing_document_text", "embedding_noise"}
+    for run, lacks in ((cand, set()), (base, {"embedding_noise"})):
+        stress = _eval(ml, run, "stress.json")
+        rows = [r for r in stress["rows"] if r["model"] == "candidate"]
+        assert {r["scenario"] for r in rows} == scenarios
+        for r in rows:
+            if r["scenario"] in lacks:
+                assert r["status"] == "skipped: the retriever has no embeddings", r
+                continue
+            assert r["status"] == "ok", r
+            assert r["ci_low"] <= r["value"] <= r["ci_high"]
+        # Half of every query's words misspelt or dropped, half the corpus blank: worse.
+        for scenario in scenarios - {"embedding_noise"}:
+            worst = max((r for r in rows if r["scenario"] == scenario), key=lambda r: r["severity"])
+            assert worst["degradation"] < 0, worst
+
+
+def test_the_index_sweep_measures_recall_against_exact_search(
+    retrieved: tuple[Env, Any, Any],
+) -> None:
+    import numpy as np
+
+    from modellab_ranking.collection import read_topics
+    from modellab_ranking.retrievers import load_dense
+
+    ml, base, cand = retrieved
+    assert _eval(ml, base, "ranking.json")["index_sweep"] == []  # BM25 has no ANN index
+    ranking = _eval(ml, cand, "ranking.json")
+    sweep = {p["label"]: p for p in ranking["index_sweep"]}
+    assert {"hnsw efSearch=16", "hnsw efSearch=256", "hnsw M=8", "ivf nprobe=1"} <= set(sweep)
+    deployed = [p for p in sweep.values() if p["deployed"]]
+    assert {p["label"] for p in deployed} == {"hnsw efSearch=256", "hnsw M=32"}
+    clean = _eval(ml, cand, "metrics.json")["metrics"]["ndcg@10"]
+    for p in deployed:
+        assert p["metric_value"] == pytest.approx(clean, abs=1e-12) and p["degradation"] == 0
+    # Independent reference: exact top 10 by numpy over the stored document embeddings,
+    # against the deployed index's top 10 in the run's own predictions table.
+    folder = ml.artifacts / "p" / cand["id"]
+    model = load_dense(folder / "model")
+    table = pl.read_parquet(folder / "predictions.parquet").filter(
+        pl.col("prediction").is_not_null()
+    )
+    vectors = model.index.reconstruct_n(0, model.index.ntotal)
+    texts = read_topics(VASWANI / "query-text.trec")
+    overlaps = []
+    for q, rows in table.group_by("unit_id"):
+        qid = str(q[0])
+        top = rows.sort(["prediction", "item_id"], descending=True)["item_id"].head(10).to_list()
+        sims = vectors @ model.embed([texts[qid]])[0]
+        order = np.lexsort((np.array(model.ids), -sims))[:10]
+        exact = {model.ids[j] for j in order}
+        overlaps.append(len(exact & set(top)) / 10)
+    assert sweep["hnsw efSearch=256"]["recall_vs_exact"] == pytest.approx(np.mean(overlaps))
+    # Verdicts known in advance: more IVF cells probed never loses a true neighbour, and
+    # a wider HNSW search list finds at least as many on these queries.
+    ivf = sorted((p for p in sweep.values() if p["family"] == "ivf"), key=lambda p: p["value"])
+    recalls = [p["recall_vs_exact"] for p in ivf]
+    assert recalls == sorted(recalls) and recalls[0] < recalls[-1]
+    assert (
+        sweep["hnsw efSearch=16"]["recall_vs_exact"]
+        <= sweep["hnsw efSearch=256"]["recall_vs_exact"]
+    )
+    assert (folder / "eval" / "plots" / "index_sweep.png").is_file()
+    # Each setting's latency, and the stages, are timed beside eval/, not in it.
+    lat = json.loads((folder / "latency.json").read_text())
+    names = {p["name"] for p in lat["parts"]}
+    assert {"embed queries", "search index", "index hnsw efSearch=16"} <= names
+    assert lat["batch_unit"] == "queries"

@@ -84,9 +84,10 @@ def _query_features(frame: pd.DataFrame) -> pd.DataFrame:
 
 def evaluate_retrieval(req: EvalRequest) -> None:
     """Write the EvalHarness folder of a retrieval run: the documents each query's
-    retriever returned from the whole corpus, ranked against the judged ones."""
+    retriever returned from the whole corpus, ranked against the judged ones; the
+    retriever (when the run has it) searches again for the stress tests."""
     from modellab_ranking.bm25 import tokens
-    from modellab_ranking.retrievers import corpus, queries
+    from modellab_ranking.retrievers import CorpusRetriever, corpus, queries
     from modellab_ranking.task import retrieved_rows
 
     rows = retrieved_rows(req.units, req.items, req.truth, req.y_pred)
@@ -120,6 +121,8 @@ def evaluate_retrieval(req: EvalRequest) -> None:
         features=query_vocabulary(asked, {t for text in documents.values() for t in tokens(text)}),
         documents=documents,
         query_text=asked,
+        # An outside run file has no model here to search again: its stress tests say so.
+        retriever=req.model.under_stress() if isinstance(req.model, CorpusRetriever) else None,
     )
 
 

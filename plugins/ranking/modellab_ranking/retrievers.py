@@ -18,6 +18,9 @@ attachments (:data:`~modellab.tasks.ATTACHMENTS`). Nothing is downloaded.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,7 @@ from modellab_ranking.bm25 import BM25
 from modellab_ranking.configs import BM25Config, DenseConfig, RerankConfig
 
 if TYPE_CHECKING:
+    from evalharness.stress.retrieval import IndexConfiguration, StressedRetriever
     from modellab_ranking.candidates import CandidateFeatures
 
 QUERY = "query"
@@ -57,7 +61,11 @@ def queries(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return sorted(zip(first[GROUP].astype(str), first[QUERY].astype(str), strict=True))
 
 
-def _run(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+#: a run as rows: (query id, document id, score)
+Hits = list[tuple[str, str, float]]
+
+
+def _run(rows: Hits) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(RUN_COLUMNS))
 
 
@@ -82,6 +90,25 @@ class CorpusRetriever:
             "output": self.output.format(depth=self.config.depth),
         }
 
+    def search(self, asked: Mapping[str, str]) -> Hits:
+        """The run of the queries ``asked`` (text by id)."""
+        raise NotImplementedError
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The run of ``frame``'s queries."""
+        return _run(self.search(dict(queries(frame))))
+
+    def under_stress(self) -> StressedRetriever:
+        """What EvalHarness' retrieval stress tests may vary: the queries, at least."""
+        from evalharness.stress.retrieval import StressedRetriever
+
+        return StressedRetriever(self.search)
+
+    def latency_parts(self, frame: pd.DataFrame) -> dict[str, Callable[[], Any]]:
+        """The stages of one prediction on ``frame``, each timed apart (none: the whole
+        ``predict`` is the only stage)."""
+        return {}
+
 
 class BM25Retriever(CorpusRetriever):
     """BM25 over the whole corpus; a query sharing no term with a document scores 0 on it
@@ -91,13 +118,19 @@ class BM25Retriever(CorpusRetriever):
         self.index = index
         self.config = config
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The run of ``frame``'s queries."""
-        rows: list[tuple[str, str, float]] = []
-        for qid, text in queries(frame):
-            hits = self.index.search(text, self.config.depth)
-            rows.extend((qid, doc, score) for doc, score in hits.items())
-        return _run(rows)
+    def search(self, asked: Mapping[str, str]) -> Hits:
+        """The run of the queries ``asked``."""
+        return _bm25_search(self.index, asked, self.config.depth)
+
+    def under_stress(self) -> StressedRetriever:
+        """Queries, and the corpus: the index is rebuilt over another one."""
+        from evalharness.stress.retrieval import StressedRetriever
+
+        def reindexed(documents: Mapping[str, str]) -> Callable[[Mapping[str, str]], Hits]:
+            index = BM25(dict(documents), k1=self.config.k1, b=self.config.b)
+            return lambda asked: _bm25_search(index, asked, self.config.depth)
+
+        return StressedRetriever(self.search, reindexed=reindexed)
 
     def save(self, folder: Path) -> str:
         """The index as arrays and JSON: no code runs to load it."""
@@ -117,6 +150,13 @@ class BM25Retriever(CorpusRetriever):
         return "bm25-index"
 
 
+def _bm25_search(index: BM25, asked: Mapping[str, str], depth: int) -> Hits:
+    rows: Hits = []
+    for qid in sorted(asked):
+        rows.extend((qid, doc, score) for doc, score in index.search(asked[qid], depth).items())
+    return rows
+
+
 def fit_bm25(train: pd.DataFrame, config: BM25Config, seed: int) -> BM25Retriever:
     """Index the collection's documents (no learning: the training rows are not used)."""
     return BM25Retriever(BM25(corpus(train), k1=config.k1, b=config.b), config)
@@ -131,6 +171,31 @@ def load_bm25(folder: Path) -> BM25Retriever:
     index.idf = np.load(folder / "idf.npy", allow_pickle=False)
     index.weights = sparse.load_npz(folder / "weights.npz").tocsc()
     return BM25Retriever(index, BM25Config(**meta["config"]))
+
+
+@dataclass(frozen=True)
+class IndexSetting:
+    """One setting of the dense retriever's index sweep: a faiss index and the value of
+    its search parameter (``ef_search`` for an index built with another M)."""
+
+    family: str
+    parameter: str
+    value: int
+    deployed: bool
+    index: Any
+    ef_search: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``FAMILY PARAMETER=VALUE``, as the sweep and the timings name the setting."""
+        return f"{self.family} {self.parameter}={self.value}"
+
+    def prepare(self) -> None:
+        """Set the index's search parameter before a search."""
+        if self.parameter == "nprobe":
+            self.index.nprobe = self.value
+        else:
+            self.index.hnsw.efSearch = self.ef_search or self.value
 
 
 class DenseRetriever(CorpusRetriever):
@@ -150,24 +215,140 @@ class DenseRetriever(CorpusRetriever):
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings of ``texts`` (float32, as faiss takes them)."""
-        vectors = self.svd.transform(self.vectorizer.transform(texts))
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return np.ascontiguousarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+        return _unit(self.svd.transform(self.vectorizer.transform(texts)))
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The run of ``frame``'s queries."""
-        asked = queries(frame)
-        if not asked:
-            return _run([])
+    def search(self, asked: Mapping[str, str]) -> Hits:
+        """The run of the queries ``asked``."""
         self.index.hnsw.efSearch = self.config.ef_search
-        sims, found = self.index.search(self.embed([t for _, t in asked]), self.config.depth)
-        rows: list[tuple[str, str, float]] = []
-        for (qid, _), row_sims, row_found in zip(asked, sims, found, strict=True):
-            hits = [
-                (self.ids[j], float(s)) for j, s in zip(row_found, row_sims, strict=True) if j >= 0
-            ]
-            rows.extend((qid, doc, round(score, 6)) for doc, score in hits)
-        return _run(rows)
+        return self._nearest(self.index, self.ids, asked, self._embed_queries(asked))
+
+    def _embed_queries(self, asked: Mapping[str, str]) -> np.ndarray:
+        return self.embed([asked[q] for q in sorted(asked)])
+
+    def _nearest(self, index: Any, ids: list[str], asked: Mapping[str, str], vectors: Any) -> Hits:
+        """``index``'s nearest documents (``ids`` by position) of the sorted queries,
+        whose embeddings are ``vectors``."""
+        if not asked:
+            return []
+        sims, found = index.search(vectors, self.config.depth)
+        rows: Hits = []
+        for qid, row_sims, row_found in zip(sorted(asked), sims, found, strict=True):
+            rows.extend(
+                (qid, ids[j], round(float(s), 6))
+                for j, s in zip(row_found, row_sims, strict=True)
+                if j >= 0
+            )
+        return rows
+
+    def latency_parts(self, frame: pd.DataFrame) -> dict[str, Callable[[], Any]]:
+        """Embedding the queries, then searching the HNSW index with them; and the
+        search alone at every setting of the index sweep (its recall-latency trade-off:
+        ``index LABEL``, labels as the sweep in ranking.json names them)."""
+        asked = dict(queries(frame))
+        vectors = self._embed_queries(asked)
+
+        def at(setting: IndexSetting) -> Callable[[], Any]:
+            return lambda: self._search_at(setting, asked, vectors)
+
+        def deployed() -> Hits:
+            self.index.hnsw.efSearch = self.config.ef_search
+            return self._nearest(self.index, self.ids, asked, vectors)
+
+        parts: dict[str, Callable[[], Any]] = {
+            "embed queries": lambda: self._embed_queries(asked),
+            "search index": deployed,
+        }
+        # Search alone (the queries embedded already), as the sweep's trade-off needs.
+        parts.update({f"index {s.label}": at(s) for s in self.index_settings()})
+        return parts
+
+    def under_stress(self) -> StressedRetriever:
+        """Queries, the corpus (re-embedded by the fitted TF-IDF and SVD into a new
+        index), noisy query embeddings, and the index sweep against exact search."""
+        from evalharness.stress.retrieval import StressedRetriever
+
+        def reindexed(documents: Mapping[str, str]) -> Callable[[Mapping[str, str]], Hits]:
+            ids = sorted(documents)
+            index = _hnsw(self.embed([documents[d] for d in ids]), self.config, self.config.hnsw_m)
+            index.hnsw.efSearch = self.config.ef_search
+            return lambda asked: self._nearest(index, ids, asked, self._embed_queries(asked))
+
+        # Each dimension's spread over the corpus: noise in its units, as tabular
+        # feature noise is in column standard deviations.
+        spread = self.index.reconstruct_n(0, self.index.ntotal).std(axis=0)
+
+        def noisy(sd: float, rng: np.random.Generator) -> Callable[[Mapping[str, str]], Hits]:
+            def search(asked: Mapping[str, str]) -> Hits:
+                clean = self._embed_queries(asked)
+                shaken = clean + rng.normal(0.0, 1.0, clean.shape) * (sd * spread)
+                self.index.hnsw.efSearch = self.config.ef_search
+                return self._nearest(self.index, self.ids, asked, _unit(shaken))
+
+            return search
+
+        def exact(asked: Mapping[str, str]) -> Hits:
+            return self._nearest(self._exact_index(), self.ids, asked, self._embed_queries(asked))
+
+        return StressedRetriever(
+            self.search,
+            reindexed=reindexed,
+            noisy=noisy,
+            exact=exact,
+            configurations=self.index_configurations,
+        )
+
+    def _exact_index(self) -> Any:
+        import faiss
+
+        if getattr(self, "_flat", None) is None:
+            flat = faiss.IndexFlatIP(self.index.d)
+            flat.add(self.index.reconstruct_n(0, self.index.ntotal))
+            self._flat = flat
+        return self._flat
+
+    def index_configurations(self) -> list[IndexConfiguration]:
+        """The index sweep's settings (:meth:`index_settings`) as EvalHarness searches
+        them: query text in."""
+        from evalharness.stress.retrieval import IndexConfiguration
+
+        def at(setting: IndexSetting) -> Callable[[Mapping[str, str]], Hits]:
+            return lambda asked: self._search_at(setting, asked, self._embed_queries(asked))
+
+        return [
+            IndexConfiguration(s.family, s.parameter, s.value, s.deployed, at(s))
+            for s in self.index_settings()
+        ]
+
+    def index_settings(self) -> list[IndexSetting]:
+        """The HNSW index at other efSearch values, HNSW indexes built with fewer
+        neighbours per node (M / 4, M / 2), and an IVF index (sqrt(N) k-means cells) at
+        several nprobe; built once, then kept."""
+        cached: list[IndexSetting] | None = getattr(self, "_settings", None)
+        if cached is None:
+            cached = self._build_settings()
+            self._settings = cached
+        return cached
+
+    def _search_at(self, setting: IndexSetting, asked: Mapping[str, str], vectors: Any) -> Hits:
+        setting.prepare()
+        return self._nearest(setting.index, self.ids, asked, vectors)
+
+    def _build_settings(self) -> list[IndexSetting]:
+        cfg = self.config
+        vectors = self.index.reconstruct_n(0, self.index.ntotal)
+        out = [
+            IndexSetting("hnsw", "efSearch", ef, ef == cfg.ef_search, self.index)
+            for ef in sorted({16, 32, 64, 128, 256, cfg.ef_search})
+        ]
+        for m in sorted({max(2, cfg.hnsw_m // 4), max(2, cfg.hnsw_m // 2), cfg.hnsw_m}):
+            index = self.index if m == cfg.hnsw_m else _hnsw(vectors, cfg, m)
+            out.append(IndexSetting("hnsw", "M", m, m == cfg.hnsw_m, index, cfg.ef_search))
+        lists = max(1, int(math.sqrt(len(self.ids))))
+        ivf = _ivf(vectors, lists)
+        out += [
+            IndexSetting("ivf", "nprobe", p, False, ivf) for p in (1, 2, 4, 8, 16, 32) if p <= lists
+        ]
+        return out
 
     def save(self, folder: Path) -> str:
         """Vocabulary, idf and SVD components as arrays and JSON, the index in faiss' own
@@ -206,18 +387,47 @@ def _vectorizer(vocabulary: dict[str, int] | None = None) -> Any:
     )
 
 
-def _hnsw(vectors: np.ndarray, config: DenseConfig) -> Any:
+def _unit(vectors: Any) -> np.ndarray:
+    """Rows scaled to length 1 (a zero row stays zero), float32 and contiguous."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+
+def _one_thread(build: Callable[[], None]) -> None:
+    """Run ``build`` on one faiss thread: a graph or a clustering computed in parallel
+    depends on the threads' timing, and an index must be the same on every run."""
     import faiss
 
-    index = faiss.IndexHNSWFlat(vectors.shape[1], config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = config.ef_construction
     threads = faiss.omp_get_max_threads()
-    # One thread: a graph built in parallel depends on the threads' timing.
     faiss.omp_set_num_threads(1)
     try:
-        index.add(vectors)
+        build()
     finally:
         faiss.omp_set_num_threads(threads)
+
+
+def _hnsw(vectors: np.ndarray, config: DenseConfig, m: int) -> Any:
+    import faiss
+
+    index = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = config.ef_construction
+    _one_thread(lambda: index.add(vectors))
+    return index
+
+
+def _ivf(vectors: np.ndarray, lists: int) -> Any:
+    """An inverted-file index of ``lists`` k-means cells (faiss' fixed clustering seed)."""
+    import faiss
+
+    quantizer = faiss.IndexFlatIP(vectors.shape[1])
+    index = faiss.IndexIVFFlat(quantizer, vectors.shape[1], lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = 1234
+
+    def build() -> None:
+        index.train(vectors)
+        index.add(vectors)
+
+    _one_thread(build)
     return index
 
 
@@ -234,7 +444,7 @@ def fit_dense(train: pd.DataFrame, config: DenseConfig, seed: int) -> DenseRetri
     svd = TruncatedSVD(n_components=k, algorithm="randomized", n_iter=7, random_state=seed)
     svd.fit(tfidf)
     model = DenseRetriever(vectorizer, svd, None, ids, config)
-    model.index = _hnsw(model.embed(texts), config)
+    model.index = _hnsw(model.embed(texts), config, config.hnsw_m)
     return model
 
 
@@ -271,23 +481,44 @@ class Reranker(CorpusRetriever):
 
     output = "BM25's {depth} best documents of each query, reranked"
 
-    def candidates(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """BM25's top documents of ``frame``'s queries with their features (first stage)."""
-        table = self.first_stage.table(dict(queries(frame)), {}, self.config.depth)
-        out = table.to_pandas().rename(columns={"query_id": GROUP})
-        return out.drop(columns=["relevance"])
+    def search(self, asked: Mapping[str, str]) -> Hits:
+        """The run of the queries ``asked``: BM25's candidates in the ranker's order."""
+        return self._rerank(self._candidates(self.first_stage, asked))
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The run of ``frame``'s queries: BM25's candidates in the ranker's order."""
-        found = self.candidates(frame)
+    def _candidates(self, first_stage: CandidateFeatures, asked: Mapping[str, str]) -> pd.DataFrame:
+        table = first_stage.table(dict(asked), {}, self.config.depth)
+        return table.to_pandas().rename(columns={"query_id": GROUP}).drop(columns=["relevance"])
+
+    def _rerank(self, found: pd.DataFrame) -> Hits:
         if found.empty:
-            return _run([])
+            return []
         scores = np.asarray(self.ranker.predict(found.drop(columns=["doc_id"])), dtype=np.float64)
-        rows = [
+        return [
             (str(q), str(d), round(float(s), 6))
             for q, d, s in zip(found[GROUP], found["doc_id"], scores, strict=True)
         ]
-        return _run(rows)
+
+    def latency_parts(self, frame: pd.DataFrame) -> dict[str, Callable[[], Any]]:
+        """Candidate generation (BM25's top documents with their features), then
+        reranking them."""
+        asked = dict(queries(frame))
+        found = self._candidates(self.first_stage, asked)
+        return {
+            "candidates": lambda: self._candidates(self.first_stage, asked),
+            "rerank": lambda: self._rerank(found),
+        }
+
+    def under_stress(self) -> StressedRetriever:
+        """Queries, and the corpus: the first stage is rebuilt over another one, the
+        trained ranker kept."""
+        from evalharness.stress.retrieval import StressedRetriever
+        from modellab_ranking.candidates import CandidateFeatures
+
+        def reindexed(documents: Mapping[str, str]) -> Callable[[Mapping[str, str]], Hits]:
+            first_stage = CandidateFeatures(dict(documents))
+            return lambda asked: self._rerank(self._candidates(first_stage, asked))
+
+        return StressedRetriever(self.search, reindexed=reindexed)
 
     def save(self, folder: Path) -> str:
         """The documents (for the first stage) as Parquet and the ranker as XGBoost JSON."""

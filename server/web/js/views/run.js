@@ -294,12 +294,23 @@ function latencySection(latency) {
       [
         ["p50 per batch", `${num(latency.p50_ms, 3)} ms`],
         ["p95 per batch", `${num(latency.p95_ms, 3)} ms`],
-        ["Batch size", `${latency.batch_size} rows`],
-        ["Per row (p50)", `${num(latency.per_sample_ms, 4)} ms`],
+        ["Batch size", `${latency.batch_size} ${latency.batch_unit ?? "rows"}`],
+        [`Per ${latency.batch_unit === "queries" ? "query" : "row"} (p50)`, `${num(latency.per_sample_ms, 4)} ms`],
         ["Device", latency.device],
         ["Machine", platformText(latency.platform)],
       ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
     ),
+    latency.parts?.length
+      ? sortableTable(
+          [
+            { key: "name", label: "Stage or index setting", value: (p) => p.name },
+            { key: "p50", label: "p50 per batch", value: (p) => `${num(p.p50_ms, 3)} ms`, sort: (p) => p.p50_ms, num: true },
+            { key: "p95", label: "p95 per batch", value: (p) => `${num(p.p95_ms, 3)} ms`, sort: (p) => p.p95_ms, num: true },
+          ],
+          latency.parts,
+          { caption: "Each stage of a prediction, and each setting of the index sweep (search alone), timed apart" },
+        )
+      : null,
   );
 }
 
