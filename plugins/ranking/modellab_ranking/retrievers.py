@@ -219,8 +219,21 @@ class DenseRetriever(CorpusRetriever):
 
     def search(self, asked: Mapping[str, str]) -> Hits:
         """The run of the queries ``asked``."""
+        return self._deployed(asked, self._embed_queries(asked))
+
+    def _deployed(self, asked: Mapping[str, str], vectors: Any) -> Hits:
+        """The deployed index's search with query embeddings ``vectors``; efSearch is
+        set each time, as the index sweep changes it on this same index."""
         self.index.hnsw.efSearch = self.config.ef_search
-        return self._nearest(self.index, self.ids, asked, self._embed_queries(asked))
+        return self._nearest(self.index, self.ids, asked, vectors)
+
+    def _document_vectors(self) -> np.ndarray:
+        """The embeddings the index holds, read back from it once."""
+        vectors: np.ndarray | None = getattr(self, "_vectors", None)
+        if vectors is None:
+            vectors = np.asarray(self.index.reconstruct_n(0, self.index.ntotal))
+            self._vectors = vectors
+        return vectors
 
     def _embed_queries(self, asked: Mapping[str, str]) -> np.ndarray:
         return self.embed([asked[q] for q in sorted(asked)])
@@ -250,13 +263,9 @@ class DenseRetriever(CorpusRetriever):
         def at(setting: IndexSetting) -> Callable[[], Any]:
             return lambda: self._search_at(setting, asked, vectors)
 
-        def deployed() -> Hits:
-            self.index.hnsw.efSearch = self.config.ef_search
-            return self._nearest(self.index, self.ids, asked, vectors)
-
         parts: dict[str, Callable[[], Any]] = {
             "embed queries": lambda: self._embed_queries(asked),
-            "search index": deployed,
+            "search index": lambda: self._deployed(asked, vectors),
         }
         # Search alone (the queries embedded already), as the sweep's trade-off needs.
         parts.update({f"index {s.label}": at(s) for s in self.index_settings()})
@@ -275,14 +284,13 @@ class DenseRetriever(CorpusRetriever):
 
         # Each dimension's spread over the corpus: noise in its units, as tabular
         # feature noise is in column standard deviations.
-        spread = self.index.reconstruct_n(0, self.index.ntotal).std(axis=0)
+        spread = self._document_vectors().std(axis=0)
 
         def noisy(sd: float, rng: np.random.Generator) -> Callable[[Mapping[str, str]], Hits]:
             def search(asked: Mapping[str, str]) -> Hits:
                 clean = self._embed_queries(asked)
                 shaken = clean + rng.normal(0.0, 1.0, clean.shape) * (sd * spread)
-                self.index.hnsw.efSearch = self.config.ef_search
-                return self._nearest(self.index, self.ids, asked, _unit(shaken))
+                return self._deployed(asked, _unit(shaken))
 
             return search
 
@@ -302,7 +310,7 @@ class DenseRetriever(CorpusRetriever):
 
         if getattr(self, "_flat", None) is None:
             flat = faiss.IndexFlatIP(self.index.d)
-            flat.add(self.index.reconstruct_n(0, self.index.ntotal))
+            flat.add(self._document_vectors())
             self._flat = flat
         return self._flat
 
@@ -335,7 +343,7 @@ class DenseRetriever(CorpusRetriever):
 
     def _build_settings(self) -> list[IndexSetting]:
         cfg = self.config
-        vectors = self.index.reconstruct_n(0, self.index.ntotal)
+        vectors = self._document_vectors()
         out = [
             IndexSetting("hnsw", "efSearch", ef, ef == cfg.ef_search, self.index)
             for ef in sorted({16, 32, 64, 128, 256, cfg.ef_search})
