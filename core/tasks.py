@@ -61,11 +61,18 @@ class FittedModel(Protocol):
         """Return predictions for every row of ``frame``."""
 
 
+#: a :class:`StagedModel` part that searches an approximate index alone at one setting of
+#: its index sweep: ``INDEX_PART + label``, the label as ranking.json's ``index_sweep``
+#: names the setting; the run joins the two into its recall-latency trade-off
+INDEX_PART = "index "
+
+
 @runtime_checkable
 class StagedModel(Protocol):
     """A fitted model whose prediction has stages worth timing apart (candidate
     generation and reranking, embedding and index search); the run's latency.json
-    times each one beside the whole ``predict``."""
+    times each one beside the whole ``predict``, and each :data:`INDEX_PART` part is a
+    point of the recall-latency plot."""
 
     def latency_parts(self, frame: Any) -> Mapping[str, Callable[[], Any]]:
         """Zero-argument calls, by name, that each perform one stage of predicting

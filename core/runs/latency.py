@@ -16,10 +16,12 @@ from typing import Any
 
 import msgspec
 
-from modellab.runs.artifacts import write_json_atomic
-from modellab.tasks import GROUP, StagedModel
+from modellab.runs.artifacts import write_bytes_atomic, write_json_atomic
+from modellab.tasks import GROUP, INDEX_PART, StagedModel
 
 LATENCY_FILE = "latency.json"
+#: the recall-latency trade-off of a retriever's index sweep, beside latency.json
+TRADEOFF_PLOT = "recall_latency.png"
 #: eval_summary.json's ``latency``: where the timings are, relative to ``eval/``
 LATENCY_POINTER = f"../{LATENCY_FILE}"
 #: rows of the test split timed per call: a small online-serving batch
@@ -113,8 +115,39 @@ def _ignoring(call: Callable[[], Any]) -> Callable[[Any], Any]:
 
 
 def write_latency(folder: Path, doc: dict[str, Any]) -> None:
-    """Write ``latency.json`` into the run folder ``folder``."""
+    """Write ``latency.json`` into the run folder ``folder``, and beside it the
+    recall-latency plot of the run's index sweep when it has one (``tradeoff_plot``
+    names the file)."""
+    from evalharness.plots.ranking import recall_latency_plot
+
+    points = index_tradeoff(folder / "eval", doc)
+    if points:
+        sweep = msgspec.json.decode((folder / "eval" / "ranking.json").read_bytes())
+        k = sweep["index_sweep"][0]["k"]
+        batch = f"{doc['batch_size']} {doc['batch_unit']}"
+        write_bytes_atomic(folder / TRADEOFF_PLOT, recall_latency_plot(points, k, batch, "png"))
+        doc = {**doc, "tradeoff_plot": TRADEOFF_PLOT}
     write_json_atomic(folder / LATENCY_FILE, doc)
+
+
+def index_tradeoff(eval_dir: Path, doc: Mapping[str, Any]) -> list[Any]:
+    """Each index setting of ``eval_dir``'s ranking.json sweep whose search was timed
+    (latency.json ``parts`` named ``index LABEL``), with its recall against exact search
+    and p50 time; empty for a model without an approximate index."""
+    from evalharness.plots.ranking import TradeoffPoint
+
+    path = eval_dir / "ranking.json"
+    if not doc.get("measured") or not path.is_file():
+        return []
+    timed = {p["name"]: p["p50_ms"] for p in doc.get("parts", [])}
+    points = []
+    for s in msgspec.json.decode(path.read_bytes()).get("index_sweep", []):
+        p50 = timed.get(INDEX_PART + s["label"])
+        recall = (s["recall_vs_exact"], s["recall_ci_low"], s["recall_ci_high"])
+        if p50 is not None and None not in recall:
+            series = f"{s['family']} {s['parameter']}"
+            points.append(TradeoffPoint(series, s["value"], s["deployed"], p50, recall))
+    return points
 
 
 def read_latency(folder: Path, tracked: bool = False) -> dict[str, Any]:

@@ -37,6 +37,7 @@ PARTIAL_OUTPUTS = (
     "predictions.parquet",
     ".predictions.parquet.tmp",
     "latency.json",
+    "recall_latency.png",
 )
 
 

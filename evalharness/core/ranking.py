@@ -43,6 +43,7 @@ from evalharness.plots import ranking as PR
 from evalharness.plots.collect import PlotSet
 from evalharness.schemas import files as S
 from evalharness.slicing import fixed as F
+from evalharness.slicing.entities import DENSE_SHARE, entity_shares
 from evalharness.slicing.families import SliceFamily
 from evalharness.stress.ranking import RankingStress, Scorer, stressed_models
 from evalharness.stress.retrieval import RetrievalStress, StressedRetriever, judgments
@@ -50,6 +51,9 @@ from evalharness.stress.retrieval import RetrievalStress, StressedRetriever, jud
 TASK = "ranking"
 #: what the weak-slice search treats as loss (slices.json ``search.loss``)
 SEARCH_LOSS = "1 - the primary metric of the query"
+#: a query term in fewer than this share of the corpus's documents is rare (a
+#: retriever's ``rare_share`` feature counts a query's terms under it)
+RARE_DOCUMENT_SHARE = 0.001
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,13 @@ def query_frame(ranked: MQ.RankedQueries, features: pd.DataFrame | None) -> pd.D
     return frame
 
 
-def ranking_families(frame: pd.DataFrame) -> list[SliceFamily]:
+def ranking_families(
+    frame: pd.DataFrame, query_text: Mapping[str, str] | None = None
+) -> list[SliceFamily]:
     """Head and tail queries by their number of relevant documents, query length buckets
-    when the frame has a ``query_length`` column, and out-of-vocabulary queries when it has
-    an ``oov_share`` column (the share of a query's terms no document holds)."""
+    when the frame has a ``query_length`` column, out-of-vocabulary queries when it has
+    an ``oov_share`` column (and rare-term ones with ``rare_share``, see
+    :data:`RARE_DOCUMENT_SHARE`), and entity density when the queries' text is known."""
     relevant = frame["relevant"].to_numpy()
     families = []
     judged = relevant[relevant > 0]
@@ -154,26 +161,79 @@ def ranking_families(frame: pd.DataFrame) -> list[SliceFamily]:
             )
         )
     if "oov_share" in frame.columns:
-        share = frame["oov_share"].to_numpy(dtype=np.float64)
-        defs = [
-            F.SliceDef(
-                "oov:none", "out_of_vocabulary", "every query term occurs in the corpus", share == 0
-            ),
-            F.SliceDef(
-                "oov:some",
-                "out_of_vocabulary",
-                "some query terms occur in no document",
-                share > 0,
-            ),
-        ]
-        families.append(
-            SliceFamily(
-                "out_of_vocabulary",
-                "queries by whether any of their terms is missing from the corpus's vocabulary",
-                tuple(d for d in defs if d.mask.any()),
-            )
-        )
+        families.append(_vocabulary_family(frame))
+    if query_text is not None:
+        families.append(_entity_family([query_text.get(str(q), "") for q in frame.index]))
     return families
+
+
+def _vocabulary_family(frame: pd.DataFrame) -> SliceFamily:
+    """Queries by the rarest of their terms in the corpus: one that no document holds, or
+    (with ``rare_share``) one that only a few documents hold, or neither."""
+    unseen = frame["oov_share"].to_numpy(dtype=np.float64) > 0
+    rare = (
+        frame["rare_share"].to_numpy(dtype=np.float64) > 0
+        if "rare_share" in frame.columns
+        else np.zeros(len(frame), dtype=bool)
+    )
+    rare_words = f"in fewer than {RARE_DOCUMENT_SHARE:.1%} of the documents"
+    defs = [
+        F.SliceDef(
+            "oov:none",
+            "out_of_vocabulary",
+            "every query term occurs in the corpus"
+            + (f", none of them only {rare_words}" if "rare_share" in frame.columns else ""),
+            ~unseen & ~rare,
+        ),
+        F.SliceDef(
+            "oov:rare",
+            "out_of_vocabulary",
+            f"every term occurs in the corpus, some only {rare_words}",
+            ~unseen & rare,
+        ),
+        F.SliceDef(
+            "oov:unseen", "out_of_vocabulary", "some query terms occur in no document", unseen
+        ),
+    ]
+    return SliceFamily(
+        "out_of_vocabulary",
+        "queries by their rarest term: one missing from the corpus's vocabulary, one "
+        f"{rare_words}, or neither",
+        tuple(d for d in defs if d.mask.any()),
+    )
+
+
+def _entity_family(texts: Sequence[str]) -> SliceFamily:
+    """Queries by their share of entity-like terms (:mod:`evalharness.slicing.entities`);
+    no slices, and a description that says why, when no query holds one."""
+    shares, rule = entity_shares(texts)
+    dense = f"more than {DENSE_SHARE:.0%}"
+    defs = [
+        F.SliceDef("entities:none", "entity_density", "no entity-like term", shares == 0),
+        F.SliceDef(
+            "entities:some",
+            "entity_density",
+            f"some entity-like terms, at most {DENSE_SHARE:.0%} of them",
+            (shares > 0) & (shares <= DENSE_SHARE),
+        ),
+        F.SliceDef(
+            "entities:dense",
+            "entity_density",
+            f"{dense} of the terms entity-like",
+            shares > DENSE_SHARE,
+        ),
+    ]
+    kept = tuple(d for d in defs if d.mask.any())
+    described = f"queries by their share of entity-like terms: {rule}"
+    if len(kept) < 2:
+        # One slice would be the whole test set again: say so instead of showing it.
+        return SliceFamily(
+            "entity_density",
+            f"{described}; every query has {kept[0].definition if kept else 'none'}, so "
+            "there is no entity slice",
+            (),
+        )
+    return SliceFamily("entity_density", described, kept)
 
 
 def curves(means: MQ.QueryMeans, cfg: EvalConfig, method: Any) -> dict[str, list[S.CurvePoint]]:
@@ -347,7 +407,7 @@ def ranking_task(
             notes=notes,
             baseline=b_means,
         ),
-        slices=ranking_families(frame) if slices is None else slices,
+        slices=ranking_families(frame, query_text) if slices is None else slices,
         search_loss=1.0 - primary_values,
         search_loss_description=SEARCH_LOSS,
         failures=lambda worst: query_failures(

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from numpy.typing import NDArray
 
 from evalharness.plots.style import render
@@ -29,6 +30,13 @@ PLOTS = {
         "recall against exact search and the primary metric for each setting of the "
         "retriever's index (HNSW efSearch and M, IVF nprobe), with 95% bootstrap intervals "
         "over queries; the deployed setting is ringed",
+    ),
+    "recall_latency": (
+        "Recall against latency",
+        "recall against exact search (95% bootstrap interval over queries) against the "
+        "median time to search a batch of queries, one point per index setting; the "
+        "deployed settings are ringed. Drawn beside the eval folder: timings differ "
+        "between runs",
     ),
 }
 #: the families the metric-vs-K plot draws, one panel each
@@ -127,3 +135,58 @@ def index_sweep_plot(points: Sequence[SweepPoint], metric: str, fmt: str) -> byt
         axes[0].legend(loc="lower right", fontsize=7)
 
     return render(draw, fmt, (3.6 * max(len(panels), 1), 3.4), fit=True)
+
+
+class TradeoffPoint(NamedTuple):
+    """One index setting as the recall-latency plot draws it: ``series`` is the swept
+    parameter (``hnsw efSearch``) and ``value`` its setting."""
+
+    series: str
+    value: int
+    deployed: bool
+    p50_ms: float
+    recall: tuple[float, float, float]
+
+
+def recall_latency_plot(points: Sequence[TradeoffPoint], k: int, batch: str, fmt: str) -> bytes:
+    """Recall@``k`` against exact search (estimate, interval low, high) as error bars
+    against the p50 time to search ``batch``, one colour per swept parameter, each point
+    labelled with its value and the deployed settings ringed: what a setting buys."""
+
+    def draw(fig: Figure, ax: Axes) -> None:
+        for series in sorted({p.series for p in points}):
+            mine = sorted((p for p in points if p.series == series), key=lambda p: p.value)
+            x = np.array([p.p50_ms for p in mine])
+            v, lo, hi = (
+                np.array(c, dtype=np.float64) for c in zip(*(p.recall for p in mine), strict=True)
+            )
+            bars = ax.errorbar(
+                x, v, yerr=np.vstack([v - lo, hi - v]), fmt="o-", capsize=3, label=series
+            )
+            ringed = np.array([p.deployed for p in mine], dtype=bool)
+            ax.scatter(
+                x[ringed], v[ringed], s=140, facecolors="none", edgecolors=bars[0].get_color()
+            )
+            # Labels alternate above and below the line: neighbours often share a recall.
+            for i, p in enumerate(mine):
+                ax.annotate(
+                    str(p.value),
+                    (p.p50_ms, p.recall[0]),
+                    xytext=(3, 6 if i % 2 else -11),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color=bars[0].get_color(),
+                )
+        ax.set_xscale("log")
+        # Plain numbers, and room on the right for the last point's label.
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.margins(x=0.2)
+        lowest = min(p.recall[1] for p in points)
+        ax.set_ylim(max(0.0, lowest - 0.1), 1.05)
+        ax.set_xlabel(f"p50 ms to search {batch}")
+        ax.set_ylabel(f"recall@{k} against exact search")
+        ax.legend(loc="lower right", fontsize=7)
+
+    return render(draw, fmt, (6.0, 4.2), fit=True)

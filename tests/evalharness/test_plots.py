@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from evalharness.plots import classification as PC
+from evalharness.plots import ranking as PK
 from evalharness.plots import regression as PR
 from evalharness.plots import style
 from evalharness.plots.stress import stress_plot
@@ -21,7 +22,24 @@ from evalharness.plots.stress import stress_plot
 _rng = np.random.default_rng(0)
 _y = _rng.integers(0, 2, 200)
 _s = _rng.random(200)
+_sweep = [
+    PK.TradeoffPoint("hnsw efSearch", 16, False, 0.4, (0.62, 0.55, 0.7)),
+    PK.TradeoffPoint("hnsw efSearch", 256, True, 2.5, (0.97, 0.95, 0.99)),
+    PK.TradeoffPoint("ivf nprobe", 1, False, 0.2, (0.31, 0.25, 0.38)),
+    PK.TradeoffPoint("ivf nprobe", 32, False, 3.1, (0.99, 0.98, 1.0)),
+]
 PLOTS: dict[str, tuple[Callable[..., bytes], tuple[Any, ...]]] = {
+    "recall_latency": (PK.recall_latency_plot, (_sweep, 10, "16 queries")),
+    "index_sweep": (
+        PK.index_sweep_plot,
+        (
+            [
+                PK.SweepPoint(*p.series.split(), p.value, p.deployed, p.recall, p.recall)
+                for p in _sweep
+            ],
+            "ndcg@10",
+        ),
+    ),
     "confusion_binary": (
         PC.confusion_matrix_plot,
         (np.array([[30, 3], [3, 31]]), ["female", "male"]),

@@ -254,3 +254,16 @@ def test_the_index_sweep_measures_recall_against_exact_search(
     names = {p["name"] for p in lat["parts"]}
     assert {"embed queries", "search index", "index hnsw efSearch=16"} <= names
     assert lat["batch_unit"] == "queries"
+    # One point per setting of the sweep in the recall-latency plot, beside latency.json.
+    from modellab.runs.latency import index_tradeoff
+
+    points = index_tradeoff(folder / "eval", lat)
+    assert sorted(
+        f"{p.series.split()[0]} {p.series.split()[1]}={p.value}" for p in points
+    ) == sorted(sweep)
+    assert all(p.p50_ms > 0 and p.recall[1] <= p.recall[0] <= p.recall[2] for p in points)
+    assert lat["tradeoff_plot"] == "recall_latency.png"
+    assert (folder / "recall_latency.png").read_bytes()[:4] == b"\x89PNG"
+    assert "tradeoff_plot" not in json.loads(
+        (ml.artifacts / "p" / base["id"] / "latency.json").read_text()
+    )

@@ -853,6 +853,17 @@ def test_a_collection_shows_its_documents_queries_and_judgments(
     page.get_by_role("heading", name="Queries").wait_for(timeout=60_000)
     assert "Paired randomization test on ndcg@10" in page.locator("#randomization").inner_text()
     assert "not retrieved" in page.locator("main").inner_text()  # a missed relevant document
+    # The index sweep: every setting with its recall, quality and search time, and the
+    # recall-latency plot drawn beside the eval folder.
+    run_id = runs["dense_tfidf_svd_hnsw"]["id"]
+    sweep = httpx.get(f"{ui.url}/api/runs/{run_id}/eval").json()["files"]["ranking.json"]
+    table = page.get_by_role("table", name="Approximate index settings")
+    assert table.locator("tbody tr").count() == len(sweep["index_sweep"]) >= 10
+    deployed = table.locator("tbody tr", has_text="hnsw efSearch=256 (deployed)").inner_text()
+    assert "not timed" not in table.inner_text() and " ms" in deployed
+    page.get_by_role("img", name=re.compile("Recall against latency")).wait_for()
+    plot = httpx.get(f"{ui.url}/api/runs/{run_id}/artifacts/recall_latency.png")
+    assert plot.headers["content-type"] == "image/png" and plot.content[:4] == b"\x89PNG"
     ui.shot("retrieval-run")
     ui.go(f"/compare?a={runs['bm25']['id']}&b={runs['dense_tfidf_svd_hnsw']['id']}")
     page.locator("#per-query").wait_for(timeout=60_000)

@@ -3,13 +3,15 @@ queries."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evalharness import BaselineResult, LeakageInputs
-from evalharness.core.ranking import evaluate_ranking
+from evalharness.core.ranking import RARE_DOCUMENT_SHARE, evaluate_ranking
 from modellab.tasks import GROUP, EvalRequest
 from modellab_tabular.evaluation import eval_config, run_info, slice_families
 from modellab_tabular.features import prepare_features
@@ -86,7 +88,6 @@ def evaluate_retrieval(req: EvalRequest) -> None:
     """Write the EvalHarness folder of a retrieval run: the documents each query's
     retriever returned from the whole corpus, ranked against the judged ones; the
     retriever (when the run has it) searches again for the stress tests."""
-    from modellab_ranking.bm25 import tokens
     from modellab_ranking.retrievers import CorpusRetriever, corpus, queries
     from modellab_ranking.task import retrieved_rows
 
@@ -118,7 +119,7 @@ def evaluate_retrieval(req: EvalRequest) -> None:
         latency=req.latency_file,
         slices=slice_families(req) or None,
         train_units=req.train_frame[GROUP].to_numpy(),
-        features=query_vocabulary(asked, {t for text in documents.values() for t in tokens(text)}),
+        features=query_vocabulary(asked, documents),
         documents=documents,
         query_text=asked,
         # An outside run file has no model here to search again: its stress tests say so.
@@ -126,20 +127,28 @@ def evaluate_retrieval(req: EvalRequest) -> None:
     )
 
 
-def query_vocabulary(asked: dict[str, str], vocabulary: set[str]) -> pd.DataFrame:
-    """Per query: ``query_length`` (terms) and ``oov_share``, the share of its terms that
+def query_vocabulary(asked: dict[str, str], documents: Mapping[str, str]) -> pd.DataFrame:
+    """Per query: ``query_length`` (terms), ``oov_share``, the share of its terms that
     no document of the corpus holds (a query that speaks another vocabulary than the
-    corpus is one no term-matching retriever can serve)."""
+    corpus is one no term-matching retriever can serve), and ``rare_share``, the share
+    held by fewer than ``RARE_DOCUMENT_SHARE`` of the documents."""
     from modellab_ranking.bm25 import tokens
 
+    held: Counter[str] = Counter()
+    for text in documents.values():
+        held.update(set(tokens(text)))
+    rare_below = RARE_DOCUMENT_SHARE * len(documents)
     ids = sorted(asked)
     said = [tokens(asked[q]) for q in ids]
+
+    def share(terms: list[str], counts: Callable[[int], bool]) -> float:
+        return sum(1 for w in terms if counts(held[w])) / len(terms) if terms else 0.0
+
     return pd.DataFrame(
         {
             "query_length": [float(len(t)) for t in said],
-            "oov_share": [
-                (sum(1 for w in t if w not in vocabulary) / len(t)) if t else 0.0 for t in said
-            ],
+            "oov_share": [share(t, lambda n: n == 0) for t in said],
+            "rare_share": [share(t, lambda n: 0 < n < rare_below) for t in said],
         },
         index=pd.Index(ids, name="query_id"),
     )

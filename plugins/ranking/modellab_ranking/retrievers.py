@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import sparse
 
 from modellab.errors import ModelLabError
-from modellab.tasks import ATTACHMENTS, GROUP
+from modellab.tasks import ATTACHMENTS, GROUP, INDEX_PART
 from modellab_ranking.bm25 import BM25
 from modellab_ranking.configs import BM25Config, DenseConfig, RerankConfig
 
@@ -255,8 +255,8 @@ class DenseRetriever(CorpusRetriever):
 
     def latency_parts(self, frame: pd.DataFrame) -> dict[str, Callable[[], Any]]:
         """Embedding the queries, then searching the HNSW index with them; and the
-        search alone at every setting of the index sweep (its recall-latency trade-off:
-        ``index LABEL``, labels as the sweep in ranking.json names them)."""
+        search alone at every setting of the index sweep (:data:`INDEX_PART`, for the
+        run's recall-latency trade-off)."""
         asked = dict(queries(frame))
         vectors = self._embed_queries(asked)
 
@@ -268,7 +268,7 @@ class DenseRetriever(CorpusRetriever):
             "search index": lambda: self._deployed(asked, vectors),
         }
         # Search alone (the queries embedded already), as the sweep's trade-off needs.
-        parts.update({f"index {s.label}": at(s) for s in self.index_settings()})
+        parts.update({INDEX_PART + s.label: at(s) for s in self.index_settings()})
         return parts
 
     def under_stress(self) -> StressedRetriever:

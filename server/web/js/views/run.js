@@ -284,6 +284,8 @@ function latencySection(latency) {
   if (!latency?.measured) {
     return h("p", { class: "muted", id: "latency" }, `Not measured: ${latency?.reason ?? "no latency figures"}.`);
   }
+  // The index settings' timings are in the index sweep's table, beside their recall.
+  const stages = (latency.parts ?? []).filter((p) => !p.name.startsWith(INDEX_PART));
   return h(
     "div",
     { id: "latency" },
@@ -300,16 +302,50 @@ function latencySection(latency) {
         ["Machine", platformText(latency.platform)],
       ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
     ),
-    latency.parts?.length
+    stages.length
       ? sortableTable(
           [
             { key: "name", label: "Stage or index setting", value: (p) => p.name },
             { key: "p50", label: "p50 per batch", value: (p) => `${num(p.p50_ms, 3)} ms`, sort: (p) => p.p50_ms, num: true },
             { key: "p95", label: "p95 per batch", value: (p) => `${num(p.p95_ms, 3)} ms`, sort: (p) => p.p95_ms, num: true },
           ],
-          latency.parts,
-          { caption: "Each stage of a prediction, and each setting of the index sweep (search alone), timed apart" },
+          stages,
+          { caption: "Each stage of a prediction, timed apart" },
         )
+      : null,
+  );
+}
+
+/** latency.json's name for the search alone at one index setting (modellab.tasks.INDEX_PART). */
+const INDEX_PART = "index ";
+
+/**
+ * A retriever's approximate index, setting by setting (ranking.json's index_sweep): recall
+ * against exact search and the primary metric with their intervals, the change against the
+ * deployed setting, and the search time from latency.json with the recall-latency plot.
+ */
+function indexSweepSection(sweep, latency, run) {
+  const timed = new Map((latency?.parts ?? []).map((p) => [p.name, p]));
+  const rows = sweep.map((p) => ({ ...p, time: timed.get(INDEX_PART + p.label) }));
+  const interval = (v, lo, hi) => (v === null ? "n/a" : `${num(v, 3)} [${num(lo, 3)}, ${num(hi, 3)}]`);
+  const { k, metric } = sweep[0];
+  return h(
+    "div",
+    { id: "index-sweep" },
+    h("p", { class: "muted" }, `Each setting searches the same document embeddings. Recall@${k} against exact search is the share of the exact top ${k} the index returns; the deployed settings are what the run's metrics come from. Search times are this machine's (latency.json), for ${latency?.batch_size ?? "?"} ${latency?.batch_unit ?? "queries"} at a time.`),
+    sortableTable(
+      [
+        { key: "label", label: "Index setting", value: (r) => `${r.label}${r.deployed ? " (deployed)" : ""}`, sort: (r) => `${r.family} ${r.parameter} ${String(r.value).padStart(6, "0")}` },
+        { key: "recall", label: `Recall@${k} vs exact (95% CI)`, value: (r) => interval(r.recall_vs_exact, r.recall_ci_low, r.recall_ci_high), sort: (r) => r.recall_vs_exact, num: true },
+        { key: "metric", label: `${metric} (95% CI)`, value: (r) => interval(r.metric_value, r.metric_ci_low, r.metric_ci_high), sort: (r) => r.metric_value, num: true },
+        { key: "degradation", label: "Change vs deployed", value: (r) => (r.degradation === null ? "n/a" : `${r.degradation > 0 ? "+" : ""}${num(r.degradation, 4)}`), sort: (r) => r.degradation, num: true },
+        { key: "p50", label: "Search p50", value: (r) => (r.time ? `${num(r.time.p50_ms, 3)} ms` : "not timed"), sort: (r) => r.time?.p50_ms, num: true },
+      ],
+      rows,
+      { caption: "Approximate index settings: recall, quality and search time", initial: { key: "label", ascending: true } },
+    ),
+    latency?.tradeoff_plot
+      ? h("div", { class: "plots" }, plotFigure(`/api/runs/${seg(run.id)}/artifacts/${seg(latency.tradeoff_plot)}`, latency.tradeoff_plot, `of ${run.model}`))
       : null,
   );
 }
@@ -448,6 +484,14 @@ export async function runPage(ctx) {
         " Pick a slice to see its failure examples; the count says how many it has.",
       ),
       slicesTable(slicesJson.slices, slicesJson.metric, slicesJson.ranking, examples, pickSlice),
+      Object.keys(slicesJson.families ?? {}).length
+        ? h(
+            "details",
+            { id: "slice-families" },
+            h("summary", {}, "How the slices are cut"),
+            h("ul", {}, Object.entries(slicesJson.families).map(([name, says]) => h("li", {}, h("strong", {}, name), `: ${says}`))),
+          )
+        : null,
       h("h2", {}, "Failure examples"),
       h("p", { class: "muted" }, "Test rows worth a look: wrong predictions the model was sure of, and right ones it was unsure of. Each is tagged with a failure mode."),
       h(
@@ -458,6 +502,9 @@ export async function runPage(ctx) {
       failuresBox,
       h("h2", {}, "Stress tests"),
       stressTable(files["stress.json"]),
+      files["ranking.json"]?.index_sweep?.length
+        ? [h("h2", {}, "Index sweep"), indexSweepSection(files["ranking.json"].index_sweep, report.latency, run)]
+        : null,
       files["ranking.json"] ? [h("h2", {}, "Queries"), rankingSection(files["ranking.json"], files["eval_summary.json"]?.primary_metric)] : null,
     );
   };
