@@ -34,8 +34,9 @@ PLOTS: dict[str, tuple[Callable[..., bytes], tuple[Any, ...]]] = {
         PK.index_sweep_plot,
         (
             [
-                PK.SweepPoint(*p.series.split(), p.value, p.deployed, p.recall, p.recall)
+                PK.SweepPoint(family, parameter, p.value, p.deployed, p.recall, p.recall)
                 for p in _sweep
+                for family, parameter in [p.series.split(maxsplit=1)]
             ],
             "ndcg@10",
         ),
