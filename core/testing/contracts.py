@@ -20,7 +20,10 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+from modellab.errors import ModelLabError
 from modellab.tasks import (
+    GROUP,
+    ITEM,
     TASK_TYPE_VALUES,
     FittedModel,
     ModelVariant,
@@ -306,21 +309,58 @@ def check_same_eval(first: Path, second: Path, what: str = "two runs") -> None:
 
 def check_predictions(task: TaskType, model: FittedModel, test: pd.DataFrame) -> TaskPredictions:
     """``task.predict`` gives a TaskPredictions with one prediction (and score row) per
-    test row, and a label per score column; return it."""
+    test row, and a label per score column; a retrieving task's (``TaskType.retrieves``)
+    instead name the test unit and the item of each prediction, no item twice for a
+    unit. Return it."""
     where = f"task type {task.name!r}"
     got = task.predict(model, test)
     if not isinstance(got, TaskPredictions):
         raise ContractError(f"{where}: predict returned {type(got).__name__}, not TaskPredictions")
-    if len(np.asarray(got.y_pred)) != len(test):
+    if task.retrieves:
+        _check_retrieved(where, got, test)
+    elif len(np.asarray(got.y_pred)) != len(test):
         raise ContractError(
             f"{where}: predict gave {len(np.asarray(got.y_pred))} predictions for {len(test)} rows"
         )
     if got.scores is not None:
         scores = np.asarray(got.scores)
         labels: Sequence[str] = got.score_labels or ()
-        if scores.ndim != 2 or scores.shape[0] != len(test) or scores.shape[1] != len(labels):
+        if (
+            scores.ndim != 2
+            or scores.shape[0] != len(np.asarray(got.y_pred))
+            or scores.shape[1] != len(labels)
+        ):
             raise ContractError(
-                f"{where}: scores have shape {scores.shape}; they need one row per test "
-                f"row and one column per score label ({len(labels)})"
+                f"{where}: scores have shape {scores.shape}; they need one row per "
+                f"prediction and one column per score label ({len(labels)})"
             )
     return got
+
+
+def _check_retrieved(where: str, got: TaskPredictions, test: pd.DataFrame) -> None:
+    """A retrieving model's predictions: a unit and an item for each, every unit a test
+    unit, no (unit, item) twice; the items may be any the model found."""
+    from modellab.runs.predictions import PredictionKeys, retrieval_table
+
+    n = len(np.asarray(got.y_pred))
+    if got.units is None or got.items is None:
+        raise ContractError(f"{where}: a retrieving task's predictions must name units and items")
+    if len(np.asarray(got.units)) != n or len(np.asarray(got.items)) != n:
+        raise ContractError(
+            f"{where}: {n} predictions, {len(np.asarray(got.units))} units and "
+            f"{len(np.asarray(got.items))} items; one of each per prediction"
+        )
+    asked = set(test[GROUP].astype(str))
+    strangers = sorted(set(np.asarray(got.units).astype(str).tolist()) - asked)
+    if strangers:
+        raise ContractError(f"{where}: predictions for units not in the test rows: {strangers[:5]}")
+    try:
+        retrieval_table(
+            PredictionKeys.of(test.index.to_numpy(), got),
+            got,
+            test[GROUP],
+            test[ITEM],
+            np.zeros(len(test)),
+        )
+    except ModelLabError as e:
+        raise ContractError(f"{where}: {e}") from e
