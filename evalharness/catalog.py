@@ -17,6 +17,7 @@ from evalharness.metrics import regression as metrics_regression
 from evalharness.plots import classification as plots_classification
 from evalharness.plots import ranking as plots_ranking
 from evalharness.plots import regression as plots_regression
+from evalharness.plots import slices as plots_slices
 from evalharness.plots import stress as plots_stress
 
 
@@ -64,7 +65,13 @@ def catalog() -> Catalog:
         )
     plots = {
         stem: PlotWords(title, shows)
-        for module in (plots_classification, plots_regression, plots_ranking, plots_stress)
+        for module in (
+            plots_classification,
+            plots_regression,
+            plots_ranking,
+            plots_slices,
+            plots_stress,
+        )
         for stem, (title, shows) in module.PLOTS.items()
     }
     modes = {key: FailureModeWords(title, text) for key, (title, text) in CATEGORIES.items()}

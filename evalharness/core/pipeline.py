@@ -8,7 +8,7 @@ the leakage checks (see the comments below).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -51,6 +51,7 @@ from evalharness.core.slice_report import (
 from evalharness.core.takeaway import takeaway_text
 from evalharness.core.task import StressContext, TaskMetrics, TaskSpec, WorstSlice
 from evalharness.plots.collect import PlotSet
+from evalharness.plots.slices import SliceBar, slices_plot
 from evalharness.plots.stress import stress_plot, stress_series
 from evalharness.schemas import files as S
 from evalharness.slicing.families import key_feature_of
@@ -139,6 +140,10 @@ def evaluate(
     boot = pending_boot.result()
 
     records, ranking = slice_records(plan, boot, [primary], primary, hib)
+    bars = slice_bars(records, ranking, primary, hib)
+    if bars:
+        overall = boot.interval("overall", primary).estimate
+        plots.add("slices", slices_plot, bars, primary, overall)
     failures = task.failures(_worst(plan, weakest_slice(records, ranking, primary, hib)))
     b_section, deltas, meaningful, reason = baseline_section(
         baseline, boot, paired, m.point, base_point, primary, m.higher_is_better
@@ -204,6 +209,23 @@ def evaluate(
         task_files={name: data for name, data in own_files.values()},
     )
     return summary
+
+
+def slice_bars(
+    records: Sequence[S.SliceRecord], ranking: Sequence[str], primary: str, higher_is_better: bool
+) -> list[SliceBar]:
+    """The ranked slices with a measured ``primary`` and interval, in ranking order."""
+    by_id = {r.id: r for r in records}
+    bars = []
+    for slice_id in ranking:
+        r = by_id[slice_id]
+        est, delta = r.metrics.get(primary), r.delta.get(primary)
+        if est is None or est.value is None or est.ci_low is None or est.ci_high is None:
+            continue
+        d = 0.0 if delta is None or delta.value is None else delta.value
+        worse = d < 0 if higher_is_better else d > 0
+        bars.append(SliceBar(r.id, r.n, est.value, est.ci_low, est.ci_high, worse))
+    return bars
 
 
 def headline_metrics(cfg: EvalConfig, metrics: TaskMetrics) -> list[str]:

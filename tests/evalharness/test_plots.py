@@ -17,6 +17,7 @@ from evalharness.plots import classification as PC
 from evalharness.plots import ranking as PK
 from evalharness.plots import regression as PR
 from evalharness.plots import style
+from evalharness.plots.slices import SliceBar, slices_plot
 from evalharness.plots.stress import stress_plot
 
 _rng = np.random.default_rng(0)
@@ -28,7 +29,12 @@ _sweep = [
     PK.TradeoffPoint("ivf nprobe", 1, False, 0.2, (0.31, 0.25, 0.38)),
     PK.TradeoffPoint("ivf nprobe", 32, False, 3.1, (0.99, 0.98, 1.0)),
 ]
+_bars = [
+    SliceBar("query_length:q1 (shortest third)", 31, 0.18, 0.1, 0.27, True),
+    SliceBar("relevant:head", 40, 0.25, 0.2, 0.31, False),
+]
 PLOTS: dict[str, tuple[Callable[..., bytes], tuple[Any, ...]]] = {
+    "slices": (slices_plot, (_bars, "ndcg@10", 0.22)),
     "recall_latency": (PK.recall_latency_plot, (_sweep, 10, "16 queries")),
     "index_sweep": (
         PK.index_sweep_plot,

@@ -67,6 +67,17 @@ def test_queries_full_of_entities_are_the_weakest_slice_when_ranked_worst(
     assert {s["id"] for s in entity} == {"entities:none", "entities:some"}
     weakest = report["ranking"][0]
     assert weakest == "entities:some"
+    # The slice bars draw the ranking's order, the weakest marked worse than overall.
+    import msgspec
+
+    from evalharness.core.pipeline import slice_bars
+    from evalharness.schemas.files import SlicesFile
+
+    parsed = msgspec.json.decode((tmp_path / "slices.json").read_bytes(), type=SlicesFile)
+    bars = slice_bars(parsed.slices, parsed.ranking, "ndcg@10", True)
+    assert [b.id for b in bars] == [r for r in parsed.ranking if any(b.id == r for b in bars)]
+    assert bars[0].id == "entities:some" and bars[0].worse and not bars[-1].worse
+    assert (tmp_path / "plots" / "slices.png").is_file()
     assert "one case" in report["families"]["entity_density"]
 
 
