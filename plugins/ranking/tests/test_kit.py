@@ -51,7 +51,7 @@ def test_the_ranking_plugin_keeps_every_contract(
 
 
 def _small_collection(folder: Path) -> Path:
-    """A BEIR folder cut from Vaswani: 40 judged queries and 1,500 documents (every one
+    """A BEIR folder cut from Vaswani: 40 judged queries and 1,000 documents (every one
     they judge and the first others by id), small enough for the whole contract."""
     from modellab_ranking.collection import read_documents, read_topics
 
@@ -63,7 +63,7 @@ def _small_collection(folder: Path) -> Path:
     queries = sorted(judged, key=int)[:40]
     documents = read_documents(vaswani / "doc-text.trec")
     wanted = {d for q in queries for d in judged[q]}
-    wanted |= set(sorted(set(documents) - wanted, key=int)[: 1500 - len(wanted)])
+    wanted |= set(sorted(set(documents) - wanted, key=int)[: 1000 - len(wanted)])
     topics = read_topics(vaswani / "query-text.trec")
     folder.mkdir()
     (folder / "corpus.jsonl").write_text(
@@ -90,7 +90,8 @@ def test_the_retrieval_template_keeps_every_contract_on_a_collection_folder(
     report = modellab_contract(
         data=_small_collection(tmp_path / "npl-small"),
         target="",
-        twice=("dense_tfidf_svd_hnsw",),
+        # Byte-identical reruns of these three models are test_eval_hashes' business.
+        twice=(),
         n_bootstrap=10,
     )
     assert report.task == "retrieval"
@@ -99,7 +100,7 @@ def test_the_retrieval_template_keeps_every_contract_on_a_collection_folder(
         "retrieval/bm25_xgb_rerank",
         "retrieval/dense_tfidf_svd_hnsw",
     )
-    assert [r.status for r in report.runs] == ["succeeded"] * 4
+    assert [r.status for r in report.runs] == ["succeeded"] * 3
     sweep = json.loads((report.runs[-1].eval_dir / "ranking.json").read_text())["index_sweep"]
     assert sweep and all(p["recall_vs_exact"] is not None for p in sweep)
 
