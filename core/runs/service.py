@@ -532,12 +532,13 @@ async def cancel_run(db: Database, settings: Settings, run_id: str) -> Run:
 
     :raises ConflictError: the run already ended.
     """
-    from modellab.runs.lifecycle import end_waiting_runs
+    from modellab.runs.lifecycle import end_run
 
     async with db.session() as session:
         row, _ = await repo.get_run_row(session, run_id, Role.EDITOR)
         status = await repo.request_cancel(session, row.id, utcnow())
-    run = await get_run(db, row.id)
     if status is RunStatus.CANCELLED:
-        await end_waiting_runs(db, settings, run)
-    return run
+        # Ended in the database already: end_run rewrites run.json to say so and ends
+        # the runs waiting on this one, as for any run that ends.
+        return await end_run(db, settings, row.id, RunStatus.CANCELLED, None)
+    return await get_run(db, row.id)

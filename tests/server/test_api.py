@@ -222,6 +222,12 @@ def test_cancel_a_queued_run(queued_api: Api) -> None:
     )
     cancelled = api.ok("POST", f"/api/runs/{run['id']}/cancel", 202)
     assert cancelled["status"] == "cancelled"
+    # The run folder's run.json says so too, as for a run that ended any other way.
+    written = api.client.get(f"/api/runs/{run['id']}/artifacts/run.json").json()["run"]
+    assert (written["status"], written["status_reason"]) == (
+        "cancelled",
+        "cancelled before it started",
+    )
     again = api.client.post(f"/api/runs/{run['id']}/cancel")
     assert again.status_code == 409 and again.json()["type"].endswith("/conflict")
 
