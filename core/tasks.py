@@ -29,6 +29,9 @@ GROUP = "__group__"
 #: the column that holds each row's item id (a judged document's id) in the frames of a
 #: task whose models choose their items (``TaskType.retrieves``)
 ITEM = "__item__"
+#: the ``DataFrame.attrs`` key of a run's frames that names the run's columns of role
+#: ``text`` (free text), for a template that takes them (``Template.input_roles``)
+TEXT_COLUMNS = "modellab.text_columns"
 #: the ``DataFrame.attrs`` key of a run's frames that holds the dataset version's
 #: attachments (:class:`modellab.datasets.storage.Attachments`: a collection's documents),
 #: for a model that needs more than the rows
@@ -146,6 +149,10 @@ class Template:
     task_type: str
     variants: tuple[ModelVariant, ...]
     description: str = ""
+    #: the column roles a run of the template trains on, by default: tabular templates
+    #: take the ``feature`` columns; a text template also the ``text`` ones, which its
+    #: models find named in the frames' ``attrs`` (:data:`TEXT_COLUMNS`)
+    input_roles: tuple[str, ...] = ("feature",)
 
     def variant(self, name: str) -> ModelVariant | None:
         """Return the variant called ``name``, or None."""

@@ -55,7 +55,7 @@ def test_the_demo_is_run_by_its_own_test() -> None:
 
 def test_the_readme_has_its_command_groups() -> None:
     groups = readme_commands()
-    assert [_group_id(g) for g in groups] == ["churn", "search"]
+    assert [_group_id(g) for g in groups] == ["churn", "search", "support"]
     assert sum(len(g) for g in groups) >= 14
 
 

@@ -489,7 +489,8 @@ def _check_profile_split(
     schema = build_schema(
         frame, facts, target, set(generated), excluded, roles, split_req.group_column
     )
-    if not any(c.role == "feature" for c in schema):
+    # Free text is an input too: the text templates train on it.
+    if not any(c.role in ("feature", "text") for c in schema):
         raise InvalidInputError(f"{req.path}: {no_feature_reason(schema)}")
     warnings = [DataWarning("parse", w) for w in parse_warnings]
     if all(_looks_numeric(c) for c in frame.columns):

@@ -9,14 +9,17 @@ The rules, in order, for a column that is not the target:
   its name looks like an id (``id``, ``*_id``, ``index``, ``Unnamed: 0``, a generated
   name) or the values are sorted or a permutation of a range (row numbers); otherwise
   ``integer``.
-* String -> ``identifier`` when all values are present and distinct (20+ rows);
-  ``categorical`` when it has at most ``max(20, min(1000, 5% of rows))`` distinct
-  values; ``text`` when values are mostly several words; ``identifier`` when 90%+ are
-  distinct; else ``categorical`` (with a high-cardinality warning from the profile).
+* String -> ``text`` when values are mostly several words and too many to be
+  categories (a sentence per row is free text even when no two rows repeat);
+  ``identifier`` when all values are present and distinct (20+ rows); ``categorical``
+  when it has at most ``max(20, min(1000, 5% of rows))`` distinct values;
+  ``identifier`` when 90%+ are distinct; else ``categorical`` (with a high-cardinality
+  warning from the profile).
 
 Identifier-like columns are left out of the default feature set: a row index of a
 sorted file predicts whatever the file is sorted by. Constant and free-text columns
-are left out too, each with its reason in the schema.
+are left out too, each with its reason in the schema; free text is what a text
+template (``Template.input_roles``) trains on.
 """
 
 from __future__ import annotations
@@ -119,12 +122,13 @@ def logical_type(f: ColumnFacts, rows: int, generated: bool = False) -> ColumnTy
             return ColumnType.IDENTIFIER
         return ColumnType.INTEGER
     if dtype == pl.String or dtype == pl.Categorical:
+        many = f.n_unique > categorical_limit(rows)
+        if many and f.mean_spaces >= 1.0:
+            return ColumnType.TEXT
         if all_distinct:
             return ColumnType.IDENTIFIER
-        if f.n_unique <= categorical_limit(rows):
+        if not many:
             return ColumnType.CATEGORICAL
-        if f.mean_spaces >= 1.0:
-            return ColumnType.TEXT
         present = rows - f.nulls
         if present and f.n_unique / present >= 0.9:
             return ColumnType.IDENTIFIER

@@ -21,6 +21,7 @@ from modellab.diskfull import is_disk_full
 from modellab.domain import DatasetVersion, Run, RunStatus
 from modellab.redact import redact_for
 from modellab.runs.artifacts import run_dir, write_json_atomic
+from modellab.runs.options import parse_options, run_features
 from modellab.runs.service import run_document
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
@@ -102,7 +103,8 @@ async def end_run(
     folder = run_dir(settings.artifact_root, ended.project, ended.id)
     if folder.is_dir():
         try:
-            write_json_atomic(folder / "run.json", run_document(ended, version))
+            document = run_document(ended, version, written_features(folder, ended, version))
+            write_json_atomic(folder / "run.json", document)
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
@@ -112,6 +114,18 @@ async def end_run(
     if ended.status in repo.FINAL and ended.status is not RunStatus.SUCCEEDED:
         await end_waiting_runs(db, settings, ended)
     return ended
+
+
+def written_features(folder: Path, run: Run, version: DatasetVersion) -> list[str]:
+    """The columns run.json says the run trains on: fixed when the run was created, by
+    its template's input roles (which only the registry knows); the default roles' for a
+    folder without them."""
+    try:
+        doc = msgspec.json.decode((folder / "run.json").read_bytes())
+        features = doc["dataset"]["run_features"]
+    except (OSError, msgspec.DecodeError, KeyError, TypeError):
+        return run_features(version, parse_options(run.options))
+    return [str(f) for f in features]
 
 
 async def end_waiting_runs(db: Database, settings: Settings, ended: Run) -> list[Run]:

@@ -312,8 +312,15 @@ def parse_options(raw: dict[str, Any] | None) -> RunOptions:
     return msgspec.structs.replace(options, eval=parse_eval_settings(settings))
 
 
-def run_features(version: DatasetVersion, options: RunOptions) -> list[str]:
-    """The feature columns a run with ``options`` trains on, in the version's order.
+#: the column roles a run trains on unless its template says otherwise
+FEATURE_ROLES = ("feature",)
+
+
+def run_features(
+    version: DatasetVersion, options: RunOptions, roles: tuple[str, ...] = FEATURE_ROLES
+) -> list[str]:
+    """The columns a run with ``options`` trains on, in the version's order: by default
+    those of its template's ``roles`` (``Template.input_roles``).
 
     :raises InvalidInputError: a named column is not in the dataset, is the target, or
         leaves the run without features, or the key feature is not among them.
@@ -329,13 +336,22 @@ def run_features(version: DatasetVersion, options: RunOptions) -> list[str]:
             raise InvalidInputError(f"column {name!r} is the target of {version.ref}")
     if options.features is not None:
         chosen = [c.name for c in version.schema if c.name in set(options.features)]
-    else:
+    elif roles == FEATURE_ROLES:
         chosen = list(version.feature_columns)
+    else:
+        chosen = [c.name for c in version.schema if c.role in roles]
     features = [c for c in chosen if c not in set(options.exclude)]
     if not features:
+        texts = [c.name for c in version.schema if c.role == "text" and "text" not in roles]
+        hint = (
+            f"; its free text ({', '.join(texts[:5])}) is for a text template such as "
+            "text-classification"
+            if texts
+            else ""
+        )
         raise InvalidInputError(
             f"the run would have no feature column left (dataset {version.ref}, "
-            f"excluded: {', '.join(options.exclude) or 'none'})"
+            f"excluded: {', '.join(options.exclude) or 'none'}){hint}"
         )
     key = options.eval.key_feature
     if key is not None and key not in features:

@@ -26,7 +26,13 @@ from modellab.runs.artifacts import run_dir, write_bytes_atomic, write_json_atom
 from modellab.runs.configs import build_config, config_dict
 from modellab.runs.documents import check_document
 from modellab.runs.metadata import code_version, environment, git_diff, installed_code_version
-from modellab.runs.options import RunOptions, bootstrap_replicates, parse_options, run_features
+from modellab.runs.options import (
+    FEATURE_ROLES,
+    RunOptions,
+    bootstrap_replicates,
+    parse_options,
+    run_features,
+)
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as repo
@@ -73,14 +79,16 @@ def run_key(
     seed: int,
     code: CodeVersion,
     options: RunOptions | None = None,
+    roles: tuple[str, ...] = FEATURE_ROLES,
 ) -> str:
-    """A hash of everything that determines a run's results (not its id or time)."""
+    """A hash of everything that determines a run's results (not its id or time);
+    ``roles`` are the template's input roles."""
     opts = options or RunOptions()
     identity = {
         "dataset_checksum": version.checksum,
         "split_checksum": version.split.checksum,
         "target": version.target,
-        "features": run_features(version, opts),
+        "features": run_features(version, opts, roles),
         "eval": opts.eval.given(),
         "template": template,
         "model": model,
@@ -185,7 +193,9 @@ async def resolve(
             f"is for {template.task_type}"
         )
     options = parse_options(_with_replicates(req))
-    key = run_key(version, template.name, variant.name, config, req.seed, code, options)
+    key = run_key(
+        version, template.name, variant.name, config, req.seed, code, options, template.input_roles
+    )
     return Resolved(template, variant, config, project.id, version, code, key, options)
 
 
@@ -332,15 +342,17 @@ async def _record_run(
             "options": run.options,
         },
     )
-    write_json_atomic(folder / "run.json", run_document(run, version))
+    features = run_features(version, r.options, r.template.input_roles)
+    write_json_atomic(folder / "run.json", run_document(run, version, features))
     if diff is not None:
         # The uncommitted change as it was when the run started, for the repro pack.
         write_bytes_atomic(folder / "code.diff", diff.encode())
     return run
 
 
-def run_document(run: Run, version: DatasetVersion) -> dict[str, Any]:
-    """The full metadata of a run as written to run.json."""
+def run_document(run: Run, version: DatasetVersion, features: list[str]) -> dict[str, Any]:
+    """The full metadata of a run as written to run.json; ``features`` are the columns
+    it trains on (:func:`~modellab.runs.options.run_features` with its template's roles)."""
     return {
         "run": run,
         "dataset": {
@@ -350,7 +362,7 @@ def run_document(run: Run, version: DatasetVersion) -> dict[str, Any]:
             "split": version.split,
             "target": version.target,
             "feature_columns": version.feature_columns,
-            "run_features": run_features(version, parse_options(run.options)),
+            "run_features": features,
             "task": version.task,
         },
         "reproduce": reproduce_command(run, version.ref),

@@ -59,6 +59,7 @@ from modellab.tasks import (
     GROUP,
     ITEM,
     TARGET,
+    TEXT_COLUMNS,
     BaselinePredictions,
     EvalRequest,
     FittedModel,
@@ -134,7 +135,8 @@ def load_run_frames(
     columns (default: the version's). For a grouped task both frames also hold each
     row's unit id (the split's group column) as :data:`~modellab.tasks.GROUP`. A version
     with attachments (a collection's documents) hands them to the models in both frames'
-    ``attrs`` (:data:`~modellab.tasks.ATTACHMENTS`).
+    ``attrs`` (:data:`~modellab.tasks.ATTACHMENTS`), and the ``features`` of role
+    ``text`` are named there (:data:`~modellab.tasks.TEXT_COLUMNS`).
     """
     features = list(version.feature_columns) if features is None else features
     frame = load_frame(settings.artifact_root, version)
@@ -171,6 +173,9 @@ def load_run_frames(
     attached = attachments_of(settings.artifact_root, version)
     if attached.names:
         train.attrs[ATTACHMENTS] = test.attrs[ATTACHMENTS] = attached
+    texts = {c.name for c in version.schema if c.role is ColumnRole.TEXT}
+    if texts.intersection(features):
+        train.attrs[TEXT_COLUMNS] = test.attrs[TEXT_COLUMNS] = [c for c in features if c in texts]
     train[TARGET] = task.cast_target(train[TARGET])
     prepared = Prepared(train, test, task.cast_target(y).to_numpy())
     time_column = version.split.time_column
@@ -277,7 +282,7 @@ def _train_and_evaluate(
     evaluator = registry.evaluator_for(template.task_type)
     config = build_config(variant.config_type, run.config, variant.name)
     options = parse_options(run.options)
-    features = run_features(version, options)
+    features = run_features(version, options, template.input_roles)
     clock = PhaseClock()
     log.info("loading %s (%s rows)", version.ref, version.rows)
     if features != version.feature_columns:

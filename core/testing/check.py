@@ -3,7 +3,8 @@
 What the plugin registers is checked as objects first (task types, templates, model
 variants and their configs). Then the dataset is ingested into the home and, for the
 dataset's task, every model variant of the plugin (or, for a plugin without one, each
-template's first baseline) is fitted, saved and loaded back, predicted, sliced by the
+template's first baseline) whose template takes the dataset's columns (a text template
+needs free text) is fitted, saved and loaded back, predicted, sliced by the
 plugin's slicers, and run end to end; each report must follow the EvalHarness contract
 and a second run with the same seed must write the same bytes.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from modellab.datasets.schema import column_facts
 from modellab.datasets.storage import load_frame
+from modellab.domain import DatasetVersion
 from modellab.plugins import Registry
 from modellab.runs.options import EvalSettings
 from modellab.runs.predictions import PredictionKeys
@@ -91,7 +93,7 @@ def check_plugin(
         check_task_type(task_type, facts, frame[version.target].drop_nulls().to_pandas())
     slicers = [s for s in reg.slicers_for(version.task) if s.name in owned["slicers"]]
     evaluator = reg.evaluators.get(version.task)
-    mine = _own_variants(reg, name, version.task)
+    mine = [tv for tv in _own_variants(reg, name, version.task) if _takes(tv[0], version)]
     if not (
         mine
         or slicers
@@ -103,15 +105,15 @@ def check_plugin(
             "pass data of a task it registers something for"
         )
     # A plugin without a model of the task is exercised through the task's baselines.
-    exercised = mine or _first_baselines(reg, version.task)
+    exercised = mine or [tv for tv in _first_baselines(reg, version.task) if _takes(tv[0], version)]
     if not exercised:
         raise ContractError(
             f"no template of task {version.task!r} is loaded to exercise plugin {name!r}; "
             "name the plugin that owns one in modellab_plugins_beside"
         )
-    prepared = home.frames(version)
-    test = prepared.test_x
     for template, variant in exercised:
+        prepared = home.frames(version, template.input_roles)
+        test = prepared.test_x
         folder = home.root / "round-trip" / template.name / variant.name
         model = check_round_trip(variant, prepared.train, test, folder, seed, task_type)
         predicted = check_predictions(task_type, model, test)
@@ -152,6 +154,15 @@ def check_plugin(
         slicers=tuple(s.name for s in slicers),
         runs=tuple(runs),
     )
+
+
+def _takes(template: Template, version: DatasetVersion) -> bool:
+    """Whether ``version`` has a column of each input role of ``template`` beyond plain
+    features (a text template needs free text), or features for a template of features
+    only: a tabular template is not exercised on text alone."""
+    present = {str(c.role) for c in version.schema}
+    needed = [r for r in template.input_roles if r != "feature"] or ["feature"]
+    return all(role in present for role in needed)
 
 
 def _variant(reg: Registry, key: str) -> tuple[Template, ModelVariant]:

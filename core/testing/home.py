@@ -154,10 +154,14 @@ class ModelLabHome:
 
         return self.call(add)
 
-    def frames(self, version: DatasetVersion) -> Prepared:
-        """The train and test frames of ``version`` exactly as a run of it sees them."""
+    def frames(self, version: DatasetVersion, roles: tuple[str, ...] = ("feature",)) -> Prepared:
+        """The train and test frames of ``version`` exactly as a run of it sees them, for
+        a template whose input roles are ``roles`` (``Template.input_roles``)."""
+        from modellab.runs.options import RunOptions, run_features
+
         task = self.registry.task_type(version.task)
-        return load_run_frames(version, self.settings(), task)
+        features = run_features(version, RunOptions(), roles)
+        return load_run_frames(version, self.settings(), task, features)
 
     def run_folder(self, run_id: str) -> Path:
         """The folder of run ``run_id``: model/, eval/, predictions, logs."""

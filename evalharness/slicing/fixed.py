@@ -44,6 +44,11 @@ def is_categorical(series: pd.Series[Any]) -> bool:
     return int(series.nunique(dropna=True)) <= CATEGORICAL_MAX_DISTINCT
 
 
+#: a categorical column with more distinct values than this share of its rows is free
+#: text or a key, not a feature to slice by
+MOSTLY_DISTINCT = 0.5
+
+
 def choose_key_feature(
     frame: pd.DataFrame, y: NDArray[Any] | None = None, top: int = 5
 ) -> tuple[str | None, str]:
@@ -52,11 +57,20 @@ def choose_key_feature(
     Rule: the categorical column whose top categories cover the most rows (ties: more
     categories, then name);
     without one, the numeric column with the largest absolute correlation with the target
-    (ties: name); without a numeric target, the first column by name.
+    (ties: name); without a numeric target, the first column by name. A categorical
+    column whose values are mostly distinct (free text, keys) is never the key feature:
+    its "top categories" are a handful of rows.
     """
     if frame.shape[1] == 0:
         return None, "no feature columns"
-    cats = [str(c) for c in frame.columns if is_categorical(frame[c])]
+    repeats = {
+        str(c)
+        for c in frame.columns
+        if not is_categorical(frame[c]) or frame[c].nunique() <= MOSTLY_DISTINCT * len(frame)
+    }
+    if not repeats:
+        return None, "no feature column repeats its values (free text or keys only)"
+    cats = [str(c) for c in frame.columns if str(c) in repeats and is_categorical(frame[c])]
     if cats:
         coverage = {c: int(frame[c].value_counts().head(top).sum()) for c in cats}
         distinct = {c: min(int(frame[c].nunique()), top) for c in cats}
@@ -73,7 +87,7 @@ def choose_key_feature(
         if corr:
             best = sorted(corr, key=lambda c: (-corr[c], c))[0]
             return best, "numeric column with the largest absolute correlation with the target"
-    return str(sorted(map(str, frame.columns))[0]), "first column by name"
+    return sorted(repeats)[0], "first column by name"
 
 
 def missingness_share(frame: pd.DataFrame) -> NDArray[np.float64]:

@@ -167,15 +167,25 @@ def test_a_dataset_whose_only_other_column_is_an_id_is_refused(ml: Env, tmp_path
 
 
 def test_every_left_out_column_is_listed_with_its_reason(ml: Env, tmp_path: Path) -> None:
-    rows = "".join(
-        f"{i},same,{'a long free text note number ' + str(i)},{i % 2}\n" for i in range(60)
-    )
-    path = write(tmp_path / "left_out.csv", "row_id,const,note,y\n" + rows)
+    rows = "".join(f"{i},same,{i % 2}\n" for i in range(60))
+    path = write(tmp_path / "left_out.csv", "row_id,const,y\n" + rows)
     message = refuse(ml, path)
     assert "'row_id' (identifier-like" in message
     assert "'const' (constant: a single value" in message
-    # every value distinct: an identifier before it is free text
-    assert "'note' (identifier-like" in message or "'note' (free text" in message
+
+
+def test_free_text_alone_is_an_input_for_the_text_template(ml: Env, tmp_path: Path) -> None:
+    """A sentence per row is free text even when no two rows repeat (not a key), and a
+    dataset of text and a label is added: the text template trains on it."""
+    rows = "".join(
+        f"{i},same,{'a long free text note number ' + str(i)},{i % 2}\n" for i in range(60)
+    )
+    path = write(tmp_path / "notes.csv", "row_id,const,note,y\n" + rows)
+    ml.run("dataset", "add", "-p", "p", "-n", "notes", "-t", "y", str(path))
+    schema = ml.json("dataset", "show", "p/notes")["schema"]
+    roles = {c["name"]: (c["role"], c["logical_type"]) for c in schema}
+    assert roles["note"] == ("text", "text")
+    assert roles["row_id"][0] == "identifier" and roles["const"][0] == "excluded"
 
 
 def test_a_group_column_as_the_only_feature_is_refused(ml: Env, tmp_path: Path) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from modellab import hookimpl
 from modellab.tasks import Evaluator, ModelVariant, Slicer, TaskType, Template, deferred
 from modellab_classification.configs import (
+    CharWordSvmConfig,
     LogisticRegressionConfig,
     MostFrequentConfig,
+    TfidfLogisticConfig,
+    TfidfSvdMlpConfig,
     XGBoostClassifierConfig,
 )
 from modellab_tabular.slicers import KEY_FEATURE, MISSINGNESS
@@ -37,7 +40,7 @@ def register_task_types() -> list[TaskType]:
 
 @hookimpl
 def register_templates() -> list[Template]:
-    """The tabular classification template, baselines first."""
+    """The tabular and text classification templates, baselines first."""
     return [
         Template(
             name="tabular-classification",
@@ -70,7 +73,51 @@ def register_templates() -> list[Template]:
                     load=deferred("modellab_tabular.fitted:load_booster"),
                 ),
             ),
-        )
+        ),
+        Template(
+            name="text-classification",
+            task_type=TASK,
+            description="Classify rows by their free text (columns of role text), with "
+            "any tabular features beside it.",
+            input_roles=("feature", "text"),
+            variants=(
+                ModelVariant(
+                    "most_frequent",
+                    "baseline",
+                    deferred("modellab_classification.models:fit_most_frequent"),
+                    MostFrequentConfig,
+                    "Predicts the most frequent training class, with the training class shares "
+                    "as probabilities.",
+                    load=deferred("modellab_tabular.fitted:load_pipeline"),
+                ),
+                ModelVariant(
+                    "tfidf_logistic",
+                    "baseline",
+                    deferred("modellab_classification.text:fit_tfidf_logistic"),
+                    TfidfLogisticConfig,
+                    "TF-IDF of word 1- and 2-grams, then multinomial logistic regression.",
+                    load=deferred("modellab_classification.text:load_text_pipeline"),
+                ),
+                ModelVariant(
+                    "char_word_tfidf_calibrated_svm",
+                    "candidate",
+                    deferred("modellab_classification.text:fit_char_word_svm"),
+                    CharWordSvmConfig,
+                    "Character 2-5-grams and word 1-2-grams, a linear SVM, sigmoid-calibrated "
+                    "probabilities.",
+                    load=deferred("modellab_classification.text:load_text_pipeline"),
+                ),
+                ModelVariant(
+                    "tfidf_svd_mlp",
+                    "candidate",
+                    deferred("modellab_classification.text:fit_tfidf_svd_mlp"),
+                    TfidfSvdMlpConfig,
+                    "Word TF-IDF into TruncatedSVD embeddings learned on the train texts, then "
+                    "a one-hidden-layer network.",
+                    load=deferred("modellab_classification.text:load_text_pipeline"),
+                ),
+            ),
+        ),
     ]
 
 

@@ -1,0 +1,77 @@
+"""Text classification on Banking77 (its own train/test split): the query text is an
+input of the text template, never of the tabular one, and the TF-IDF baseline's numbers
+are scikit-learn's on the same rows."""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+
+from tests.conftest import Env
+
+BANKING77 = Path(str(files("modellab_classification.demo_data") / "banking77" / "data"))
+
+
+def _sample(folder: Path) -> Path:
+    """Banking77's train and test files cut to their first 20 intents (a quarter of the
+    rows): the same text, in a third of the time."""
+    folder.mkdir()
+    for name in ("train.csv", "test.csv"):
+        frame = pd.read_csv(BANKING77 / name)
+        kept = sorted(frame["category"].unique())[:20]
+        frame[frame["category"].isin(kept)].to_csv(folder / name, index=False)
+    return folder
+
+
+def test_free_text_is_the_text_templates_input_and_its_baseline_is_sklearns(
+    ml: Env, tmp_path: Path
+) -> None:
+    data = _sample(tmp_path / "banking20")
+    added = ml.json("dataset", "add", "-p", "p", "-n", "bank", "-t", "category", str(data))
+    assert added["split"]["strategy"] == "predefined"
+    roles = {c["name"]: c["role"] for c in ml.json("dataset", "show", "p/bank")["schema"]}
+    assert roles == {"text": "text", "category": "target"}
+    # The tabular template has nothing to train on, and says where the text goes.
+    tabular = ml.run(
+        "run",
+        "-p",
+        "p",
+        "-d",
+        "bank",
+        "-t",
+        "tabular-classification",
+        "-m",
+        "logistic_regression",
+        ok=False,
+    )
+    assert tabular.exit_code != 0
+    assert "its free text (text) is for a text template such as text-classification" in (
+        tabular.stdout + tabular.stderr
+    )
+    run = ml.train("bank", "tfidf_logistic", template="text-classification", n_bootstrap=20)
+    assert run["status"] == "succeeded", run
+    folder = Path(run["artifact_dir"])
+    assert json.loads((folder / "run.json").read_text())["dataset"]["run_features"] == ["text"]
+    # Independent reference: the same vectorizer and model in scikit-learn, on the files.
+    train = pd.read_csv(data / "train.csv")
+    test = pd.read_csv(data / "test.csv")
+    vec = TfidfVectorizer(token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2), sublinear_tf=True)
+    lr = LogisticRegression(C=10.0, max_iter=1000, random_state=run["seed"])
+    lr.fit(vec.fit_transform(train["text"]), train["category"])
+    expected = lr.predict(vec.transform(test["text"]))
+    metrics = json.loads((folder / "eval" / "metrics.json").read_text())["metrics"]
+    assert metrics["accuracy"] == pytest.approx(
+        accuracy_score(test["category"], expected), abs=1e-9
+    )
+    assert metrics["f1"] == pytest.approx(
+        f1_score(test["category"], expected, average="macro"), abs=1e-9
+    )
+    assert np.mean(expected == test["category"]) > 0.85
