@@ -391,7 +391,9 @@ class Slicer:
     """A named slice generator; ``task_types`` empty means it applies to every task.
 
     ``generate`` is called with keyword arguments and should accept ``**kwargs``:
-    ``frame`` (the test rows' raw features), ``y_true``, ``y_pred``, ``scores`` and
+    ``frame`` (the test rows' raw features), ``train_frame`` (the train rows' raw
+    features, for rules learned from them such as a vocabulary), ``y_true``, ``y_pred``,
+    ``scores`` and
     ``score_labels`` (as the task type's ``predict`` gave them), ``units`` (the unit id
     of each prediction row) and ``settings`` (the run's
     :class:`~modellab.runs.options.EvalSettings`). It returns :class:`SliceDefinition`

@@ -312,6 +312,7 @@ def _train_and_evaluate(
         slicers,
         n_units,
         frame=prepared.test_x,
+        train_frame=prepared.train.drop(columns=[TARGET]),
         units=keys.units,
         y_true=prepared.test_y,
         y_pred=predicted.y_pred,

@@ -22,7 +22,7 @@ from modellab.domain import DatasetVersion
 from modellab.plugins import Registry
 from modellab.runs.options import EvalSettings
 from modellab.runs.predictions import PredictionKeys
-from modellab.tasks import ModelVariant, Template
+from modellab.tasks import TARGET, ModelVariant, Template
 from modellab.testing.contracts import (
     ContractError,
     check_eval_folder,
@@ -124,6 +124,7 @@ def check_plugin(
                 slicer,
                 n_units,
                 frame=test,
+                train_frame=prepared.train.drop(columns=[TARGET]),
                 units=keys.units,
                 y_true=prepared.test_y,
                 y_pred=predicted.y_pred,

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -75,3 +75,14 @@ def test_free_text_is_the_text_templates_input_and_its_baseline_is_sklearns(
         f1_score(test["category"], expected, average="macro"), abs=1e-9
     )
     assert np.mean(expected == test["category"]) > 0.85
+    # Text slices: word-count terciles, and words unseen in training counted against
+    # scikit-learn's own vocabulary of the train texts (its analyzer, not ours).
+    report = json.loads((folder / "eval" / "slices.json").read_text())
+    got = {s["id"]: s["n"] for s in report["slices"]}
+    assert {"text_length:01", "text_length:02", "text_length:03"} <= set(got)
+    assert sum(got[f"text_length:0{b}"] for b in (1, 2, 3)) == len(test)
+    seen = set(CountVectorizer(token_pattern=r"(?u)\b\w+\b").fit(train["text"]).vocabulary_)
+    analyze = CountVectorizer(token_pattern=r"(?u)\b\w+\b").build_analyzer()
+    unseen = np.array([np.mean([w not in seen for w in analyze(t)]) for t in test["text"]])
+    assert got.get("text_oov:none", 0) == int((unseen == 0).sum())
+    assert got.get("text_oov:high", 0) == int((unseen > 0.2).sum())

@@ -137,7 +137,8 @@ def register_evaluators() -> list[Evaluator]:
 @hookimpl
 def register_slicers() -> list[Slicer]:
     """EvalHarness' classification slices, in report order: confidence deciles,
-    missingness, the key feature, each true class."""
+    missingness, the key feature, each true class; and for a run with free text, its
+    length and its share of words unseen in training."""
     return [
         Slicer(
             "confidence_decile",
@@ -152,5 +153,17 @@ def register_slicers() -> list[Slicer]:
             deferred("modellab_classification.slicers:by_class"),
             (TASK,),
             "Each true class (the 3 most frequent when there are more than 5).",
+        ),
+        Slicer(
+            "text_length",
+            deferred("modellab_classification.slicers:by_text_length"),
+            (TASK,),
+            "Terciles of the number of words of a run's free text (text runs only).",
+        ),
+        Slicer(
+            "text_out_of_vocabulary",
+            deferred("modellab_classification.slicers:by_out_of_vocabulary"),
+            (TASK,),
+            "Rows by the share of their words no training text holds (text runs only).",
         ),
     ]

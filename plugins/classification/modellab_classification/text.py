@@ -9,6 +9,7 @@ missing become empty strings before the vectorizers see them, at fit and at pred
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,12 @@ log = logging.getLogger("modellab.train")
 
 #: words as the vectorizers see them: runs of letters and digits, lower-cased
 TOKEN_PATTERN = r"(?u)\b\w+\b"
+_WORDS = re.compile(TOKEN_PATTERN)
+
+
+def words(text: str) -> list[str]:
+    """``text``'s words as the vectorizers count them (lower-cased :data:`TOKEN_PATTERN`)."""
+    return _WORDS.findall(text.lower())
 
 
 def text_columns(train: pd.DataFrame) -> list[str]:

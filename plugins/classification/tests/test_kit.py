@@ -43,7 +43,14 @@ def test_the_classification_plugin_keeps_every_contract(
         "tabular-classification/logistic_regression",
         "tabular-classification/xgboost",
     )
-    assert report.slicers == ("confidence_decile", "missingness", "key_feature", "class")
+    assert report.slicers == (
+        "confidence_decile",
+        "missingness",
+        "key_feature",
+        "class",
+        "text_length",
+        "text_out_of_vocabulary",
+    )
     assert [r.status for r in report.runs] == ["succeeded"] * 5
 
 
@@ -71,3 +78,4 @@ def test_the_text_template_keeps_every_contract_on_banking77_queries(
     # The query text is never the key feature: its "categories" are single rows.
     slices = json.loads((report.runs[1].eval_dir / "slices.json").read_text())
     assert not any(name.startswith("key_feature") for name in slices["families"])
+    assert {"text_length", "text_out_of_vocabulary"} <= set(slices["families"])
