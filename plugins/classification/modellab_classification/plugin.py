@@ -15,6 +15,15 @@ from modellab_classification.configs import (
 from modellab_tabular.slicers import KEY_FEATURE, MISSINGNESS
 
 TASK = "classification"
+#: the prior-class baseline of both templates
+MOST_FREQUENT = ModelVariant(
+    "most_frequent",
+    "baseline",
+    deferred("modellab_classification.models:fit_most_frequent"),
+    MostFrequentConfig,
+    "Predicts the most frequent training class, with the training class shares as probabilities.",
+    load=deferred("modellab_tabular.fitted:load_pipeline"),
+)
 
 
 @hookimpl
@@ -47,15 +56,7 @@ def register_templates() -> list[Template]:
             task_type=TASK,
             description="Classify rows of a table.",
             variants=(
-                ModelVariant(
-                    "most_frequent",
-                    "baseline",
-                    deferred("modellab_classification.models:fit_most_frequent"),
-                    MostFrequentConfig,
-                    "Predicts the most frequent training class, with the training class shares "
-                    "as probabilities.",
-                    load=deferred("modellab_tabular.fitted:load_pipeline"),
-                ),
+                MOST_FREQUENT,
                 ModelVariant(
                     "logistic_regression",
                     "baseline",
@@ -81,15 +82,7 @@ def register_templates() -> list[Template]:
             "any tabular features beside it.",
             input_roles=("feature", "text"),
             variants=(
-                ModelVariant(
-                    "most_frequent",
-                    "baseline",
-                    deferred("modellab_classification.models:fit_most_frequent"),
-                    MostFrequentConfig,
-                    "Predicts the most frequent training class, with the training class shares "
-                    "as probabilities.",
-                    load=deferred("modellab_tabular.fitted:load_pipeline"),
-                ),
+                MOST_FREQUENT,
                 ModelVariant(
                     "tfidf_logistic",
                     "baseline",

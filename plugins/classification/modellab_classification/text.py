@@ -32,11 +32,10 @@ from modellab_tabular.fitted import (
     PIPELINE_META,
     FittedPipeline,
     _read_json,
-    _write_json,
     signature_of,
     split_xy,
 )
-from modellab_tabular.persistence import load_sklearn, save_sklearn
+from modellab_tabular.persistence import load_sklearn
 
 log = logging.getLogger("modellab.train")
 
@@ -80,18 +79,9 @@ class FittedTextPipeline(FittedPipeline):
             out[c] = frame[c].astype(object).where(frame[c].notna(), "").astype(str)
         return out[self.feature_columns]
 
-    def save(self, folder: Path) -> str:
-        """Write ``model.skops`` and ``meta.json`` (with the text columns)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        save_sklearn(self.pipeline, folder / "model.skops")
-        meta = {
-            "classes": self.classes,
-            "feature_columns": self.feature_columns,
-            "signature": self.signature,
-            "text_columns": self.text_columns,
-        }
-        _write_json(folder / PIPELINE_META, meta)
-        return "skops"
+    def meta(self) -> dict[str, Any]:
+        """The pipeline's ``meta.json``, with the text columns."""
+        return {**super().meta(), "text_columns": self.text_columns}
 
 
 def load_text_pipeline(folder: Path) -> FittedTextPipeline:

@@ -62,16 +62,19 @@ class FittedPipeline:
         """Class probabilities, columns in the order of ``classes``."""
         return np.asarray(self.pipeline.predict_proba(self._x(frame)), dtype=float)
 
-    def save(self, folder: Path) -> str:
-        """Write ``model.skops`` and ``meta.json``; return the format's name."""
-        folder.mkdir(parents=True, exist_ok=True)
-        save_sklearn(self.pipeline, folder / "model.skops")
-        meta = {
+    def meta(self) -> dict[str, Any]:
+        """What ``meta.json`` holds beside the skops file."""
+        return {
             "classes": self.classes,
             "feature_columns": self.feature_columns,
             "signature": self.signature,
         }
-        _write_json(folder / PIPELINE_META, meta)
+
+    def save(self, folder: Path) -> str:
+        """Write ``model.skops`` and ``meta.json``; return the format's name."""
+        folder.mkdir(parents=True, exist_ok=True)
+        save_sklearn(self.pipeline, folder / "model.skops")
+        _write_json(folder / PIPELINE_META, self.meta())
         return "skops"
 
 
