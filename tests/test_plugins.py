@@ -237,6 +237,8 @@ def test_slicers_for_a_task() -> None:
         "missingness",
         "key_feature",
         "class",
+        "text_length",
+        "text_out_of_vocabulary",
         "everywhere",
     ]
 
