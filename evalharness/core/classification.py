@@ -115,6 +115,7 @@ def classification_task(
     predict: ClassifierPredict | None = None,
     baseline: BaselineResult | None = None,
     slices: Sequence[SliceFamily] | None = None,
+    text_columns: Sequence[str] = (),
 ) -> TaskSpec:
     """The classification task's part of an evaluation (arguments as
     :func:`evaluate_classification` takes them)."""
@@ -168,7 +169,7 @@ def classification_task(
             frame, y, p, labels, confidence, worst, cfg.n_failures
         ),
         plots=plots,
-        stress=ClassificationStress(y, labels, f1_avg, tuple(models)),
+        stress=ClassificationStress(y, labels, f1_avg, tuple(models), tuple(text_columns)),
         classes=str_labels,
         confusion_matrix=S.ConfusionMatrix(labels=str_labels, matrix=conf_m.tolist()),
     )
@@ -205,8 +206,13 @@ def evaluate_classification(
     config: EvalConfig | None = None,
     latency: LatencyResult | str | None = None,
     slices: Sequence[SliceFamily] | None = None,
+    text_columns: Sequence[str] = (),
 ) -> S.EvalSummaryFile:
     """Evaluate a classifier on the test rows in ``frame`` and (re)write ``out_dir``.
+
+    ``text_columns`` are ``frame``'s free-text columns: the stress tests then also give
+    their words typos, drop and cut them, and write them in capitals
+    (:data:`~evalharness.stress.text.TEXT_SCENARIOS`).
 
     ``slices`` are the report's slice families, masks in ``frame``'s row order (default:
     :func:`~evalharness.slicing.families.classification_families`).
@@ -231,6 +237,7 @@ def evaluate_classification(
             predict=predict,
             baseline=baseline,
             slices=slices,
+            text_columns=text_columns,
         ),
         run=run,
         baseline=baseline,

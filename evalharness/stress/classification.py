@@ -1,4 +1,5 @@
-"""Classification stress tests: blanked cells, label noise and one shuffled column."""
+"""Classification stress tests: blanked cells, label noise, one shuffled column, and for
+text columns typos, dropped words, truncation and capitals."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from evalharness.core.task import StressContext
 from evalharness.metrics import classification as MC
 from evalharness.stress.corruptions import flip_labels, inject_missing, shuffle_column
 from evalharness.stress.runner import METRIC_SENSITIVITY, StressCase, not_run, severity_rng
+from evalharness.stress.text import TEXT_SCENARIOS, corrupt_texts
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,15 @@ class ClassificationStress:
     labels: list[Any]
     f1_average: str
     models: tuple[StressedClassifier, ...]
+    #: the frame's free-text columns: each text scenario corrupts all of them
+    text_columns: tuple[str, ...] = ()
 
     def on_rows(self, rows: NDArray[np.intp]) -> ClassificationStress:
         """The same tests on the caller rows ``rows`` only."""
         models = tuple(m.on_rows(rows) for m in self.models)
-        return ClassificationStress(self.y[rows], self.labels, self.f1_average, models)
+        return ClassificationStress(
+            self.y[rows], self.labels, self.f1_average, models, self.text_columns
+        )
 
     def clean(self, metric: str) -> dict[str, float | None]:
         """Each model's uncorrupted ``metric`` on these rows."""
@@ -82,6 +88,9 @@ class ClassificationStress:
         }
         if column is not None:
             scenarios[f"shuffle:{column}"] = f"severity = share of rows whose {column} is permuted"
+        texts = [c for c in self.text_columns if c in frame.columns]
+        if texts:
+            scenarios.update(TEXT_SCENARIOS)
         # Candidate and baseline see the same corrupted frames; each model predicts all of
         # them in one call (one feature preparation, one pass of the trees): a row's
         # prediction does not depend on the rows predicted with it.
@@ -92,6 +101,12 @@ class ClassificationStress:
                 corrupted["shuffle", si] = shuffle_column(
                     frame, column, sev, severity_rng(cfg.seed, 2, si)
                 )
+            for j, scenario in enumerate(TEXT_SCENARIOS if texts else ()):
+                rng = severity_rng(cfg.seed, 10 + j, si)
+                changed = frame.copy()
+                for c in texts:
+                    changed[c] = corrupt_texts(frame[c], scenario, sev, rng)
+                corrupted[scenario, si] = changed
         predicted = {
             m.name: predict_batch(m.predict, corrupted, self.labels, self.f1_average)
             for m in self.models
@@ -142,6 +157,12 @@ class ClassificationStress:
                             sev,
                             on("shuffle") if runs else not_run,
                             no_predict,
+                        )
+                    )
+                for scenario in TEXT_SCENARIOS if texts else ():
+                    cases.append(
+                        StressCase(
+                            scenario, m.name, sev, on(scenario) if runs else not_run, no_predict
                         )
                     )
         return cases, scenarios

@@ -1,4 +1,4 @@
-"""Text corruptions for stress tests: typos and dropped words, seeded.
+"""Text corruptions for stress tests: typos, dropped words, truncation and case, seeded.
 
 Words are whitespace-separated runs; a corruption changes a share of them and leaves the
 rest of the text, spacing included, as it was. Every function takes its generator, so a
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 _WORD = re.compile(r"\S+")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -73,3 +74,46 @@ def drop_words(text: str, share: float, rng: np.random.Generator) -> str:
     if len(gone) == len(words):
         gone.discard(max(gone))
     return " ".join(w for j, w in enumerate(words) if j not in gone)
+
+
+def truncate(text: str, share: float) -> str:
+    """``text`` cut after its first words: a ``share`` of them gone from the end, one
+    always left, single-spaced (a message cut off by a length limit)."""
+    words = _WORD.findall(text)
+    if len(words) <= 1:
+        return text
+    keep = max(1, len(words) - round(share * len(words)))
+    return " ".join(words[:keep])
+
+
+#: the text stress scenarios and what their severity means
+TEXT_SCENARIOS = {
+    "text_typos": "severity = share of each text's words given one typo",
+    "text_dropped_words": "severity = share of each text's words dropped (one always stays)",
+    "text_truncation": "severity = share of each text's words cut from its end (one stays)",
+    "text_case": "severity = share of texts written in capital letters",
+}
+
+
+def corrupt_texts(
+    texts: pd.Series, scenario: str, severity: float, rng: np.random.Generator
+) -> pd.Series:
+    """``texts`` under one of :data:`TEXT_SCENARIOS` at ``severity``; missing cells stay
+    missing. Every cell draws from ``rng`` in row order, so a (scenario, severity) stream
+    corrupts the same words on every run."""
+    values = texts.tolist()
+    if scenario == "text_case":
+        chosen = rng.random(len(values)) < severity
+        out = [
+            v.upper() if hit and isinstance(v, str) else v
+            for v, hit in zip(values, chosen, strict=True)
+        ]
+    elif scenario == "text_typos":
+        out = [typos(v, severity, rng) if isinstance(v, str) else v for v in values]
+    elif scenario == "text_dropped_words":
+        out = [drop_words(v, severity, rng) if isinstance(v, str) else v for v in values]
+    elif scenario == "text_truncation":
+        out = [truncate(v, severity) if isinstance(v, str) else v for v in values]
+    else:
+        raise ValueError(f"unknown text stress scenario {scenario!r}")
+    return pd.Series(out, index=texts.index, name=texts.name, dtype=object)

@@ -86,3 +86,11 @@ def test_free_text_is_the_text_templates_input_and_its_baseline_is_sklearns(
     unseen = np.array([np.mean([w not in seen for w in analyze(t)]) for t in test["text"]])
     assert got.get("text_oov:none", 0) == int((unseen == 0).sum())
     assert got.get("text_oov:high", 0) == int((unseen > 0.2).sum())
+    # Text stress: the vectorizer lower-cases, so capitals change nothing (a verdict known
+    # in advance); half the words misspelt or cut off costs accuracy.
+    stress = json.loads((folder / "eval" / "stress.json").read_text())
+    rows = {(r["scenario"], r["severity"]): r for r in stress["rows"] if r["model"] == "candidate"}
+    worst = max(sev for _, sev in rows)
+    assert rows["text_case", worst]["degradation"] == 0
+    for scenario in ("text_typos", "text_truncation", "text_dropped_words"):
+        assert rows[scenario, worst]["degradation"] < 0, scenario

@@ -75,4 +75,6 @@ def evaluate(req: EvalRequest) -> None:
         config=eval_config(req),
         latency=req.latency_file,
         slices=slice_families(req),
+        # A text model's free text gets the text stress tests as well.
+        text_columns=getattr(model, "text_columns", None) or (),
     )
