@@ -41,6 +41,10 @@ class Failure:
     category: str
 
 
+#: characters of a text cell a failure example keeps; a longer one is cut, its length said
+MAX_TEXT_CHARS = 280
+
+
 def _scalar(v: Any) -> Any:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return None
@@ -50,6 +54,9 @@ def _scalar(v: Any) -> Any:
         if np.isnan(v):
             return None
         return float(f"{v:.6g}")
+    if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
+        # A failure example names the text it failed on, not a page of it.
+        return f"{v[:MAX_TEXT_CHARS]}… [{len(v):,} characters]"
     if isinstance(v, bool | int | str):
         return v
     return str(v)

@@ -70,3 +70,13 @@ def test_the_degradation_table_knows_what_a_model_reads(tmp_path: Path) -> None:
     assert rows["text_truncation", worst]["degradation"] == 0
     assert rows["text_case", worst]["degradation"] < -0.1
     assert rows["text_typos", worst]["degradation"] < 0
+
+
+def test_a_failure_example_cuts_a_long_text_and_says_its_length() -> None:
+    from evalharness.failures.selection import MAX_TEXT_CHARS, input_summary
+
+    long = "word " * 200
+    frame = pd.DataFrame({"text": [long.strip(), "short"], "n": [1, 2]})
+    cut = input_summary(frame, 0)["text"]
+    assert cut.startswith(long[:MAX_TEXT_CHARS]) and cut.endswith("… [999 characters]")
+    assert input_summary(frame, 1) == {"n": 2, "text": "short"}
