@@ -129,8 +129,26 @@ class CategoryCount(msgspec.Struct, frozen=True):
     fraction: float
 
 
+class TextSample(msgspec.Struct, frozen=True):
+    """A free-text cell shown as an example of its row's target value."""
+
+    label: str
+    #: the text, cut at 200 characters
+    text: str
+
+
+class TextSummary(msgspec.Struct, frozen=True):
+    """A free-text column: words per row, distinct words, and rows of each class."""
+
+    words: NumericSummary | None
+    vocabulary: int
+    #: the first rows of each of the most frequent target values, in row order
+    samples: list[TextSample]
+
+
 class ColumnProfile(msgspec.Struct, frozen=True):
-    """Per-column profile: missingness, distribution and top categories."""
+    """Per-column profile: missingness, distribution and top categories; for free text,
+    its :class:`TextSummary`."""
 
     name: str
     logical_type: ColumnType
@@ -140,6 +158,7 @@ class ColumnProfile(msgspec.Struct, frozen=True):
     constant: bool
     numeric: NumericSummary | None = None
     top_categories: list[CategoryCount] | None = None
+    text: TextSummary | None = None
 
 
 class TargetProfile(msgspec.Struct, frozen=True):

@@ -633,7 +633,8 @@ def _split_rows(
     else:
         codes = None
         if split_req.strategy in (SplitStrategy.RANDOM, SplitStrategy.STRATIFIED):
-            records = [*(c.name for c in schema if c.role == "feature"), target]
+            # A record is what a model reads: its features and its free text.
+            records = [*(c.name for c in schema if c.role in ("feature", "text")), target]
             # The profile's hash covers every column: it describes the records only
             # when they are made of every column.
             same = len(records) == frame.width

@@ -32,6 +32,8 @@ from modellab.domain import (
     DataWarning,
     Histogram,
     NumericSummary,
+    TextSample,
+    TextSummary,
 )
 from modellab.tasks import TaskType
 
@@ -189,6 +191,32 @@ def leaking_columns(
     )
 
 
+#: classes a text column shows sample rows of, and rows per class
+TEXT_SAMPLE_CLASSES = 10
+TEXT_SAMPLE_ROWS = 2
+TEXT_SAMPLE_CHARS = 200
+
+
+def text_summary(frame: pl.DataFrame, column: str, schema: list[ColumnSchema]) -> TextSummary:
+    """Words per row (runs of letters and digits), distinct lower-cased words, and the
+    first rows of each of the most frequent target values (a categorical target's)."""
+    words = frame[column].str.to_lowercase().str.extract_all(r"\w+")
+    counts = pl.DataFrame({"words": words.list.len().cast(pl.Float64)})
+    vocabulary = int(words.explode().drop_nulls().n_unique())
+    target = next((c for c in schema if c.role == ColumnRole.TARGET), None)
+    samples: list[TextSample] = []
+    if target is not None and target.logical_type in (ColumnType.CATEGORICAL, ColumnType.BOOLEAN):
+        labelled = frame.select(pl.col(target.name).cast(pl.String).alias("label"), column)
+        labelled = labelled.drop_nulls()
+        top = top_categories(labelled["label"], TEXT_SAMPLE_CLASSES)
+        for c in top:
+            rows = labelled.filter(pl.col("label") == c.value).head(TEXT_SAMPLE_ROWS)
+            samples += [
+                TextSample(c.value, str(t)[:TEXT_SAMPLE_CHARS]) for t in rows[column].to_list()
+            ]
+    return TextSummary(numeric_summaries(counts, ["words"])["words"], vocabulary, samples)
+
+
 def _column_profiles(
     frame: pl.DataFrame,
     schema: list[ColumnSchema],
@@ -227,6 +255,7 @@ def _column_profiles(
                 constant=is_constant,
                 numeric=numeric,
                 top_categories=cats,
+                text=text_summary(frame, col.name, schema) if col.role == ColumnRole.TEXT else None,
             )
         )
         if col.role == "target":

@@ -39,6 +39,17 @@ def test_free_text_is_the_text_templates_input_and_its_baseline_is_sklearns(
     assert added["split"]["strategy"] == "predefined"
     roles = {c["name"]: c["role"] for c in ml.json("dataset", "show", "p/bank")["schema"]}
     assert roles == {"text": "text", "category": "target"}
+    # The text column's profile: words per row and vocabulary as scikit-learn counts them.
+    shown = ml.json("dataset", "show", "p/bank")["profile"]["column_profiles"]
+    text = next(c for c in shown if c["name"] == "text")["text"]
+    every = pd.concat([pd.read_csv(data / "train.csv"), pd.read_csv(data / "test.csv")])
+    counter = CountVectorizer(token_pattern=r"(?u)\b\w+\b").fit(every["text"])
+    assert text["vocabulary"] == len(counter.vocabulary_)
+    analyze = counter.build_analyzer()
+    lengths = [len(analyze(t)) for t in every["text"]]
+    assert text["words"]["mean"] == pytest.approx(np.mean(lengths), rel=1e-6)
+    assert text["words"]["max"] == max(lengths)
+    assert {s["label"] for s in text["samples"]} <= set(every["category"])
     # The tabular template has nothing to train on, and says where the text goes.
     tabular = ml.run(
         "run",

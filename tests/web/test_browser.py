@@ -343,6 +343,38 @@ def test_user_text_is_shown_as_text(ui: Watched) -> None:
     assert page.locator("main img").count() == 0
 
 
+def test_a_text_dataset_shows_its_words_vocabulary_and_rows_per_class(ui: Watched) -> None:
+    """Banking77 queries (and one with markup): the dataset page shows the words per
+    row, the vocabulary and sample rows of each class, the texts as text."""
+    from importlib.resources import files
+
+    import pandas as pd
+
+    data = files("modellab_classification.demo_data") / "banking77" / "data" / "train.csv"
+    frame = pd.read_csv(str(data)).head(300)
+    frame.loc[0, "text"] = f"{XSS} is my card here?"
+    httpx.post(f"{ui.url}/api/projects", json={"name": "support"}).raise_for_status()
+    httpx.post(
+        f"{ui.url}/api/projects/support/datasets",
+        files={"file": ("bank.csv", frame.to_csv(index=False).encode(), "text/csv")},
+        data={"name": "bank", "target": "category"},
+    ).raise_for_status()
+    ui.go("/p/support/datasets/bank")
+    page = ui.page
+    table = page.get_by_role("table", name="Sample rows of text by class")
+    table.wait_for(timeout=60_000)
+    assert table.locator("tbody tr").count() >= 2
+    assert page.get_by_text("distinct words").count() == 1
+    page.get_by_role("table", name=re.compile("words per row of text")).or_(
+        page.get_by_text("words per row: median")
+    ).first.wait_for()
+    assert page.locator("main img").count() == 0  # the markup stayed text
+    # Records are text and label: distinct queries are not duplicates.
+    assert "repeat another row" not in page.locator("main").inner_text()
+    ui.shot("text-dataset")
+    assert ui.errors == [], ui.errors
+
+
 def test_members_are_added_and_refusals_are_shown(ui: Watched) -> None:
     httpx.post(f"{ui.url}/api/projects", json={"name": "team"}).raise_for_status()
     ui.go("/p/team")

@@ -1,5 +1,5 @@
 import { get } from "../api.js";
-import { h, replace, seg, sortableTable } from "../dom.js";
+import { h, num, replace, seg, sortableTable } from "../dom.js";
 
 const pct = (f) => `${(100 * f).toFixed(1)}%`;
 
@@ -51,7 +51,34 @@ function histogram(name, numeric, logicalType, distinct) {
   );
 }
 
+/** A free-text column: words per row, its vocabulary, and rows of the commonest classes. */
+function textSummary(profile) {
+  const t = profile.text;
+  const w = t.words;
+  return h(
+    "div",
+    { class: "text-summary" },
+    w ? histogram(`words per row of ${profile.name}`, w, "numeric", Infinity) : null,
+    h(
+      "p",
+      { class: "muted" },
+      w ? `words per row: median ${w.quantiles?.p50 ?? "?"} · mean ${num(w.mean, 3)} · max ${w.max} · ` : "",
+      `vocabulary ${t.vocabulary.toLocaleString("en-US")} distinct words`,
+    ),
+    t.samples.length
+      ? h(
+          "table",
+          {},
+          h("caption", {}, `Sample rows of ${profile.name} by class`),
+          h("thead", {}, h("tr", {}, h("th", {}, "Class"), h("th", {}, "Text"))),
+          h("tbody", {}, t.samples.map((s) => h("tr", {}, h("td", {}, s.label), h("td", {}, s.text)))),
+        )
+      : null,
+  );
+}
+
 function distribution(profile) {
+  if (profile.text) return textSummary(profile);
   if (profile.numeric) {
     const n = profile.numeric;
     const width = (n.max - n.min) / 20 || 1;
