@@ -109,6 +109,8 @@ class TemplateOut(msgspec.Struct):
     models: list[ModelOut]
     #: the baseline a candidate is measured against (the strongest the template declares)
     reference_baseline: str
+    #: the column roles its runs train on (``feature``; a text template also ``text``)
+    input_roles: list[str]
 
 
 class PluginOut(msgspec.Struct):

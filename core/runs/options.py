@@ -344,8 +344,8 @@ def run_features(
     if not features:
         texts = [c.name for c in version.schema if c.role == "text" and "text" not in roles]
         hint = (
-            f"; its free text ({', '.join(texts[:5])}) is for a text template such as "
-            "text-classification"
+            f"; its free text ({', '.join(texts[:5])}) is for a template that takes text "
+            "(input role 'text': modellab plugins lists the templates)"
             if texts
             else ""
         )

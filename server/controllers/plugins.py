@@ -74,6 +74,7 @@ class PluginController(Controller):
                     for v in t.variants
                 ],
                 reference_baseline=reference_baseline(t).name,
+                input_roles=list(t.input_roles),
             )
             for _, t in sorted(registry.templates.items())
         ]

@@ -64,7 +64,7 @@ def test_free_text_is_the_text_templates_input_and_its_baseline_is_sklearns(
         ok=False,
     )
     assert tabular.exit_code != 0
-    assert "its free text (text) is for a text template such as text-classification" in (
+    assert "its free text (text) is for a template that takes text" in (
         tabular.stdout + tabular.stderr
     )
     run = ml.train("bank", "tfidf_logistic", template="text-classification", n_bootstrap=20)

@@ -372,6 +372,12 @@ def test_a_text_dataset_shows_its_words_vocabulary_and_rows_per_class(ui: Watche
     # Records are text and label: distinct queries are not duplicates.
     assert "repeat another row" not in page.locator("main").inner_text()
     ui.shot("text-dataset")
+    # The new-run form offers the text template's input column; the tabular one has none.
+    ui.go("/p/support/new-run")
+    page.locator("#run-template").select_option("text-classification")
+    page.get_by_role("checkbox", name="text").wait_for()
+    page.locator("#run-template").select_option("tabular-classification")
+    page.get_by_text("no column of the roles feature").wait_for()
     assert ui.errors == [], ui.errors
 
 

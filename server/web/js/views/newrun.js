@@ -143,7 +143,10 @@ export async function newRunPage(ctx) {
   const fillColumns = () => {
     const ds = selectedDataset();
     const suspects = new Set((ds?.profile?.warnings ?? []).filter((w) => w.code === "target_leak").map((w) => w.column));
-    excludeBoxes = (ds?.feature_columns ?? []).map((name) => {
+    // The template's input columns: features, and free text for a text template.
+    const roles = new Set(template()?.input_roles ?? ["feature"]);
+    const inputs = (ds?.schema ?? []).filter((c) => roles.has(c.role)).map((c) => c.name);
+    excludeBoxes = inputs.map((name) => {
       const box = h("input", { type: "checkbox", value: name, checked: suspects.has(name) });
       return [h("label", { class: "row" }, box, name, suspects.has(name) ? h("span", { class: "warn" }, " (possible target leak)") : null), box];
     });
@@ -151,8 +154,8 @@ export async function newRunPage(ctx) {
       columnsBox,
       h("legend", {}, "Leave out columns"),
       excludeBoxes.length
-        ? h("p", { class: "muted" }, "Ticked feature columns are left out of this run; columns the dataset flags as possible target leaks start ticked.")
-        : h("p", { class: "muted" }, "This dataset version lists no feature columns."),
+        ? h("p", { class: "muted" }, "Ticked input columns are left out of this run; columns the dataset flags as possible target leaks start ticked.")
+        : h("p", { class: "muted" }, `This dataset version has no column of the roles ${[...roles].join(", ")} that this template trains on.`),
       excludeBoxes.map(([node]) => node),
     );
   };
