@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import msgspec
 
 from modellab.datasets.sources import SourceFormat
-from modellab.runs.options import EvalSettings
+from modellab.runs.options import FEATURE_ROLES, EvalSettings
 
 #: the target's column name in a training frame, whatever the dataset calls it
 TARGET = "__target__"
@@ -152,7 +152,7 @@ class Template:
     #: the column roles a run of the template trains on, by default: tabular templates
     #: take the ``feature`` columns; a text template also the ``text`` ones, which its
     #: models find named in the frames' ``attrs`` (:data:`TEXT_COLUMNS`)
-    input_roles: tuple[str, ...] = ("feature",)
+    input_roles: tuple[str, ...] = FEATURE_ROLES
 
     def variant(self, name: str) -> ModelVariant | None:
         """Return the variant called ``name``, or None."""

@@ -120,28 +120,37 @@ def write_latency(folder: Path, doc: dict[str, Any]) -> None:
     names the file)."""
     from evalharness.plots.ranking import recall_latency_plot
 
-    points = index_tradeoff(folder / "eval", doc)
+    sweep = read_index_sweep(folder / "eval")
+    points = index_tradeoff(sweep, doc)
     if points:
-        sweep = msgspec.json.decode((folder / "eval" / "ranking.json").read_bytes())
-        k = sweep["index_sweep"][0]["k"]
+        k = sweep[0]["k"]
         batch = f"{doc['batch_size']} {doc['batch_unit']}"
         write_bytes_atomic(folder / TRADEOFF_PLOT, recall_latency_plot(points, k, batch, "png"))
         doc = {**doc, "tradeoff_plot": TRADEOFF_PLOT}
     write_json_atomic(folder / LATENCY_FILE, doc)
 
 
-def index_tradeoff(eval_dir: Path, doc: Mapping[str, Any]) -> list[Any]:
-    """Each index setting of ``eval_dir``'s ranking.json sweep whose search was timed
-    (latency.json ``parts`` named ``index LABEL``), with its recall against exact search
-    and p50 time; empty for a model without an approximate index."""
+def read_index_sweep(eval_dir: Path) -> list[dict[str, Any]]:
+    """``eval_dir``'s ranking.json ``index_sweep``: empty without one (not a ranking
+    report, or a model without an approximate index)."""
+    path = eval_dir / "ranking.json"
+    if not path.is_file():
+        return []
+    sweep: list[dict[str, Any]] = msgspec.json.decode(path.read_bytes()).get("index_sweep", [])
+    return sweep
+
+
+def index_tradeoff(sweep: list[dict[str, Any]], doc: Mapping[str, Any]) -> list[Any]:
+    """Each setting of an index ``sweep`` (:func:`read_index_sweep`) whose search was
+    timed (latency.json ``parts`` named ``index LABEL``), with its recall against exact
+    search and p50 time; empty when latency was not measured."""
     from evalharness.plots.ranking import TradeoffPoint
 
-    path = eval_dir / "ranking.json"
-    if not doc.get("measured") or not path.is_file():
+    if not doc.get("measured"):
         return []
     timed = {p["name"]: p["p50_ms"] for p in doc.get("parts", [])}
     points = []
-    for s in msgspec.json.decode(path.read_bytes()).get("index_sweep", []):
+    for s in sweep:
         p50 = timed.get(INDEX_PART + s["label"])
         recall = (s["recall_vs_exact"], s["recall_ci_low"], s["recall_ci_high"])
         if p50 is not None and None not in recall:

@@ -111,8 +111,10 @@ def check_plugin(
             f"no template of task {version.task!r} is loaded to exercise plugin {name!r}; "
             "name the plugin that owns one in modellab_plugins_beside"
         )
+    # One load per set of input roles: a template's variants all see the same frames.
+    frames = {roles: home.frames(version, roles) for roles in {t.input_roles for t, _ in exercised}}
     for template, variant in exercised:
-        prepared = home.frames(version, template.input_roles)
+        prepared = frames[template.input_roles]
         test = prepared.test_x
         folder = home.root / "round-trip" / template.name / variant.name
         model = check_round_trip(variant, prepared.train, test, folder, seed, task_type)

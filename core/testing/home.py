@@ -26,6 +26,7 @@ from modellab.access.actor import LOCAL_ACTOR
 from modellab.domain import DatasetVersion
 from modellab.plugins import Registry
 from modellab.runs.artifacts import run_dir
+from modellab.runs.options import FEATURE_ROLES, RunOptions, run_features
 from modellab.runs.training import Prepared, load_run_frames
 from modellab.settings import Settings
 from modellab.store.database import Database, open_database
@@ -154,11 +155,9 @@ class ModelLabHome:
 
         return self.call(add)
 
-    def frames(self, version: DatasetVersion, roles: tuple[str, ...] = ("feature",)) -> Prepared:
+    def frames(self, version: DatasetVersion, roles: tuple[str, ...] = FEATURE_ROLES) -> Prepared:
         """The train and test frames of ``version`` exactly as a run of it sees them, for
         a template whose input roles are ``roles`` (``Template.input_roles``)."""
-        from modellab.runs.options import RunOptions, run_features
-
         task = self.registry.task_type(version.task)
         features = run_features(version, RunOptions(), roles)
         return load_run_frames(version, self.settings(), task, features)

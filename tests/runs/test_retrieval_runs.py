@@ -255,9 +255,9 @@ def test_the_index_sweep_measures_recall_against_exact_search(
     assert {"embed queries", "search index", "index hnsw efSearch=16"} <= names
     assert lat["batch_unit"] == "queries"
     # One point per setting of the sweep in the recall-latency plot, beside latency.json.
-    from modellab.runs.latency import index_tradeoff
+    from modellab.runs.latency import index_tradeoff, read_index_sweep
 
-    points = index_tradeoff(folder / "eval", lat)
+    points = index_tradeoff(read_index_sweep(folder / "eval"), lat)
     assert sorted(
         f"{p.series.split()[0]} {p.series.split()[1]}={p.value}" for p in points
     ) == sorted(sweep)

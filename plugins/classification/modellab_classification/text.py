@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
@@ -28,14 +29,7 @@ from modellab_classification.configs import (
     TfidfSvdMlpConfig,
 )
 from modellab_tabular.features import column_kinds, linear_preprocessor, prepare_features
-from modellab_tabular.fitted import (
-    PIPELINE_META,
-    FittedPipeline,
-    _read_json,
-    signature_of,
-    split_xy,
-)
-from modellab_tabular.persistence import load_sklearn
+from modellab_tabular.fitted import FittedPipeline, pipeline_fields, signature_of, split_xy
 
 log = logging.getLogger("modellab.train")
 
@@ -86,14 +80,8 @@ class FittedTextPipeline(FittedPipeline):
 
 def load_text_pipeline(folder: Path) -> FittedTextPipeline:
     """Read back what :meth:`FittedTextPipeline.save` wrote (skops' trusted types only)."""
-    meta = _read_json(folder / PIPELINE_META)
-    return FittedTextPipeline(
-        pipeline=load_sklearn(folder / "model.skops"),
-        feature_columns=list(meta["feature_columns"]),
-        signature=meta["signature"],
-        classes=meta["classes"],
-        text_columns=list(meta["text_columns"]),
-    )
+    fields, meta = pipeline_fields(folder)
+    return FittedTextPipeline(**fields, text_columns=list(meta["text_columns"]))
 
 
 def _word_vectorizer(ngrams: int, min_df: int) -> TfidfVectorizer:
@@ -124,7 +112,7 @@ def _features(x: pd.DataFrame, texts: list[str], vectorizers: dict[str, Any]) ->
     """Each vectorizer on each text column, and the linear tabular preprocessing on the
     other columns (none for a text-only dataset)."""
     parts: list[tuple[str, Any, Any]] = [
-        (f"{kind}:{c}", _clone(v), c) for c in texts for kind, v in vectorizers.items()
+        (f"{kind}:{c}", clone(v), c) for c in texts for kind, v in vectorizers.items()
     ]
     other = [c for c in x.columns if c not in texts]
     if other:
@@ -132,12 +120,6 @@ def _features(x: pd.DataFrame, texts: list[str], vectorizers: dict[str, Any]) ->
             ("tabular", linear_preprocessor(column_kinds(prepare_features(x[other]))), other)
         )
     return ColumnTransformer(parts, sparse_threshold=1.0)
-
-
-def _clone(v: Any) -> Any:
-    from sklearn.base import clone
-
-    return clone(v)
 
 
 def _fit(

@@ -130,19 +130,27 @@ def _read_json(path: Path) -> dict[str, Any]:
     return doc
 
 
-def load_pipeline(folder: Path) -> FittedPipeline:
-    """Read back a :class:`FittedPipeline` that :meth:`FittedPipeline.save` wrote.
+def pipeline_fields(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What :meth:`FittedPipeline.save` wrote into ``folder``: the fields of a
+    :class:`FittedPipeline` and the whole ``meta.json`` (a subclass's own keys too).
 
     The skops file loads with the trusted-types list of :func:`load_sklearn`, never
     with pickle.
     """
     meta = _read_json(folder / PIPELINE_META)
-    return FittedPipeline(
-        pipeline=load_sklearn(folder / "model.skops"),
-        feature_columns=list(meta["feature_columns"]),
-        signature=meta["signature"],
-        classes=meta["classes"],
-    )
+    fields = {
+        "pipeline": load_sklearn(folder / "model.skops"),
+        "feature_columns": list(meta["feature_columns"]),
+        "signature": meta["signature"],
+        "classes": meta["classes"],
+    }
+    return fields, meta
+
+
+def load_pipeline(folder: Path) -> FittedPipeline:
+    """Read back a :class:`FittedPipeline` that :meth:`FittedPipeline.save` wrote."""
+    fields, _ = pipeline_fields(folder)
+    return FittedPipeline(**fields)
 
 
 def load_booster(folder: Path, estimator: Any = None) -> FittedBooster:

@@ -305,7 +305,7 @@ function latencySection(latency) {
     stages.length
       ? sortableTable(
           [
-            { key: "name", label: "Stage or index setting", value: (p) => p.name },
+            { key: "name", label: "Stage", value: (p) => p.name },
             { key: "p50", label: "p50 per batch", value: (p) => `${num(p.p50_ms, 3)} ms`, sort: (p) => p.p50_ms, num: true },
             { key: "p95", label: "p95 per batch", value: (p) => `${num(p.p95_ms, 3)} ms`, sort: (p) => p.p95_ms, num: true },
           ],
