@@ -286,6 +286,12 @@ class BaselinePredictions:
     items: Any | None = None
     #: the target of each row, when the rows are the baseline's own (``TaskType.retrieves``)
     truth: Any | None = None
+    #: the baseline run's folder, whose ``model/`` the run loads back for the stress tests
+    folder: Path | None = None
+    #: the baseline's model, loaded back with its variant's ``load``, so the stress tests
+    #: corrupt the same inputs for both models (None: not loaded, or it cannot predict
+    #: this run's frames)
+    model: FittedModel | None = None
 
 
 @dataclass(frozen=True)

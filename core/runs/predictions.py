@@ -117,7 +117,13 @@ def same_keys(a: pl.DataFrame, b: pl.DataFrame) -> bool:
 
 
 def baseline_predictions(
-    table: pl.DataFrame, *, name: str, run_key: str, dataset_version: str, split_checksum: str
+    table: pl.DataFrame,
+    *,
+    name: str,
+    run_key: str,
+    dataset_version: str,
+    split_checksum: str,
+    folder: Path | None = None,
 ) -> BaselinePredictions:
     """A baseline run's predictions table as the evaluator's :class:`BaselinePredictions`."""
     score_cols = [c for c in table.columns if c.startswith("score_")]
@@ -131,6 +137,7 @@ def baseline_predictions(
         units=table[UNIT_ID].to_numpy(),
         items=table[ITEM_ID].to_numpy() if ITEM_ID in table.columns else None,
         truth=table["truth"].to_numpy(),
+        folder=folder,
     )
 
 

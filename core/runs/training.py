@@ -65,6 +65,7 @@ from modellab.tasks import (
     FittedModel,
     TaskPredictions,
     TaskType,
+    Template,
 )
 
 log = logging.getLogger("modellab.run")
@@ -242,8 +243,8 @@ async def strongest_baseline(
     if not rows:
         return None
     row = rows[0]
-    path = run_dir(settings.artifact_root, run.project, row.id) / "predictions.parquet"
-    preds = read_predictions(path)
+    folder = run_dir(settings.artifact_root, run.project, row.id)
+    preds = read_predictions(folder / "predictions.parquet")
     if preds is None:
         log.warning("baseline run %s has no predictions.parquet; comparing without it", row.id)
         return None
@@ -262,7 +263,50 @@ async def strongest_baseline(
         run_key=row.run_key,
         dataset_version=version.ref,
         split_checksum=row.split_checksum,
+        folder=folder,
     )
+
+
+def with_baseline_model(
+    baseline: BaselinePredictions | None, template: Template, features: list[str]
+) -> BaselinePredictions | None:
+    """``baseline`` with its model loaded back from its run folder, for the stress tests.
+
+    A baseline that cannot take this run's inputs (it trained on columns the run does not
+    have) or whose variant cannot load keeps its predictions only: the report then
+    compares the two models on clean data and stresses the candidate alone, and the log
+    says why.
+    """
+    if baseline is None or baseline.folder is None:
+        return baseline
+    variant = template.variant(baseline.name)
+    if variant is None or variant.load is None:
+        log.info("baseline %s has no load: the stress tests run on this model only", baseline.name)
+        return baseline
+    try:
+        doc = msgspec.json.decode((baseline.folder / "run.json").read_bytes())
+        theirs = [str(c) for c in doc["dataset"]["run_features"]]
+    except (OSError, msgspec.DecodeError, KeyError, TypeError):
+        theirs = None
+    missing = sorted(set(theirs or ()) - set(features)) if theirs is not None else None
+    if missing is None or missing:
+        log.info(
+            "baseline %s trained on %s: the stress tests run on this model only",
+            baseline.name,
+            "columns this run lacks (" + ", ".join(missing) + ")" if missing else "unknown columns",
+        )
+        return baseline
+    try:
+        model = variant.load(baseline.folder / "model")
+    except Exception as exc:  # a baseline folder from an older release, a removed file
+        log.warning(
+            "baseline %s's model did not load (%s: %s): the stress tests run on this model only",
+            baseline.name,
+            type(exc).__name__,
+            exc,
+        )
+        return baseline
+    return dataclasses.replace(baseline, model=model)
 
 
 def _train_and_evaluate(
@@ -288,6 +332,9 @@ def _train_and_evaluate(
     if features != version.feature_columns:
         log.info("features of this run: %s", ", ".join(features))
     prepared = load_run_frames(version, settings, task, features)
+    if not task.retrieves:
+        # A retriever's stress tests search its own index again: a baseline's is not loaded.
+        baseline = with_baseline_model(baseline, template, features)
     clock.lap("load")
     duplicates = _check_duplicates_before_fit(prepared, options)
     suspects = leak_suspects(version, features)

@@ -105,3 +105,25 @@ def test_free_text_is_the_text_templates_input_and_its_baseline_is_sklearns(
     assert rows["text_case", worst]["degradation"] == 0
     for scenario in ("text_typos", "text_truncation", "text_dropped_words"):
         assert rows[scenario, worst]["degradation"] < 0, scenario
+    # The candidate's stress tests load the baseline's model back and corrupt the same
+    # texts for it: its truncated-text accuracy is scikit-learn's on texts cut the same way.
+    cand = ml.train(
+        "bank", "char_word_tfidf_calibrated_svm", template="text-classification", n_bootstrap=20
+    )
+    assert cand["status"] == "succeeded", cand
+    cand_stress = json.loads((Path(cand["artifact_dir"]) / "eval" / "stress.json").read_text())
+    theirs = {
+        (r["scenario"], r["severity"]): r for r in cand_stress["rows"] if r["model"] == "baseline"
+    }
+    assert cand_stress["metric"] == "accuracy"
+    assert {s for s, _ in theirs} >= {"text_typos", "text_truncation", "text_case"}
+    assert theirs["text_case", worst]["degradation"] == 0
+
+    def cut(text: str) -> str:
+        words = text.split()
+        return " ".join(words[: max(1, len(words) - round(worst * len(words)))])
+
+    truncated = lr.predict(vec.transform(test["text"].map(cut)))
+    assert theirs["text_truncation", worst]["value"] == pytest.approx(
+        accuracy_score(test["category"], truncated), abs=1e-9
+    )

@@ -48,6 +48,8 @@ def evaluate(req: EvalRequest) -> None:
         baseline = BaselineResult(
             name=b.name,
             y_pred=np.asarray(b.y_pred, dtype=np.float64),
+            # Its model, loaded back, reranks the corrupted rows beside this one.
+            predict=None if b.model is None else b.model.predict,
             run_id=b.run_key,
             dataset_version=b.dataset_version.rpartition("@")[2],
             split_checksum=b.split_checksum,

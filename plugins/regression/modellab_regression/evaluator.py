@@ -35,6 +35,11 @@ def evaluate(req: EvalRequest) -> None:
             again: Any = fit_again(frame, target)
             return lambda f: np.asarray(again.predict(f), dtype=float)
 
+    baseline_predict = None
+    if req.baseline is not None and req.baseline.model is not None:
+        theirs: Any = req.baseline.model
+        baseline_predict = lambda f: np.asarray(theirs.predict(f), dtype=float)  # noqa: E731
+
     evaluate_regression(
         req.out_dir,
         req.test_frame,
@@ -43,7 +48,7 @@ def evaluate(req: EvalRequest) -> None:
         run=run_info(req),
         predict=predict,
         refit=refit,
-        baseline=baseline_result(req, as_labels=False),
+        baseline=baseline_result(req, as_labels=False, predict=baseline_predict),
         leakage=leakage_inputs(req),
         config=eval_config(req),
         latency=req.latency_file,

@@ -6,6 +6,9 @@ the same leakage checks and slices by what the run's slicers gave.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -69,8 +72,11 @@ def eval_config(req: EvalRequest) -> EvalConfig:
     )
 
 
-def baseline_result(req: EvalRequest, as_labels: bool) -> BaselineResult | None:
-    """The baseline run's predictions as EvalHarness' paired baseline."""
+def baseline_result(
+    req: EvalRequest, as_labels: bool, predict: Callable[[pd.DataFrame], Any] | None = None
+) -> BaselineResult | None:
+    """The baseline run's predictions as EvalHarness' paired baseline; with ``predict``
+    (its loaded model's, in the evaluator's output shape) the stress tests run on it too."""
     b = req.baseline
     if b is None:
         return None
@@ -82,6 +88,7 @@ def baseline_result(req: EvalRequest, as_labels: bool) -> BaselineResult | None:
         run_id=b.run_key,
         dataset_version=b.dataset_version.rpartition("@")[2],
         split_checksum=b.split_checksum,
+        predict=predict,
     )
 
 
