@@ -19,6 +19,7 @@ from evalharness.core.errors import (
 from evalharness.core.leakage import check_duplicates, check_leakage
 from evalharness.core.regression import evaluate_regression, paired_regression_deltas
 from evalharness.core.separators import LeakFinding, find_single_feature_leaks
+from evalharness.failures.neighbours import TrainingTexts
 from evalharness.metrics.classification import classification_metrics
 from evalharness.metrics.regression import regression_metrics
 from evalharness.schemas.files import EvalSummaryFile as EvalSummary
@@ -37,6 +38,7 @@ __all__ = [
     "LeakageInputs",
     "PairedDeltas",
     "RunInfo",
+    "TrainingTexts",
     "check_duplicates",
     "check_leakage",
     "classification_metrics",

@@ -43,10 +43,14 @@ def test_demo_delivers_the_promise_and_is_idempotent(
         "1. Dataset demo/vaswani@1",
         "TREC collection (documents, topics, qrels)",
         "4. Compare bm25 -> dense_tfidf_svd_hnsw",
+        "1. Dataset demo/banking77@1",
+        "4. Compare tfidf_logistic -> char_word_tfidf_calibrated_svm",
     ):
         assert section in out, section
     runs = ml.json("runs", "--project", "demo")
     assert sorted((r["dataset"], r["model"], r["status"]) for r in runs) == [
+        ("demo/banking77@1", "char_word_tfidf_calibrated_svm", "succeeded"),
+        ("demo/banking77@1", "tfidf_logistic", "succeeded"),
         ("demo/cars@1", "linear_regression", "succeeded"),
         ("demo/cars@1", "xgboost", "succeeded"),
         ("demo/penguins@1", "logistic_regression", "succeeded"),
@@ -69,5 +73,5 @@ def test_demo_delivers_the_promise_and_is_idempotent(
             with tarfile.open(pack) as tar:
                 assert "manifest.json" in tar.getnames()
     again = ml.run("demo").stdout
-    assert again.count("reusing runs") == 4
-    assert len(ml.json("runs", "--project", "demo")) == 8
+    assert again.count("reusing runs") == 5
+    assert len(ml.json("runs", "--project", "demo")) == 10

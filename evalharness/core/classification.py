@@ -24,6 +24,7 @@ from evalharness.core.config import (
 )
 from evalharness.core.pipeline import evaluate
 from evalharness.core.task import TaskMetrics, TaskSpec, check_rows
+from evalharness.failures.neighbours import NearestTraining, TrainingTexts
 from evalharness.failures.selection import classification_failures
 from evalharness.metrics import classification as MC
 from evalharness.plots import classification as PC
@@ -116,6 +117,7 @@ def classification_task(
     baseline: BaselineResult | None = None,
     slices: Sequence[SliceFamily] | None = None,
     text_columns: Sequence[str] = (),
+    train_texts: TrainingTexts | None = None,
 ) -> TaskSpec:
     """The classification task's part of an evaluation (arguments as
     :func:`evaluate_classification` takes them)."""
@@ -166,7 +168,16 @@ def classification_task(
         search_loss=(y != p).astype(np.float64),
         search_loss_description=SEARCH_LOSS,
         failures=lambda worst: classification_failures(
-            frame, y, p, labels, confidence, worst, cfg.n_failures
+            frame,
+            y,
+            p,
+            labels,
+            confidence,
+            worst,
+            cfg.n_failures,
+            nearest=(NearestTraining(train_texts), text_columns)
+            if train_texts is not None and text_columns
+            else None,
         ),
         plots=plots,
         stress=ClassificationStress(y, labels, f1_avg, tuple(models), tuple(text_columns)),
@@ -181,7 +192,7 @@ def _notes(
     """metrics.json ``notes``: the F1 average and why, and why a metric is missing."""
     notes = {"f1": f1}
     if not has_scores:
-        for m in ("roc_auc", "pr_auc", "log_loss", "brier"):
+        for m in ("roc_auc", "pr_auc", *MC.LOSS_METRICS):
             notes[m] = "needs scores, none were given"
     else:
         if n_classes > 2:
@@ -207,12 +218,14 @@ def evaluate_classification(
     latency: LatencyResult | str | None = None,
     slices: Sequence[SliceFamily] | None = None,
     text_columns: Sequence[str] = (),
+    train_texts: TrainingTexts | None = None,
 ) -> S.EvalSummaryFile:
     """Evaluate a classifier on the test rows in ``frame`` and (re)write ``out_dir``.
 
     ``text_columns`` are ``frame``'s free-text columns: the stress tests then also give
     their words typos, drop and cut them, and write them in capitals
-    (:data:`~evalharness.stress.text.TEXT_SCENARIOS`).
+    (:data:`~evalharness.stress.text.TEXT_SCENARIOS`); with ``train_texts`` each failure
+    example names its nearest training text and that text's label.
 
     ``slices`` are the report's slice families, masks in ``frame``'s row order (default:
     :func:`~evalharness.slicing.families.classification_families`).
@@ -238,6 +251,7 @@ def evaluate_classification(
             baseline=baseline,
             slices=slices,
             text_columns=text_columns,
+            train_texts=train_texts,
         ),
         run=run,
         baseline=baseline,

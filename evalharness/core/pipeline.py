@@ -92,9 +92,14 @@ def evaluate(
     min_size, _ = min_slice_size_for(cfg, n)
     plan = plan_slices(defs, m.order, min_size)
     method = resolve_method(cfg.bootstrap_method, n, AUTO_MULTINOMIAL_MAX_ROWS)
-    groups: dict[str, Group] = {"overall": Group(m.arrays, None)}
-    # Slices carry the primary metric (the one they are ranked by) with its CI and delta.
-    groups.update(slice_groups(plan, m.arrays, [primary]))
+    # Slices carry the primary metric (the one they are ranked by) with its CI and delta,
+    # and the metrics their family asks for besides, which the whole set then needs too.
+    extra = {f.name: [x for x in f.metrics if x in m.names] for f in task.slices}
+    wanted = sorted({x for xs in extra.values() for x in xs} - set(headline))
+    groups: dict[str, Group] = {
+        "overall": Group(m.arrays, None, (*headline, *wanted) if wanted else None)
+    }
+    groups.update(slice_groups(plan, m.arrays, [primary], extra))
     base_point: dict[str, float | None] | None = None
     paired: tuple[str, ...] = ()
     if m.baseline is not None:

@@ -134,6 +134,7 @@ def failures_file(failures: Sequence[Failure], n: int) -> S.FailureExamplesFile:
                 confidence=f.confidence,
                 reason=f.reason,
                 category=cast(S.FailureCategory, f.category),
+                nearest_training=f.nearest_training,
             )
             for f in failures
         ],

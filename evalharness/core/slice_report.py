@@ -3,7 +3,7 @@ ranking of slices.json, the weakest slice and the search section."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,13 +98,20 @@ def min_slice_size_for(cfg: EvalConfig, n: int) -> tuple[int, str]:
 
 
 def slice_groups(
-    plan: SlicePlan, metrics: WeightedMetrics, names: Sequence[str]
+    plan: SlicePlan,
+    metrics: WeightedMetrics,
+    names: Sequence[str],
+    extra: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Group]:
-    """Bootstrap groups of the slices large enough to evaluate, on ``names`` only."""
+    """Bootstrap groups of the slices large enough to evaluate, on ``names`` and the
+    ``extra`` metrics of their family (by family name) only."""
+    family = {d.id: d.family for d in plan.defs}
     out = {}
     for sid, pos in plan.positions.items():
-        sub = metrics.subset(pos, names)
-        out[f"slice:{sid}"] = Group(sub, pos, tuple(names))
+        more = [x for x in (extra or {}).get(family[sid], ()) if x not in names]
+        here = [*names, *more]
+        sub = metrics.subset(pos, here)
+        out[f"slice:{sid}"] = Group(sub, pos, tuple(here))
     return out
 
 
@@ -129,6 +136,12 @@ def slice_records(
                 ranked.append((delta if higher_is_better else -delta, d.id))
     ranking = [sid for _, sid in sorted(ranked)]
     rank_of = {sid: i + 1 for i, sid in enumerate(ranking)}
+
+    def measured(key: str) -> list[str]:
+        # ``names`` first, then any metric the slice's family added (slice_groups).
+        more = [x for x in boot.estimates.get(key, {}) if x not in names]
+        return [*names, *sorted(more)]
+
     records = []
     for d in plan.defs:
         key = f"slice:{d.id}"
@@ -143,8 +156,10 @@ def slice_records(
                 definition=d.definition,
                 n=plan.sizes[d.id],
                 status=status,
-                metrics={m: estimate(boot.interval(key, m)) for m in names} if ok else {},
-                delta={m: estimate(boot.delta(key, "overall", m)) for m in names} if ok else {},
+                metrics={m: estimate(boot.interval(key, m)) for m in measured(key)} if ok else {},
+                delta={m: estimate(boot.delta(key, "overall", m)) for m in measured(key)}
+                if ok
+                else {},
                 rank=rank_of.get(d.id),
             )
         )

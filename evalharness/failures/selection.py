@@ -9,6 +9,8 @@ one category follows from that list (see ``DEDUP_RULE``).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +18,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from evalharness.failures.neighbours import NearestTraining
+from evalharness.failures.texts import cut_text, joined_texts
+from evalharness.metrics.classification import CONFIDENT
+from evalharness.schemas import files as S
 from evalharness.slicing.fixed import missingness_share
 
 MAX_SUMMARY_FEATURES = 8
-CONFIDENT = 0.8
 #: How overlapping lists are resolved; written into failure_examples.json's selection.
 DEDUP_RULE = (
     "each example appears once, in the first list (in list order) that selects it; later "
@@ -39,10 +44,7 @@ class Failure:
     confidence: float | None
     reason: str
     category: str
-
-
-#: characters of a text cell a failure example keeps; a longer one is cut, its length said
-MAX_TEXT_CHARS = 280
+    nearest_training: S.NearestTrainingExample | None = None
 
 
 def _scalar(v: Any) -> Any:
@@ -54,10 +56,9 @@ def _scalar(v: Any) -> Any:
         if np.isnan(v):
             return None
         return float(f"{v:.6g}")
-    if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
-        # A failure example names the text it failed on, not a page of it.
-        return f"{v[:MAX_TEXT_CHARS]}… [{len(v):,} characters]"
-    if isinstance(v, bool | int | str):
+    if isinstance(v, str):
+        return cut_text(v)
+    if isinstance(v, bool | int):
         return v
     return str(v)
 
@@ -124,10 +125,14 @@ def classification_failures(
     confidence: NDArray[np.float64] | None,
     worst_slice: tuple[str, NDArray[np.bool_]] | None,
     n: int,
+    nearest: tuple[NearestTraining, Sequence[str]] | None = None,
 ) -> list[Failure]:
     """Top-N confident wrong, top-N low-confidence correct, top-N errors in the worst slice.
 
-    Each example at most once (see the module docstring).
+    Each example at most once (see the module docstring). With ``nearest`` (the
+    training texts, and the text columns of ``frame``) each example names its nearest
+    training example, and an error whose nearest training text carries the predicted
+    class says so.
     """
     ids = _ids(frame)
     pick = _Picker(ids)
@@ -164,16 +169,35 @@ def classification_failures(
             category,
         )
 
-    out += [make(r, "confident_wrong") for r in pick.take(wrong, -conf, n)]
+    picked = [(r, "confident_wrong") for r in pick.take(wrong, -conf, n)]
     if confidence is not None:
         # Right and sure is no failure: only rows under CONFIDENT can be "unsure".
         unsure = right[conf[right] < CONFIDENT]
-        out += [make(r, "low_confidence_correct") for r in pick.take(unsure, conf, n)]
+        picked += [(r, "low_confidence_correct") for r in pick.take(unsure, conf, n)]
     if worst_slice is not None:
         name, mask = worst_slice
         rows = np.flatnonzero(mask & (y != p))
-        out += [make(r, f"worst_slice_errors:{name}") for r in pick.take(rows, -conf, n)]
-    return out
+        picked += [(r, f"worst_slice_errors:{name}") for r in pick.take(rows, -conf, n)]
+    out = [make(r, lst) for r, lst in picked]
+    if nearest is None or not picked:
+        return out
+    finder, columns = nearest
+    texts = joined_texts(frame.iloc[[r for r, _ in picked]], columns)
+    return [with_nearest(f, near) for f, near in zip(out, finder.find(texts), strict=True)]
+
+
+def with_nearest(failure: Failure, near: S.NearestTrainingExample | None) -> Failure:
+    """``failure`` naming its nearest training example; a wrong prediction that the
+    nearest training text's label explains says so in its reason."""
+    if near is None:
+        return failure
+    reason = failure.reason
+    if str(near.label) == str(failure.prediction) != str(failure.truth):
+        reason += (
+            f"; the nearest training text (similarity {near.similarity:.2f}) is labelled "
+            f"{failure.prediction!r}, as predicted"
+        )
+    return dataclasses.replace(failure, nearest_training=near, reason=reason)
 
 
 def _classify_reason(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
 
 from evalharness.metrics.sums import weighted_sums
 
@@ -28,7 +29,13 @@ CLASSIFICATION_METRICS = (
     "pr_auc",
     "log_loss",
     "brier",
+    "confident_error",
 )
+#: the metrics that are weighted means of a per-row value computed from the scores
+LOSS_METRICS = ("log_loss", "brier", "confident_error")
+#: the confidence from which a wrong prediction counts as a confident error (and a right
+#: one as sure, never a "low-confidence" failure example)
+CONFIDENT = 0.8
 HIGHER_IS_BETTER = {
     "accuracy": True,
     "balanced_accuracy": True,
@@ -37,6 +44,7 @@ HIGHER_IS_BETTER = {
     "pr_auc": True,
     "log_loss": False,
     "brier": False,
+    "confident_error": False,
 }
 #: what each metric measures, in a line (pages show it next to the metric's name)
 DESCRIPTIONS = {
@@ -47,6 +55,7 @@ DESCRIPTIONS = {
     "pr_auc": "area under the precision–recall curve",
     "log_loss": "penalty for confident wrong probabilities",
     "brier": "squared error of the predicted probabilities",
+    "confident_error": "share of rows predicted wrong with at least 80% confidence",
 }
 # Classes count as balanced when the largest is at most this many times the smallest.
 BALANCE_RATIO = 1.5
@@ -200,9 +209,11 @@ class ClassificationArrays:
     scores: Array | None
     n_classes: int
     f1_average: str
-    #: (n, K*K): 1 in each row's (true, predicted) cell; integer sums are exact in any order
-    cell_matrix: Array
-    #: (len(loss_names), n): per-row log loss and Brier score, when there are scores
+    #: (n, K*K), sparse: 1 in each row's (true, predicted) cell; integer sums are exact in
+    #: any order, and a dense one would be n x K^2 (146 MB for 77 classes on 3,080 rows)
+    cell_matrix: sparse.csr_matrix
+    #: (len(loss_names), n): per-row log loss, Brier score and confident error, when there
+    #: are scores
     loss_matrix: Array
     correct: NDArray[np.uint8]
     monotone: tuple[int, int] | None
@@ -251,8 +262,9 @@ class ClassificationArrays:
         if fast is not None:
             return fast
         # Loss columns only when asked for: the product is the main pass over the weights.
-        needs_loss = any(m in ("log_loss", "brier") for m in names)
-        conf = (w @ self.cell_matrix).reshape(-1, k, k)
+        needs_loss = any(m in LOSS_METRICS for m in names)
+        conf = np.asarray((self.cell_matrix.T @ np.asarray(w, dtype=np.float64).T).T)
+        conf = conf.reshape(-1, k, k)
         losses = weighted_sums(w, self.loss_matrix) if needs_loss else None
         return self._finish(w, names, conf, losses)
 
@@ -307,7 +319,7 @@ class ClassificationArrays:
                         if self.ranks and k == 2
                         else np.full(w.shape[0], np.nan)
                     )
-                elif name in ("log_loss", "brier"):
+                elif name in LOSS_METRICS:
                     if losses is not None and name in self.loss_names:
                         out[name] = losses[:, self.loss_names.index(name)] / total
                     else:
@@ -364,8 +376,9 @@ def build_arrays(
     """Precompute the cell and loss matrices and ranking data of a coded problem."""
     k = n_classes
     n = y.size
-    cells = np.zeros((n, k * k), dtype=np.float64)
-    cells[np.arange(n), y * k + p] = 1.0
+    cells = sparse.csr_matrix(
+        (np.ones(n, dtype=np.float64), (np.arange(n), y * k + p)), shape=(n, k * k)
+    )
     losses: list[Array] = []
     ranks: list[_RankData] = []
     if scores is not None:
@@ -375,6 +388,10 @@ def build_arrays(
         onehot = np.zeros((n, k), dtype=np.float64)
         onehot[np.arange(n), y] = 1.0
         losses.append(((onehot - scores) ** 2).sum(axis=1) * (0.5 if k < 3 else 1.0))
+        # Wrong although the predicted class's probability is at least CONFIDENT: a mean
+        # over rows like the losses, so it resamples and slices the same way.
+        sure = scores[np.arange(n), p] >= CONFIDENT
+        losses.append(((y != p) & sure).astype(np.float64))
         if k == 2:
             ranks.append(_rank_data(scores[:, 1], y == 1))
         else:
@@ -389,7 +406,7 @@ def build_arrays(
         loss_matrix=np.vstack(losses) if losses else np.zeros((0, n)),
         correct=(y == p).astype(np.uint8),
         monotone=_monotone(p, ranks[0]) if k == 2 and ranks else None,
-        loss_names=("log_loss", "brier") if losses else (),
+        loss_names=LOSS_METRICS if losses else (),
         ranks=tuple(ranks),
     )
 

@@ -44,6 +44,10 @@ def _thin(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[Any],
     return x[idx], y[idx]
 
 
+#: classes up to which each cell of the confusion matrix is labelled with its count
+MAX_ANNOTATED_CLASSES = 20
+
+
 def confusion_matrix_plot(matrix: NDArray[np.int64], labels: list[str], fmt: str) -> bytes:
     """Heatmap of counts, truth on rows."""
 
@@ -55,6 +59,12 @@ def confusion_matrix_plot(matrix: NDArray[np.int64], labels: list[str], fmt: str
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.grid(False)
+        if len(labels) > MAX_ANNOTATED_CLASSES:
+            # Thousands of counts would overprint each other (and take seconds to draw):
+            # the colours carry the matrix, the numbers are in metrics.json.
+            ax.tick_params(labelsize=max(3, 9 - len(labels) // 20))
+            ax.set_title("Confusion matrix")
+            return
         top = matrix.max() if matrix.size else 0
         for (i, j), v in np.ndenumerate(matrix):
             ax.text(

@@ -229,7 +229,17 @@ class SlicesFile(_Base):
     min_slice_rule: str | None = None
 
 
-class FailureExample(_Base):
+class NearestTrainingExample(_Base):
+    """The training row whose text reads most like a failed example's (TF-IDF cosine)."""
+
+    example_id: str
+    label: JsonScalar
+    similarity: float
+    #: its text, cut like a failure's own
+    text: str
+
+
+class FailureExample(_Base, omit_defaults=True):
     """One selected failure."""
 
     example_id: str
@@ -240,6 +250,8 @@ class FailureExample(_Base):
     confidence: float | None
     reason: str
     category: FailureCategory
+    #: a text example's nearest training example (absent for rows without free text)
+    nearest_training: NearestTrainingExample | None = None
 
 
 class FailureExamplesFile(_Base):

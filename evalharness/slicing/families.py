@@ -27,6 +27,9 @@ class SliceFamily:
     name: str
     description: str
     slices: tuple[F.SliceDef, ...]
+    #: metrics each of its slices reports besides the primary one it is ranked by (the
+    #: confident error of out-of-scope queries, say); one the task lacks is left out
+    metrics: tuple[str, ...] = ()
 
 
 def confidence_deciles(scores: NDArray[np.float64] | None) -> list[SliceFamily]:

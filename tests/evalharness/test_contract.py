@@ -203,6 +203,7 @@ def test_metrics_file_classification(binary_dir: Path, multiclass_dir: Path) -> 
         "f1",
         "log_loss",
         "brier",
+        "confident_error",
     }
     assert "average=" in m["notes"]["f1"]
     assert sum(map(sum, m["confusion_matrix"]["matrix"])) == m["n_examples"]

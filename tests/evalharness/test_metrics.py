@@ -39,6 +39,8 @@ def test_binary_metrics_match_sklearn(seed: int, n: int, ties: bool) -> None:
     assert abs(ours["pr_auc"] - skm.average_precision_score(y, s[:, 1])) < TOL
     assert abs(ours["log_loss"] - skm.log_loss(y, s, labels=[0, 1])) < TOL
     assert abs(ours["brier"] - skm.brier_score_loss(y, s[:, 1])) < TOL
+    sure_and_wrong = (p != y) & (s[np.arange(len(y)), p] >= 0.8)
+    assert abs(ours["confident_error"] - sure_and_wrong.mean()) < TOL
 
 
 @SETTINGS
@@ -55,6 +57,8 @@ def test_multiclass_metrics_match_sklearn(seed: int, n: int, k: int, ties: bool)
     assert abs(ours["roc_auc"] - auc) < TOL
     assert abs(ours["log_loss"] - skm.log_loss(y, s, labels=labels)) < TOL
     assert abs(ours["brier"] - skm.brier_score_loss(y, s, labels=labels)) < TOL
+    picked = s[np.arange(len(y)), np.searchsorted(labels, p)]
+    assert abs(ours["confident_error"] - ((p != y) & (picked >= 0.8)).mean()) < TOL
     assert ours["pr_auc"] is None
 
 

@@ -180,7 +180,14 @@ def _binary_stats(
         "pr_auc": lambda r: skm.average_precision_score(y[r], proba[r, 1]),
         "log_loss": lambda r: skm.log_loss(y[r], proba[r], labels=[0, 1]),
         "brier": lambda r: skm.brier_score_loss(y[r], proba[r, 1]),
+        "confident_error": lambda r: _confident_error(y[r], pred[r], proba[r]),
     }
+
+
+def _confident_error(y: NDArray[Any], pred: NDArray[Any], proba: NDArray[Any]) -> float:
+    """Share of rows predicted wrong with the predicted class's probability >= 0.8."""
+    sure = proba[np.arange(len(pred)), pred.astype(int)] >= 0.8
+    return float(((pred != y) & sure).mean())
 
 
 def _check_against_loop(
@@ -252,6 +259,7 @@ def test_multiclass_paired_deltas_equal_an_independent_loop() -> None:
             ),
             "log_loss": lambda r: skm.log_loss(y_te[r], proba[r], labels=[0, 1, 2]),
             "brier": brier,
+            "confident_error": lambda r: _confident_error(y_te[r], pred[r], proba[r]),
         }
 
     # PR-AUC is binary only: defined for neither model, so it has no delta.
@@ -319,7 +327,7 @@ def test_report_deltas_are_the_paired_function_number_for_number(
     )
     expected = {"accuracy", "balanced_accuracy", "f1"}
     if scored:
-        expected |= {"roc_auc", "pr_auc", "log_loss", "brier"}
+        expected |= {"roc_auc", "pr_auc", "log_loss", "brier", "confident_error"}
     assert set(deltas) == set(got.deltas) == expected
     for name, iv in got.deltas.items():
         assert deltas[name] == _as_file(iv), name

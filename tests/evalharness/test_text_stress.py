@@ -73,7 +73,8 @@ def test_the_degradation_table_knows_what_a_model_reads(tmp_path: Path) -> None:
 
 
 def test_a_failure_example_cuts_a_long_text_and_says_its_length() -> None:
-    from evalharness.failures.selection import MAX_TEXT_CHARS, input_summary
+    from evalharness.failures.selection import input_summary
+    from evalharness.failures.texts import MAX_TEXT_CHARS
 
     long = "word " * 200
     frame = pd.DataFrame({"text": [long.strip(), "short"], "n": [1, 2]})

@@ -127,3 +127,48 @@ def test_free_text_is_the_text_templates_input_and_its_baseline_is_sklearns(
     assert theirs["text_truncation", worst]["value"] == pytest.approx(
         accuracy_score(test["category"], truncated), abs=1e-9
     )
+
+
+CLINC150 = Path(str(files("modellab_classification.demo_data") / "clinc150" / "data"))
+
+
+def test_out_of_scope_queries_are_a_slice_with_their_confident_error(
+    ml: Env, tmp_path: Path
+) -> None:
+    """CLINC150 cut to 15 intents and its out-of-scope queries: the out_of_scope slice
+    holds exactly the `oos` test rows, and its confident error (wrong with at least 80%
+    confidence) is scikit-learn's model's on the same rows."""
+    data = tmp_path / "clinc"
+    data.mkdir()
+    for name in ("train.csv", "test.csv"):
+        frame = pd.read_csv(CLINC150 / name)
+        kept = [*sorted(set(frame["intent"]) - {"oos"})[:15], "oos"]
+        frame[frame["intent"].isin(kept)].to_csv(data / name, index=False)
+    ml.json("dataset", "add", "-p", "p", "-n", "clinc", "-t", "intent", str(data))
+    run = ml.train("clinc", "tfidf_logistic", template="text-classification", n_bootstrap=20)
+    assert run["status"] == "succeeded", run
+    folder = Path(run["artifact_dir"])
+    train, test = pd.read_csv(data / "train.csv"), pd.read_csv(data / "test.csv")
+    vec = TfidfVectorizer(token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2), sublinear_tf=True)
+    lr = LogisticRegression(C=10.0, max_iter=1000, random_state=run["seed"])
+    lr.fit(vec.fit_transform(train["text"]), train["intent"])
+    proba = lr.predict_proba(vec.transform(test["text"]))
+    predicted = lr.classes_[proba.argmax(axis=1)]
+    confident_error = (predicted != test["intent"]) & (proba.max(axis=1) >= 0.8)
+    oos = (test["intent"] == "oos").to_numpy()
+    slices = {
+        s["id"]: s for s in json.loads((folder / "eval" / "slices.json").read_text())["slices"]
+    }
+    queries = slices["out_of_scope:queries"]
+    assert queries["n"] == int(oos.sum()) == 1000
+    assert slices["out_of_scope:in_scope"]["n"] == int((~oos).sum())
+    assert queries["metrics"]["confident_error"]["value"] == pytest.approx(
+        confident_error[oos].mean(), abs=1e-9
+    )
+    assert queries["metrics"]["accuracy"]["value"] == pytest.approx(
+        (predicted[oos] == "oos").mean(), abs=1e-9
+    )
+    # Other families report the accuracy they are ranked by, nothing more.
+    assert set(slices["text_length:01"]["metrics"]) == {"accuracy"}
+    metrics = json.loads((folder / "eval" / "metrics.json").read_text())["metrics"]
+    assert metrics["confident_error"] == pytest.approx(confident_error.mean(), abs=1e-9)

@@ -344,15 +344,20 @@ def test_user_text_is_shown_as_text(ui: Watched) -> None:
 
 
 def test_a_text_dataset_shows_its_words_vocabulary_and_rows_per_class(ui: Watched) -> None:
-    """Banking77 queries (and one with markup): the dataset page shows the words per
-    row, the vocabulary and sample rows of each class, the texts as text."""
+    """Banking77 queries (with markup in them): the dataset page shows the words per row,
+    the vocabulary and sample rows of each class; a text run's page shows its failure
+    texts and their nearest training texts; every text stays text."""
     from importlib.resources import files
 
     import pandas as pd
 
     data = files("modellab_classification.demo_data") / "banking77" / "data" / "train.csv"
     frame = pd.read_csv(str(data)).head(300)
-    frame.loc[0, "text"] = f"{XSS} is my card here?"
+    # Every query carries markup, so whichever the failures are, they show it; the second
+    # largest intent plays CLINC150's out-of-scope class.
+    frame["text"] = frame["text"] + f" {XSS}"
+    second = frame["category"].value_counts().index[1]
+    frame.loc[frame["category"] == second, "category"] = "oos"
     httpx.post(f"{ui.url}/api/projects", json={"name": "support"}).raise_for_status()
     httpx.post(
         f"{ui.url}/api/projects/support/datasets",
@@ -378,7 +383,31 @@ def test_a_text_dataset_shows_its_words_vocabulary_and_rows_per_class(ui: Watche
     page.get_by_role("checkbox", name="text").wait_for()
     page.locator("#run-template").select_option("tabular-classification")
     page.get_by_text("no column of the roles feature").wait_for()
-    assert ui.errors == [], ui.errors
+    created = httpx.post(
+        f"{ui.url}/api/runs",
+        json={
+            "project": "support",
+            "dataset": "bank",
+            "template": "text-classification",
+            "model": "tfidf_logistic",
+            "n_bootstrap": 20,
+        },
+    )
+    created.raise_for_status()
+    run = _wait_run(ui.url, created.json()["id"])
+    assert run["status"] == "succeeded", run["status_reason"]
+    ui.go(f"/runs/{run['id']}")
+    failures = page.get_by_role("table", name="Failure examples")
+    failures.wait_for(timeout=60_000)
+    assert failures.get_by_role("button", name="Nearest training text").count() == 1
+    cells = failures.locator("tbody td").all_inner_texts()
+    assert sum(XSS in c for c in cells) >= 2  # the failure's text and its neighbour's
+    assert page.locator("main img[src='x']").count() == 0
+    slices = page.get_by_role("table", name="Slices of the test set, weakest first")
+    row = slices.locator("tr").filter(has_text="out_of_scope:queries")
+    assert "confident_error" in row.inner_text()
+    ui.shot("text-run")
+    assert ui.dialogs == [] and ui.errors == [], (ui.dialogs, ui.errors)
 
 
 def test_members_are_added_and_refusals_are_shown(ui: Watched) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalharness import evaluate_classification
+from evalharness import TrainingTexts, evaluate_classification
 from modellab.tasks import EvalRequest
+from modellab_classification.slicers import OUT_OF_SCOPE
 from modellab_tabular.evaluation import (
     baseline_result,
     eval_config,
@@ -80,6 +81,7 @@ def evaluate(req: EvalRequest) -> None:
         # Its predictions table scores the classes it learned (the same train rows').
         theirs = widen if baseline_model is None else widener(baseline_model.classes, classes)
         baseline = dataclasses.replace(baseline, scores=theirs(baseline.scores))
+    texts = list(getattr(model, "text_columns", None) or ())
     evaluate_classification(
         req.out_dir,
         req.test_frame,
@@ -93,7 +95,14 @@ def evaluate(req: EvalRequest) -> None:
         leakage=leakage_inputs(req),
         config=eval_config(req),
         latency=req.latency_file,
-        slices=slice_families(req),
-        # A text model's free text gets the text stress tests as well.
-        text_columns=getattr(model, "text_columns", None) or (),
+        slices=[
+            # Out-of-scope queries answered with a confident intent are the failure that
+            # matters there: their slices report the confident error too.
+            dataclasses.replace(f, metrics=("confident_error",)) if f.name == OUT_OF_SCOPE else f
+            for f in slice_families(req)
+        ],
+        # A text model's free text gets the text stress tests as well, and its failures
+        # the nearest training text.
+        text_columns=texts,
+        train_texts=TrainingTexts.of(req.train_frame, texts, req.train_target) if texts else None,
     )

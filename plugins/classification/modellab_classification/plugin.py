@@ -130,8 +130,8 @@ def register_evaluators() -> list[Evaluator]:
 @hookimpl
 def register_slicers() -> list[Slicer]:
     """EvalHarness' classification slices, in report order: confidence deciles,
-    missingness, the key feature, each true class; and for a run with free text, its
-    length and its share of words unseen in training."""
+    missingness, the key feature, each true class; for a run with free text, its
+    length and its share of words unseen in training; and out-of-scope queries apart."""
     return [
         Slicer(
             "confidence_decile",
@@ -158,5 +158,12 @@ def register_slicers() -> list[Slicer]:
             deferred("modellab_classification.slicers:by_out_of_vocabulary"),
             (TASK,),
             "Rows by the share of their words no training text holds (text runs only).",
+        ),
+        Slicer(
+            "out_of_scope",
+            deferred("modellab_classification.slicers:by_out_of_scope"),
+            (TASK,),
+            "Queries of an out-of-scope class (oos, out_of_scope) and the rest, with how "
+            "often each is confidently misclassified.",
         ),
     ]

@@ -1,6 +1,7 @@
 """Slicers of the classification task: by predicted-confidence decile and by true class
-(EvalHarness' built-in rules, so ModelLab's reports and EvalHarness' agree), and for a
-run with free text by its length and its words unseen in training.
+(EvalHarness' built-in rules, so ModelLab's reports and EvalHarness' agree), for a run
+with free text by its length and its words unseen in training, and where the classes
+include an out-of-scope label, its queries apart.
 """
 
 from __future__ import annotations
@@ -31,16 +32,11 @@ def by_class(y_true: Any, score_labels: Any = None, **_: Any) -> list[SliceDefin
 def _texts(frame: Any) -> tuple[list[str], list[str]]:
     """The run's text columns (``TEXT_COLUMNS``) and each row's text, its columns joined;
     no columns for a run without free text."""
+    from evalharness.failures.texts import joined_texts
     from modellab.tasks import TEXT_COLUMNS
 
     columns = [c for c in frame.attrs.get(TEXT_COLUMNS, []) if c in frame.columns]
-    return columns, _joined(frame, columns) if columns else []
-
-
-def _joined(frame: Any, columns: list[str]) -> list[str]:
-    """Each row's ``columns`` joined by a space, a missing cell as empty."""
-    parts = frame[columns].astype(object).where(frame[columns].notna(), "")
-    return [" ".join(str(v) for v in row) for row in parts.itertuples(index=False)]
+    return columns, joined_texts(frame, columns) if columns else []
 
 
 def by_text_length(frame: Any, **_: Any) -> list[SliceDefinition]:
@@ -71,7 +67,9 @@ def by_out_of_vocabulary(frame: Any, train_frame: Any = None, **_: Any) -> list[
     columns, texts = _texts(frame)
     if not columns or train_frame is None:
         return []
-    vocabulary = {w for t in _joined(train_frame, columns) for w in words(t)}
+    from evalharness.failures.texts import joined_texts
+
+    vocabulary = {w for t in joined_texts(train_frame, columns) for w in words(t)}
     share = np.array(
         [np.mean([w not in vocabulary for w in ws]) if (ws := words(t)) else 0.0 for t in texts]
     )
@@ -87,3 +85,35 @@ def by_out_of_vocabulary(frame: Any, train_frame: Any = None, **_: Any) -> list[
         ("text_oov:high", f"more than {OOV_HIGH:.0%} of the words unseen", share > OOV_HIGH),
     )
     return [SliceDefinition(i, d, m, family, described) for i, d, m in rules if m.any()]
+
+
+#: the family of the out-of-scope slices; its slices also report the confident error
+OUT_OF_SCOPE = "out_of_scope"
+#: class labels that name queries no intent covers (compared lower-cased, "-" as "_")
+OUT_OF_SCOPE_LABELS = ("oos", "out_of_scope", "outofscope")
+
+
+def out_of_scope_label(labels: Any) -> str | None:
+    """The label among ``labels`` that names out-of-scope queries, if one does."""
+    for label in sorted({str(v) for v in labels}):
+        if label.strip().lower().replace("-", "_") in OUT_OF_SCOPE_LABELS:
+            return label
+    return None
+
+
+def by_out_of_scope(y_true: Any, score_labels: Any = None, **_: Any) -> list[SliceDefinition]:
+    """Queries whose true class is the out-of-scope label, and the in-scope rest (none
+    when no class is out of scope)."""
+    truth = np.asarray(y_true).astype(str)
+    label = out_of_scope_label([*(score_labels or ()), *truth])
+    if label is None:
+        return []
+    described = (
+        f"queries labelled {label!r}, which no intent covers, and the rest; the confident "
+        "error of the first is how often the model answers them with an intent it is sure of"
+    )
+    rules = (
+        (f"{OUT_OF_SCOPE}:queries", f"true class {label!r} (out of scope)", truth == label),
+        (f"{OUT_OF_SCOPE}:in_scope", f"true class other than {label!r}", truth != label),
+    )
+    return [SliceDefinition(i, d, m, OUT_OF_SCOPE, described) for i, d, m in rules if m.any()]

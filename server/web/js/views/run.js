@@ -164,7 +164,16 @@ function failureTable(examples, slice) {
         { key: "confidence", label: "Confidence", value: (e) => (e.confidence === null ? "—" : num(e.confidence, 3)), sort: (e) => e.confidence, num: true },
         { key: "reason", label: "Why", value: (e) => e.reason },
         { key: "inputs", label: "Inputs", value: (e) => Object.entries(e.input_summary ?? {}).map(([k, v]) => `${k}=${v}`).join(", ") },
-      ],
+        // A text run's failures name the training text that reads most alike, and its label.
+        shown.some((e) => e.nearest_training)
+          ? {
+              key: "nearest",
+              label: "Nearest training text",
+              value: (e) => (e.nearest_training ? `${e.nearest_training.label} (similarity ${num(e.nearest_training.similarity, 2)}): ${e.nearest_training.text}` : "—"),
+              sort: (e) => e.nearest_training?.similarity ?? -1,
+            }
+          : null,
+      ].filter(Boolean),
       shown,
       { caption: slice ? `Failure examples in slice ${slice.id}` : "Failure examples" },
     ),
@@ -183,6 +192,7 @@ function slicesTable(slices, metric, ranking, examples, onPick) {
   // delta would list the best slice first. Unranked slices (too small) come last.
   const rankOf = new Map((ranking ?? []).map((id, i) => [id, i + 1]));
   const rank = (s) => rankOf.get(s.id) ?? null;
+  const also = (s) => Object.entries(s.metrics ?? {}).filter(([m]) => m !== metric);
   return sortableTable(
     [
       { key: "rank", label: "Rank (weakest first)", value: (s) => rank(s) ?? "—", sort: rank, num: true },
@@ -191,6 +201,11 @@ function slicesTable(slices, metric, ranking, examples, onPick) {
       { key: "n", label: "Rows", value: (s) => s.n, num: true },
       { key: "metric", label: `${metric} (95% CI)`, value: (s) => estimate(s.metrics?.[metric], 3), sort: (s) => s.metrics?.[metric]?.value, num: true },
       { key: "delta", label: "Delta vs overall", value: (s) => estimate(s.delta?.[metric], 3), sort: (s) => s.delta?.[metric]?.value, num: true },
+      // A family may measure more than the ranking metric (out-of-scope queries: how
+      // often they get a confident intent).
+      rows.some((s) => also(s).length)
+        ? { key: "also", label: "Also measured (95% CI)", value: (s) => also(s).map(([m, e]) => `${m} ${estimate(e, 3)}`).join("; ") || "—" }
+        : null,
       { key: "failures", label: "Failure examples", value: (s) => (failures(s) === null ? "—" : failures(s)), sort: failures, num: true },
       rows.some((s) => s.status !== "ok")
         ? { key: "status", label: "Flag", value: (s) => s.status, cell: (s) => (s.status === "ok" ? "" : h("span", { class: "warn" }, flag(s))) }
