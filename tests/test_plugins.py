@@ -239,6 +239,7 @@ def test_slicers_for_a_task() -> None:
         "class",
         "text_length",
         "text_out_of_vocabulary",
+        "out_of_scope",
         "everywhere",
     ]
 

@@ -172,3 +172,23 @@ def test_out_of_scope_queries_are_a_slice_with_their_confident_error(
     assert set(slices["text_length:01"]["metrics"]) == {"accuracy"}
     metrics = json.loads((folder / "eval" / "metrics.json").read_text())["metrics"]
     assert metrics["confident_error"] == pytest.approx(confident_error.mean(), abs=1e-9)
+
+
+def test_a_tab_separated_label_and_text_file_is_detected_and_trains(
+    ml: Env, tmp_path: Path
+) -> None:
+    """The layout of many text data sets: label first, a tab, then the text (which holds
+    commas). The delimiter is detected, the text is free text, the text template trains."""
+    frame = pd.read_csv(BANKING77 / "train.csv")
+    kept = sorted(frame["category"].unique())[:6]
+    sample = frame[frame["category"].isin(kept)].groupby("category").head(50)
+    assert sample["text"].str.contains(",").any()
+    path = tmp_path / "intents.tsv"
+    sample[["category", "text"]].to_csv(path, sep="\t", index=False)
+    ml.run("dataset", "add", "-p", "p", "-n", "tsv", "-t", "category", str(path))
+    shown = ml.json("dataset", "show", "p/tsv")
+    assert shown["provenance"]["files"][0]["delimiter"] == "\t"
+    roles = {c["name"]: c["role"] for c in shown["schema"]}
+    assert roles == {"category": "target", "text": "text"}
+    run = ml.train("tsv", "tfidf_logistic", template="text-classification", n_bootstrap=10)
+    assert run["status"] == "succeeded", run

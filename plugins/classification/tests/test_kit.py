@@ -50,6 +50,7 @@ def test_the_classification_plugin_keeps_every_contract(
         "class",
         "text_length",
         "text_out_of_vocabulary",
+        "out_of_scope",
     )
     assert [r.status for r in report.runs] == ["succeeded"] * 5
 
