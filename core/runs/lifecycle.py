@@ -120,11 +120,18 @@ def written_features(folder: Path, run: Run, version: DatasetVersion) -> list[st
     """The columns run.json says the run trains on: fixed when the run was created, by
     its template's input roles (which only the registry knows); the default roles' for a
     folder without them."""
+    recorded = recorded_features(folder)
+    return run_features(version, parse_options(run.options)) if recorded is None else recorded
+
+
+def recorded_features(folder: Path) -> list[str] | None:
+    """The columns the run in ``folder`` trained on, as its run.json records them (None:
+    no run.json, or one written before runs recorded them)."""
     try:
         doc = msgspec.json.decode((folder / "run.json").read_bytes())
         features = doc["dataset"]["run_features"]
     except (OSError, msgspec.DecodeError, KeyError, TypeError):
-        return run_features(version, parse_options(run.options))
+        return None
     return [str(f) for f in features]
 
 

@@ -35,6 +35,7 @@ from modellab.runs.lifecycle import (
     end_run,
     load_run,
     metrics_from_eval,
+    recorded_features,
     remove_partial_outputs,
 )
 from modellab.runs.options import RunOptions, bootstrap_replicates, parse_options, run_features
@@ -283,12 +284,8 @@ def with_baseline_model(
     if variant is None or variant.load is None:
         log.info("baseline %s has no load: the stress tests run on this model only", baseline.name)
         return baseline
-    try:
-        doc = msgspec.json.decode((baseline.folder / "run.json").read_bytes())
-        theirs = [str(c) for c in doc["dataset"]["run_features"]]
-    except (OSError, msgspec.DecodeError, KeyError, TypeError):
-        theirs = None
-    missing = sorted(set(theirs or ()) - set(features)) if theirs is not None else None
+    theirs = recorded_features(baseline.folder)
+    missing = sorted(set(theirs) - set(features)) if theirs is not None else None
     if missing is None or missing:
         log.info(
             "baseline %s trained on %s: the stress tests run on this model only",

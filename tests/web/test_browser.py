@@ -383,19 +383,7 @@ def test_a_text_dataset_shows_its_words_vocabulary_and_rows_per_class(ui: Watche
     page.get_by_role("checkbox", name="text").wait_for()
     page.locator("#run-template").select_option("tabular-classification")
     page.get_by_text("no column of the roles feature").wait_for()
-    created = httpx.post(
-        f"{ui.url}/api/runs",
-        json={
-            "project": "support",
-            "dataset": "bank",
-            "template": "text-classification",
-            "model": "tfidf_logistic",
-            "n_bootstrap": 20,
-        },
-    )
-    created.raise_for_status()
-    run = _wait_run(ui.url, created.json()["id"])
-    assert run["status"] == "succeeded", run["status_reason"]
+    run = _trained(ui.url, "support", "bank", "text-classification", "tfidf_logistic", 20)
     ui.go(f"/runs/{run['id']}")
     failures = page.get_by_role("table", name="Failure examples")
     failures.wait_for(timeout=60_000)
@@ -637,6 +625,26 @@ def _wait_run(url: str, run_id: str, timeout: float = 180.0) -> dict[str, Any]:
     raise AssertionError(f"run {run_id} did not end in {timeout} s")
 
 
+def _trained(
+    url: str, project: str, dataset: str, template: str, model: str, n_bootstrap: int
+) -> dict[str, Any]:
+    """A run created through the API and waited for; it must succeed."""
+    created = httpx.post(
+        f"{url}/api/runs",
+        json={
+            "project": project,
+            "dataset": dataset,
+            "template": template,
+            "model": model,
+            "n_bootstrap": n_bootstrap,
+        },
+    )
+    created.raise_for_status()
+    run = _wait_run(url, created.json()["id"])
+    assert run["status"] == "succeeded", run["status_reason"]
+    return run
+
+
 PAIRED = ("accuracy", "roc_auc", "log_loss", "brier")
 
 
@@ -728,19 +736,7 @@ def test_a_low_cardinality_table_evaluates_with_a_note(ui: Watched) -> None:
         files={"file": ("titanic.csv", titanic.read_bytes(), "text/csv")},
         data={"name": "titanic", "target": "survived"},
     ).raise_for_status()
-    created = httpx.post(
-        f"{ui.url}/api/runs",
-        json={
-            "project": "ship",
-            "dataset": "titanic",
-            "template": "tabular-classification",
-            "model": "logistic_regression",
-            "n_bootstrap": 50,
-        },
-    )
-    created.raise_for_status()
-    run = _wait_run(ui.url, created.json()["id"])
-    assert run["status"] == "succeeded", run["status_reason"]
+    run = _trained(ui.url, "ship", "titanic", "tabular-classification", "logistic_regression", 50)
     ui.go(f"/runs/{run['id']}")
     notes = ui.page.get_by_role("note").filter(has_text="Evaluation notes")
     notes.get_by_text("low_cardinality").wait_for(timeout=60_000)
