@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from modellab.access.actor import Role
 from modellab.datasets.refs import parse_ref
@@ -294,6 +294,33 @@ async def metric_history(db: Database, run_id: str, key: str) -> list[MetricPoin
             .order_by(RunMetricRow.step, RunMetricRow.id)
         )
         return [MetricPoint(r.key, r.value, r.step) for r in found]
+
+
+class MetricSeries(msgspec.Struct, frozen=True):
+    """One logged metric of a run: how many points, over which steps, and the last value."""
+
+    key: str
+    points: int
+    first_step: int
+    last_step: int
+
+
+async def metric_series(db: Database, run_id: str) -> list[MetricSeries]:
+    """Every metric the run logged by step, by key: what its charts draw."""
+    async with db.session() as session:
+        row, _ = await repo.get_run_row(session, run_id)
+        found = await session.execute(
+            select(
+                RunMetricRow.key,
+                func.count(),
+                func.min(RunMetricRow.step),
+                func.max(RunMetricRow.step),
+            )
+            .where(RunMetricRow.run_id == row.id)
+            .group_by(RunMetricRow.key)
+            .order_by(RunMetricRow.key)
+        )
+        return [MetricSeries(k, int(n), int(lo), int(hi)) for k, n, lo, hi in found]
 
 
 async def run_params(db: Database, run_id: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from msgspec import Meta
 
 from modellab.domain import MAX_SEED, CodeVersion, Run, RunStatus
 from modellab.runs import file_eval, tracking
-from modellab.runs.tracking import MetricPoint
+from modellab.runs.tracking import MetricPoint, MetricSeries
 from modellab.server.schemas import JSON_BODY_LIMIT, Params
 from modellab.server.services import Services
 from modellab.server.uploads import scratch, spool_upload
@@ -128,6 +128,11 @@ class TrackingController(Controller):
     async def get_params(self, run_id: str, services: Services) -> Params:
         """The run's params (values as logged; numbers as JSON text)."""
         return Params(await tracking.run_params(services.db, run_id))
+
+    @get("/api/runs/{run_id:str}/metrics")
+    async def metric_series(self, run_id: str, services: Services) -> list[MetricSeries]:
+        """The metrics the run logged by step: key, number of points, step range."""
+        return await tracking.metric_series(services.db, run_id)
 
     @get("/api/runs/{run_id:str}/metrics/{key:str}")
     async def metric_history(self, run_id: str, key: str, services: Services) -> list[MetricPoint]:

@@ -47,6 +47,11 @@ def test_outside_code_logs_a_full_run(live: tuple[str, Settings], tmp_path: Path
     assert ended["metrics"]["latest"]["loss"] == pytest.approx(1 / 2500)
     history = httpx.get(f"{url}/api/runs/{run.id}/metrics/loss").json()
     assert len(history) == 2500 and history[0] == {"key": "loss", "value": 1.0, "step": 0}
+    # What the run page charts: each logged key, its number of points and step range.
+    assert httpx.get(f"{url}/api/runs/{run.id}/metrics").json() == [
+        {"key": "loss", "points": 2500, "first_step": 0, "last_step": 2499},
+        {"key": "val_acc", "points": 1, "first_step": 2499, "last_step": 2499},
+    ]
     assert httpx.get(f"{url}/api/runs/{run.id}/params").json()["params"] == {
         "layers": "3",
         "optimizer": "adam",

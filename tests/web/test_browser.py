@@ -474,6 +474,52 @@ def test_errors_are_words_and_unknown_pages_say_so(ui: Watched) -> None:
     ui.expect_refused(404)
 
 
+def test_logged_histories_are_charted_and_compare_overlays_them(
+    ui: Watched, tmp_path: Path
+) -> None:
+    """Two tracked runs log a loss curve (a key with markup in it too): each run page
+    draws the curve, and compare draws both on shared axes."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.evalharness.conftest import _split, classify
+
+    seed_project(ui.url, "curves")
+    code = {"modellab_version": "outside", "git_commit": "0123abcd", "git_dirty": False}
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    eval_dir = tmp_path / "eval"
+    classify(_split(x, y, LogisticRegression(max_iter=2000)), eval_dir)
+    ids = []
+    with Client(ui.url) as client:
+        for seed, rate in ((1, 0.1), (2, 0.3)):
+            run = client.start_run(
+                "curves", "penguins", name=f"lr-{rate}", seed=seed, code_version=code
+            )
+            for step in range(40):
+                run.log_metric("loss", float(np.exp(-rate * step)), step)
+                run.log_metric(XSS, float(step), step)
+            run.log_metric("final_accuracy", 0.9, 0)  # one point: a value, not a curve
+            run.attach_eval(eval_dir)  # the training script's own report: compare needs one
+            run.finish("succeeded")
+            ids.append(run.id)
+    page = ui.page
+    ui.go(f"/runs/{ids[0]}")
+    charts = page.locator("#metric-histories figure")
+    charts.first.wait_for()
+    assert charts.count() == 2  # loss and the markup key; final_accuracy has no curve
+    loss = page.get_by_role("img", name="loss by step")
+    points = loss.locator("polyline").get_attribute("points")
+    assert points is not None and len(points.split()) == 40
+    assert page.get_by_role("img", name=f"{XSS} by step").count() == 1
+    assert page.locator("main img[src='x']").count() == 0
+    ui.go(f"/compare?a={ids[0]}&b={ids[1]}")
+    both = page.get_by_role("img", name=re.compile("^loss by step: A .* and B "))
+    both.wait_for()
+    assert both.locator("polyline").count() == 2
+    ui.shot("compare-histories")
+    assert ui.dialogs == [] and ui.errors == [], (ui.dialogs, ui.errors)
+
+
 def test_the_runs_table_pages_and_filters_on_the_server(ui: Watched) -> None:
     """More runs than a page: the table loads 50, more on demand, and filters search all."""
     seed_project(ui.url, "many")

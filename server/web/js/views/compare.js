@@ -1,4 +1,5 @@
 import { descriptions, get } from "../api.js";
+import { historyCharts } from "../charts.js";
 import { h, metricName, num, plotFigure, replace, seg, sortableTable, useDescriptions } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
 import { platformText } from "./run.js";
@@ -155,6 +156,15 @@ export async function comparePage(ctx) {
   ];
   const modes = Object.entries(c.failures.failure_modes ?? {});
   const perQuery = c.paired_test?.units === "queries" ? await perQueryBox(c) : null;
+  // Both runs' step-wise histories (loss curves) of every metric they both logged.
+  const histories = await historyCharts(
+    [
+      { id: c.a.id, label: `A ${c.a.model}` },
+      { id: c.b.id, label: `B ${c.b.model}` },
+    ],
+    get,
+    seg,
+  );
   replace(
     ctx.main,
     header,
@@ -208,6 +218,7 @@ export async function comparePage(ctx) {
       c.metrics,
       { caption: "Each metric for run A and run B, and whether the change is more than noise" },
     ),
+    histories ? [h("h2", {}, "Metric histories"), h("p", { class: "muted" }, "Each metric both runs logged step by step, A and B on shared axes."), histories] : null,
     h("h2", {}, "Inference latency"),
     latencyTable(c.latency),
     h("h2", {}, "Slice shifts"),

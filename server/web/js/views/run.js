@@ -1,4 +1,5 @@
 import { ApiError, descriptions, get } from "../api.js";
+import { historyCharts } from "../charts.js";
 import { cancelButton } from "./progress.js";
 import { deltaSpan, estimate, failureMode, FINAL, h, metricName, num, plotFigure, readable, replace, seg, sortableTable, status, useDescriptions } from "../dom.js";
 import { noteForm, notesList } from "./notes.js";
@@ -569,6 +570,12 @@ export async function runPage(ctx) {
     h("p", {}, h("a", { href: `/api/runs/${seg(run.id)}/repro` }, "Download the reproducibility pack")),
   ];
   const log = [h("h2", {}, "Log"), logTail(ctx, run)];
+  // Metrics logged step by step (a tracked run's loss curve), one chart each.
+  const historiesBox = h("div");
+  const drawHistories = async () => {
+    const charts = await historyCharts([{ id: run.id, label: run.model }], get, seg);
+    replace(historiesBox, charts ? [h("h2", {}, "Metric histories"), charts] : null);
+  };
   replace(
     ctx.main,
     h("p", {}, h("a", { href: `#/p/${seg(run.project)}` }, `← ${run.project}`)),
@@ -580,6 +587,7 @@ export async function runPage(ctx) {
     h("p", {}, h("a", { href: `#/compare?b=${seg(run.id)}` }, "Compare with another run")),
     // While a run trains its log matters most; once it ends, its report does.
     FINAL.has(run.status) ? null : log,
+    historiesBox,
     reportBox,
     provenance,
     reproduceBox,
@@ -588,7 +596,7 @@ export async function runPage(ctx) {
     notes,
     noteForm(run.id, notes, { label: "Add a note: what you tried, what you learned", button: "Add note" }),
   );
-  await drawReport();
+  await Promise.all([drawReport(), drawHistories()]);
   if (!FINAL.has(run.status)) {
     ctx.every(2000, async () => {
       const fresh = await get(`/api/runs/${seg(run.id)}`);
@@ -596,7 +604,7 @@ export async function runPage(ctx) {
         run = fresh;
         drawStatus();
         tick();
-        if (FINAL.has(run.status)) await drawReport();
+        if (FINAL.has(run.status)) await Promise.all([drawReport(), drawHistories()]);
       }
     });
   }
