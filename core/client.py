@@ -16,10 +16,12 @@ Errors from the server raise :class:`ApiError` carrying the problem document.
 from __future__ import annotations
 
 import io
+import math
 import os
 import platform
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -75,9 +77,20 @@ class TrackedRun:
         """Set params (each once)."""
         self.client.request("POST", f"/api/runs/{self.id}/log", json={"params": params})
 
-    def log_metric(self, key: str, value: float, step: int = 0) -> None:
-        """Buffer one metric point; a full buffer is sent at once."""
-        self._points.append({"key": key, "value": float(value), "step": int(step)})
+    def log_metric(
+        self, key: str, value: float, step: int = 0, timestamp: int | None = None
+    ) -> None:
+        """Buffer one metric point (``timestamp``: ms since the epoch, default now); a
+        full buffer is sent at once. NaN and infinities are kept as they are."""
+        number = float(value)
+        # JSON has no NaN or infinity: the API takes them as strings.
+        sent: float | str = number
+        if math.isnan(number):
+            sent = "NaN"
+        elif math.isinf(number):
+            sent = "Infinity" if number > 0 else "-Infinity"
+        when = int(time.time() * 1000) if timestamp is None else int(timestamp)
+        self._points.append({"key": key, "value": sent, "step": int(step), "timestamp": when})
         if len(self._points) >= BATCH:
             self.flush()
 

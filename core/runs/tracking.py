@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import shutil
 import tarfile
 import tempfile
@@ -19,7 +20,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy import func, insert, select, update
@@ -54,12 +55,33 @@ MAX_BATCH = 10_000
 KEY_LIMIT = 250
 
 
+#: how JSON, which has no NaN or infinity, carries them: as these strings (MLflow's way)
+NonFinite = Literal["NaN", "Infinity", "-Infinity"]
+
+
 class MetricPoint(msgspec.Struct, frozen=True):
-    """One value of a metric at a step."""
+    """One value of a metric at a step, as the training code logged it: a NaN or an
+    infinity (written ``"NaN"``, ``"Infinity"``, ``"-Infinity"``) is kept, a step may be
+    negative, ``timestamp`` is ms since the epoch (None: not given)."""
 
     key: str
-    value: float
+    value: float | NonFinite
     step: int = 0
+    timestamp: int | None = None
+
+
+def as_number(value: float | str) -> float:
+    """A logged value as a float (``"NaN"`` and the infinities included)."""
+    return float(value)
+
+
+def as_logged(value: float) -> float | NonFinite:
+    """A float as JSON can carry it: itself, or ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 @dataclass(frozen=True)
@@ -186,11 +208,8 @@ def _check_batch(params: dict[str, Any], metrics: Sequence[MetricPoint]) -> None
     for k in params:
         _check_key(k, "param")
     for m in metrics:
+        # NaN, infinities and negative steps are what training code logs: kept as logged.
         _check_key(m.key, "metric")
-        if m.value != m.value or m.value in (float("inf"), float("-inf")):
-            raise InvalidInputError(f"metric {m.key!r} at step {m.step}: {m.value} is not finite")
-        if m.step < 0:
-            raise InvalidInputError(f"metric {m.key!r}: step must be >= 0, got {m.step}")
 
 
 async def _store_batch(
@@ -232,7 +251,16 @@ async def _store_batch(
         return
     await session.execute(
         insert(RunMetricRow),
-        [{"run_id": run_id, "key": m.key, "step": m.step, "value": m.value} for m in metrics],
+        [
+            {
+                "run_id": run_id,
+                "key": m.key,
+                "step": m.step,
+                "timestamp": m.timestamp,
+                **_stored(m.value),
+            }
+            for m in metrics
+        ],
     )
     newest: dict[str, MetricPoint] = {}
     for m in metrics:
@@ -260,13 +288,25 @@ async def _store_batch(
                     "project_id": project_id,
                     "key": k,
                     "step": m.step,
-                    "value": m.value,
+                    **_stored(m.value),
                 }
             )
         elif m.step >= latest[k].step:
-            latest[k].step, latest[k].value = m.step, m.value
+            stored = _stored(m.value)
+            latest[k].step, latest[k].value, latest[k].nan = m.step, stored["value"], stored["nan"]
     if add:
         await session.execute(insert(RunLatestMetricRow), add)
+
+
+def _stored(value: float | str) -> dict[str, Any]:
+    """The value and nan columns of a logged value (SQLite cannot hold a NaN)."""
+    number = as_number(value)
+    return {"value": 0.0, "nan": True} if math.isnan(number) else {"value": number, "nan": False}
+
+
+def _logged(value: float, nan: bool | None) -> float | NonFinite:
+    """A stored value back as it was logged."""
+    return "NaN" if nan else as_logged(value)
 
 
 async def log_batch(
@@ -293,7 +333,7 @@ async def metric_history(db: Database, run_id: str, key: str) -> list[MetricPoin
             .where(RunMetricRow.run_id == row.id, RunMetricRow.key == key)
             .order_by(RunMetricRow.step, RunMetricRow.id)
         )
-        return [MetricPoint(r.key, r.value, r.step) for r in found]
+        return [MetricPoint(r.key, _logged(r.value, r.nan), r.step, r.timestamp) for r in found]
 
 
 class MetricSeries(msgspec.Struct, frozen=True):
@@ -473,7 +513,9 @@ async def finish_tracked(
         latest = await session.scalars(
             select(RunLatestMetricRow).where(RunLatestMetricRow.run_id == row.id)
         )
-        metrics["latest"] = {m.key: m.value for m in sorted(latest, key=lambda m: m.key)}
+        metrics["latest"] = {
+            m.key: _logged(m.value, m.nan) for m in sorted(latest, key=lambda m: m.key)
+        }
     run_dir(settings.artifact_root, project.slug, row.id).mkdir(parents=True, exist_ok=True)
     # end_run writes run.json and config.json's counterpart lives in the database.
     return await end_run(db, settings, row.id, status, reason, metrics)

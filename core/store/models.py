@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -202,7 +203,11 @@ class RunMetricRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(250))
     step: Mapped[int] = mapped_column(BigInteger)
+    #: 0 where ``nan`` (SQLite turns a NaN into NULL); infinities as they are
     value: Mapped[float] = mapped_column(Float)
+    #: ms since the epoch, as the logging code gave it (None: not given)
+    timestamp: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    nan: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class RunLatestMetricRow(Base):
@@ -218,6 +223,8 @@ class RunLatestMetricRow(Base):
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     step: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[float] = mapped_column(Float)
+    #: the newest point was NaN (``value`` holds 0): no metric range matches it
+    nan: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class UserRow(Base):

@@ -408,7 +408,10 @@ async def list_runs(
     if metric is not None:
         key, low, high = metric
         latest = select(RunLatestMetricRow.run_id).where(
-            RunLatestMetricRow.project_id == project.id, RunLatestMetricRow.key == key
+            RunLatestMetricRow.project_id == project.id,
+            RunLatestMetricRow.key == key,
+            # A NaN (stored as 0) is in no range.
+            RunLatestMetricRow.nan.is_not(True),
         )
         if low is not None:
             latest = latest.where(RunLatestMetricRow.value >= low)

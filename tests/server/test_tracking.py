@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,11 @@ def test_outside_code_logs_a_full_run(live: tuple[str, Settings], tmp_path: Path
     assert ended["status"] == "succeeded"
     assert ended["metrics"]["latest"]["loss"] == pytest.approx(1 / 2500)
     history = httpx.get(f"{url}/api/runs/{run.id}/metrics/loss").json()
-    assert len(history) == 2500 and history[0] == {"key": "loss", "value": 1.0, "step": 0}
+    assert len(history) == 2500
+    first = history[0]
+    assert (first["key"], first["value"], first["step"]) == ("loss", 1.0, 0)
+    # The client stamps each point with the time it was logged (ms since the epoch).
+    assert abs(first["timestamp"] / 1000 - time.time()) < 600
     # What the run page charts: each logged key, its number of points and step range.
     assert httpx.get(f"{url}/api/runs/{run.id}/metrics").json() == [
         {"key": "loss", "points": 2500, "first_step": 0, "last_step": 2499},
@@ -72,6 +77,40 @@ def test_outside_code_logs_a_full_run(live: tuple[str, Settings], tmp_path: Path
     assert none.json()["items"] == []
     folder = settings.artifact_root / "p" / run.id
     assert json.loads((folder / "run.json").read_text())["run"]["status"] == "succeeded"
+
+
+def test_metric_points_are_kept_as_logged(live: tuple[str, Settings]) -> None:
+    """What a training loop really logs: a loss that turns NaN, an infinite gradient norm,
+    warm-up steps below zero, its own timestamps. Each comes back as it went in, on
+    SQLite (which cannot store a NaN) as on PostgreSQL; a NaN matches no metric range."""
+    url, _ = live
+    seed_project(url)
+    with Client(url) as client:
+        run = client.start_run("p", "penguins@1", name="diverging", seed=1, code_version=CODE)
+        sent = [(-2, 0.9, 1_700_000_000_000), (-1, 0.8, 1_700_000_000_500), (0, float("inf"), None)]
+        for step, value, stamp in sent:
+            run.log_metric("loss", value, step, timestamp=stamp)
+        run.log_metric("loss", float("nan"), 1, timestamp=1_700_000_002_000)
+        run.log_metric("grad_norm", float("-inf"), 1, timestamp=1_700_000_002_000)
+        ended = run.finish()
+    history = httpx.get(f"{url}/api/runs/{run.id}/metrics/loss").json()
+    assert [(p["step"], p["value"]) for p in history] == [
+        (-2, 0.9),
+        (-1, 0.8),
+        (0, "Infinity"),
+        (1, "NaN"),
+    ]
+    assert history[0]["timestamp"] == 1_700_000_000_000
+    assert history[1]["timestamp"] == 1_700_000_000_500
+    assert history[2]["timestamp"] is not None  # stamped by the client when not given
+    grad = httpx.get(f"{url}/api/runs/{run.id}/metrics/grad_norm").json()
+    assert [p["value"] for p in grad] == ["-Infinity"]
+    # The newest point of each metric, as logged: the loss ended as NaN.
+    assert ended["metrics"]["latest"] == {"grad_norm": "-Infinity", "loss": "NaN"}
+    runs = f"{url}/api/projects/p/runs"
+    assert httpx.get(runs, params={"metric": "loss", "metric_min": -1e300}).json()["items"] == []
+    found = httpx.get(runs, params={"metric": "grad_norm", "metric_max": 0}).json()["items"]
+    assert [r["id"] for r in found] == [run.id]
 
 
 def test_a_run_without_code_version_or_dataset_is_refused(live: tuple[str, Settings]) -> None:
