@@ -77,6 +77,10 @@ class TrackedRun:
         """Set params (each once)."""
         self.client.request("POST", f"/api/runs/{self.id}/log", json={"params": params})
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Set tags; a key set before gets the new value."""
+        self.client.request("POST", f"/api/runs/{self.id}/log", json={"tags": tags})
+
     def log_metric(
         self, key: str, value: float, step: int = 0, timestamp: int | None = None
     ) -> None:

@@ -53,6 +53,7 @@ async def test_migrations_create_exactly_the_models(database_url: str) -> None:
                 "run_metrics",
                 "run_notes",
                 "run_params",
+                "run_tags",
                 "runs",
                 "sessions",
                 "sign_in_states",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from modellab.access.actor import Role
 from modellab.datasets.refs import parse_ref
@@ -44,6 +44,7 @@ from modellab.store.models import (
     RunMetricRow,
     RunParamRow,
     RunRow,
+    RunTagRow,
     utcnow,
 )
 from modellab.store.projects import get_project_row
@@ -309,19 +310,57 @@ def _logged(value: float, nan: bool | None) -> float | NonFinite:
     return "NaN" if nan else as_logged(value)
 
 
+#: characters a tag's value may hold (MLflow's limit)
+TAG_VALUE_LIMIT = 8000
+
+
+def _check_tags(tags: dict[str, str]) -> None:
+    for k, v in tags.items():
+        _check_key(k, "tag")
+        if len(v) > TAG_VALUE_LIMIT:
+            raise InvalidInputError(
+                f"tag {k!r}: its value has {len(v):,} characters, at most {TAG_VALUE_LIMIT:,}"
+            )
+
+
+async def _store_tags(session: Any, run_id: str, tags: dict[str, str]) -> None:
+    """Set ``tags``, replacing the values of keys already set."""
+    if not tags:
+        return
+    await session.execute(
+        delete(RunTagRow).where(RunTagRow.run_id == run_id, RunTagRow.key.in_(list(tags)))
+    )
+    await session.execute(
+        insert(RunTagRow), [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+    )
+
+
 async def log_batch(
     db: Database,
     run_id: str,
     params: dict[str, Any] | None = None,
     metrics: Sequence[MetricPoint] = (),
+    tags: dict[str, str] | None = None,
 ) -> int:
-    """Store params and metric points in one transaction; return how many points."""
-    params = params or {}
+    """Store params, metric points and tags in one transaction; return how many points."""
+    params, tags = params or {}, tags or {}
     _check_batch(params, metrics)
+    _check_tags(tags)
     async with db.session() as session:
         row, _ = await running_tracked(session, run_id)
         await _store_batch(session, row.id, row.project_id, params, metrics)
+        await _store_tags(session, row.id, tags)
     return len(metrics)
+
+
+async def run_tags(db: Database, run_id: str) -> dict[str, str]:
+    """The tags of a run, by key: each tag's newest value."""
+    async with db.session() as session:
+        row, _ = await repo.get_run_row(session, run_id)
+        found = await session.scalars(
+            select(RunTagRow).where(RunTagRow.run_id == row.id).order_by(RunTagRow.key)
+        )
+        return {t.key: t.value for t in found}
 
 
 async def metric_history(db: Database, run_id: str, key: str) -> list[MetricPoint]:

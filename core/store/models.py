@@ -193,6 +193,16 @@ class RunParamRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class RunTagRow(Base):
+    """A tag of a run: a label its code may set again (the newest value is kept)."""
+
+    __tablename__ = "run_tags"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class RunMetricRow(Base):
     __tablename__ = "run_metrics"
     __table_args__ = (Index("ix_run_metrics_run_key_step", "run_id", "key", "step"),)

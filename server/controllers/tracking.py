@@ -40,10 +40,18 @@ class TrackedRunCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LogBatch(msgspec.Struct, forbid_unknown_fields=True):
-    """Params (set once each) and metric points, stored in one transaction."""
+    """Params (set once each), metric points and tags (set again at will), stored in one
+    transaction."""
 
     params: dict[str, ParamValue] = {}
     metrics: list[MetricPoint] = []
+    tags: dict[str, str] = {}
+
+
+class Tags(msgspec.Struct):
+    """The tags of a run: each key's newest value."""
+
+    tags: dict[str, str]
 
 
 class Logged(msgspec.Struct):
@@ -120,9 +128,16 @@ class TrackingController(Controller):
         "/api/runs/{run_id:str}/log", status_code=HTTP_200_OK, request_max_body_size=JSON_BODY_LIMIT
     )
     async def log_batch(self, run_id: str, data: LogBatch, services: Services) -> Logged:
-        """Log params and metric points (at most 10,000 per batch)."""
-        n = await tracking.log_batch(services.db, run_id, dict(data.params), data.metrics)
+        """Log params, metric points (at most 10,000 per batch) and tags."""
+        n = await tracking.log_batch(
+            services.db, run_id, dict(data.params), data.metrics, dict(data.tags)
+        )
         return Logged(metrics=n, params=len(data.params))
+
+    @get("/api/runs/{run_id:str}/tags")
+    async def get_tags(self, run_id: str, services: Services) -> Tags:
+        """The run's tags (each key's newest value)."""
+        return Tags(await tracking.run_tags(services.db, run_id))
 
     @get("/api/runs/{run_id:str}/params")
     async def get_params(self, run_id: str, services: Services) -> Params:

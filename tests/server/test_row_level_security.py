@@ -119,7 +119,7 @@ async def _read_key(owner_url: str) -> bytes:
 
 def _fill(who: As, slug: str) -> str:
     """A project with a noted dataset, a queued run and a tracked run with params,
-    metrics and a note; returns the tracked run's id."""
+    metrics, a tag and a note; returns the tracked run's id."""
     who.ok("POST", "/api/projects", 201, json={"name": slug})
     who.upload_penguins(slug, notes=f"{slug}'s note")
     body = {
@@ -131,7 +131,11 @@ def _fill(who: As, slug: str) -> str:
     who.ok("POST", "/api/runs", 202, json=body)
     run_id = who.track(slug, name="tracked")
     metrics = [{"key": "loss", "value": 1.0 / (step + 1), "step": step} for step in range(3)]
-    who.ok("POST", f"/api/runs/{run_id}/log", json={"params": {"lr": 0.1}, "metrics": metrics})
+    who.ok(
+        "POST",
+        f"/api/runs/{run_id}/log",
+        json={"params": {"lr": 0.1}, "metrics": metrics, "tags": {"owner": slug}},
+    )
     who.ok("POST", f"/api/runs/{run_id}/notes", 201, json={"text": f"{slug} run note"})
     return run_id
 
@@ -238,7 +242,7 @@ async def test_unscoped_queries_reach_only_the_users_own_project(world: World) -
         ):
             rows = await _fetch_as(world, user, f"SELECT {column} AS p FROM {table}")
             assert rows and {r["p"] for r in rows} == {own}, (slug, table)
-        for table in ("run_notes", "run_params", "run_metrics"):
+        for table in ("run_notes", "run_params", "run_metrics", "run_tags"):
             rows = await _fetch_as(
                 world,
                 user,

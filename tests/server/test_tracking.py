@@ -113,6 +113,22 @@ def test_metric_points_are_kept_as_logged(live: tuple[str, Settings]) -> None:
     assert [r["id"] for r in found] == [run.id]
 
 
+def test_tags_are_set_again_where_params_are_set_once(live: tuple[str, Settings]) -> None:
+    url, _ = live
+    seed_project(url)
+    with Client(url) as client:
+        run = client.start_run("p", "penguins@1", name="tagged", seed=1, code_version=CODE)
+        run.set_tags({"phase": "warm-up", "mlflow.user": "ada <ada@example.com>"})
+        run.set_tags({"phase": "fine-tune"})  # a tag may change while the run is open
+        with pytest.raises(ApiError) as too_long:
+            run.set_tags({"notes": "x" * 8001})
+        assert too_long.value.status == 400
+        assert "8,001 characters, at most 8,000" in str(too_long.value)
+        run.finish()
+    tags = httpx.get(f"{url}/api/runs/{run.id}/tags").json()["tags"]
+    assert tags == {"mlflow.user": "ada <ada@example.com>", "phase": "fine-tune"}
+
+
 def test_a_run_without_code_version_or_dataset_is_refused(live: tuple[str, Settings]) -> None:
     url, _ = live
     seed_project(url)
