@@ -543,9 +543,12 @@ async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Pa
 async def finish_tracked(
     db: Database, settings: Settings, run_id: str, status: RunStatus, reason: str | None
 ) -> Run:
-    """End a tracked run as succeeded or failed; its logs are closed from then on."""
-    if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED):
-        raise InvalidInputError(f"a tracked run finishes as succeeded or failed, not {status}")
+    """End a tracked run as succeeded, failed or cancelled (its code was stopped: MLflow's
+    KILLED); its logs are closed from then on."""
+    if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
+        raise InvalidInputError(
+            f"a tracked run finishes as succeeded, failed or cancelled, not {status}"
+        )
     async with db.session() as session:
         row, project = await running_tracked(session, run_id)
         metrics = dict(row.metrics or {})

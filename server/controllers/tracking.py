@@ -189,7 +189,7 @@ class TrackingController(Controller):
         request_max_body_size=JSON_BODY_LIMIT,
     )
     async def finish(self, run_id: str, data: Finish, services: Services) -> Run:
-        """End the run as succeeded or failed."""
+        """End the run as succeeded, failed or cancelled."""
         return await tracking.finish_tracked(
             services.db, services.settings, run_id, data.status, data.reason
         )

@@ -129,6 +129,20 @@ def test_tags_are_set_again_where_params_are_set_once(live: tuple[str, Settings]
     assert tags == {"mlflow.user": "ada <ada@example.com>", "phase": "fine-tune"}
 
 
+def test_a_stopped_script_ends_its_run_cancelled(live: tuple[str, Settings]) -> None:
+    """A training script killed by its user (MLflow's KILLED) is cancelled, not failed;
+    a status a run cannot end with is refused."""
+    url, _ = live
+    seed_project(url)
+    with Client(url) as client:
+        run = client.start_run("p", "penguins@1", name="stopped", seed=1, code_version=CODE)
+        with pytest.raises(ApiError) as refused:
+            run.finish("queued")
+        assert refused.value.status == 400
+        ended = run.finish("cancelled", "stopped with Ctrl-C")
+    assert (ended["status"], ended["status_reason"]) == ("cancelled", "stopped with Ctrl-C")
+
+
 def test_a_run_without_code_version_or_dataset_is_refused(live: tuple[str, Settings]) -> None:
     url, _ = live
     seed_project(url)
