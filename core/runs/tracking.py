@@ -355,12 +355,19 @@ async def log_batch(
 
 async def run_tags(db: Database, run_id: str) -> dict[str, str]:
     """The tags of a run, by key: each tag's newest value."""
+    return await _by_key(db, run_id, RunTagRow)
+
+
+async def _by_key(
+    db: Database, run_id: str, table: type[RunParamRow] | type[RunTagRow]
+) -> dict[str, str]:
+    """A run's rows of ``table`` (params or tags) as key to value, sorted by key."""
     async with db.session() as session:
         row, _ = await repo.get_run_row(session, run_id)
-        found = await session.scalars(
-            select(RunTagRow).where(RunTagRow.run_id == row.id).order_by(RunTagRow.key)
+        found = await session.execute(
+            select(table.key, table.value).where(table.run_id == row.id).order_by(table.key)
         )
-        return {t.key: t.value for t in found}
+        return {str(k): str(v) for k, v in found}
 
 
 async def metric_history(db: Database, run_id: str, key: str) -> list[MetricPoint]:
@@ -404,12 +411,7 @@ async def metric_series(db: Database, run_id: str) -> list[MetricSeries]:
 
 async def run_params(db: Database, run_id: str) -> dict[str, str]:
     """The params of a run, by key."""
-    async with db.session() as session:
-        row, _ = await repo.get_run_row(session, run_id)
-        found = await session.scalars(
-            select(RunParamRow).where(RunParamRow.run_id == row.id).order_by(RunParamRow.key)
-        )
-        return {p.key: p.value for p in found}
+    return await _by_key(db, run_id, RunParamRow)
 
 
 def safe_relative(path: str) -> str:
