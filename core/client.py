@@ -16,7 +16,6 @@ Errors from the server raise :class:`ApiError` carrying the problem document.
 from __future__ import annotations
 
 import io
-import math
 import os
 import platform
 import subprocess
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 
 from modellab import __version__
+from modellab.nonfinite import as_logged
 
 BATCH = 1000
 
@@ -86,14 +86,8 @@ class TrackedRun:
     ) -> None:
         """Buffer one metric point (``timestamp``: ms since the epoch, default now); a
         full buffer is sent at once. NaN and infinities are kept as they are."""
-        number = float(value)
-        # JSON has no NaN or infinity: the API takes them as strings.
-        sent: float | str = number
-        if math.isnan(number):
-            sent = "NaN"
-        elif math.isinf(number):
-            sent = "Infinity" if number > 0 else "-Infinity"
         when = int(time.time() * 1000) if timestamp is None else int(timestamp)
+        sent = as_logged(float(value))  # JSON has no NaN or infinity: sent as strings
         self._points.append({"key": key, "value": sent, "step": int(step), "timestamp": when})
         if len(self._points) >= BATCH:
             self.flush()

@@ -390,6 +390,9 @@ class SliceDefinition:
     mask: Any  # boolean array over the test units, in the predictions table's order
     family: str = ""
     family_description: str = ""
+    #: metrics the family's slices report besides the one they are ranked by (the report
+    #: leaves out one its task does not compute)
+    family_metrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

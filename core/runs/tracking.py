@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from sqlalchemy import delete, func, insert, select, update
@@ -31,6 +31,7 @@ from modellab.diskfull import disk_full_as
 from modellab.domain import MAX_SEED, CodeVersion, Run, RunStatus
 from modellab.errors import ConflictError, ContractViolationError, InvalidInputError
 from modellab.ids import uuid7
+from modellab.nonfinite import NonFinite, as_logged
 from modellab.runs.artifacts import is_plain_relative, run_dir
 from modellab.runs.documents import check_document
 from modellab.runs.lifecycle import end_run, load_run, metrics_from_eval
@@ -56,10 +57,6 @@ MAX_BATCH = 10_000
 KEY_LIMIT = 250
 
 
-#: how JSON, which has no NaN or infinity, carries them: as these strings (MLflow's way)
-NonFinite = Literal["NaN", "Infinity", "-Infinity"]
-
-
 class MetricPoint(msgspec.Struct, frozen=True):
     """One value of a metric at a step, as the training code logged it: a NaN or an
     infinity (written ``"NaN"``, ``"Infinity"``, ``"-Infinity"``) is kept, a step may be
@@ -69,20 +66,6 @@ class MetricPoint(msgspec.Struct, frozen=True):
     value: float | NonFinite
     step: int = 0
     timestamp: int | None = None
-
-
-def as_number(value: float | str) -> float:
-    """A logged value as a float (``"NaN"`` and the infinities included)."""
-    return float(value)
-
-
-def as_logged(value: float) -> float | NonFinite:
-    """A float as JSON can carry it: itself, or ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
 
 
 @dataclass(frozen=True)
@@ -301,7 +284,7 @@ async def _store_batch(
 
 def _stored(value: float | str) -> dict[str, Any]:
     """The value and nan columns of a logged value (SQLite cannot hold a NaN)."""
-    number = as_number(value)
+    number = float(value)  # "NaN" and "Infinity" included
     return {"value": 0.0, "nan": True} if math.isnan(number) else {"value": number, "nan": False}
 
 

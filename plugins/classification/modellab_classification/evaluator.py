@@ -11,7 +11,6 @@ import pandas as pd
 
 from evalharness import TrainingTexts, evaluate_classification
 from modellab.tasks import EvalRequest
-from modellab_classification.slicers import OUT_OF_SCOPE
 from modellab_tabular.evaluation import (
     baseline_result,
     eval_config,
@@ -95,12 +94,7 @@ def evaluate(req: EvalRequest) -> None:
         leakage=leakage_inputs(req),
         config=eval_config(req),
         latency=req.latency_file,
-        slices=[
-            # Out-of-scope queries answered with a confident intent are the failure that
-            # matters there: their slices report the confident error too.
-            dataclasses.replace(f, metrics=("confident_error",)) if f.name == OUT_OF_SCOPE else f
-            for f in slice_families(req)
-        ],
+        slices=slice_families(req),
         # A text model's free text gets the text stress tests as well, and its failures
         # the nearest training text.
         text_columns=texts,

@@ -87,7 +87,7 @@ def by_out_of_vocabulary(frame: Any, train_frame: Any = None, **_: Any) -> list[
     return [SliceDefinition(i, d, m, family, described) for i, d, m in rules if m.any()]
 
 
-#: the family of the out-of-scope slices; its slices also report the confident error
+#: the family of the out-of-scope slices
 OUT_OF_SCOPE = "out_of_scope"
 #: class labels that name queries no intent covers (compared lower-cased, "-" as "_")
 OUT_OF_SCOPE_LABELS = ("oos", "out_of_scope", "outofscope")
@@ -116,4 +116,10 @@ def by_out_of_scope(y_true: Any, score_labels: Any = None, **_: Any) -> list[Sli
         (f"{OUT_OF_SCOPE}:queries", f"true class {label!r} (out of scope)", truth == label),
         (f"{OUT_OF_SCOPE}:in_scope", f"true class other than {label!r}", truth != label),
     )
-    return [SliceDefinition(i, d, m, OUT_OF_SCOPE, described) for i, d, m in rules if m.any()]
+    # Out-of-scope queries answered with a confident intent are the failure that matters
+    # there: the slices report the confident error beside accuracy.
+    return [
+        SliceDefinition(i, d, m, OUT_OF_SCOPE, described, ("confident_error",))
+        for i, d, m in rules
+        if m.any()
+    ]

@@ -35,10 +35,12 @@ def evaluate(req: EvalRequest) -> None:
             again: Any = fit_again(frame, target)
             return lambda f: np.asarray(again.predict(f), dtype=float)
 
-    baseline_predict = None
+    baseline_predict: Callable[[pd.DataFrame], np.ndarray] | None = None
     if req.baseline is not None and req.baseline.model is not None:
         theirs: Any = req.baseline.model
-        baseline_predict = lambda f: np.asarray(theirs.predict(f), dtype=float)  # noqa: E731
+
+        def baseline_predict(frame: pd.DataFrame) -> np.ndarray:
+            return np.asarray(theirs.predict(frame), dtype=float)
 
     evaluate_regression(
         req.out_dir,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from evalharness import BaselineResult, EvalConfig, LeakageInputs, RunInfo
 from evalharness.slicing import SliceDef, SliceFamily
-from modellab.tasks import EvalRequest
+from modellab.tasks import EvalRequest, SliceDefinition
 from modellab_tabular.features import prepare_features
 
 
@@ -96,8 +96,11 @@ def slice_families(req: EvalRequest) -> list[SliceFamily]:
     """The run's slices (``req.slices``, from its task's slicers) as EvalHarness families,
     in the order the slicers gave them."""
     grouped: dict[str, list[SliceDef]] = {}
-    described: dict[str, str] = {}
+    first: dict[str, SliceDefinition] = {}
     for s in req.slices:
         grouped.setdefault(s.family, []).append(SliceDef(s.name, s.family, s.definition, s.mask))
-        described.setdefault(s.family, s.family_description)
-    return [SliceFamily(name, described[name], tuple(defs)) for name, defs in grouped.items()]
+        first.setdefault(s.family, s)
+    return [
+        SliceFamily(name, first[name].family_description, tuple(defs), first[name].family_metrics)
+        for name, defs in grouped.items()
+    ]

@@ -1,7 +1,8 @@
 // Line charts of logged metric histories, drawn as SVG without a chart library. Every
 // label is a text node, so a metric key such as <img src=x> shows those characters.
 
-import { h, num } from "./dom.js";
+import { get } from "./api.js";
+import { h, num, seg } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 560;
@@ -82,7 +83,7 @@ export function historyChart(key, series) {
  * The history charts of runs ({id, label}): one chart per metric that every run logged at
  * more than one step, the runs' lines overlaid on shared axes; null when there is none.
  */
-export async function historyCharts(runs, get, seg) {
+export async function historyCharts(runs) {
   const listed = await Promise.all(runs.map((r) => get(`/api/runs/${seg(r.id)}/metrics`)));
   const stepped = listed.map((series) => new Set(series.filter((x) => x.points > 1).map((x) => x.key)));
   const keys = [...stepped[0]].filter((k) => stepped.every((set) => set.has(k))).sort();
@@ -90,10 +91,7 @@ export async function historyCharts(runs, get, seg) {
   const charts = await Promise.all(
     keys.map(async (key) => {
       const histories = await Promise.all(runs.map((r) => get(`/api/runs/${seg(r.id)}/metrics/${seg(key)}`)));
-      return historyChart(
-        key,
-        runs.map((r, i) => ({ label: r.label, points: histories[i] })),
-      );
+      return historyChart(key, runs.map((r, i) => ({ label: r.label, points: histories[i] })));
     }),
   );
   return h("div", { class: "plots wide", id: "metric-histories" }, charts);

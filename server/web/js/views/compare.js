@@ -157,14 +157,10 @@ export async function comparePage(ctx) {
   const modes = Object.entries(c.failures.failure_modes ?? {});
   const perQuery = c.paired_test?.units === "queries" ? await perQueryBox(c) : null;
   // Both runs' step-wise histories (loss curves) of every metric they both logged.
-  const histories = await historyCharts(
-    [
-      { id: c.a.id, label: `A ${c.a.model}` },
-      { id: c.b.id, label: `B ${c.b.model}` },
-    ],
-    get,
-    seg,
-  );
+  const histories = await historyCharts([
+    { id: c.a.id, label: `A ${c.a.model}` },
+    { id: c.b.id, label: `B ${c.b.model}` },
+  ]);
   replace(
     ctx.main,
     header,

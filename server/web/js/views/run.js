@@ -573,7 +573,7 @@ export async function runPage(ctx) {
   // Metrics logged step by step (a tracked run's loss curve), one chart each.
   const historiesBox = h("div");
   const drawHistories = async () => {
-    const charts = await historyCharts([{ id: run.id, label: run.model }], get, seg);
+    const charts = await historyCharts([{ id: run.id, label: run.model }]);
     replace(historiesBox, charts ? [h("h2", {}, "Metric histories"), charts] : null);
   };
   replace(
