@@ -29,6 +29,7 @@ from modellab.server.controllers.access import MemberController, TokenController
 from modellab.server.controllers.artifacts import ArtifactController, CompareController
 from modellab.server.controllers.auth import AuthController
 from modellab.server.controllers.datasets import DatasetController
+from modellab.server.controllers.mlflow import in_mlflow_shape, mlflow_router
 from modellab.server.controllers.plugins import PluginController
 from modellab.server.controllers.projects import ProjectController
 from modellab.server.controllers.runs import RunController
@@ -98,6 +99,7 @@ def create_app(
                 route_handlers=[DatasetController, ArtifactController, TrackingController],
                 request_max_body_size=settings.max_upload_bytes + FORM_OVERHEAD,
             ),
+            mlflow_router(settings.max_upload_bytes + FORM_OVERHEAD),
             RunController,
             CompareController,
             PluginController,
@@ -111,7 +113,10 @@ def create_app(
         before_request=refuse_nul,
         lifespan=[lifespan],
         dependencies={"services": Provide(services_of, sync_to_thread=False)},
-        exception_handlers=cast("ExceptionHandlersMap", EXCEPTION_HANDLERS),
+        exception_handlers=cast(
+            "ExceptionHandlersMap",
+            {kind: in_mlflow_shape(h) for kind, h in EXCEPTION_HANDLERS.items()},
+        ),
         openapi_config=OpenAPIConfig(title="ModelLab", version=__version__, path="/schema"),
         request_max_body_size=JSON_BODY_LIMIT,
     )

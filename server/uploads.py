@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,16 +30,29 @@ async def spool_upload(upload: UploadFile, target: Path, limit: int) -> None:
 
     :raises DiskFullError: the disk filled up; ``target`` is removed.
     """
+
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await upload.read(CHUNK):
+            yield chunk
+
+    await spool_stream(chunks(), target, limit, f"file {upload.filename or 'upload'!r}")
+
+
+async def spool_stream(chunks: AsyncIterator[bytes], target: Path, limit: int, what: str) -> None:
+    """Write a request body's ``chunks`` to ``target``, refusing it past ``limit`` bytes;
+    ``what`` names the upload in errors. Nothing stays of a refused or cut upload.
+
+    :raises DiskFullError: the disk filled up.
+    """
     written = 0
     try:
-        what = f"the uploaded file {upload.filename or 'upload'!r}"
-        with disk_full_as(what), target.open("wb") as out:
-            while chunk := await upload.read(CHUNK):
+        with disk_full_as(f"the uploaded {what}"), target.open("wb") as out:
+            async for chunk in chunks:
                 written += len(chunk)
                 if written > limit:
                     raise TooLargeError(
-                        f"file {upload.filename!r} is over the {limit // (1024 * 1024)} MB "
-                        "upload limit (MODELLAB_MAX_UPLOAD_MB)"
+                        f"{what} is over the {limit // (1024 * 1024)} MB upload limit "
+                        "(MODELLAB_MAX_UPLOAD_MB)"
                     )
                 out.write(chunk)
     except BaseException:

@@ -46,6 +46,7 @@ async def test_migrations_create_exactly_the_models(database_url: str) -> None:
                 "api_tokens",
                 "dataset_notes",
                 "dataset_versions",
+                "experiments",
                 "magic_links",
                 "project_members",
                 "projects",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ async def end_run(
     status: RunStatus,
     reason: str | None,
     metrics: dict[str, Any] | None = None,
+    finished_at: datetime | None = None,
 ) -> Run:
     """Record how a run ended (unless it already has) and rewrite its run.json.
 
@@ -98,7 +100,7 @@ async def end_run(
     if reason is not None:
         reason = redact_for(settings, reason)
     async with db.session() as session:
-        await repo.finish(session, run_id, status, reason, metrics)
+        await repo.finish(session, run_id, status, reason, metrics, finished_at)
     ended, version = await load_run(db, run_id)
     folder = run_dir(settings.artifact_root, ended.project, ended.id)
     if folder.is_dir():

@@ -19,11 +19,13 @@ import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from modellab.access.actor import Role
 from modellab.datasets.refs import parse_ref
@@ -79,6 +81,13 @@ class TrackedRunRequest:
     code_version: CodeVersion
     config: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    #: when the code started the run (None: now); an import keeps the original time
+    started_at: datetime | None = None
+    #: the row id of the experiment the run belongs to (None: the project's Default)
+    experiment_id: str | None = None
+    #: ``mlflow:<run id>`` when an import makes the run; one run per source run
+    imported_from: str | None = None
 
 
 def _check_key(key: str, what: str) -> str:
@@ -113,8 +122,10 @@ async def create_tracked_run(
     check_document(req.config, "config")
     check_document(req.environment, "environment")
     _check_batch(params or {}, metrics)
+    _check_tags(req.tags)
     slug, name, number = parse_ref(f"{req.project}/{req.dataset}")
     now = utcnow()
+    started = req.started_at or now
     async with db.session() as session:
         target = await _dataset_target(db, session, slug, name, number)
         identity = {
@@ -143,12 +154,23 @@ async def create_tracked_run(
             code_version=req.code_version,
             environment=req.environment | {"dataset": f"{slug}/{name}@{target.version}"},
             status=RunStatus.RUNNING,
-            created_at=now,
-            started_at=now,
+            created_at=min(now, started),
+            started_at=started,
         )
-        await session.execute(insert(RunRow), [repo.row_values(run, target.project_id)])
+        values = repo.row_values(run, target.project_id) | {
+            "experiment_id": req.experiment_id,
+            "imported_from": req.imported_from,
+        }
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(RunRow), [values])
+        except IntegrityError:
+            if req.imported_from is None:
+                raise
+            raise ConflictError(f"{req.imported_from} was imported already") from None
         if params or metrics:
             await _store_batch(session, run.id, target.project_id, params or {}, metrics, new=True)
+        await _store_tags(session, run.id, req.tags)
     return run
 
 
@@ -526,10 +548,16 @@ async def attach_eval(db: Database, settings: Settings, run_id: str, archive: Pa
 
 
 async def finish_tracked(
-    db: Database, settings: Settings, run_id: str, status: RunStatus, reason: str | None
+    db: Database,
+    settings: Settings,
+    run_id: str,
+    status: RunStatus,
+    reason: str | None,
+    finished_at: datetime | None = None,
 ) -> Run:
     """End a tracked run as succeeded, failed or cancelled (its code was stopped: MLflow's
-    KILLED); its logs are closed from then on."""
+    KILLED); its logs are closed from then on. ``finished_at``: when the code says it
+    ended (None: now)."""
     if status not in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
         raise InvalidInputError(
             f"a tracked run finishes as succeeded, failed or cancelled, not {status}"
@@ -545,4 +573,4 @@ async def finish_tracked(
         }
     run_dir(settings.artifact_root, project.slug, row.id).mkdir(parents=True, exist_ok=True)
     # end_run writes run.json and config.json's counterpart lives in the database.
-    return await end_run(db, settings, row.id, status, reason, metrics)
+    return await end_run(db, settings, row.id, status, reason, metrics, finished_at)

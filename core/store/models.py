@@ -132,6 +132,8 @@ class RunRow(Base):
         Index("ix_runs_baseline_lookup", "dataset_version_id", "split_checksum", "role", "status"),
         Index("ix_runs_project_status_created", "project_id", "status", "created_at", "id"),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+        Index("ix_runs_experiment", "experiment_id"),
+        Index("uq_runs_imported_from", "project_id", "imported_from", unique=True),
         CheckConstraint(
             "status in ('queued','running','succeeded','failed','cancelled','timed_out')",
             name="ck_runs_status",
@@ -174,6 +176,30 @@ class RunRow(Base):
     # The run that must succeed before this one may be claimed (a candidate queued
     # together with its baseline); it ends this one too when it ends any other way.
     waits_on: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    #: the MLflow experiment a tracked run belongs to (None: its project's Default)
+    # No foreign key: see migration 0015 (experiments are never deleted).
+    experiment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: ``mlflow:<run id>`` of the run an import made this one from
+    imported_from: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: the datasets the run's code declared as its inputs (MLflow's log_inputs)
+    inputs: Mapped[Any] = mapped_column(JSONDoc, server_default=text("'[]'"))
+
+
+class ExperimentRow(Base):
+    """A named group of a project's tracked runs, numbered per project like MLflow's
+    experiments (0 is the project's Default)."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (
+        UniqueConstraint("project_id", "number", name="uq_experiments_number"),
+        UniqueConstraint("project_id", "name", name="uq_experiments_name"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RunNoteRow(Base):

@@ -315,12 +315,14 @@ async def finish(
     status: RunStatus,
     reason: str | None = None,
     metrics: dict[str, Any] | None = None,
+    finished_at: datetime | None = None,
 ) -> bool:
-    """Record the end of a running run; a run that already ended is left as it is."""
+    """Record the end of a running run (at ``finished_at``, None: now); a run that
+    already ended is left as it is."""
     values: dict[str, Any] = {
         "status": status.value,
         "status_reason": reason,
-        "finished_at": utcnow(),
+        "finished_at": finished_at or utcnow(),
     }
     if metrics is not None:
         values["metrics"] = metrics

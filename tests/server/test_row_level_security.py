@@ -118,8 +118,8 @@ async def _read_key(owner_url: str) -> bytes:
 
 
 def _fill(who: As, slug: str) -> str:
-    """A project with a noted dataset, a queued run and a tracked run with params,
-    metrics, a tag and a note; returns the tracked run's id."""
+    """A project with a noted dataset, a queued run, a tracked run with params, metrics,
+    a tag and a note, and an MLflow experiment; returns the tracked run's id."""
     who.ok("POST", "/api/projects", 201, json={"name": slug})
     who.upload_penguins(slug, notes=f"{slug}'s note")
     body = {
@@ -137,6 +137,11 @@ def _fill(who: As, slug: str) -> str:
         json={"params": {"lr": 0.1}, "metrics": metrics, "tags": {"owner": slug}},
     )
     who.ok("POST", f"/api/runs/{run_id}/notes", 201, json={"text": f"{slug} run note"})
+    who.ok(
+        "POST",
+        f"/mlflow/{slug}/api/2.0/mlflow/experiments/create",
+        json={"name": f"{slug}-sweep"},
+    )
     return run_id
 
 
@@ -239,6 +244,7 @@ async def test_unscoped_queries_reach_only_the_users_own_project(world: World) -
             ("dataset_versions", "project_id"),
             ("runs", "project_id"),
             ("run_latest_metrics", "project_id"),
+            ("experiments", "project_id"),
         ):
             rows = await _fetch_as(world, user, f"SELECT {column} AS p FROM {table}")
             assert rows and {r["p"] for r in rows} == {own}, (slug, table)
