@@ -487,6 +487,8 @@ def mlflow_router(upload_limit: int) -> Router:
         f"{PREFIX}{{project:str}}",
         route_handlers=[MlflowController, MlflowArtifactController],
         request_max_body_size=upload_limit,
+        # MLflow's protocol, not ModelLab's API: docs/mlflow.md describes it.
+        include_in_schema=False,
     )
 
 

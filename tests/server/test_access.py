@@ -307,6 +307,7 @@ PUBLIC_ROUTES = {
 def _fill(path: str) -> str:
     for placeholder, value in (
         ("{slug:str}", "a"),
+        ("{project:str}", "a"),
         ("{name:str}", "penguins"),
         ("{version:int}", "1"),
         ("{run_id:str}", "00000000-0000-7000-8000-000000000000"),

@@ -1,0 +1,63 @@
+"""docs/mlflow.md's switch for an existing script, run as the page says, with the real
+client against a live server."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from modellab.settings import Settings
+from tests.conftest import REPO
+from tests.mlflow.test_client import commit_all
+from tests.server.conftest import seed_project
+
+DOC = REPO / "docs" / "mlflow.md"
+
+
+def _blocks(kind: str) -> list[str]:
+    return re.findall(rf"```{kind}\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+
+
+def test_the_two_line_switch_logs_an_unchanged_script(
+    live: tuple[str, Settings], tmp_path: Path
+) -> None:
+    url, _ = live
+    # The script in a git checkout of its own (the client reads the commit of the
+    # checkout the script is in), run from the repository's root as the page says.
+    (tmp_path / "train").mkdir()
+    script = tmp_path / "train" / "train.py"
+    script.write_text(_blocks("python")[0])
+    commit = commit_all(script.parent)
+    seed_project(url, "churn")
+    switch = _blocks("bash")[0].splitlines()
+    assert switch[-1] == "python train.py"
+    env = dict(os.environ) | {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    for line in switch[:-1]:
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = shlex.split(value)[0]
+    env["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"].replace("http://127.0.0.1:8000", url)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_id = done.stdout.strip().splitlines()[-1]
+    run = httpx.get(f"{url}/api/runs/{run_id}").json()
+    assert run["status"] == "succeeded" and run["model"] == "sgd" and run["seed"] == 7
+    assert run["environment"]["dataset"] == "churn/penguins@1"
+    assert run["code_version"]["git_commit"] == commit
+    history = httpx.get(f"{url}/api/runs/{run_id}/metrics/val_loss").json()
+    assert [p["step"] for p in history] == list(range(10))
+    assert history[-1]["value"] < history[0]["value"]  # it learned something
+    params = httpx.get(f"{url}/api/runs/{run_id}/params").json()["params"]
+    assert params == {"alpha": "0.001", "epochs": "10", "seed": "7"}
