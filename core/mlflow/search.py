@@ -28,11 +28,18 @@ from sqlalchemy import ColumnElement, or_, select
 
 from modellab.access.actor import Role
 from modellab.errors import InvalidInputError
-from modellab.mlflow.experiments import DEFAULT_NUMBER, experiment_row, parse_number
-from modellab.mlflow.runs import MlflowRun, views
+from modellab.mlflow.experiments import DEFAULT_NUMBER, epoch_ms, experiment_row, parse_number
+from modellab.mlflow.runs import (
+    RUN_NAME_TAG,
+    STATUS_NAMES,
+    USER_TAG,
+    MlflowRun,
+    artifact_uri,
+    views,
+)
 from modellab.runs.tracking import TRACKED
 from modellab.store.database import Database
-from modellab.store.models import RunRow
+from modellab.store.models import RunLatestMetricRow, RunParamRow, RunRow, RunTagRow
 from modellab.store.projects import get_project_row
 
 DEFAULT_MAX_RESULTS = 1000
@@ -236,16 +243,21 @@ def _like(pattern: str, flags: int) -> re.Pattern[str]:
     return re.compile("".join(parts), flags | re.DOTALL)
 
 
-def _lookup(run: MlflowRun, entity: str, key: str) -> Any:
+@dataclass
+class _Facts:
+    """What a search compares of one run: its attributes, and only the metrics, params
+    and tags the filter and order name (a search over thousands of runs loads no more)."""
+
+    row: RunRow
+    attributes: dict[str, Any]
+    values: dict[str, dict[str, Any]]
+
+
+def _lookup(run: _Facts, entity: str, key: str) -> Any:
     """The value a clause or an order compares (None: the run has no such key)."""
-    if entity == "metrics":
-        point = next((m for m in run.data.metrics if m.key == key), None)
-        return None if point is None else float(point.value)
-    if entity in ("params", "tags"):
-        items = run.data.params if entity == "params" else run.data.tags
-        return next((kv.value for kv in items if kv.key == key), None)
-    attribute = _NUMBER_ATTRIBUTES.get(key, key)
-    return getattr(run.info, attribute)
+    if entity == "attributes":
+        return run.attributes[_NUMBER_ATTRIBUTES.get(key, key)]
+    return run.values[entity].get(key)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -262,7 +274,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def matches(run: MlflowRun, clauses: Sequence[Clause]) -> bool:
+def matches(run: _Facts, clauses: Sequence[Clause]) -> bool:
     """Whether ``run`` meets every clause."""
     for c in clauses:
         value = _lookup(run, c.entity, c.key)
@@ -301,10 +313,10 @@ def parse_order(items: Sequence[str]) -> list[Order]:
     return orders
 
 
-def _sorted(runs: list[MlflowRun], orders: Sequence[Order]) -> list[MlflowRun]:
+def _sorted(runs: list[_Facts], orders: Sequence[Order]) -> list[_Facts]:
     # MLflow's default order comes last and breaks every tie; runs without a key sort
     # after the runs with one, in either direction.
-    result = sorted(runs, key=lambda r: r.info.run_id)
+    result = sorted(runs, key=lambda r: r.row.id)
     for order in [*orders, Order("attributes", "start_time", True)][::-1]:
         present = [r for r in result if _present(_lookup(r, order.entity, order.key))]
         absent = [r for r in result if not _present(_lookup(r, order.entity, order.key))]
@@ -354,19 +366,81 @@ async def search_runs(
     orders = parse_order(order_by)
     offset = read_page_token(token)
     numbers = {parse_number(e) for e in experiment_ids}
+    named: dict[str, set[str]] = {"metrics": set(), "params": set(), "tags": set()}
+    for entity, key in [(c.entity, c.key) for c in clauses] + [(o.entity, o.key) for o in orders]:
+        if entity in named:
+            named[entity].add(key)
     async with db.session() as session:
         proj = await get_project_row(session, project, Role.VIEWER)
         groups = [await experiment_row(session, proj, n) for n in sorted(numbers)]
         wanted: ColumnElement[bool] = RunRow.experiment_id.in_([g.id for g in groups])
         if DEFAULT_NUMBER in numbers:  # runs logged without an experiment are the Default's
             wanted = or_(wanted, RunRow.experiment_id.is_(None))
-        rows = (
-            await session.scalars(
-                select(RunRow).where(RunRow.project_id == proj.id, RunRow.kind == TRACKED, wanted)
-            )
-        ).all()
-        runs = await views(session, rows)
-    found = _sorted([r for r in runs if matches(r, clauses)], orders)
-    page = found[offset : offset + max_results]
+        scope = (RunRow.project_id == proj.id, RunRow.kind == TRACKED, wanted)
+        rows = (await session.scalars(select(RunRow).where(*scope))).all()
+        facts = {r.id: _facts(r) for r in rows}
+        await _load_named(session, select(RunRow.id).where(*scope), named, facts)
+        found = _sorted([f for f in facts.values() if matches(f, clauses)], orders)
+        page = [f.row for f in found[offset : offset + max_results]]
+        runs = [
+            v
+            for i in range(0, len(page), VIEW_CHUNK)
+            for v in await views(session, page[i : i + VIEW_CHUNK])
+        ]
     more = offset + max_results < len(found)
-    return page, page_token(offset + max_results) if more else None
+    return runs, page_token(offset + max_results) if more else None
+
+
+#: runs viewed per query batch (a query takes at most a few thousand parameters)
+VIEW_CHUNK = 1000
+
+
+def _facts(row: RunRow) -> _Facts:
+    return _Facts(
+        row=row,
+        attributes={
+            "run_id": row.id,
+            "run_name": row.model,
+            "status": STATUS_NAMES[row.status],
+            "user_id": "",
+            "artifact_uri": artifact_uri(row.id),
+            "start_time": epoch_ms(row.started_at or row.created_at),
+            "end_time": epoch_ms(row.finished_at),
+        },
+        values={"metrics": {}, "params": {}, "tags": {RUN_NAME_TAG: row.model}},
+    )
+
+
+async def _load_named(
+    session: Any, run_ids: Any, named: dict[str, set[str]], facts: dict[str, _Facts]
+) -> None:
+    """Fill in the metrics, params and tags (and the user) that the search compares."""
+    if named["metrics"]:
+        for run_id, key, value, nan in await session.execute(
+            select(
+                RunLatestMetricRow.run_id,
+                RunLatestMetricRow.key,
+                RunLatestMetricRow.value,
+                RunLatestMetricRow.nan,
+            ).where(
+                RunLatestMetricRow.run_id.in_(run_ids),
+                RunLatestMetricRow.key.in_(sorted(named["metrics"])),
+            )
+        ):
+            facts[run_id].values["metrics"][key] = math.nan if nan else float(value)
+    if named["params"]:
+        for run_id, key, value in await session.execute(
+            select(RunParamRow.run_id, RunParamRow.key, RunParamRow.value).where(
+                RunParamRow.run_id.in_(run_ids), RunParamRow.key.in_(sorted(named["params"]))
+            )
+        ):
+            facts[run_id].values["params"][key] = value
+    keys = named["tags"] - {RUN_NAME_TAG} | {USER_TAG}
+    for run_id, key, value in await session.execute(
+        select(RunTagRow.run_id, RunTagRow.key, RunTagRow.value).where(
+            RunTagRow.run_id.in_(run_ids), RunTagRow.key.in_(sorted(keys))
+        )
+    ):
+        facts[run_id].values["tags"][key] = value
+        if key == USER_TAG:
+            facts[run_id].attributes["user_id"] = value
