@@ -242,23 +242,31 @@ def main() -> None:
     if theirs is None:
         print("`mlflow server` is not installed: run with `uv run --with mlflow` for the ratios")
         return
-    for name, mine in (("tracking API", ours), ("MLflow endpoint", via_client)):
-        create_ratio = mine["create_rate"] / theirs["create_rate"]
-        list_ratio = mine["list_p95"] / theirs["list_p95"]
-        filter_ratio = mine["filter_p95"] / theirs["filter_p95"]
-        print(f"{name}:")
-        print(
-            f"  run creation: {create_ratio:.1f}x MLflow (target >= 5x) "
-            f"{'OK' if create_ratio >= 5 else 'MISSED'}"
-        )
-        print(
-            f"  list p95: {list_ratio:.3f}x MLflow (target <= 0.1x) "
-            f"{'OK' if list_ratio <= 0.1 else 'MISSED'}"
-        )
-        print(
-            f"  filter p95: {filter_ratio:.3f}x MLflow (target <= 0.1x) "
-            f"{'OK' if filter_ratio <= 0.1 else 'MISSED'}"
-        )
+    create_ratio = ours["create_rate"] / theirs["create_rate"]
+    list_ratio = ours["list_p95"] / theirs["list_p95"]
+    filter_ratio = ours["filter_p95"] / theirs["filter_p95"]
+    print(
+        f"run creation: {create_ratio:.1f}x MLflow (target >= 5x) "
+        f"{'OK' if create_ratio >= 5 else 'MISSED'}"
+    )
+    print(
+        f"list p95: {list_ratio:.3f}x MLflow (target <= 0.1x) "
+        f"{'OK' if list_ratio <= 0.1 else 'MISSED'}"
+    )
+    print(
+        f"filter p95: {filter_ratio:.3f}x MLflow (target <= 0.1x) "
+        f"{'OK' if filter_ratio <= 0.1 else 'MISSED'}"
+    )
+    # The same client on both sides, so its own per-call work is in both numbers: the
+    # endpoint's aim is to be no slower than the server the script was written for.
+    print("the MLflow client against ModelLab, as a multiple of it against mlflow server:")
+    for key, label in (
+        ("create_rate", "runs created / s"),
+        ("steps_p95", "1,000 steps p95"),
+        ("list_p95", "list 100 p95"),
+        ("filter_p95", "filter p95"),
+    ):
+        print(f"  {label}: {via_client[key] / theirs[key]:.2f}x")
 
 
 if __name__ == "__main__":

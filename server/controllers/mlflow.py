@@ -10,12 +10,13 @@ would reach the client as INTERNAL_ERROR); see docs/mlflow.md.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post, put
 from litestar.exceptions import NotFoundException
-from litestar.response import File
+from litestar.response import File, Redirect
 from litestar.status_codes import HTTP_200_OK
 
 from modellab.errors import InvalidInputError, NotFoundError
@@ -25,6 +26,7 @@ from modellab.mlflow.runs import Metric, MlflowRun, RunInfo
 from modellab.nonfinite import NonFinite
 from modellab.runs import tracking
 from modellab.runs.tracking import MetricPoint
+from modellab.server.auth.middleware import PUBLIC
 from modellab.server.controllers.artifacts import MEDIA, resolve_artifact
 from modellab.server.problems import EXCEPTION_HANDLERS, Problem
 from modellab.server.schemas import JSON_BODY_LIMIT
@@ -480,12 +482,19 @@ def mlflow_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Ml
     return Response(MlflowError(code, message), status_code=status, headers=headers)
 
 
+@get("/", opt={PUBLIC: True}, include_in_schema=False, status_code=302)
+async def mlflow_ui(project: str) -> Redirect:
+    """The web UI, for the links the mlflow client prints (``/mlflow/<project>/#/...``):
+    the browser keeps the #part, which the UI's router reads."""
+    return Redirect(f"/?mlflow={quote(project, safe='')}")
+
+
 def mlflow_router(upload_limit: int) -> Router:
     """Everything under ``/mlflow/<project>``; artifact uploads may be ``upload_limit``
     bytes, the JSON calls keep the JSON limit. Its errors: :func:`in_mlflow_shape`."""
     return Router(
         f"{PREFIX}{{project:str}}",
-        route_handlers=[MlflowController, MlflowArtifactController],
+        route_handlers=[MlflowController, MlflowArtifactController, mlflow_ui],
         request_max_body_size=upload_limit,
         # MLflow's protocol, not ModelLab's API: docs/mlflow.md describes it.
         include_in_schema=False,

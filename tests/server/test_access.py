@@ -301,6 +301,8 @@ PUBLIC_ROUTES = {
     "/auth/magic-link",
     "/auth/google/start",
     "/auth/google/callback",
+    # A redirect to the UI for the links the mlflow client prints: no data.
+    "/mlflow/{project:str}",
 }
 
 

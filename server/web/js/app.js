@@ -20,7 +20,18 @@ const routes = [
   [/^\/p\/([^/]+)\/new-run$/, newRunPage],
   [/^\/runs\/([^/]+)$/, runPage],
   [/^\/compare$/, comparePage],
+  // The links the mlflow client prints (/mlflow/<project>/#/experiments/N/runs/ID); the
+  // server sends /mlflow/<project> to /?mlflow=<project> and the browser keeps the #part.
+  [/^\/experiments\/[^/]+\/runs\/([^/]+)$/, runPage],
+  [/^\/experiments\/[^/]+$/, mlflowExperimentPage],
 ];
+
+/** An MLflow experiment's link: its project's page (experiments have none of their own). */
+function mlflowExperimentPage(ctx) {
+  const project = new URLSearchParams(location.search).get("mlflow");
+  if (!project) return projectsPage(ctx);
+  location.replace(`#/p/${encodeURIComponent(project)}`);
+}
 
 let current = { stop: () => {} };
 
