@@ -287,11 +287,24 @@ async def create_run(
     )
     run = await tracking.create_tracked_run(db, settings, request)
     if not name:  # named by its id, as MLflow names a run it was given no name for
+        name = f"run-{run.id[-12:]}"
         async with db.session() as session:
-            await session.execute(
-                update(RunRow).where(RunRow.id == run.id).values(model=f"run-{run.id[-12:]}")
-            )
-    return await get_run(db, project, run.id)
+            await session.execute(update(RunRow).where(RunRow.id == run.id).values(model=name))
+    # A new run holds only its tags: answered without reading it back.
+    info = RunInfo(
+        run_id=run.id,
+        run_uuid=run.id,
+        run_name=name,
+        experiment_id=str(number),
+        user_id=tags.get(USER_TAG, ""),
+        status=STATUS_NAMES[run.status.value],
+        start_time=epoch_ms(run.started_at) or 0,
+        artifact_uri=artifact_uri(run.id),
+        lifecycle_stage="active",
+    )
+    given = request.tags | {RUN_NAME_TAG: name}
+    data = RunData([], [], [KeyValue(k, v) for k, v in sorted(given.items())])
+    return MlflowRun(info, data, RunInputs([]))
 
 
 async def update_run(

@@ -256,6 +256,15 @@ def test_bad_calls_are_4xx_in_mlflow_shape(two: tuple[Api, As, As]) -> None:
     refused(alice, "PUT", f"{art}/{run_id}/late.txt", 409, "INVALID_PARAMETER_VALUE", content=b"x")
 
 
+def test_runs_create_answers_what_runs_get_reads(two: tuple[Api, As, As]) -> None:
+    _, alice, _ = two
+    for extra in ({}, {"run_name": "sgd", "start_time": 1_700_000_000_000}):
+        body = {"experiment_id": "0", "tags": PROVENANCE} | extra
+        created = alice.ok("POST", f"{base('a')}/runs/create", json=body)["run"]
+        run_id = created["info"]["run_id"]
+        assert alice.ok("GET", f"{base('a')}/runs/get", params={"run_id": run_id})["run"] == created
+
+
 def test_a_run_name_tag_renames_the_run(two: tuple[Api, As, As]) -> None:
     _, alice, _ = two
     run_id = _start(alice, "a")
