@@ -86,6 +86,15 @@ def commit_all(folder: Path) -> str:
     return head.stdout.strip()
 
 
+def run_script(python: str, args: list[Path], cwd: Path, env: dict[str, str]) -> str:
+    """Run a training script to its end; its standard output."""
+    done = subprocess.run(
+        [python, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def checkout(root: Path) -> tuple[Path, str]:
     """A git checkout holding the script and the files it logs; its commit."""
     root.mkdir()
@@ -113,15 +122,7 @@ def test_the_real_client_logs_a_whole_run(server: Server, tmp_path: Path, versio
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
     }
-    done = subprocess.run(
-        [python, str(repo / "train.py"), str(out), str(repo / "files")],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_script(python, [repo / "train.py", out, repo / "files"], repo, env)
     got = json.loads(out.read_text())
     assert got["version"].startswith(version + ".")
 

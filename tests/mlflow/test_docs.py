@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import httpx
 
 from modellab.settings import Settings
 from tests.conftest import REPO
-from tests.mlflow.test_client import commit_all
+from tests.mlflow.test_client import commit_all, run_script
 from tests.server.conftest import seed_project
 
 DOC = REPO / "docs" / "mlflow.md"
@@ -42,16 +41,7 @@ def test_the_two_line_switch_logs_an_unchanged_script(
         name, _, value = line.removeprefix("export ").partition("=")
         env[name] = shlex.split(value)[0]
     env["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"].replace("http://127.0.0.1:8000", url)
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    run_id = done.stdout.strip().splitlines()[-1]
+    run_id = run_script(sys.executable, [script], REPO, env).strip().splitlines()[-1]
     run = httpx.get(f"{url}/api/runs/{run_id}").json()
     assert run["status"] == "succeeded" and run["model"] == "sgd" and run["seed"] == 7
     assert run["environment"]["dataset"] == "churn/penguins@1"
