@@ -13,12 +13,20 @@ When both runs scored the same test rows, EvalHarness' paired bootstrap over tho
 and resampling) gives the CI of each metric's difference
 and decides the label; those are the numbers of B's own report against A as baseline.
 Only a metric without a paired CI falls back to whether the two runs' CIs overlap.
+
+A run without an eval report (a tracked run that logged only loss curves and params)
+is compared on what both runs have: the newest logged value of each metric, params,
+tags, data, config, seed, code and files (``doc["basis"] == "logged"``). The sections
+that rest on eval reports (metrics with CIs and verdicts, slices, failures, paired
+bootstrap and test, plots) are then null and ``doc["basis_reason"]`` says why: one
+logged number per run has no per-example predictions to resample, so no verdict.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import uuid
@@ -29,12 +37,14 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from sqlalchemy import select
 
 from evalharness import EvalConfig, PairedDeltas
 from evalharness.core.jsonio import clean_float
 from modellab.datasets.schema import diff_schemas
 from modellab.domain import DatasetVersion, Run
 from modellab.errors import InvalidInputError, NotFoundError
+from modellab.nonfinite import as_logged
 from modellab.runs.artifacts import (
     file_hashes,
     replace_dir,
@@ -46,11 +56,12 @@ from modellab.runs.artifacts import (
 from modellab.runs.latency import read_latency
 from modellab.runs.options import parse_options
 from modellab.runs.predictions import UNIT_ID, read_predictions, same_keys
-from modellab.runs.tracking import TRACKED
+from modellab.runs.tracking import TRACKED, run_params, run_tags
 from modellab.settings import Settings
 from modellab.store import datasets as dataset_repo
 from modellab.store import runs as run_repo
 from modellab.store.database import Database
+from modellab.store.models import RunLatestMetricRow
 from modellab.tasks import TaskType
 
 SKIP_IN_ARTIFACT_DIFF = ("compare/", "logs.txt", "run.json")
@@ -73,6 +84,21 @@ class Side:
     def latency(self) -> dict[str, Any]:
         """The run's latency.json, or why it has none (a tracked run is never timed)."""
         return read_latency(self.folder, tracked=self.run.kind == TRACKED)
+
+    def has_eval(self) -> bool:
+        """Whether the run holds an EvalHarness report (its ``eval/metrics.json``)."""
+        return (self.folder / "eval" / "metrics.json").is_file()
+
+
+def delta_of(a: Any, b: Any) -> float | None:
+    """B - A of two finite numbers, rounded off float noise; None for anything else
+    (a NaN or infinity as logged, a missing value): never a made-up number."""
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (a, b)):
+        return None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    delta: float = round(b - a, 12)  # ints stay ints, as the reports wrote them
+    return delta
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -204,14 +230,14 @@ def metric_diff(sa: Side, sb: Side, paired: dict[str, dict[str, float]]) -> list
         va, vb = metrics_a[name], metrics_b[name]
         if not isinstance(va, int | float) or not isinstance(vb, int | float):
             continue
-        delta = vb - va
+        delta = delta_of(va, vb)
         overlap = _overlap(ca.get(name), cb.get(name))
         rows.append(
             {
                 "metric": name,
                 "a": va,
                 "b": vb,
-                "delta": round(delta, 12),
+                "delta": delta,
                 "higher_is_better": higher.get(name, True),
                 "ci_a": [ca[name]["ci_low"], ca[name]["ci_high"]] if name in ca else None,
                 "ci_b": [cb[name]["ci_low"], cb[name]["ci_high"]] if name in cb else None,
@@ -221,6 +247,56 @@ def metric_diff(sa: Side, sb: Side, paired: dict[str, dict[str, float]]) -> list
             }
         )
     return rows
+
+
+#: what a logged-metric comparison cannot say, in its own words
+NO_LOGGED_VERDICT = (
+    "no verdict: each value is one logged number per run, with no per-example "
+    "predictions to resample, so no CI can tell a change from noise"
+)
+
+
+async def logged_latest(db: Database, run_id: str) -> dict[str, dict[str, Any]]:
+    """The newest logged value of each metric of a run, ``{key: {"value", "step"}}``.
+
+    From ``run_latest_metrics``: what a tracked run logged (and a trained run's headline
+    numbers, indexed there when it ended). A NaN or infinity comes back as logged.
+    """
+    async with db.session() as session:
+        row, _ = await run_repo.get_run_row(session, run_id)
+        found = await session.scalars(
+            select(RunLatestMetricRow)
+            .where(RunLatestMetricRow.run_id == row.id)
+            .order_by(RunLatestMetricRow.key)
+        )
+        return {
+            r.key: {"value": as_logged(float("nan") if r.nan else r.value), "step": r.step}
+            for r in found
+        }
+
+
+def logged_metric_diff(
+    a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Per metric both runs logged: A, B (newest values), B - A and each one's step;
+    the metrics only one run logged, with their values; and why there is no verdict."""
+    rows = [
+        {
+            "metric": key,
+            "a": a[key]["value"],
+            "b": b[key]["value"],
+            "delta": delta_of(a[key]["value"], b[key]["value"]),
+            "step_a": a[key]["step"],
+            "step_b": b[key]["step"],
+        }
+        for key in sorted(a.keys() & b.keys())
+    ]
+    return {
+        "rows": rows,
+        "only_a": {k: a[k]["value"] for k in sorted(a.keys() - b.keys())},
+        "only_b": {k: b[k]["value"] for k in sorted(b.keys() - a.keys())},
+        "verdict": NO_LOGGED_VERDICT,
+    }
 
 
 def slice_shifts(sa: Side, sb: Side) -> list[dict[str, Any]]:
@@ -401,6 +477,69 @@ def _summary_text(doc: dict[str, Any]) -> str:
                 f"target leak ({suspect['evidence']}): its numbers are no evidence until the "
                 "column is checked or left out (--exclude)."
             )
+    logged = doc["basis"] == "logged"
+    lines += _logged_lines(doc) if logged else _eval_lines(doc)
+    # Template runs log no params or tags: their summary says nothing of them.
+    for title, key in (("Params", "params"), ("Tags", "tags"), ("Code", "code")):
+        if logged or any(doc[key].values()):
+            lines.append(f"{title}: {_diff_text(doc[key])}")
+    lines.append(f"Config: {_diff_text(doc['config'])}")
+    d = doc["dataset"]
+    same_data = "same bytes" if d["same_data"] else "different bytes"
+    same_split = "same split" if d["same_split"] else "different split"
+    lines.append(f"Dataset: {d['a']['ref']} -> {d['b']['ref']} ({same_data}, {same_split})")
+    lines.append(_latency_line(doc["latency"]))
+    art = doc["artifacts"]
+    counts = ", ".join(f"{len(art[k])} {k}" for k in ("added", "removed", "changed", "unchanged"))
+    lines.append(f"Artifacts: {counts}")
+    lines.append("Notes:")
+    for side in ("a", "b"):
+        for n in doc["notes"][side]:
+            lines.append(f"  {side.upper()} {n['created_at']}  {n['text']}")
+    if not doc["notes"]["a"] and not doc["notes"]["b"]:
+        lines.append("  none yet; add one with: modellab note RUN TEXT")
+    return "\n".join(lines) + "\n"
+
+
+def _diff_text(diff: dict[str, Any]) -> str:
+    """A :func:`config_diff` on one line: ``k: a -> b; +added=v; -removed``."""
+    changes = [f"{k}: {v['a']!r} -> {v['b']!r}" for k, v in diff["changed"].items()]
+    changes += [f"+{k}={v!r}" for k, v in diff["added"].items()]
+    changes += [f"-{k}" for k in diff["removed"]]
+    return "; ".join(changes) or "no change"
+
+
+def _value_text(value: Any) -> str:
+    """A logged value or delta: four decimals, a NaN or infinity as logged, None as n/a."""
+    if value is None:
+        return "n/a"
+    return f"{value:.4f}" if isinstance(value, int | float) else str(value)
+
+
+def _logged_lines(doc: dict[str, Any]) -> list[str]:
+    """The summary of a comparison without both eval reports: the newest logged values."""
+    m = doc["logged_metrics"]
+    lines = [f"NOTE: {doc['basis_reason']}", f"Logged metrics (newest value; {m['verdict']}):"]
+    for r in m["rows"]:
+        delta = r["delta"]
+        lines.append(
+            f"  {r['metric']:<18} {_value_text(r['a'])} -> {_value_text(r['b'])}  "
+            f"{'n/a' if delta is None else f'{delta:+.4f}'}  "
+            f"(step {r['step_a']} -> {r['step_b']})"
+        )
+    if not m["rows"]:
+        lines.append("  none logged by both runs")
+    for side in ("a", "b"):
+        only = m[f"only_{side}"]
+        if only:
+            values = ", ".join(f"{k}={_value_text(v)}" for k, v in only.items())
+            lines.append(f"  only run {side.upper()} logged: {values}")
+    return lines
+
+
+def _eval_lines(doc: dict[str, Any]) -> list[str]:
+    """The summary of two eval reports: verdicts, the paired test, slices, failures."""
+    lines = []
     for verdict in ("improved", "worse", "within noise", "no CI", "unchanged", "not comparable"):
         rows = [m for m in doc["metrics"] if m["verdict"] == verdict]
         if rows:
@@ -412,9 +551,8 @@ def _summary_text(doc: dict[str, Any]) -> str:
                     ci = f" (paired 95% CI {lo:+.4f} .. {hi:+.4f})"
                 elif m["cis_overlap"] is not None:
                     ci = " (CIs overlap)" if m["cis_overlap"] else " (CIs do not overlap)"
-                lines.append(
-                    f"  {m['metric']:<18} {m['a']:.4f} -> {m['b']:.4f}  {m['delta']:+.4f}{ci}"
-                )
+                delta = "n/a" if m["delta"] is None else f"{m['delta']:+.4f}"
+                lines.append(f"  {m['metric']:<18} {m['a']:.4f} -> {m['b']:.4f}  {delta}{ci}")
     test = doc.get("paired_test")
     if test:
         lines.append(
@@ -437,25 +575,7 @@ def _summary_text(doc: dict[str, Any]) -> str:
         lines.append(f"  fixed: {', '.join(f['fixed'][:10])}")
     modes = ", ".join(f"{k} {v['a']}->{v['b']}" for k, v in f["failure_modes"].items())
     lines.append(f"Failure modes: {modes or 'none'}")
-    c = doc["config"]
-    changes = [f"{k}: {v['a']!r} -> {v['b']!r}" for k, v in c["changed"].items()]
-    changes += [f"+{k}={v!r}" for k, v in c["added"].items()] + [f"-{k}" for k in c["removed"]]
-    lines.append(f"Config: {'; '.join(changes) or 'no change'}")
-    d = doc["dataset"]
-    same_data = "same bytes" if d["same_data"] else "different bytes"
-    same_split = "same split" if d["same_split"] else "different split"
-    lines.append(f"Dataset: {d['a']['ref']} -> {d['b']['ref']} ({same_data}, {same_split})")
-    lines.append(_latency_line(doc["latency"]))
-    art = doc["artifacts"]
-    counts = ", ".join(f"{len(art[k])} {k}" for k in ("added", "removed", "changed", "unchanged"))
-    lines.append(f"Artifacts: {counts}")
-    lines.append("Notes:")
-    for side in ("a", "b"):
-        for n in doc["notes"][side]:
-            lines.append(f"  {side.upper()} {n['created_at']}  {n['text']}")
-    if not doc["notes"]["a"] and not doc["notes"]["b"]:
-        lines.append("  none yet; add one with: modellab note RUN TEXT")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _latency_text(lat: dict[str, Any]) -> str:
@@ -488,20 +608,42 @@ async def _side(db: Database, settings: Settings, run_id: str) -> Side:
 async def comparable_sides(
     db: Database, settings: Settings, run_a: str, run_b: str
 ) -> tuple[Side, Side]:
-    """Both runs, refused unless they can be compared: one project, reports, one task."""
+    """Both runs, refused unless they can be compared: one project, one task.
+
+    An eval report is not needed: without one, only what was logged is compared.
+    """
     sa, sb = await _side(db, settings, run_a), await _side(db, settings, run_b)
     if sa.run.project != sb.run.project:
         raise InvalidInputError("runs of different projects cannot be compared")
-    for s in (sa, sb):
-        if not (s.folder / "eval" / "metrics.json").exists():
-            raise InvalidInputError(
-                f"run {s.run.id} has no eval report (status {s.run.status.value})"
-            )
     if sa.version.task != sb.version.task:
         raise InvalidInputError(
             f"a {sa.version.task} run and a {sb.version.task} run cannot be compared"
         )
     return sa, sb
+
+
+def _code(run: Run) -> dict[str, Any]:
+    """The code a run executed, as the keys its code diff compares."""
+    cv = run.code_version
+    return {
+        "modellab_version": cv.modellab_version,
+        "git_commit": cv.git_commit,
+        "git_dirty": cv.git_dirty,
+        "diff_sha256": cv.diff_sha256,
+    }
+
+
+def no_eval_reason(sa: Side, sb: Side) -> str | None:
+    """Why the comparison rests on logged metrics only; None when both runs have reports."""
+    missing = [f"run {side} ({s.run.id})" for side, s in (("A", sa), ("B", sb)) if not s.has_eval()]
+    if not missing:
+        return None
+    has = "have" if len(missing) == 2 else "has"
+    return (
+        f"{' and '.join(missing)} {has} no eval report: only logged metrics are compared "
+        "(with params, tags, data, config and files). Metrics with CIs and verdicts, "
+        "slices, failures, paired tests and report plots need both runs' eval reports."
+    )
 
 
 @dataclass(frozen=True)
@@ -516,14 +658,92 @@ class Comparison:
 async def build_comparison(
     db: Database, settings: Settings, task_types: Mapping[str, TaskType], run_a: str, run_b: str
 ) -> Comparison:
-    """Compare two finished runs of one project; reads both folders and writes nothing.
+    """Compare two runs of one project; reads both folders and writes nothing.
 
     ``task_types`` are the installed ones: the runs' task pairs them and tells failures.
+    When both runs have eval reports, their metrics, slices and failures are compared
+    (``basis`` "eval"); otherwise the newest logged metrics (``basis`` "logged").
 
     ``doc["plots"]`` names the side-by-side plots (``plots/NAME.png``) that
     :func:`write_comparison` or :func:`cached_plot` draws.
     """
     sa, sb = await comparable_sides(db, settings, run_a, run_b)
+    reason = no_eval_reason(sa, sb)
+    like = (
+        sa.version.checksum == sb.version.checksum
+        and sa.version.split.checksum == sb.version.split.checksum
+    )
+    doc: dict[str, Any] = {
+        "a": {
+            "id": sa.run.id,
+            "template": sa.run.template,
+            "model": sa.run.model,
+            "seed": sa.run.seed,
+        },
+        "b": {
+            "id": sb.run.id,
+            "template": sb.run.template,
+            "model": sb.run.model,
+            "seed": sb.run.seed,
+        },
+        # "eval": both reports compared; "logged": what both runs logged, and why.
+        "basis": "logged" if reason else "eval",
+        "basis_reason": reason,
+        "like_for_like": like,
+        # A headline that rests on a suspected leak is no evidence: both sides say so.
+        "leak_suspects": {
+            "a": (sa.eval_json("eval_summary.json") or {}).get("leak_suspects", []),
+            "b": (sb.eval_json("eval_summary.json") or {}).get("leak_suspects", []),
+        },
+    }
+    if reason is None:
+        doc |= _eval_sections(task_types, sa, sb)
+        doc["logged_metrics"] = None  # the reports' metrics, with CIs, are the comparison
+    else:
+        doc |= dict.fromkeys(
+            ("paired_bootstrap", "paired_test", "metrics", "slices", "failures", "plots")
+        )
+        doc["logged_metrics"] = logged_metric_diff(
+            await logged_latest(db, sa.run.id), await logged_latest(db, sb.run.id)
+        )
+    doc |= {
+        # Params and tags are text as logged: "changed", "added" (only in B), "removed"
+        # (only in A), like the config's keys.
+        "params": config_diff(await run_params(db, sa.run.id), await run_params(db, sb.run.id)),
+        "tags": config_diff(await run_tags(db, sa.run.id), await run_tags(db, sb.run.id)),
+        "config": config_diff(
+            {
+                "template": sa.run.template,
+                "model": sa.run.model,
+                "seed": sa.run.seed,
+                "config": sa.run.config,
+                "options": sa.run.options,
+            },
+            {
+                "template": sb.run.template,
+                "model": sb.run.model,
+                "seed": sb.run.seed,
+                "config": sb.run.config,
+                "options": sb.run.options,
+            },
+        ),
+        "code": config_diff(_code(sa.run), _code(sb.run)),
+        "dataset": dataset_diff(sa, sb),
+        "artifacts": artifact_diff(sa.folder, sb.folder),
+        # Timings of two runs compare fairly only when one machine took both: the
+        # platform of each side is in its figures.
+        "latency": {"a": sa.latency(), "b": sb.latency()},
+        "notes": {
+            "a": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sa.run.notes],
+            "b": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sb.run.notes],
+        },
+    }
+    return Comparison(doc, sa, sb)
+
+
+def _eval_sections(task_types: Mapping[str, TaskType], sa: Side, sb: Side) -> dict[str, Any]:
+    """What two eval reports tell: metrics with CIs and verdicts, slices, failures, the
+    paired bootstrap and test over the rows both runs scored, and their common plots."""
     if sa.version.task not in task_types:
         raise InvalidInputError(
             f"runs of task {sa.version.task!r} cannot be compared: no installed plugin "
@@ -558,29 +778,7 @@ async def build_comparison(
             if found is None
             else {k: clean_float(v) if isinstance(v, float) else v for k, v in found.items()}
         )
-    like = (
-        sa.version.checksum == sb.version.checksum
-        and sa.version.split.checksum == sb.version.split.checksum
-    )
-    doc: dict[str, Any] = {
-        "a": {
-            "id": sa.run.id,
-            "template": sa.run.template,
-            "model": sa.run.model,
-            "seed": sa.run.seed,
-        },
-        "b": {
-            "id": sb.run.id,
-            "template": sb.run.template,
-            "model": sb.run.model,
-            "seed": sb.run.seed,
-        },
-        "like_for_like": like,
-        # A headline that rests on a suspected leak is no evidence: both sides say so.
-        "leak_suspects": {
-            "a": (sa.eval_json("eval_summary.json") or {}).get("leak_suspects", []),
-            "b": (sb.eval_json("eval_summary.json") or {}).get("leak_suspects", []),
-        },
+    return {
         # The replicates behind every paired CI: B's report settings, over these rows.
         "paired_bootstrap": (
             {
@@ -599,34 +797,8 @@ async def build_comparison(
         "metrics": metric_diff(sa, sb, paired),
         "slices": slice_shifts(sa, sb),
         "failures": failure_changes(task, sa, sb, pa, pb, same_rows),
-        "config": config_diff(
-            {
-                "template": sa.run.template,
-                "model": sa.run.model,
-                "seed": sa.run.seed,
-                "config": sa.run.config,
-                "options": sa.run.options,
-            },
-            {
-                "template": sb.run.template,
-                "model": sb.run.model,
-                "seed": sb.run.seed,
-                "config": sb.run.config,
-                "options": sb.run.options,
-            },
-        ),
-        "dataset": dataset_diff(sa, sb),
-        "artifacts": artifact_diff(sa.folder, sb.folder),
-        # Timings of two runs compare fairly only when one machine took both: the
-        # platform of each side is in its figures.
-        "latency": {"a": sa.latency(), "b": sb.latency()},
-        "notes": {
-            "a": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sa.run.notes],
-            "b": [{"created_at": n.created_at.isoformat(), "text": n.text} for n in sb.run.notes],
-        },
+        "plots": [f"plots/{name}" for name in plot_names(sa, sb)],
     }
-    doc["plots"] = [f"plots/{name}" for name in plot_names(sa, sb)]
-    return Comparison(doc, sa, sb)
 
 
 def write_comparison(c: Comparison, out: Path) -> None:
@@ -640,7 +812,7 @@ def write_comparison(c: Comparison, out: Path) -> None:
         shutil.rmtree(tmp)
     (tmp / "plots").mkdir(parents=True)
     title_a, title_b = _titles(sa, sb)
-    for plot in c.doc["plots"]:
+    for plot in c.doc["plots"] or []:  # none without both eval reports
         name = plot.removeprefix("plots/")
         side_by_side(
             sa.folder / "eval" / "plots" / name,

@@ -214,11 +214,18 @@ class RunSide(msgspec.Struct):
 class Comparison(msgspec.Struct):
     """Run A (before) against run B (after): what ``modellab compare`` prints.
 
-    Each part's rows are documented in the CLI's ``compare --json`` output.
+    Each part's rows are documented in the CLI's ``compare --json`` output. With both
+    runs' eval reports ``basis`` is "eval"; without, it is "logged": the sections that
+    need reports (``metrics``, ``slices``, ``failures``, ``paired_*``, ``plots``) are
+    null, ``basis_reason`` says why, and ``logged_metrics`` compares what was logged.
     """
 
     a: RunSide
     b: RunSide
+    #: "eval" (both reports compared) or "logged" (the newest logged metrics only)
+    basis: str
+    #: why the comparison is "logged" (which run has no eval report), or null
+    basis_reason: str | None
     like_for_like: bool
     #: per side ("a", "b"): features suspected of leaking the target, from each report
     leak_suspects: dict[str, list[dict[str, Any]]]
@@ -226,16 +233,28 @@ class Comparison(msgspec.Struct):
     #: the task's significance test of B against A on B's primary metric (a ranking
     #: run's paired randomization test: its p-value, seed and count), or null
     paired_test: dict[str, Any] | None
-    metrics: list[dict[str, Any]]
-    slices: list[dict[str, Any]]
-    failures: dict[str, Any]
+    #: the reports' metrics with CIs and verdicts; null without both reports
+    metrics: list[dict[str, Any]] | None
+    slices: list[dict[str, Any]] | None
+    failures: dict[str, Any] | None
+    #: without both reports: ``rows`` (metric, a, b, delta, step_a, step_b: the newest
+    #: logged values; delta null unless both are finite), ``only_a``/``only_b`` (metric to
+    #: value) and ``verdict`` (why there is none); null when both reports are compared
+    logged_metrics: dict[str, Any] | None
+    #: params and tags as logged: ``changed`` ({a, b}), ``added`` (only in B),
+    #: ``removed`` (only in A), the shape of ``config``
+    params: dict[str, Any]
+    tags: dict[str, Any]
     config: dict[str, Any]
+    #: the code versions' keys (modellab_version, git_commit, git_dirty, diff_sha256)
+    code: dict[str, Any]
     dataset: dict[str, Any]
     artifacts: dict[str, list[str]]
     notes: dict[str, list[dict[str, str]]]
     #: side-by-side plots, ``plots/NAME.png``: served at ``/api/compare/plots/NAME.png``
-    #: with the same ``a`` and ``b`` (a read writes no comparison into a run folder)
-    plots: list[str]
+    #: with the same ``a`` and ``b`` (a read writes no comparison into a run folder);
+    #: null without both reports
+    plots: list[str] | None
     #: per side ("a", "b"): the run's latency.json, or ``{"measured": false, "reason": ...}``
     latency: dict[str, dict[str, Any]]
 

@@ -189,7 +189,10 @@ class CompareController(Controller):
         """Compare run ``a`` (before) with run ``b`` (after): what a person reads first.
 
         Each of ``plots`` (``plots/NAME.png``) is served at ``/api/compare/plots/NAME.png``
-        with the same ``a`` and ``b``.
+        with the same ``a`` and ``b``. When a run has no eval report (a tracked run that
+        logged only metrics and params), ``basis`` is "logged": the newest logged metrics,
+        params and tags are compared, the report-only sections are null and
+        ``basis_reason`` says why.
         """
         from modellab.compare import build_comparison
 

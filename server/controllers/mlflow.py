@@ -10,8 +10,8 @@ would reach the client as INTERNAL_ERROR); see docs/mlflow.md.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import msgspec
 from litestar import Controller, Request, Response, Router, get, post, put

@@ -499,7 +499,9 @@ def test_logged_histories_are_charted_and_compare_overlays_them(
                 run.log_metric("loss", float(np.exp(-rate * step)), step)
                 run.log_metric(XSS, float(step), step)
             run.log_metric("final_accuracy", 0.9, 0)  # one point: a value, not a curve
-            run.attach_eval(eval_dir)  # the training script's own report: compare needs one
+            # The training script's own report: compare then weighs its metrics too (runs
+            # without one compare on what they logged: the test below).
+            run.attach_eval(eval_dir)
             run.finish("succeeded")
             ids.append(run.id)
     page = ui.page
@@ -517,6 +519,61 @@ def test_logged_histories_are_charted_and_compare_overlays_them(
     both.wait_for()
     assert both.locator("polyline").count() == 2
     ui.shot("compare-histories")
+    assert ui.dialogs == [] and ui.errors == [], (ui.dialogs, ui.errors)
+
+
+def test_tracked_runs_without_eval_reports_compare_on_what_they_logged(ui: Watched) -> None:
+    """Two tracked runs with params and loss curves and no eval report: compare shows the
+    newest logged values and their difference, the params that differ, both histories on
+    shared axes, and says why there are no verdicts, slices or failures."""
+    seed_project(ui.url, "logged")
+    ids, losses = [], []
+    logs: list[tuple[int, float, dict[str, str | int | float | bool]]] = [
+        (1, 0.1, {"lr": 0.1, "optimizer": "adam", "layers": 3}),
+        (2, 0.3, {"lr": 0.3, "optimizer": "adam", "dropout": 0.5}),
+    ]
+    with Client(ui.url) as client:
+        for seed, rate, params in logs:
+            code = {
+                "modellab_version": "outside",
+                "git_commit": f"c0ffee{seed}",
+                "git_dirty": False,
+            }
+            run = client.start_run(
+                "logged", "penguins", name=f"mlp-{rate}", seed=seed, code_version=code
+            )
+            run.log_params(params)
+            for step in range(40):
+                run.log_metric("loss", float(np.exp(-rate * step)), step)
+            run.log_metric("val_acc", 0.5 + rate, 39)
+            run.finish("succeeded")
+            ids.append(run.id)
+            losses.append(float(np.exp(-rate * 39)))
+    page = ui.page
+    ui.go(f"/compare?a={ids[0]}&b={ids[1]}")
+    page.locator("#compare-basis").get_by_text(
+        "have no eval report: only logged metrics are compared"
+    ).wait_for()
+    both = page.get_by_role("img", name=re.compile("^loss by step: A .* and B "))
+    both.wait_for()
+    assert both.locator("polyline").count() == 2
+    metrics = page.get_by_role("table", name="Newest logged value of each metric")
+    loss = metrics.get_by_role("row").filter(has_text="loss")
+    cells = loss.get_by_role("cell").all_inner_texts()
+    assert cells[1:] == [
+        f"{losses[0]:.4f}",
+        f"{losses[1]:.4f}",
+        f"{losses[1] - losses[0]:+.4f}",
+        "39, 39",
+    ], cells
+    page.get_by_text("no verdict: each value is one logged number per run").wait_for()
+    params = page.get_by_role("table", name="Params that differ")
+    rows = sorted(r.get_by_role("cell").all_inner_texts() for r in params.locator("tbody tr").all())
+    assert rows == [["dropout", "—", "0.5"], ["layers", "3", "—"], ["lr", "0.1", "0.3"]]
+    # Sections that need both eval reports are left out, not filled with made-up numbers.
+    for heading in ("Summary", "Metrics", "Slice shifts", "Failures", "Plots (A left, B right)"):
+        assert page.get_by_role("heading", name=heading, exact=True).count() == 0, heading
+    ui.shot("compare-logged")
     assert ui.dialogs == [] and ui.errors == [], (ui.dialogs, ui.errors)
 
 
@@ -980,3 +1037,22 @@ def test_a_collection_shows_its_documents_queries_and_judgments(
     assert page.locator("#per-query tbody tr").count() == dataset["split"]["test"]["groups"]
     ui.shot("retrieval-compare")
     assert ui.errors == [], ui.errors
+
+
+def test_the_links_the_mlflow_client_prints_open_the_run(ui: Watched) -> None:
+    """mlflow prints ``<tracking URI>/#/experiments/N/runs/ID`` after a run: that opens
+    the run's page, and the experiment's link the project's."""
+    seed_project(ui.url, "flow")
+    base = f"{ui.url}/mlflow/flow/api/2.0/mlflow"
+    tags = [
+        {"key": "modellab.dataset", "value": "penguins@1"},
+        {"key": "modellab.seed", "value": "4"},
+        {"key": "modellab.git_commit", "value": "0123abcd"},
+    ]
+    created = httpx.post(f"{base}/runs/create", json={"run_name": "sgd", "tags": tags})
+    run_id = created.json()["run"]["info"]["run_id"]
+    page = ui.page
+    page.goto(f"{ui.url}/mlflow/flow/#/experiments/0/runs/{run_id}")
+    page.get_by_role("heading", name=re.compile("sgd")).first.wait_for()
+    page.goto(f"{ui.url}/mlflow/flow/#/experiments/0")
+    page.wait_for_url(re.compile(r"#/p/flow$"))
