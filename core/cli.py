@@ -702,6 +702,61 @@ def compare_cmd(run_a: str, run_b: str, as_json: bool) -> None:
     click.echo(f"written to {out}")
 
 
+@cli.group("import", cls=ModelLabGroup)
+def import_group() -> None:
+    """Bring runs logged elsewhere into a project."""
+
+
+@import_group.command("mlflow")
+@click.argument("source")
+@click.option("--project", "-p", required=True, help="Project slug to import into.")
+@click.option("--dataset", "-d", help="NAME@VERSION for runs without a modellab.dataset tag.")
+@click.option(
+    "--seed-param", help="The param that holds the seed of runs without a modellab.seed tag."
+)
+@click.option("--seed", type=int, help="The seed of runs that name none otherwise.")
+@click.option("--commit", help="The code commit of runs that name none.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def import_mlflow(
+    source: str,
+    project: str,
+    dataset: str | None,
+    seed_param: str | None,
+    seed: int | None,
+    commit: str | None,
+    as_json: bool,
+) -> None:
+    """Import the runs of SOURCE: an mlruns/ folder, or a tracking URI (http://...,
+    sqlite:///..., read with the mlflow client: pip install 'modellab[mlflow]').
+
+    Each run is imported once (again: "already imported"); runs whose dataset version,
+    seed or commit cannot be mapped are listed, not imported.
+    """
+    from modellab.mlflow.importing import Provenance, import_runs
+    from modellab.mlflow.sources import open_source
+
+    reader = open_source(source)
+    stated = Provenance(dataset=dataset, seed=seed, seed_param=seed_param, commit=commit)
+    report = _run(lambda db, s: import_runs(db, s, project, reader, stated, _progress()))
+    if as_json:
+        _print_json(report)
+        return
+    for made in report.imported:
+        extra = f"; {made.note}" if made.note else ""
+        click.echo(
+            f"imported {made.source_run_id} as {made.run_id} ({made.name}): "
+            f"{made.points} metric points, {made.files} files{extra}"
+        )
+    for made in report.already:
+        click.echo(f"already imported {made.source_run_id} as {made.run_id} ({made.name})")
+    for skip in report.skipped:
+        click.echo(f"skipped {skip.what}: {skip.reason}")
+    click.echo(
+        f"{len(report.imported)} imported, {len(report.already)} already imported, "
+        f"{len(report.skipped)} skipped"
+    )
+
+
 @cli.group(cls=ModelLabGroup)
 def repro() -> None:
     """Export reproducibility packs."""

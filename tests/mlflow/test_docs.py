@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from modellab.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import REPO, Env
 from tests.mlflow.test_client import commit_all, run_script
+from tests.mlflow.test_import import stored_run
 from tests.server.conftest import seed_project
 
 DOC = REPO / "docs" / "mlflow.md"
@@ -51,3 +53,33 @@ def test_the_two_line_switch_logs_an_unchanged_script(
     assert history[-1]["value"] < history[0]["value"]  # it learned something
     params = httpx.get(f"{url}/api/runs/{run_id}/params").json()["params"]
     assert params == {"alpha": "0.001", "epochs": "10", "seed": "7"}
+
+
+def test_the_import_command_imports_what_the_script_logged(
+    ml: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's script logs to an mlruns/ folder; the page's import command brings it in."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train").mkdir()
+    script = tmp_path / "train" / "train.py"
+    script.write_text(_blocks("python")[0].replace('"core/demo_data/', f'"{REPO}/core/demo_data/'))
+    commit = commit_all(script.parent)
+    env = dict(os.environ) | {
+        "MLFLOW_TRACKING_URI": (tmp_path / "mlruns").as_uri(),
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    source_id = run_script(sys.executable, [script], tmp_path, env).strip().splitlines()[-1]
+    ml.run("project", "create", "churn")
+    penguins = str(REPO / "core" / "demo_data" / "penguins.csv")
+    ml.run("dataset", "add", "-p", "churn", "-n", "penguins", "--target", "sex", penguins)
+    command = shlex.split(_blocks("bash")[1].strip())
+    assert command[:5] == ["uv", "run", "modellab", "import", "mlflow"]
+    report = ml.json(*command[3:])
+    [made] = report["imported"]
+    assert made["source_run_id"] == source_id and made["points"] == 10
+    stored = stored_run(made["run_id"], "churn")
+    assert stored["tags"]["mlflow.source.git.commit"] == commit
+    assert stored["tags"]["modellab.seed"] == "7"  # the script's seed param
+    assert [p.step for p in stored["history"]["val_loss"]] == list(range(10))
+    assert ml.json(*command[3:])["already"][0]["run_id"] == made["run_id"]
