@@ -222,3 +222,22 @@ def test_a_missing_folder_is_a_clear_error(ml: Env, tmp_path: Path) -> None:
     result = ml.run("import", "mlflow", str(tmp_path / "nowhere"), "-p", "p", ok=False)
     assert result.exit_code == 2
     assert "no such folder" in result.output
+
+
+def test_a_run_that_fails_half_way_leaves_nothing(
+    ml: Env, mlruns: tuple[Path, dict[str, str]]
+) -> None:
+    """A file ModelLab refuses (a hidden name) stops that run's import after its row and
+    logs were stored: all of it goes again, and the report names the file."""
+    root, ids = mlruns
+    _add_penguins(ml)
+    source = MlflowClient(tracking_uri=root.as_uri()).get_run(ids["parent"])
+    (Path(source.info.artifact_uri.removeprefix("file://")) / ".env").write_text("SECRET=1\n")
+    args = ["import", "mlflow", str(root), "-p", "p", "--dataset", "penguins@1"]
+    report = ml.json(*args, "--seed-param", "seed")
+    reasons = [s["reason"] for s in report["skipped"] if ids["parent"] in s["what"]]
+    assert len(reasons) == 1 and ".env" in reasons[0]
+    assert ids["parent"] not in {i["source_run_id"] for i in report["imported"]}
+    assert len(ml.json("runs", "-p", "p")) == 3  # child, lost-files, default
+    folders = {p.name for p in (ml.artifacts / "p").iterdir()} - {"datasets"}
+    assert folders == {i["run_id"] for i in report["imported"]}
